@@ -1,0 +1,393 @@
+//! [`ResponseWriter`]: encodes a response into a caller's buffer.
+//!
+//! - Names are compressed (RFC 1035 §4.1.4) against every name already written,
+//!   including the question echoed at offset 12, so an owner equal to the qname is a
+//!   two-byte pointer. RDATA names are compressed only for the RFC 1035 types
+//!   (RFC 3597 §4).
+//! - Every record is written whole or not at all; [`ResponseWriter::mark`] and
+//!   [`ResponseWriter::rollback`] let a caller drop a partly written RRset, which is how
+//!   truncation happens at an RRset boundary (RFC 2181 §9).
+//! - The compression table is a fixed array; names past its capacity are still written,
+//!   only less compressed. Nothing allocates.
+
+use crate::name::MAX_LABELS;
+use crate::types::{Class, Rtype};
+use crate::HEADER_LEN;
+
+/// How many name positions the compression table remembers.
+const COMPRESSION_SLOTS: usize = 96;
+
+/// The buffer limit was reached; nothing of the failed write remains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteError;
+
+/// The sections a record can go in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// Where a record's owner name comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'n> {
+    /// The question name, written as a pointer to offset 12 (client's case).
+    Question,
+    /// Any other name, lowercase wire form; compressed if possible.
+    Name(&'n [u8]),
+}
+
+/// A point to roll back to.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    len: usize,
+    counts: [u16; 3],
+    slots: usize,
+}
+
+/// Writes one response message.
+pub struct ResponseWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    limit: usize,
+    counts: [u16; 3],
+    slots: [u16; COMPRESSION_SLOTS],
+    nslots: usize,
+}
+
+impl<'a> ResponseWriter<'a> {
+    /// A writer that will never write past `limit` bytes (nor past `buf`).
+    pub fn new(buf: &'a mut [u8], limit: usize) -> Self {
+        let limit = limit.min(buf.len());
+        ResponseWriter { buf, len: 0, limit, counts: [0; 3], slots: [0; COMPRESSION_SLOTS], nslots: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The maximum size of this response.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Lower the limit (for example to the client's UDP payload size once known).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(self.buf.len()).max(self.len);
+    }
+
+    /// Write the header: `id`, the flag word, and QDCOUNT. Other counts are filled in by
+    /// [`ResponseWriter::finish`]. Needs 12 bytes; every caller's buffer has them.
+    pub fn header(&mut self, id: u16, flags: u16, qdcount: u16) {
+        self.buf[0..2].copy_from_slice(&id.to_be_bytes());
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+        self.buf[4..6].copy_from_slice(&qdcount.to_be_bytes());
+        self.buf[6..12].fill(0);
+        self.len = HEADER_LEN;
+        self.counts = [0; 3];
+        self.nslots = 0;
+    }
+
+    /// The flag word as written so far.
+    pub fn flags(&self) -> u16 {
+        u16::from_be_bytes([self.buf[2], self.buf[3]])
+    }
+
+    pub fn set_flags(&mut self, flags: u16) {
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+    }
+
+    /// Set the header RCODE (low four bits).
+    pub fn set_rcode(&mut self, rcode: u8) {
+        self.buf[3] = (self.buf[3] & 0xf0) | (rcode & 0x0f);
+    }
+
+    /// Copy the question as received (its name must be uncompressed, as a question
+    /// at offset 12 always is once it parsed) and remember it for compression.
+    pub fn question(&mut self, question: &[u8]) -> Result<(), WriteError> {
+        self.reserve(question.len())?;
+        self.buf[self.len..self.len + question.len()].copy_from_slice(question);
+        let start = self.len;
+        self.len += question.len();
+        self.remember_labels(start);
+        Ok(())
+    }
+
+    /// The current position, for [`ResponseWriter::rollback`].
+    pub fn mark(&self) -> Mark {
+        Mark { len: self.len, counts: self.counts, slots: self.nslots }
+    }
+
+    /// Forget everything written since `mark`.
+    pub fn rollback(&mut self, mark: Mark) {
+        self.len = mark.len;
+        self.counts = mark.counts;
+        self.nslots = mark.slots;
+    }
+
+    /// Records written to `section` so far.
+    pub fn count(&self, section: Section) -> u16 {
+        self.counts[section as usize]
+    }
+
+    /// Write one resource record.
+    pub fn rr(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rtype: Rtype,
+        class: Class,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), WriteError> {
+        let mark = self.mark();
+        let r = self.rr_inner(owner, rtype, class, ttl, rdata);
+        match r {
+            Ok(()) => {
+                self.counts[section as usize] += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.rollback(mark);
+                Err(e)
+            }
+        }
+    }
+
+    fn rr_inner(
+        &mut self,
+        owner: Owner<'_>,
+        rtype: Rtype,
+        class: Class,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), WriteError> {
+        match owner {
+            Owner::Question => self.put(&[0xc0, HEADER_LEN as u8])?,
+            Owner::Name(n) => self.name(n)?,
+        }
+        self.put(&rtype.0.to_be_bytes())?;
+        self.put(&class.0.to_be_bytes())?;
+        self.put(&ttl.to_be_bytes())?;
+        let rdlen_at = self.len;
+        self.put(&[0, 0])?;
+        if rtype.rdata_compressible() {
+            self.compressed_rdata(rtype, rdata)?;
+        } else {
+            self.put(rdata)?;
+        }
+        let rdlen = (self.len - rdlen_at - 2) as u16;
+        self.buf[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        Ok(())
+    }
+
+    /// RDATA of an RFC 1035 type with its names compressed. Falls back to a verbatim
+    /// copy if the stored RDATA does not have the expected layout.
+    fn compressed_rdata(&mut self, rtype: Rtype, rdata: &[u8]) -> Result<(), WriteError> {
+        let (skip, names) = match rtype {
+            Rtype::MX => (2, 1),
+            Rtype::SOA | Rtype::MINFO => (0, 2),
+            _ => (0, 1),
+        };
+        let mut i = skip.min(rdata.len());
+        self.put(&rdata[..i])?;
+        for _ in 0..names {
+            match name_len(&rdata[i..]) {
+                Some(l) => {
+                    self.name(&rdata[i..i + l])?;
+                    i += l;
+                }
+                None => break,
+            }
+        }
+        self.put(&rdata[i..])
+    }
+
+    /// Write an OPT record (RFC 6891 §6.1.2).
+    pub fn opt(
+        &mut self,
+        payload: u16,
+        extended_rcode: u8,
+        dnssec_ok: bool,
+        nsid: Option<&[u8]>,
+    ) -> Result<(), WriteError> {
+        let nsid_len = nsid.map_or(0, |n| 4 + n.len());
+        self.reserve(11 + nsid_len)?;
+        let ttl = (u32::from(extended_rcode) << 24) | if dnssec_ok { 0x8000 } else { 0 };
+        self.put(&[0])?;
+        self.put(&Rtype::OPT.0.to_be_bytes())?;
+        self.put(&payload.to_be_bytes())?;
+        self.put(&ttl.to_be_bytes())?;
+        self.put(&(nsid_len as u16).to_be_bytes())?;
+        if let Some(n) = nsid {
+            self.put(&crate::edns::OPT_NSID.to_be_bytes())?;
+            self.put(&(n.len() as u16).to_be_bytes())?;
+            self.put(n)?;
+        }
+        self.counts[Section::Additional as usize] += 1;
+        Ok(())
+    }
+
+    /// Fill in the section counts and return the message length.
+    pub fn finish(self) -> usize {
+        self.buf[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
+        self.buf[8..10].copy_from_slice(&self.counts[1].to_be_bytes());
+        self.buf[10..12].copy_from_slice(&self.counts[2].to_be_bytes());
+        self.len
+    }
+
+    fn reserve(&self, n: usize) -> Result<(), WriteError> {
+        if self.len + n > self.limit {
+            Err(WriteError)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        self.reserve(bytes.len())?;
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+        Ok(())
+    }
+
+    /// Write a name (lowercase wire form), compressed against what is already written.
+    pub fn name(&mut self, name: &[u8]) -> Result<(), WriteError> {
+        // Label starts of `name`, longest suffix first.
+        let mut starts = [0u8; MAX_LABELS];
+        let mut n = 0;
+        let mut i = 0;
+        while i < name.len() && name[i] != 0 && n < MAX_LABELS {
+            starts[n] = i as u8;
+            n += 1;
+            i += 1 + name[i] as usize;
+        }
+        for (k, &s) in starts[..n].iter().enumerate() {
+            let suffix = &name[s as usize..];
+            if let Some(target) = self.find(suffix) {
+                let start = self.len;
+                self.put(&name[..s as usize])?;
+                self.put(&[0xc0 | (target >> 8) as u8, target as u8])?;
+                if k > 0 {
+                    self.remember_labels(start);
+                }
+                return Ok(());
+            }
+        }
+        let start = self.len;
+        self.put(name)?;
+        self.remember_labels(start);
+        Ok(())
+    }
+
+    /// Record every label start of the name written at `pos` (up to its end or its
+    /// first pointer) as a compression target.
+    fn remember_labels(&mut self, mut pos: usize) {
+        while pos < self.len && pos < 0x3fff && self.nslots < COMPRESSION_SLOTS {
+            let l = self.buf[pos];
+            if l == 0 || l & 0xc0 != 0 {
+                return;
+            }
+            self.slots[self.nslots] = pos as u16;
+            self.nslots += 1;
+            pos += 1 + l as usize;
+        }
+    }
+
+    fn find(&self, suffix: &[u8]) -> Option<u16> {
+        self.slots[..self.nslots].iter().copied().find(|&p| self.equals_at(p as usize, suffix))
+    }
+
+    /// Whether the (possibly compressed) name at `pos` in the buffer equals `name`,
+    /// ignoring ASCII case.
+    fn equals_at(&self, mut pos: usize, name: &[u8]) -> bool {
+        let mut i = 0;
+        let mut hops = 0;
+        loop {
+            let Some(&l) = self.buf.get(pos) else { return false };
+            if l & 0xc0 == 0xc0 {
+                hops += 1;
+                if hops > MAX_LABELS || pos + 1 >= self.len {
+                    return false;
+                }
+                pos = ((l as usize & 0x3f) << 8) | self.buf[pos + 1] as usize;
+                continue;
+            }
+            let l = l as usize;
+            if name.get(i) != Some(&(l as u8)) {
+                return false;
+            }
+            if l == 0 {
+                return true;
+            }
+            if pos + 1 + l > self.len || i + 1 + l > name.len() {
+                return false;
+            }
+            if !self.buf[pos + 1..pos + 1 + l].eq_ignore_ascii_case(&name[i + 1..i + 1 + l]) {
+                return false;
+            }
+            pos += 1 + l;
+            i += 1 + l;
+        }
+    }
+}
+
+/// Length of the uncompressed name at the start of `b`, if it is one.
+fn name_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let l = *b.get(i)? as usize;
+        if l > 63 {
+            return None;
+        }
+        i += 1 + l;
+        if l == 0 {
+            return Some(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_equal_to_question_is_a_pointer_and_suffixes_compress() {
+        let mut buf = [0u8; 512];
+        let mut w = ResponseWriter::new(&mut buf, 512);
+        w.header(7, 0x8400, 1);
+        w.question(b"\x03WWW\x07example\x03com\x00\x00\x01\x00\x01").unwrap();
+        w.rr(Section::Answer, Owner::Question, Rtype::A, Class::IN, 60, &[1, 2, 3, 4]).unwrap();
+        w.rr(Section::Authority, Owner::Name(b"\x07example\x03com\x00"), Rtype::NS, Class::IN, 60, b"\x03ns1\x07example\x03com\x00")
+            .unwrap();
+        let n = w.finish();
+        let out = &buf[..n];
+        // answer owner: pointer to 12
+        assert_eq!(&out[33..35], &[0xc0, 12]);
+        // authority owner: pointer to "example" at 16
+        let auth = 33 + 2 + 10 + 4;
+        assert_eq!(&out[auth..auth + 2], &[0xc0, 16]);
+        // NS rdata: "ns1" + pointer to 16
+        let rd = auth + 2 + 10;
+        assert_eq!(&out[rd..rd + 6], b"\x03ns1\xc0\x10");
+        assert_eq!(&out[6..12], &[0, 1, 0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_leaves_nothing_behind() {
+        let mut buf = [0u8; 512];
+        let mut w = ResponseWriter::new(&mut buf, 40);
+        w.header(1, 0, 1);
+        w.question(b"\x01a\x00\x00\x01\x00\x01").unwrap();
+        let before = w.len();
+        assert!(w.rr(Section::Answer, Owner::Name(b"\x05abcde\x00"), Rtype::TXT, Class::IN, 1, &[30; 31]).is_err());
+        assert_eq!(w.len(), before);
+        assert_eq!(w.count(Section::Answer), 0);
+    }
+}
