@@ -1,0 +1,1 @@
+//! shoal-engine (skeleton; filled in by the serving-core work).
