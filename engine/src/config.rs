@@ -1,0 +1,224 @@
+//! The configuration file: raw TOML → a validated [`Config`], in one place.
+//!
+//! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
+//! paths resolve against the folder of the configuration file. Without a file, the
+//! built-in default serves the bundled `example.com.` zone on 127.0.0.1:5353.
+
+use serde::Deserialize;
+use shoal_wire::Name;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The example zone compiled into the binary, served by `shoal serve` without a config.
+pub const EXAMPLE_ZONE: &str = include_str!("../zones/example.com.zone");
+pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    zone: Vec<RawZone>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default = "default_listen")]
+    listen: Vec<String>,
+    #[serde(default)]
+    workers: usize,
+    identity: Option<String>,
+    version: Option<String>,
+    #[serde(default = "default_udp_payload")]
+    udp_payload: u16,
+    #[serde(default = "default_tcp_idle")]
+    tcp_idle_timeout: u64,
+    #[serde(default = "default_tcp_max")]
+    tcp_max_connections: usize,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            workers: 0,
+            identity: None,
+            version: None,
+            udp_payload: default_udp_payload(),
+            tcp_idle_timeout: default_tcp_idle(),
+            tcp_max_connections: default_tcp_max(),
+        }
+    }
+}
+
+fn default_listen() -> Vec<String> {
+    vec![DEFAULT_LISTEN.to_string()]
+}
+fn default_udp_payload() -> u16 {
+    shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD
+}
+fn default_tcp_idle() -> u64 {
+    10
+}
+fn default_tcp_max() -> usize {
+    1024
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    name: String,
+    file: PathBuf,
+}
+
+/// Where a zone's data comes from.
+#[derive(Debug, Clone)]
+pub enum ZoneSource {
+    File(PathBuf),
+    /// The example zone compiled into the binary.
+    Builtin,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub name: Name,
+    pub source: ZoneSource,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads; resolved from 0 to the number of cores.
+    pub workers: usize,
+    pub identity: Option<String>,
+    pub version: Option<String>,
+    pub udp_payload: u16,
+    pub tcp_idle_timeout: std::time::Duration,
+    /// Across all workers.
+    pub tcp_max_connections: usize,
+    pub zones: Vec<ZoneConfig>,
+    /// The file this came from, if any.
+    pub path: Option<PathBuf>,
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug)]
+pub enum ConfigError {
+    Read { path: PathBuf, error: std::io::Error },
+    Parse { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: String },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read { path, error } => write!(f, "{}: cannot read: {error}", path.display()),
+            ConfigError::Parse { path, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Invalid { path, message } => write!(f, "{}: {message}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The built-in default: the bundled example zone on 127.0.0.1:5353.
+    pub fn builtin() -> Config {
+        let mut c = Config::from_raw(RawConfig::default(), None, Path::new(".")).expect("built-in config is valid");
+        c.zones.push(ZoneConfig {
+            name: shoal_wire::name::from_ascii(EXAMPLE_ZONE_NAME).expect("valid"),
+            source: ZoneSource::Builtin,
+        });
+        c
+    }
+
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.into(), error })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validate configuration text; `path` locates relative zone files and names errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string().trim_end().to_string() })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::from_raw(raw, Some(path.to_path_buf()), base)
+    }
+
+    fn from_raw(raw: RawConfig, path: Option<PathBuf>, base: &Path) -> Result<Config, ConfigError> {
+        let p = path.clone().unwrap_or_else(|| PathBuf::from("(built-in)"));
+        let invalid = |message: String| ConfigError::Invalid { path: p.clone(), message };
+        let mut listen = Vec::new();
+        for l in &raw.server.listen {
+            listen.push(l.parse::<SocketAddr>().map_err(|_| invalid(format!("server.listen: bad address {l:?} (use \"IP:PORT\" or \"[IPv6]:PORT\")")))?);
+        }
+        if listen.is_empty() {
+            return Err(invalid("server.listen is empty".into()));
+        }
+        if raw.server.udp_payload < 512 {
+            return Err(invalid("server.udp_payload must be at least 512".into()));
+        }
+        if raw.server.identity.as_ref().is_some_and(|i| i.len() > 255) {
+            return Err(invalid("server.identity is longer than 255 bytes".into()));
+        }
+        let workers = if raw.server.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            raw.server.workers
+        };
+        let mut zones: Vec<ZoneConfig> = Vec::new();
+        for z in raw.zone {
+            let name = shoal_wire::name::from_ascii(&z.name).map_err(|_| invalid(format!("zone name {:?} is not a valid domain name", z.name)))?;
+            if zones.iter().any(|o| o.name == name) {
+                return Err(invalid(format!("zone {} is configured twice", z.name)));
+            }
+            let file = if z.file.is_relative() { base.join(&z.file) } else { z.file };
+            zones.push(ZoneConfig { name, source: ZoneSource::File(file) });
+        }
+        Ok(Config {
+            listen,
+            workers,
+            identity: raw.server.identity,
+            version: raw.server.version,
+            udp_payload: raw.server.udp_payload,
+            tcp_idle_timeout: std::time::Duration::from_secs(raw.server.tcp_idle_timeout.max(1)),
+            tcp_max_connections: raw.server.tcp_max_connections.max(1),
+            zones,
+            path,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\nbogus_key = 1\n", Path::new("/etc/shoal.toml")).unwrap_err();
+        assert!(e.to_string().contains("bogus_key"), "{e}");
+        let e = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"x\"\nfiel = 2\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("fiel"), "{e}");
+    }
+
+    #[test]
+    fn relative_zone_paths_resolve_against_the_config_folder() {
+        let c = Config::parse("[[zone]]\nname = \"example.com\"\nfile = \"zones/e.zone\"\n", Path::new("/etc/shoal/shoal.toml")).unwrap();
+        match &c.zones[0].source {
+            ZoneSource::File(f) => assert_eq!(f, Path::new("/etc/shoal/zones/e.zone")),
+            ZoneSource::Builtin => panic!(),
+        }
+        assert_eq!(c.zones[0].name.to_string(), "example.com.");
+        assert_eq!(c.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
+    }
+
+    #[test]
+    fn bad_listen_address_is_an_error() {
+        assert!(Config::parse("[server]\nlisten = [\"localhost\"]\n", Path::new("c.toml")).is_err());
+    }
+}
