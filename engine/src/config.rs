@@ -144,8 +144,8 @@ impl Config {
 
     /// Validate configuration text; `path` locates relative zone files and names errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string().trim_end().to_string() })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string().trim_end().to_string() })?;
         let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         Self::from_raw(raw, Some(path.to_path_buf()), base)
     }
@@ -155,7 +155,9 @@ impl Config {
         let invalid = |message: String| ConfigError::Invalid { path: p.clone(), message };
         let mut listen = Vec::new();
         for l in &raw.server.listen {
-            listen.push(l.parse::<SocketAddr>().map_err(|_| invalid(format!("server.listen: bad address {l:?} (use \"IP:PORT\" or \"[IPv6]:PORT\")")))?);
+            listen.push(l.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!("server.listen: bad address {l:?} (use \"IP:PORT\" or \"[IPv6]:PORT\")"))
+            })?);
         }
         if listen.is_empty() {
             return Err(invalid("server.listen is empty".into()));
@@ -173,7 +175,8 @@ impl Config {
         };
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for z in raw.zone {
-            let name = shoal_wire::name::from_ascii(&z.name).map_err(|_| invalid(format!("zone name {:?} is not a valid domain name", z.name)))?;
+            let name = shoal_wire::name::from_ascii(&z.name)
+                .map_err(|_| invalid(format!("zone name {:?} is not a valid domain name", z.name)))?;
             if zones.iter().any(|o| o.name == name) {
                 return Err(invalid(format!("zone {} is configured twice", z.name)));
             }
@@ -200,7 +203,8 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let e = Config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\nbogus_key = 1\n", Path::new("/etc/shoal.toml")).unwrap_err();
+        let e = Config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\nbogus_key = 1\n", Path::new("/etc/shoal.toml"))
+            .unwrap_err();
         assert!(e.to_string().contains("bogus_key"), "{e}");
         let e = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"x\"\nfiel = 2\n", Path::new("c.toml")).unwrap_err();
         assert!(e.to_string().contains("fiel"), "{e}");
@@ -208,7 +212,11 @@ mod tests {
 
     #[test]
     fn relative_zone_paths_resolve_against_the_config_folder() {
-        let c = Config::parse("[[zone]]\nname = \"example.com\"\nfile = \"zones/e.zone\"\n", Path::new("/etc/shoal/shoal.toml")).unwrap();
+        let c = Config::parse(
+            "[[zone]]\nname = \"example.com\"\nfile = \"zones/e.zone\"\n",
+            Path::new("/etc/shoal/shoal.toml"),
+        )
+        .unwrap();
         match &c.zones[0].source {
             ZoneSource::File(f) => assert_eq!(f, Path::new("/etc/shoal/zones/e.zone")),
             ZoneSource::Builtin => panic!(),

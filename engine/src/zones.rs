@@ -12,7 +12,9 @@ use std::sync::Arc;
 pub fn load(zone: &ZoneConfig) -> Result<Snapshot, Vec<LoadError>> {
     match &zone.source {
         ZoneSource::File(path) => shoal_zonedb::load_zone(&zone.name, path),
-        ZoneSource::Builtin => shoal_zonedb::load_zone_str(&zone.name, EXAMPLE_ZONE, Path::new("(built-in example.com.zone)")),
+        ZoneSource::Builtin => {
+            shoal_zonedb::load_zone_str(&zone.name, EXAMPLE_ZONE, Path::new("(built-in example.com.zone)"))
+        }
     }
 }
 

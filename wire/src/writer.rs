@@ -364,8 +364,15 @@ mod tests {
         w.header(7, 0x8400, 1);
         w.question(b"\x03WWW\x07example\x03com\x00\x00\x01\x00\x01").unwrap();
         w.rr(Section::Answer, Owner::Question, Rtype::A, Class::IN, 60, &[1, 2, 3, 4]).unwrap();
-        w.rr(Section::Authority, Owner::Name(b"\x07example\x03com\x00"), Rtype::NS, Class::IN, 60, b"\x03ns1\x07example\x03com\x00")
-            .unwrap();
+        w.rr(
+            Section::Authority,
+            Owner::Name(b"\x07example\x03com\x00"),
+            Rtype::NS,
+            Class::IN,
+            60,
+            b"\x03ns1\x07example\x03com\x00",
+        )
+        .unwrap();
         let n = w.finish();
         let out = &buf[..n];
         // answer owner: pointer to 12

@@ -54,7 +54,11 @@ impl Default for Options<'_> {
 pub enum Outcome {
     /// No response is sent (too short, or a response packet).
     Dropped,
-    Answered { rcode: Rcode, kind: AnswerKind, truncated: bool },
+    Answered {
+        rcode: Rcode,
+        kind: AnswerKind,
+        truncated: bool,
+    },
 }
 
 /// The kind of answer, as operators count them.
@@ -135,7 +139,12 @@ fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Respons
     Response { len, outcome: Outcome::Answered { rcode: Rcode::FORMERR, kind: AnswerKind::Other, truncated: false } }
 }
 
-fn dispatch(req: &Request<'_>, catalog: &Catalog, opts: &Options<'_>, w: &mut ResponseWriter<'_>) -> (Rcode, AnswerKind) {
+fn dispatch(
+    req: &Request<'_>,
+    catalog: &Catalog,
+    opts: &Options<'_>,
+    w: &mut ResponseWriter<'_>,
+) -> (Rcode, AnswerKind) {
     match req.qclass {
         Class::IN => {}
         Class::CH => return chaos(req, opts, w),
@@ -217,7 +226,11 @@ impl Resolver<'_, '_, '_> {
                         return (Rcode::YXDOMAIN, AnswerKind::Other);
                     }
                     let cname_owner = if owner_is_q { Owner::Question } else { Owner::Name(name.as_wire()) };
-                    if self.w.rr(Section::Answer, cname_owner, Rtype::CNAME, Class::IN, dname.ttl, target.as_wire()).is_err() {
+                    if self
+                        .w
+                        .rr(Section::Answer, cname_owner, Rtype::CNAME, Class::IN, dname.ttl, target.as_wire())
+                        .is_err()
+                    {
                         return self.truncated(AnswerKind::Positive);
                     }
                     let mut t = target.clone();
@@ -251,7 +264,13 @@ impl Resolver<'_, '_, '_> {
     }
 
     /// Move `name` to `target` if it is in this zone and not seen before.
-    fn follow(&self, name: &mut NameBuf, target: &NameBuf, visited: &mut [NameBuf; MAX_CHAIN], links: &mut usize) -> bool {
+    fn follow(
+        &self,
+        name: &mut NameBuf,
+        target: &NameBuf,
+        visited: &mut [NameBuf; MAX_CHAIN],
+        links: &mut usize,
+    ) -> bool {
         if !is_subdomain(target.as_wire(), self.snap.apex().as_wire()) {
             return false;
         }
@@ -303,7 +322,11 @@ impl Resolver<'_, '_, '_> {
     fn negative(&mut self, rcode: Rcode, kind: AnswerKind) -> (Rcode, AnswerKind) {
         let apex = self.snap.apex().as_wire();
         let soa = self.snap.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
-        if self.w.rr(Section::Authority, Owner::Name(apex), Rtype::SOA, Class::IN, self.snap.negative_ttl(), &soa.rdatas[0]).is_err() {
+        if self
+            .w
+            .rr(Section::Authority, Owner::Name(apex), Rtype::SOA, Class::IN, self.snap.negative_ttl(), &soa.rdatas[0])
+            .is_err()
+        {
             self.w.set_flags(self.w.flags() | flags::TC);
         }
         (rcode, kind)

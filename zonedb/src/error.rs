@@ -31,15 +31,28 @@ pub enum LoadErrorKind {
     /// Only class IN zones are served.
     UnsupportedClass(String),
     UnknownType(String),
-    BadRdata { rtype: String, reason: &'static str },
+    BadRdata {
+        rtype: String,
+        reason: &'static str,
+    },
     /// A record whose owner is not at or below the zone apex.
-    OutOfZone { owner: String },
+    OutOfZone {
+        owner: String,
+    },
     NoSoa,
-    MultipleSoa { owner: String },
-    CnameAndOtherData { owner: String },
-    MultipleCname { owner: String },
+    MultipleSoa {
+        owner: String,
+    },
+    CnameAndOtherData {
+        owner: String,
+    },
+    MultipleCname {
+        owner: String,
+    },
     /// DNAME and CNAME may not share an owner (RFC 6672 §2.4).
-    CnameAndDname { owner: String },
+    CnameAndDname {
+        owner: String,
+    },
     IncludeTooDeep,
     /// Loading stopped after this many errors.
     TooManyErrors(usize),

@@ -88,7 +88,12 @@ impl<'z> State<'z> {
     fn error(&mut self, file: &Path, line: usize, kind: LoadErrorKind) {
         if self.errors.len() == MAX_ERRORS {
             let n = self.errors.len();
-            self.errors.push(LoadError { zone: self.zone_text.clone(), file: file.into(), line, kind: LoadErrorKind::TooManyErrors(n) });
+            self.errors.push(LoadError {
+                zone: self.zone_text.clone(),
+                file: file.into(),
+                line,
+                kind: LoadErrorKind::TooManyErrors(n),
+            });
         }
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(LoadError { zone: self.zone_text.clone(), file: file.into(), line, kind });
@@ -199,7 +204,11 @@ impl<'z> State<'z> {
                 continue;
             }
             if rd.len() > u16::MAX as usize {
-                self.error(path, line, LoadErrorKind::BadRdata { rtype: text::rtype_name(rtype), reason: "RDATA longer than 65535 bytes" });
+                self.error(
+                    path,
+                    line,
+                    LoadErrorKind::BadRdata { rtype: text::rtype_name(rtype), reason: "RDATA longer than 65535 bytes" },
+                );
                 continue;
             }
             let ttl = match ttl {

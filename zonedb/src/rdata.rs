@@ -29,9 +29,15 @@ pub fn parse(rtype: Rtype, tokens: &[Token<'_>], origin: &[u8], out: &mut Vec<u8
             let a: std::net::Ipv6Addr = f.next()?.parse().map_err(|_| "bad IPv6 address")?;
             out.extend_from_slice(&a.octets());
         }
-        Rtype::NS | Rtype::CNAME | Rtype::DNAME | Rtype::PTR | Rtype::MB | Rtype::MG | Rtype::MR | Rtype(3) | Rtype(4) => {
-            text::name_into(f.next()?, origin, out)?
-        }
+        Rtype::NS
+        | Rtype::CNAME
+        | Rtype::DNAME
+        | Rtype::PTR
+        | Rtype::MB
+        | Rtype::MG
+        | Rtype::MR
+        | Rtype(3)
+        | Rtype(4) => text::name_into(f.next()?, origin, out)?,
         Rtype::MX | Rtype::AFSDB | Rtype::RT | Rtype::KX => {
             out.extend_from_slice(&text::u16_field(f.next()?)?.to_be_bytes());
             text::name_into(f.next()?, origin, out)?;

@@ -84,7 +84,8 @@ impl Snapshot {
         for (i, r) in loaded.records.iter().enumerate() {
             by_owner.entry(r.owner.clone()).or_default().push(i);
         }
-        let mut nodes: FxHashMap<Name, Node> = FxHashMap::with_capacity_and_hasher(by_owner.len() * 2, Default::default());
+        let mut nodes: FxHashMap<Name, Node> =
+            FxHashMap::with_capacity_and_hasher(by_owner.len() * 2, Default::default());
         let mut records = 0;
         let mut soa_seen = false;
         for (owner, idx) in &by_owner {
@@ -137,7 +138,12 @@ impl Snapshot {
             nodes.insert(owner.clone(), Node { flags: fl, rrsets: rrsets.into_boxed_slice() });
         }
         if !soa_seen {
-            errors.push(LoadError { zone: zone_text.clone(), file: loaded.files.first().cloned().unwrap_or_default(), line: 0, kind: LoadErrorKind::NoSoa });
+            errors.push(LoadError {
+                zone: zone_text.clone(),
+                file: loaded.files.first().cloned().unwrap_or_default(),
+                line: 0,
+                kind: LoadErrorKind::NoSoa,
+            });
         }
         if !errors.is_empty() {
             errors.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));

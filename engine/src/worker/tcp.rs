@@ -101,7 +101,15 @@ impl TcpState {
         }
     }
 
-    pub fn ready(&mut self, token: usize, _ev: &Event, catalog: &Arc<Catalog>, shared: &Shared, stats: &WorkerStats, registry: &Registry) {
+    pub fn ready(
+        &mut self,
+        token: usize,
+        _ev: &Event,
+        catalog: &Arc<Catalog>,
+        shared: &Shared,
+        stats: &WorkerStats,
+        registry: &Registry,
+    ) {
         let slot = token - self.first_token;
         let Some(Some(conn)) = self.conns.get_mut(slot) else { return };
         conn.last_active = Instant::now();
@@ -132,7 +140,15 @@ impl TcpState {
 
 /// Read what is there, answer every complete message, write what is pending.
 /// Returns false when the connection should be closed.
-fn service(conn: &mut Conn, catalog: &Arc<Catalog>, shared: &Shared, stats: &WorkerStats, scratch: &mut [u8], registry: &Registry, token: Token) -> bool {
+fn service(
+    conn: &mut Conn,
+    catalog: &Arc<Catalog>,
+    shared: &Shared,
+    stats: &WorkerStats,
+    scratch: &mut [u8],
+    registry: &Registry,
+    token: Token,
+) -> bool {
     let opts = options(shared, true);
     loop {
         // Answer every complete message already buffered.
