@@ -68,3 +68,140 @@ pub fn allowed_cores() -> Vec<usize> {
         .filter(|&i| unsafe { libc::CPU_ISSET(i, &set) })
         .collect()
 }
+
+/// How many datagrams one `recvmmsg`/`sendmmsg` moves.
+pub const BATCH: usize = 64;
+/// Receive slot per datagram: queries larger than this are truncated and answered
+/// FORMERR (a query has no business being larger).
+pub const RX_SLOT: usize = 4096;
+
+/// Buffers and message headers for batched UDP I/O. Allocated once per worker; the
+/// headers point into the buffers, which live on the heap and never move.
+pub struct UdpBatch {
+    rx: Vec<u8>,
+    tx: Vec<u8>,
+    tx_slot: usize,
+    addrs: Vec<libc::sockaddr_storage>,
+    rx_iov: Vec<libc::iovec>,
+    tx_iov: Vec<libc::iovec>,
+    rx_hdr: Vec<libc::mmsghdr>,
+    tx_hdr: Vec<libc::mmsghdr>,
+    received: usize,
+}
+
+// SAFETY: the raw pointers inside the headers point only into this struct's own heap
+// buffers; moving the struct to another thread moves their sole owner with it.
+unsafe impl Send for UdpBatch {}
+
+impl UdpBatch {
+    /// `tx_slot` is the largest response this worker sends over UDP.
+    pub fn new(tx_slot: usize) -> Box<UdpBatch> {
+        // SAFETY: these libc structs are plain data; all-zero is a valid empty value.
+        let zero_addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let zero_hdr: libc::mmsghdr = unsafe { std::mem::zeroed() };
+        let iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+        let mut b = Box::new(UdpBatch {
+            rx: vec![0; BATCH * RX_SLOT],
+            tx: vec![0; BATCH * tx_slot],
+            tx_slot,
+            addrs: vec![zero_addr; BATCH],
+            rx_iov: vec![iov; BATCH],
+            tx_iov: vec![iov; BATCH],
+            rx_hdr: vec![zero_hdr; BATCH],
+            tx_hdr: vec![zero_hdr; BATCH],
+            received: 0,
+        });
+        for i in 0..BATCH {
+            b.rx_iov[i].iov_base = b.rx[i * RX_SLOT..].as_mut_ptr().cast();
+            b.rx_iov[i].iov_len = RX_SLOT;
+            b.tx_iov[i].iov_base = b.tx[i * tx_slot..].as_mut_ptr().cast();
+            let rx_iov: *mut libc::iovec = &mut b.rx_iov[i];
+            let tx_iov: *mut libc::iovec = &mut b.tx_iov[i];
+            let addr: *mut libc::sockaddr_storage = &mut b.addrs[i];
+            b.rx_hdr[i].msg_hdr.msg_iov = rx_iov;
+            b.rx_hdr[i].msg_hdr.msg_iovlen = 1;
+            b.rx_hdr[i].msg_hdr.msg_name = addr.cast();
+            b.tx_hdr[i].msg_hdr.msg_iov = tx_iov;
+            b.tx_hdr[i].msg_hdr.msg_iovlen = 1;
+            b.tx_hdr[i].msg_hdr.msg_name = addr.cast();
+        }
+        b
+    }
+
+    /// Receive up to [`BATCH`] datagrams without blocking. Returns how many arrived;
+    /// `Ok(0)` means the socket is drained.
+    pub fn recv(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+        for h in &mut self.rx_hdr {
+            h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_flags = 0;
+            h.msg_len = 0;
+        }
+        // SAFETY: every header points at a live iovec of RX_SLOT bytes inside `self.rx`
+        // and at a sockaddr_storage in `self.addrs`; BATCH headers exist.
+        let n = unsafe {
+            libc::recvmmsg(fd, self.rx_hdr.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            self.received = 0;
+            return if e.kind() == io::ErrorKind::WouldBlock { Ok(0) } else { Err(e) };
+        }
+        self.received = n as usize;
+        Ok(self.received)
+    }
+
+    /// Datagram `i` of the last `recv` (truncated datagrams are cut at RX_SLOT bytes),
+    /// and the response slot for it.
+    pub fn slot(&mut self, i: usize) -> (&[u8], &mut [u8]) {
+        let len = (self.rx_hdr[i].msg_len as usize).min(RX_SLOT);
+        let q = &self.rx[i * RX_SLOT..i * RX_SLOT + len];
+        let r = &mut self.tx[i * self.tx_slot..(i + 1) * self.tx_slot];
+        (q, r)
+    }
+
+    /// Queue the response of length `len` in slot `i` for sending to datagram `i`'s
+    /// source. `j` is its position in the send batch.
+    pub fn queue(&mut self, j: usize, i: usize, len: usize) {
+        let namelen = self.rx_hdr[i].msg_hdr.msg_namelen;
+        let addr: *mut libc::sockaddr_storage = &mut self.addrs[i];
+        let tx_iov: *mut libc::iovec = &mut self.tx_iov[j];
+        self.tx_iov[j].iov_base = self.tx[i * self.tx_slot..].as_mut_ptr().cast();
+        self.tx_iov[j].iov_len = len;
+        let h = &mut self.tx_hdr[j].msg_hdr;
+        h.msg_name = addr.cast();
+        h.msg_namelen = namelen;
+        h.msg_iov = tx_iov;
+        h.msg_iovlen = 1;
+    }
+
+    /// Send the first `count` queued responses. Returns how many the kernel took; the
+    /// rest are dropped (the socket buffer is full: the client will retry).
+    pub fn send(&mut self, fd: std::os::fd::RawFd, count: usize) -> io::Result<usize> {
+        let mut done = 0;
+        let mut tries = 0;
+        while done < count && tries < 4 {
+            tries += 1;
+            // SAFETY: headers [done, count) were filled by `queue` and point at live
+            // buffers and addresses inside `self`.
+            let n = unsafe {
+                libc::sendmmsg(fd, self.tx_hdr[done..].as_mut_ptr(), (count - done) as libc::c_uint, libc::MSG_DONTWAIT)
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => break,
+                    // One bad destination must not drop the rest of the batch.
+                    _ if done + 1 < count => {
+                        done += 1;
+                        continue;
+                    }
+                    _ => return Err(e),
+                }
+            }
+            done += n as usize;
+        }
+        Ok(done)
+    }
+}

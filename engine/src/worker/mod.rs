@@ -65,7 +65,7 @@ pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<W
     }
     let first_conn = nudp + sockets.tcp.len();
     let mut cache = Cache::new(Arc::clone(&shared.catalog));
-    let mut udp = udp::UdpState::new();
+    let mut udp = udp::UdpState::new(shared.udp_payload);
     let per_worker = shared.tcp_max_connections.div_ceil(shared_workers(&shared)).max(1);
     let mut tcp = tcp::TcpState::new(first_conn, per_worker, shared.tcp_idle_timeout);
     let mut events = Events::with_capacity(256);

@@ -1,33 +1,37 @@
-//! UDP: drain the socket until it would block, answering each datagram in place.
+//! UDP: drain the socket in batches with `recvmmsg`, answer each datagram into its own
+//! response slot, and send the batch with one `sendmmsg`.
 //!
-//! The receive and response buffers are allocated once per worker. A datagram that
-//! `answer` drops (shorter than a header, or a response) gets no reply.
+//! Buffers are allocated once per worker (see `sys::UdpBatch`). A datagram that
+//! `answer` drops (shorter than a header, or a response) gets no reply. The catalog is
+//! loaded once per wake-up, not per query.
 
 use super::{options, Shared};
 use crate::metrics::WorkerStats;
+use crate::sys::UdpBatch;
 use shoal_zonedb::{answer, Catalog};
-use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 pub struct UdpState {
-    rbuf: Box<[u8]>,
-    wbuf: Box<[u8]>,
+    batch: Box<UdpBatch>,
 }
 
 impl UdpState {
-    pub fn new() -> Self {
-        UdpState { rbuf: vec![0; 65536].into_boxed_slice(), wbuf: vec![0; 65536].into_boxed_slice() }
+    pub fn new(udp_payload: u16) -> Self {
+        UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)) }
     }
 
     pub fn drain(&mut self, sock: &mio::net::UdpSocket, catalog: &Arc<Catalog>, shared: &Shared, stats: &WorkerStats) {
         let opts = options(shared, false);
+        let fd = sock.as_raw_fd();
         // Bounded so a socket that keeps failing cannot pin the worker here.
         let mut errors = 0;
+        // mio is edge-triggered: keep reading until the socket reports WouldBlock.
         loop {
-            let (n, peer) = match sock.recv_from(&mut self.rbuf) {
-                Ok(x) => x,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            let n = match self.batch.recv(fd) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     stats.udp_errors.inc();
                     errors += 1;
@@ -37,15 +41,21 @@ impl UdpState {
                     continue;
                 }
             };
-            let r = answer(&self.rbuf[..n], catalog, &opts, &mut self.wbuf);
-            stats.record(&r.outcome, false);
-            if r.len == 0 {
-                continue;
+            let mut queued = 0;
+            for i in 0..n {
+                let (q, r) = self.batch.slot(i);
+                let resp = answer(q, catalog, &opts, r);
+                stats.record(&resp.outcome, false);
+                if resp.len > 0 {
+                    self.batch.queue(queued, i, resp.len);
+                    queued += 1;
+                }
             }
-            match sock.send_to(&self.wbuf[..r.len], peer) {
-                Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => stats.udp_dropped.inc(),
-                Err(_) => stats.udp_errors.inc(),
+            if queued > 0 {
+                match self.batch.send(fd, queued) {
+                    Ok(sent) => stats.udp_dropped.add((queued - sent) as u64),
+                    Err(_) => stats.udp_errors.inc(),
+                }
             }
         }
     }
