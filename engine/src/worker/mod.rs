@@ -7,7 +7,7 @@
 //! per connection. A failing socket operation is counted and the worker moves on.
 
 mod tcp;
-mod udp;
+pub mod udp;
 
 use crate::metrics::WorkerStats;
 use arc_swap::{ArcSwap, Cache};
