@@ -140,7 +140,13 @@ impl UdpBatch {
         // SAFETY: every header points at a live iovec of RX_SLOT bytes inside `self.rx`
         // and at a sockaddr_storage in `self.addrs`; BATCH headers exist.
         let n = unsafe {
-            libc::recvmmsg(fd, self.rx_hdr.as_mut_ptr(), BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(
+                fd,
+                self.rx_hdr.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
         if n < 0 {
             let e = io::Error::last_os_error();
