@@ -209,6 +209,41 @@ impl<'a> ResponseWriter<'a> {
         self.put(&rdata[i..])
     }
 
+    /// Append precompiled records: `bytes` were written after a question whose name was
+    /// `delta` bytes shorter than this response's (see `shoal_zonedb::block`), so every
+    /// compression pointer, listed by its position in `pointers`, moves by `delta`.
+    /// All or nothing, like [`ResponseWriter::rr`].
+    pub fn precompiled(
+        &mut self,
+        bytes: &[u8],
+        pointers: &[u16],
+        delta: isize,
+        counts: [u16; 3],
+    ) -> Result<(), WriteError> {
+        self.reserve(bytes.len())?;
+        let start = self.len;
+        self.buf[start..start + bytes.len()].copy_from_slice(bytes);
+        if delta != 0 {
+            for &p in pointers {
+                let at = start + p as usize;
+                let old = (usize::from(self.buf[at] & 0x3f) << 8) | usize::from(self.buf[at + 1]);
+                let new = (old as isize + delta) as usize;
+                self.buf[at] = 0xc0 | (new >> 8) as u8;
+                self.buf[at + 1] = new as u8;
+            }
+        }
+        self.len += bytes.len();
+        for (c, n) in self.counts.iter_mut().zip(counts) {
+            *c += n;
+        }
+        Ok(())
+    }
+
+    /// The bytes written so far.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     /// Write an OPT record (RFC 6891 §6.1.2).
     pub fn opt(
         &mut self,

@@ -41,11 +41,14 @@ pub struct Options<'a> {
     pub identity: Option<&'a [u8]>,
     /// CHAOS `version.bind` value; `None` refuses it.
     pub version: Option<&'a [u8]>,
+    /// Answer from precompiled blocks where possible (always, except in tests and
+    /// benches that compare the block path with record-by-record encoding).
+    pub use_blocks: bool,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { tcp: false, udp_payload: DEFAULT_UDP_PAYLOAD, identity: None, version: None }
+        Options { tcp: false, udp_payload: DEFAULT_UDP_PAYLOAD, identity: None, version: None, use_blocks: true }
     }
 }
 
@@ -196,6 +199,52 @@ struct Resolver<'a, 'b, 'w> {
 
 impl Resolver<'_, '_, '_> {
     fn run(mut self) -> (Rcode, AnswerKind) {
+        if self.opts.use_blocks {
+            if let Some(r) = self.precompiled() {
+                return r;
+            }
+        }
+        self.general()
+    }
+
+    /// The common cases from precompiled blocks: an exact match, NODATA, NXDOMAIN and
+    /// referrals. `None` sends the query down the general path (CNAME, DNAME, wildcard,
+    /// ANY, or a block that does not fit and needs truncating record by record).
+    fn precompiled(&mut self) -> Option<(Rcode, AnswerKind)> {
+        let q = self.req.qname.as_wire();
+        let qtype = self.req.qtype;
+        if qtype == Rtype::ANY {
+            return None;
+        }
+        let negative_delta = (q.len() - self.snap.apex().as_wire().len()) as isize;
+        let (block, delta, rcode, kind, aa) = match self.snap.lookup(q, qtype) {
+            Lookup::Found { node } => {
+                if qtype != Rtype::CNAME && node.rrset(Rtype::CNAME).is_some() {
+                    return None;
+                }
+                match node.rrset(qtype) {
+                    Some(r) => (&r.block, 0, Rcode::NOERROR, AnswerKind::Positive, true),
+                    None => (self.snap.negative_block(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true),
+                }
+            }
+            Lookup::NxDomain => {
+                (self.snap.negative_block(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true)
+            }
+            Lookup::Referral { cut, node } => {
+                let b = node.referral.as_deref()?;
+                (b, (q.len() - cut.len()) as isize, Rcode::NOERROR, AnswerKind::Referral, false)
+            }
+            _ => return None,
+        };
+        if block.is_empty() {
+            return None;
+        }
+        self.w.precompiled(&block.bytes, &block.pointers, delta, block.counts).ok()?;
+        self.set_aa(aa);
+        Some((rcode, kind))
+    }
+
+    fn general(mut self) -> (Rcode, AnswerKind) {
         let qtype = self.req.qtype;
         let mut name = self.req.qname.clone();
         let mut visited: [NameBuf; MAX_CHAIN] = Default::default();
@@ -320,15 +369,7 @@ impl Resolver<'_, '_, '_> {
 
     /// NXDOMAIN or NODATA: the SOA in authority with the negative TTL.
     fn negative(&mut self, rcode: Rcode, kind: AnswerKind) -> (Rcode, AnswerKind) {
-        let apex = self.snap.apex().as_wire();
-        let soa = self.snap.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
-        if self
-            .w
-            .rr(Section::Authority, Owner::Name(apex), Rtype::SOA, Class::IN, self.snap.negative_ttl(), &soa.rdatas[0])
-            .is_err()
-        {
-            self.w.set_flags(self.w.flags() | flags::TC);
-        }
+        write_negative_soa(self.w, self.snap);
         (rcode, kind)
     }
 
@@ -337,66 +378,93 @@ impl Resolver<'_, '_, '_> {
         (Rcode::NOERROR, kind)
     }
 
-    /// Write a whole RRset or nothing; on failure set TC. Returns whether it fit.
     fn write_rrset(&mut self, section: Section, owner: Owner<'_>, rrset: &Rrset) -> bool {
-        let mark = self.w.mark();
-        for rd in rrset.rdatas.iter() {
-            if self.w.rr(section, owner, rrset.rtype, Class::IN, rrset.ttl, rd).is_err() {
-                self.w.rollback(mark);
-                self.w.set_flags(self.w.flags() | flags::TC);
-                return false;
-            }
-        }
-        true
+        write_rrset(self.w, section, owner, rrset)
     }
 
-    /// Addresses of MX, NS and SRV targets that live in this zone. For a referral
-    /// (`cut` set), glue below the cut is required: if it does not fit, TC is set.
     fn additional_for(&mut self, rrset: &Rrset, cut: Option<&[u8]>) {
-        let at = match rrset.rtype {
-            Rtype::NS => 0,
-            Rtype::MX => 2,
-            Rtype::SRV => 6,
-            _ => return,
-        };
-        let mut done: [NameBuf; 8] = Default::default();
-        let mut ndone = 0;
-        for rd in rrset.rdatas.iter() {
-            let mut target = NameBuf::default();
-            if rd.len() <= at || target.set(&rd[at..]).is_err() {
-                continue;
-            }
-            lowercase_in_place_buf(&mut target);
-            let t = target.as_wire();
-            if done[..ndone].iter().any(|d| d.as_wire() == t) || !self.snap.contains(t) {
-                continue;
-            }
-            if ndone < done.len() {
-                done[ndone] = target.clone();
-                ndone += 1;
-            }
-            let Some(node) = self.snap.node(t) else { continue };
-            let required = cut.is_some_and(|c| is_subdomain(t, c));
-            for ty in [Rtype::A, Rtype::AAAA] {
-                let Some(addr) = node.rrset(ty) else { continue };
-                let mark = self.w.mark();
-                for a in addr.rdatas.iter() {
-                    if self.w.rr(Section::Additional, Owner::Name(t), ty, Class::IN, addr.ttl, a).is_err() {
-                        self.w.rollback(mark);
-                        if required {
-                            self.w.set_flags(self.w.flags() | flags::TC);
-                        }
-                        break;
-                    }
-                }
-            }
-        }
+        write_additional(self.w, self.snap, rrset, cut)
     }
 
     fn set_aa(&mut self, on: bool) {
         let f = self.w.flags();
         self.w.set_flags(if on { f | flags::AA } else { f & !flags::AA });
     }
+}
+
+/// Write a whole RRset or nothing; on failure set TC. Returns whether it fit.
+pub(crate) fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_>, rrset: &Rrset) -> bool {
+    let mark = w.mark();
+    for rd in rrset.rdatas.iter() {
+        if w.rr(section, owner, rrset.rtype, Class::IN, rrset.ttl, rd).is_err() {
+            w.rollback(mark);
+            w.set_flags(w.flags() | flags::TC);
+            return false;
+        }
+    }
+    true
+}
+
+/// Addresses of MX, NS and SRV targets that live in this zone. For a referral
+/// (`cut` set), glue below the cut is required: if it does not fit, TC is set.
+pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrset: &Rrset, cut: Option<&[u8]>) {
+    let at = match rrset.rtype {
+        Rtype::NS => 0,
+        Rtype::MX => 2,
+        Rtype::SRV => 6,
+        _ => return,
+    };
+    let mut done: [NameBuf; 8] = Default::default();
+    let mut ndone = 0;
+    for rd in rrset.rdatas.iter() {
+        let mut target = NameBuf::default();
+        if rd.len() <= at || target.set(&rd[at..]).is_err() {
+            continue;
+        }
+        lowercase_in_place_buf(&mut target);
+        let t = target.as_wire();
+        if done[..ndone].iter().any(|d| d.as_wire() == t) || !snap.contains(t) {
+            continue;
+        }
+        if ndone < done.len() {
+            done[ndone] = target.clone();
+            ndone += 1;
+        }
+        let Some(node) = snap.node(t) else { continue };
+        let required = cut.is_some_and(|c| is_subdomain(t, c));
+        for ty in [Rtype::A, Rtype::AAAA] {
+            let Some(addr) = node.rrset(ty) else { continue };
+            let mark = w.mark();
+            for a in addr.rdatas.iter() {
+                if w.rr(Section::Additional, Owner::Name(t), ty, Class::IN, addr.ttl, a).is_err() {
+                    w.rollback(mark);
+                    if required {
+                        w.set_flags(w.flags() | flags::TC);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Write the negative-answer SOA (TTL min(SOA TTL, MINIMUM)); TC if it does not fit.
+pub(crate) fn write_negative_soa(w: &mut ResponseWriter<'_>, snap: &Snapshot) -> bool {
+    let soa = snap.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
+    let ok = w
+        .rr(
+            Section::Authority,
+            Owner::Name(snap.apex().as_wire()),
+            Rtype::SOA,
+            Class::IN,
+            snap.negative_ttl(),
+            &soa.rdatas[0],
+        )
+        .is_ok();
+    if !ok {
+        w.set_flags(w.flags() | flags::TC);
+    }
+    ok
 }
 
 fn lowercase_in_place_buf(n: &mut NameBuf) {

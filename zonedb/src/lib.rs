@@ -5,6 +5,8 @@
 //! - [`snapshot`] validates and compiles those records into an immutable
 //!   [`Snapshot`]: lowercase wire names in a hash index, RRsets in wire form, empty
 //!   non-terminals and node flags (cut, glue, wildcard child, DNAME) precomputed;
+//! - [`block`] holds response sections precompiled per RRset, cut and zone, copied into
+//!   responses with a pointer fix-up instead of being encoded per query;
 //! - [`lookup`] places a name in a snapshot (exact, wildcard, NXDOMAIN, referral, DNAME);
 //! - [`answer`] is the pure `query bytes + catalog → response bytes` function;
 //! - [`catalog`] maps apexes to snapshots; the engine publishes it through `ArcSwap`.
@@ -12,6 +14,7 @@
 //! This crate knows nothing of sockets, threads, files beyond zone files, or time.
 
 pub mod answer;
+pub mod block;
 pub mod catalog;
 pub mod error;
 pub mod lexer;

@@ -10,10 +10,13 @@
 //! walking the qname's ancestors from the apex down, so its cost grows with the number
 //! of labels, never with the size of the zone.
 
+use crate::answer;
+use crate::block::Block;
 use crate::error::{LoadError, LoadErrorKind};
 use crate::load::Loaded;
 use rustc_hash::FxHashMap;
 use shoal_wire::name::{is_subdomain, Display};
+use shoal_wire::writer::{Owner, Section};
 use shoal_wire::{Name, Rtype};
 
 /// Node flags.
@@ -34,6 +37,10 @@ pub struct Rrset {
     pub ttl: u32,
     /// RDATA of each record, in wire form, sorted and without duplicates.
     pub rdatas: Box<[Box<[u8]>]>,
+    /// The answer to a query for exactly this owner and type: this RRset with owner
+    /// compressed to the question, then the additional addresses. Empty when the
+    /// RRset is never answered directly (NS at a cut, glue).
+    pub block: Block,
 }
 
 /// Everything at one name. An empty-non-terminal has no RRsets.
@@ -42,6 +49,8 @@ pub struct Node {
     pub flags: u8,
     /// Sorted by type.
     pub rrsets: Box<[Rrset]>,
+    /// At a zone cut: the referral (NS in authority, glue in additional).
+    pub referral: Option<Box<Block>>,
 }
 
 impl Node {
@@ -64,6 +73,8 @@ pub struct Snapshot {
     negative_ttl: u32,
     nodes: FxHashMap<Name, Node>,
     records: usize,
+    /// The SOA for NXDOMAIN and NODATA answers, anchored at the apex.
+    negative: Block,
 }
 
 impl Snapshot {
@@ -102,7 +113,12 @@ impl Snapshot {
                             last.rdatas = v.into_boxed_slice();
                         }
                     }
-                    _ => rrsets.push(Rrset { rtype: r.rtype, ttl: r.ttl, rdatas: Box::new([r.rdata.clone()]) }),
+                    _ => rrsets.push(Rrset {
+                        rtype: r.rtype,
+                        ttl: r.ttl,
+                        rdatas: Box::new([r.rdata.clone()]),
+                        block: Block::default(),
+                    }),
                 }
             }
             let owner_text = || Display(owner.as_wire()).to_string();
@@ -135,7 +151,7 @@ impl Snapshot {
             if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
                 fl |= flags::DNAME;
             }
-            nodes.insert(owner.clone(), Node { flags: fl, rrsets: rrsets.into_boxed_slice() });
+            nodes.insert(owner.clone(), Node { flags: fl, rrsets: rrsets.into_boxed_slice(), referral: None });
         }
         if !soa_seen {
             errors.push(LoadError {
@@ -192,7 +208,72 @@ impl Snapshot {
         let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
         let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
         let negative_ttl = soa.ttl.min(minimum);
-        Ok(Snapshot { apex: apex.clone(), apex_labels: apex.label_count(), serial, negative_ttl, nodes, records })
+        let mut snap = Snapshot {
+            apex: apex.clone(),
+            apex_labels: apex.label_count(),
+            serial,
+            negative_ttl,
+            nodes,
+            records,
+            negative: Block::default(),
+        };
+        snap.compile_blocks();
+        Ok(snap)
+    }
+
+    /// Precompile the answer of every RRset that is answered directly, the referral of
+    /// every cut, and the negative-answer SOA (see [`crate::block`]).
+    fn compile_blocks(&mut self) {
+        let mut scratch = vec![0u8; 65535];
+        let apex = self.apex.as_wire().to_vec();
+        self.negative = Block::compile(&apex, Rtype::SOA, &mut scratch, |w| answer::write_negative_soa(w, self))
+            .unwrap_or_default();
+        let mut compiled: Vec<(Name, Vec<Block>, Option<Box<Block>>)> = Vec::new();
+        for (name, node) in &self.nodes {
+            if node.has(flags::BELOW_CUT) {
+                continue;
+            }
+            let owner = name.as_wire();
+            let cut = node.has(flags::DELEGATION);
+            let blocks = node
+                .rrsets
+                .iter()
+                .map(|rrset| {
+                    if cut && rrset.rtype == Rtype::NS {
+                        return Block::default();
+                    }
+                    Block::compile(owner, rrset.rtype, &mut scratch, |w| {
+                        answer::write_rrset(w, Section::Answer, Owner::Question, rrset) && {
+                            answer::write_additional(w, self, rrset, None);
+                            true
+                        }
+                    })
+                    .unwrap_or_default()
+                })
+                .collect();
+            let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
+                Block::compile(owner, Rtype::NS, &mut scratch, |w| {
+                    answer::write_rrset(w, Section::Authority, Owner::Question, ns) && {
+                        answer::write_additional(w, self, ns, Some(owner));
+                        true
+                    }
+                })
+                .map(Box::new)
+            });
+            compiled.push((name.clone(), blocks, referral));
+        }
+        for (name, blocks, referral) in compiled {
+            let node = self.nodes.get_mut(name.as_wire()).expect("present");
+            for (rrset, b) in node.rrsets.iter_mut().zip(blocks) {
+                rrset.block = b;
+            }
+            node.referral = referral;
+        }
+    }
+
+    /// The precompiled negative-answer SOA.
+    pub fn negative_block(&self) -> &Block {
+        &self.negative
     }
 
     pub fn apex(&self) -> &Name {

@@ -324,3 +324,40 @@ fn every_truncation_of_a_query_is_handled() {
         }
     }
 }
+
+#[test]
+fn precompiled_blocks_equal_record_by_record_encoding() {
+    let cat = catalog();
+    let mut names = vec![
+        "example.com.".to_string(),
+        "www.example.com.".into(),
+        "WWW.EXAMPLE.com.".into(),
+        "nothere.example.com.".into(),
+        "a.very.deep.name.that.does.not.exist.example.com.".into(),
+        "mail.example.com.".into(),
+        "ent.example.com.".into(),
+        "host.sub.example.com.".into(),
+        "a.b.c.d.sub.example.com.".into(),
+        "sub.example.com.".into(),
+        "big.example.com.".into(),
+        "host3.example.".into(),
+        "_ssh._tcp.host1.example.".into(),
+        "x.subdel.example.".into(),
+    ];
+    names.push(format!("{}.example.com.", "z".repeat(63)));
+    let mut a = vec![0u8; 65535];
+    let mut b = vec![0u8; 65535];
+    for name in &names {
+        for t in [1u16, 2, 6, 15, 16, 28, 33, 43, 99] {
+            for edns in [None, Some((512, 0, false, false)), Some((4096, 0, true, false))] {
+                let q = query(name, t, 1, edns);
+                let fast = Options::default();
+                let slow = Options { use_blocks: false, ..Options::default() };
+                let ra = answer(&q, &cat, &fast, &mut a);
+                let rb = answer(&q, &cat, &slow, &mut b);
+                assert_eq!(ra, rb, "{name} {t} {edns:?}");
+                assert_eq!(&a[..ra.len], &b[..rb.len], "{name} {t} {edns:?}");
+            }
+        }
+    }
+}

@@ -111,5 +111,6 @@ fn options(shared: &Shared, tcp: bool) -> shoal_zonedb::Options<'_> {
         udp_payload: shared.udp_payload,
         identity: shared.identity.as_deref(),
         version: shared.version.as_deref(),
+        use_blocks: true,
     }
 }
