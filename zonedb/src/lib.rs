@@ -16,13 +16,16 @@
 pub mod answer;
 pub mod block;
 pub mod catalog;
+pub mod diff;
 pub mod error;
+pub mod journal;
 pub mod lexer;
 pub mod load;
 pub mod lookup;
 pub mod rdata;
 pub mod snapshot;
 pub mod text;
+pub mod xfr;
 
 pub use answer::{answer, Options, Outcome, Response};
 pub use catalog::{Catalog, ZoneState};
