@@ -4,6 +4,8 @@
 //! paths resolve against the folder of the configuration file. Without a file, the
 //! built-in default serves the bundled `example.com.` zone on 127.0.0.1:5353.
 
+use crate::acl::{Acl, Prefix};
+use crate::transfer::tsig::{Algorithm, Key};
 use serde::Deserialize;
 use shoal_wire::Name;
 use std::net::SocketAddr;
@@ -20,7 +22,17 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     #[serde(default)]
+    key: Vec<RawKey>,
+    #[serde(default)]
     zone: Vec<RawZone>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    name: String,
+    algorithm: String,
+    secret: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +84,17 @@ fn default_tcp_max() -> usize {
 struct RawZone {
     name: String,
     file: PathBuf,
+    #[serde(default)]
+    allow_transfer: Vec<String>,
+    transfer_key: Option<String>,
+    #[serde(default)]
+    notify: Vec<String>,
+    #[serde(default = "default_journal")]
+    ixfr_journal: usize,
+}
+
+fn default_journal() -> usize {
+    100
 }
 
 /// Where a zone's data comes from.
@@ -86,6 +109,40 @@ pub enum ZoneSource {
 pub struct ZoneConfig {
     pub name: Name,
     pub source: ZoneSource,
+    /// Who may AXFR/IXFR this zone.
+    pub allow_transfer: Acl,
+    /// When set, transfers must be signed with this key (index into `Config::keys`).
+    pub transfer_key: Option<usize>,
+    /// Secondaries to NOTIFY on every new serial.
+    pub notify: Vec<SocketAddr>,
+    /// Diffs kept for IXFR out.
+    pub ixfr_journal: usize,
+}
+
+impl ZoneConfig {
+    /// A zone with nothing but a source (no transfers, no NOTIFY).
+    pub fn plain(name: Name, source: ZoneSource) -> Self {
+        ZoneConfig {
+            name,
+            source,
+            allow_transfer: Acl::default(),
+            transfer_key: None,
+            notify: Vec::new(),
+            ixfr_journal: 100,
+        }
+    }
+
+    /// Where the IXFR journal of a file-backed zone lives: next to the zone file.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        match &self.source {
+            ZoneSource::File(f) => {
+                let mut p = f.clone().into_os_string();
+                p.push(".ixfr");
+                Some(PathBuf::from(p))
+            }
+            ZoneSource::Builtin => None,
+        }
+    }
 }
 
 /// The validated configuration.
@@ -101,6 +158,8 @@ pub struct Config {
     /// Across all workers.
     pub tcp_max_connections: usize,
     pub zones: Vec<ZoneConfig>,
+    /// TSIG keys.
+    pub keys: Vec<Key>,
     /// The file this came from, if any.
     pub path: Option<PathBuf>,
 }
@@ -129,10 +188,10 @@ impl Config {
     /// The built-in default: the bundled example zone on 127.0.0.1:5353.
     pub fn builtin() -> Config {
         let mut c = Config::from_raw(RawConfig::default(), None, Path::new(".")).expect("built-in config is valid");
-        c.zones.push(ZoneConfig {
-            name: shoal_wire::name::from_ascii(EXAMPLE_ZONE_NAME).expect("valid"),
-            source: ZoneSource::Builtin,
-        });
+        c.zones.push(ZoneConfig::plain(
+            shoal_wire::name::from_ascii(EXAMPLE_ZONE_NAME).expect("valid"),
+            ZoneSource::Builtin,
+        ));
         c
     }
 
@@ -173,6 +232,24 @@ impl Config {
         } else {
             raw.server.workers
         };
+        let mut keys: Vec<Key> = Vec::new();
+        for k in raw.key {
+            let name = shoal_wire::name::from_ascii(&k.name)
+                .map_err(|_| invalid(format!("key name {:?} is not a valid domain name", k.name)))?;
+            let algorithm = Algorithm::from_config(&k.algorithm).ok_or_else(|| {
+                invalid(format!(
+                    "key {}: unknown algorithm {:?} (hmac-sha1, hmac-sha256, hmac-sha384, hmac-sha512)",
+                    k.name, k.algorithm
+                ))
+            })?;
+            let secret = data_encoding::BASE64
+                .decode(k.secret.trim().as_bytes())
+                .map_err(|_| invalid(format!("key {}: secret is not valid base64", k.name)))?;
+            if keys.iter().any(|o| o.name == name) {
+                return Err(invalid(format!("key {} is configured twice", k.name)));
+            }
+            keys.push(Key { name, algorithm, secret });
+        }
         let mut zones: Vec<ZoneConfig> = Vec::new();
         for z in raw.zone {
             let name = shoal_wire::name::from_ascii(&z.name)
@@ -181,7 +258,36 @@ impl Config {
                 return Err(invalid(format!("zone {} is configured twice", z.name)));
             }
             let file = if z.file.is_relative() { base.join(&z.file) } else { z.file };
-            zones.push(ZoneConfig { name, source: ZoneSource::File(file) });
+            let mut acl = Vec::new();
+            for a in &z.allow_transfer {
+                acl.push(a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_transfer: {e}", z.name)))?);
+            }
+            let transfer_key = match &z.transfer_key {
+                None => None,
+                Some(k) => {
+                    let kn = shoal_wire::name::from_ascii(k)
+                        .map_err(|_| invalid(format!("zone {}: bad key name {k:?}", z.name)))?;
+                    Some(keys.iter().position(|x| x.name == kn).ok_or_else(|| {
+                        invalid(format!("zone {}: transfer_key {k:?} is not a configured [[key]]", z.name))
+                    })?)
+                }
+            };
+            let mut notify = Vec::new();
+            for n in &z.notify {
+                let a = n
+                    .parse::<SocketAddr>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .map_err(|_| invalid(format!("zone {}: notify: bad address {n:?}", z.name)))?;
+                notify.push(a);
+            }
+            zones.push(ZoneConfig {
+                name,
+                source: ZoneSource::File(file),
+                allow_transfer: Acl(acl),
+                transfer_key,
+                notify,
+                ixfr_journal: z.ixfr_journal,
+            });
         }
         Ok(Config {
             listen,
@@ -192,6 +298,7 @@ impl Config {
             tcp_idle_timeout: std::time::Duration::from_secs(raw.server.tcp_idle_timeout.max(1)),
             tcp_max_connections: raw.server.tcp_max_connections.max(1),
             zones,
+            keys,
             path,
         })
     }
@@ -223,6 +330,24 @@ mod tests {
         }
         assert_eq!(c.zones[0].name.to_string(), "example.com.");
         assert_eq!(c.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
+    }
+
+    #[test]
+    fn keys_acls_and_notify_targets() {
+        let c = Config::parse(
+            "[[key]]\nname = \"xfr-key.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n[[zone]]\nname = \"e.\"\nfile = \"e\"\nallow_transfer = [\"127.0.0.2\", \"10.0.0.0/8\"]\ntransfer_key = \"xfr-key.\"\nnotify = [\"127.0.0.2:53\", \"::1\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.transfer_key, Some(0));
+        assert_eq!(c.keys[0].secret, b"secret");
+        assert!(z.allow_transfer.allows("10.1.2.3".parse().unwrap()));
+        assert_eq!(z.notify[1], "[::1]:53".parse().unwrap());
+        let e =
+            Config::parse("[[zone]]\nname = \"e.\"\nfile = \"e\"\ntransfer_key = \"nokey.\"\n", Path::new("c.toml"))
+                .unwrap_err();
+        assert!(e.to_string().contains("nokey"), "{e}");
     }
 
     #[test]

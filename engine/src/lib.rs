@@ -5,9 +5,11 @@
 //! ([`worker`]), counters ([`metrics`]) and the few raw syscalls ([`sys`]). The binary
 //! `shoal` (src/main.rs) is thin glue over this library.
 
+pub mod acl;
 pub mod config;
 pub mod metrics;
 pub mod server;
 pub mod sys;
+pub mod transfer;
 pub mod worker;
 pub mod zones;

@@ -102,7 +102,7 @@ fn compare(name: &Name, old: &Rrset, new: Option<&Rrset>, removed: &mut Vec<Rr>,
     }
     let (mut i, mut j) = (0, 0);
     let (a, b) = (&old.rdatas, &new.rdatas);
-    let rr = |rd: &Box<[u8]>| Rr { owner: name.clone(), rtype: old.rtype, ttl: old.ttl, rdata: rd.clone() };
+    let rr = |rd: &[u8]| Rr { owner: name.clone(), rtype: old.rtype, ttl: old.ttl, rdata: rd.into() };
     while i < a.len() || j < b.len() {
         let ord = match (a.get(i), b.get(j)) {
             (Some(x), Some(y)) => x.cmp(y),
