@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
@@ -53,6 +54,13 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         },
         None => Config::builtin(),
     };
+    // Signals are taken synchronously by this thread; block them before any other
+    // thread starts so they inherit the mask.
+    let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+    if let Err(e) = shoal_engine::sys::block_signals(&signals) {
+        eprintln!("error: cannot set up signals: {e}");
+        return ExitCode::FAILURE;
+    }
     let server = match shoal_engine::server::Server::start(&config) {
         Ok(s) => s,
         Err(e) => {
@@ -64,7 +72,23 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         let a = config.listen[0];
         tracing::info!("serving the bundled example zone: try  dig @{} -p {} www.example.com A", a.ip(), a.port());
     }
-    server.wait();
+    loop {
+        match shoal_engine::sys::wait_signal(&signals) {
+            Ok(libc::SIGHUP) => {
+                tracing::info!("SIGHUP: reloading");
+                server.reload();
+            }
+            Ok(sig) => {
+                tracing::info!(signal = sig, "stopping");
+                break;
+            }
+            Err(e) => {
+                tracing::error!("waiting for signals failed: {e}");
+                break;
+            }
+        }
+    }
+    server.stop();
     ExitCode::SUCCESS
 }
 

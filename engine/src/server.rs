@@ -1,8 +1,9 @@
 //! Starting the server: load zones, publish the catalog, bind every worker's sockets,
-//! start one pinned worker thread per core, and wait.
+//! start one pinned worker thread per core and the transfer thread; reload and stop.
 
 use crate::config::Config;
 use crate::metrics::WorkerStats;
+use crate::transfer::{Event, Transfers};
 use crate::worker::{self, Shared, Sockets};
 use arc_swap::ArcSwap;
 use std::io;
@@ -14,20 +15,26 @@ pub struct Server {
     pub shared: Arc<Shared>,
     pub stats: Vec<Arc<WorkerStats>>,
     threads: Vec<std::thread::JoinHandle<io::Result<()>>>,
+    transfer: Option<std::thread::JoinHandle<()>>,
+    events: crossbeam_channel::Sender<Event>,
 }
 
 impl Server {
     /// Load the zones and start the workers. Fails if a socket cannot be bound.
     pub fn start(config: &Config) -> io::Result<Server> {
-        let (catalog, _errors) = crate::zones::build_catalog(config);
+        let (mut transfers, catalog) = Transfers::new(config.clone());
+        let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+        transfers.set_catalog(Arc::clone(&catalog));
+        let (events, rx) = crossbeam_channel::bounded(1024);
         let shared = Arc::new(Shared {
-            catalog: Arc::new(ArcSwap::from_pointee(catalog)),
+            catalog,
             identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
             version: config.version.as_ref().map(|s| s.as_bytes().to_vec()),
             udp_payload: config.udp_payload,
             tcp_idle_timeout: config.tcp_idle_timeout,
             tcp_max_connections: config.tcp_max_connections,
             stop: AtomicBool::new(false),
+            events: Some(events.clone()),
         });
         worker::WORKERS.store(config.workers, std::sync::atomic::Ordering::Relaxed);
         // Bind everything first so a bad address fails before any thread starts.
@@ -57,15 +64,26 @@ impl Server {
                 r
             })?);
         }
+        let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
         for a in &config.listen {
             tracing::info!(workers = config.workers, "listening on {a} (UDP and TCP)");
         }
-        Ok(Server { shared, stats, threads })
+        Ok(Server { shared, stats, threads, transfer: Some(transfer), events })
     }
 
-    /// Wait for the workers to finish (they run until stopped).
-    pub fn wait(self) {
-        for t in self.threads {
+    /// Ask the transfer thread to re-read the configuration and zone files.
+    pub fn reload(&self) {
+        let _ = self.events.send(Event::Reload);
+    }
+
+    /// Stop the workers and the transfer thread and wait for them.
+    pub fn stop(mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(Event::Stop);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(t) = self.transfer.take() {
             let _ = t.join();
         }
     }

@@ -211,3 +211,52 @@ impl UdpBatch {
         Ok(done)
     }
 }
+
+/// Turn a mio stream back into a blocking std stream (for the transfer thread).
+pub fn into_std_tcp(stream: mio::net::TcpStream) -> std::net::TcpStream {
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    let fd = stream.into_raw_fd();
+    // SAFETY: `fd` was just released by the mio stream, which owned it; the std stream
+    // becomes its only owner.
+    let s = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let _ = s.set_nonblocking(false);
+    s
+}
+
+/// Block the signals the main thread waits for (call before starting other threads,
+/// which inherit the mask).
+pub fn block_signals(signals: &[libc::c_int]) -> io::Result<()> {
+    let set = sigset(signals);
+    // SAFETY: `set` is a valid, initialised signal set; the old mask is not needed.
+    let r = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}
+
+/// Wait for one of `signals` (which must be blocked) and return it.
+pub fn wait_signal(signals: &[libc::c_int]) -> io::Result<libc::c_int> {
+    let set = sigset(signals);
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialised and `sig` is a valid place for the result.
+    let r = unsafe { libc::sigwait(&set, &mut sig) };
+    if r == 0 {
+        Ok(sig)
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
+}
+
+fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: zeroed memory is a valid starting value for sigset_t.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: `set` is initialised; `s` is a signal number.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    set
+}

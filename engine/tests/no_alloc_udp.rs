@@ -53,6 +53,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         tcp_idle_timeout: Duration::from_secs(10),
         tcp_max_connections: 10,
         stop: AtomicBool::new(false),
+        events: None,
     };
     let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     std_sock.set_nonblocking(true).unwrap();

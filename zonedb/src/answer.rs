@@ -155,7 +155,11 @@ fn dispatch(
     }
     match req.qtype {
         Rtype::OPT => return (Rcode::FORMERR, AnswerKind::Other),
-        // Zone transfers are not served yet.
+        // IXFR over UDP: the current SOA tells the client to come back over TCP
+        // (RFC 1995 §2: the SOA alone when the answer does not fit).
+        Rtype::IXFR if !opts.tcp => return ixfr_over_udp(req, catalog, w),
+        // Transfers over TCP are taken by the transfer thread before reaching here;
+        // AXFR over UDP is refused (RFC 5936 §4.2).
         Rtype::AXFR | Rtype::IXFR => return (Rcode::REFUSED, AnswerKind::Other),
         t if t.is_meta() && t != Rtype::ANY => return (Rcode::NOTIMP, AnswerKind::Other),
         _ => {}
@@ -165,6 +169,17 @@ fn dispatch(
         Some(ZoneState::Failed) => (Rcode::SERVFAIL, AnswerKind::Other),
         Some(ZoneState::Ready(snap)) => Resolver { snap, req, opts, w }.run(),
     }
+}
+
+/// IXFR over UDP: the zone's current SOA, so the client retries over TCP.
+fn ixfr_over_udp(req: &Request<'_>, catalog: &Catalog, w: &mut ResponseWriter<'_>) -> (Rcode, AnswerKind) {
+    let Some(ZoneState::Ready(snap)) = catalog.get(req.qname.as_wire()) else {
+        return (Rcode::REFUSED, AnswerKind::Other);
+    };
+    let soa = snap.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
+    w.set_flags(w.flags() | flags::AA);
+    write_rrset(w, Section::Answer, Owner::Question, soa);
+    (Rcode::NOERROR, AnswerKind::Other)
 }
 
 /// CHAOS TXT `id.server`/`hostname.bind` and `version.bind`/`version.server`.

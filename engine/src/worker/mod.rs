@@ -28,6 +28,8 @@ pub struct Shared {
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
     pub stop: AtomicBool,
+    /// Where AXFR/IXFR requests go; `None` refuses transfers.
+    pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
 }
 
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.

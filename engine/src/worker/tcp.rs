@@ -113,9 +113,27 @@ impl TcpState {
         let slot = token - self.first_token;
         let Some(Some(conn)) = self.conns.get_mut(slot) else { return };
         conn.last_active = Instant::now();
-        let keep = service(conn, catalog, shared, stats, &mut self.scratch, registry, Token(token));
-        if !keep {
-            self.close(slot, registry);
+        match service(conn, catalog, shared, stats, &mut self.scratch, registry, Token(token)) {
+            Ok(true) => {}
+            Ok(false) => self.close(slot, registry),
+            Err(query) => self.hand_over(slot, query, shared, registry, stats),
+        }
+    }
+
+    /// Give the connection to the transfer thread, which answers the AXFR/IXFR
+    /// `query` after writing what is still pending, then closes it.
+    fn hand_over(&mut self, slot: usize, query: Vec<u8>, shared: &Shared, registry: &Registry, stats: &WorkerStats) {
+        let Some(mut c) = self.conns[slot].take() else { return };
+        let _ = registry.deregister(&mut c.stream);
+        self.free.push(slot);
+        self.open -= 1;
+        let Ok(peer) = c.stream.peer_addr() else { return };
+        let pending = c.wbuf[c.wpos..].to_vec();
+        let stream = crate::sys::into_std_tcp(c.stream);
+        if let Some(tx) = &shared.events {
+            if tx.try_send(crate::transfer::Event::Xfr { stream, peer, query, pending }).is_err() {
+                stats.tcp_errors.inc();
+            }
         }
     }
 
@@ -138,8 +156,16 @@ impl TcpState {
     }
 }
 
+/// Whether `msg` is an AXFR or IXFR request (handled by the transfer thread).
+fn is_transfer(msg: &[u8]) -> bool {
+    shoal_wire::Request::parse(msg).is_ok_and(|r| {
+        r.opcode == shoal_wire::Opcode::QUERY && matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR)
+    })
+}
+
 /// Read what is there, answer every complete message, write what is pending.
-/// Returns false when the connection should be closed.
+/// `Ok(keep)`: whether to keep the connection; `Err(query)`: the next message is a
+/// zone transfer request and the connection goes to the transfer thread.
 fn service(
     conn: &mut Conn,
     catalog: &Arc<Catalog>,
@@ -148,7 +174,7 @@ fn service(
     scratch: &mut [u8],
     registry: &Registry,
     token: Token,
-) -> bool {
+) -> Result<bool, Vec<u8>> {
     let opts = options(shared, true);
     loop {
         // Answer every complete message already buffered.
@@ -157,10 +183,15 @@ fn service(
             let mlen = u16::from_be_bytes([conn.rbuf[off], conn.rbuf[off + 1]]) as usize;
             if mlen == 0 {
                 stats.tcp_errors.inc();
-                return false;
+                return Ok(false);
             }
             if conn.rlen - off < 2 + mlen {
                 break;
+            }
+            let msg = &conn.rbuf[off + 2..off + 2 + mlen];
+            if shared.events.is_some() && is_transfer(msg) {
+                stats.tcp_queries.inc();
+                return Err(msg.to_vec());
             }
             let r = answer(&conn.rbuf[off + 2..off + 2 + mlen], catalog, &opts, scratch);
             stats.record(&r.outcome, true);
@@ -177,11 +208,11 @@ fn service(
         // Flush.
         while conn.wpos < conn.wbuf.len() {
             match conn.stream.write(&conn.wbuf[conn.wpos..]) {
-                Ok(0) => return false,
+                Ok(0) => return Ok(false),
                 Ok(n) => conn.wpos += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => return false,
+                Err(_) => return Ok(false),
             }
         }
         if conn.wpos == conn.wbuf.len() {
@@ -193,20 +224,20 @@ fn service(
             conn.want_write = pending > 0;
             let interest = if conn.want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
             if registry.reregister(&mut conn.stream, token, interest).is_err() {
-                return false;
+                return Ok(false);
             }
         }
         if conn.peer_closed {
             // Answer what was sent before the close, then hang up once flushed.
-            return pending > 0;
+            return Ok(pending > 0);
         }
         if pending >= MAX_PENDING {
-            return true; // backpressure: resume on WRITABLE
+            return Ok(true); // backpressure: resume on WRITABLE
         }
         // Read more.
         if conn.rlen == conn.rbuf.len() {
             // Cannot happen with a full message's room, but never spin.
-            return false;
+            return Ok(false);
         }
         match conn.stream.read(&mut conn.rbuf[conn.rlen..]) {
             Ok(0) => {
@@ -214,12 +245,12 @@ fn service(
                 if conn.rlen >= 2 {
                     continue; // answer complete messages still buffered
                 }
-                return conn.wbuf.len() > conn.wpos;
+                return Ok(conn.wbuf.len() > conn.wpos);
             }
             Ok(n) => conn.rlen += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return Ok(false),
         }
     }
 }
