@@ -14,6 +14,7 @@
 //! This crate knows nothing of sockets, threads, files beyond zone files, or time.
 
 pub mod answer;
+pub mod apply;
 pub mod block;
 pub mod catalog;
 pub mod diff;
@@ -22,10 +23,12 @@ pub mod journal;
 pub mod lexer;
 pub mod load;
 pub mod lookup;
+pub mod persist;
 pub mod rdata;
 pub mod snapshot;
 pub mod text;
 pub mod xfr;
+pub mod xfr_in;
 
 pub use answer::{answer, Options, Outcome, Response};
 pub use catalog::{Catalog, ZoneState};
