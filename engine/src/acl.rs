@@ -12,6 +12,11 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// Exactly one address.
+    pub fn host(addr: IpAddr) -> Prefix {
+        Prefix { addr, len: if addr.is_ipv4() { 32 } else { 128 } }
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         // An IPv4 peer on an IPv6 socket arrives as ::ffff:a.b.c.d.
         let ip = match ip {

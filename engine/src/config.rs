@@ -50,6 +50,7 @@ struct RawServer {
     tcp_idle_timeout: u64,
     #[serde(default = "default_tcp_max")]
     tcp_max_connections: usize,
+    state_dir: Option<PathBuf>,
 }
 
 impl Default for RawServer {
@@ -62,6 +63,7 @@ impl Default for RawServer {
             udp_payload: default_udp_payload(),
             tcp_idle_timeout: default_tcp_idle(),
             tcp_max_connections: default_tcp_max(),
+            state_dir: None,
         }
     }
 }
@@ -83,7 +85,16 @@ fn default_tcp_max() -> usize {
 #[serde(deny_unknown_fields)]
 struct RawZone {
     name: String,
-    file: PathBuf,
+    file: Option<PathBuf>,
+    #[serde(default)]
+    primaries: Vec<String>,
+    allow_notify: Option<Vec<String>>,
+    refresh_min: Option<u32>,
+    refresh_max: Option<u32>,
+    retry_min: Option<u32>,
+    retry_max: Option<u32>,
+    expire_min: Option<u32>,
+    expire_max: Option<u32>,
     #[serde(default)]
     allow_transfer: Vec<String>,
     transfer_key: Option<String>,
@@ -103,6 +114,23 @@ pub enum ZoneSource {
     File(PathBuf),
     /// The example zone compiled into the binary.
     Builtin,
+    /// A secondary zone pulled from these primaries, tried in order; its copy lives in
+    /// the state directory.
+    Primaries(Vec<SocketAddr>),
+}
+
+/// Bounds on the SOA timers of a secondary zone, seconds (Knot's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerBounds {
+    pub refresh: (u32, u32),
+    pub retry: (u32, u32),
+    pub expire: (u32, u32),
+}
+
+impl Default for TimerBounds {
+    fn default() -> Self {
+        TimerBounds { refresh: (2, 2_592_000), retry: (2, 2_592_000), expire: (3, u32::MAX) }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +145,11 @@ pub struct ZoneConfig {
     pub notify: Vec<SocketAddr>,
     /// Diffs kept for IXFR out.
     pub ixfr_journal: usize,
+    /// Who may NOTIFY this (secondary) zone; default: its primaries.
+    pub allow_notify: Acl,
+    pub timers: TimerBounds,
+    /// Where a secondary zone's copy and journal live.
+    pub state_dir: PathBuf,
 }
 
 impl ZoneConfig {
@@ -129,7 +162,36 @@ impl ZoneConfig {
             transfer_key: None,
             notify: Vec::new(),
             ixfr_journal: 100,
+            allow_notify: Acl::default(),
+            timers: TimerBounds::default(),
+            state_dir: PathBuf::from("."),
         }
+    }
+
+    /// The primaries of a secondary zone (empty for a primary zone).
+    pub fn primaries(&self) -> &[SocketAddr] {
+        match &self.source {
+            ZoneSource::Primaries(p) => p,
+            _ => &[],
+        }
+    }
+
+    /// A file name for this zone in the state directory (`example.com` for
+    /// `example.com.`, `root` for the root).
+    fn state_stem(&self) -> String {
+        let t = self.name.to_string();
+        let t = t.trim_end_matches('.');
+        if t.is_empty() {
+            "root".into()
+        } else {
+            t.replace(['/', '\\'], "_")
+        }
+    }
+
+    /// Where a secondary zone's copy is saved.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        matches!(self.source, ZoneSource::Primaries(_))
+            .then(|| self.state_dir.join(format!("{}.zone", self.state_stem())))
     }
 
     /// Where the IXFR journal of a file-backed zone lives: next to the zone file.
@@ -141,6 +203,7 @@ impl ZoneConfig {
                 Some(PathBuf::from(p))
             }
             ZoneSource::Builtin => None,
+            ZoneSource::Primaries(_) => Some(self.state_dir.join(format!("{}.ixfr", self.state_stem()))),
         }
     }
 }
@@ -160,6 +223,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// TSIG keys.
     pub keys: Vec<Key>,
+    /// Where secondary zones and their journals are kept.
+    pub state_dir: PathBuf,
     /// The file this came from, if any.
     pub path: Option<PathBuf>,
 }
@@ -232,6 +297,11 @@ impl Config {
         } else {
             raw.server.workers
         };
+        let state_dir = match raw.server.state_dir {
+            Some(d) if d.is_relative() => base.join(d),
+            Some(d) => d,
+            None => base.join("state"),
+        };
         let mut keys: Vec<Key> = Vec::new();
         for k in raw.key {
             let name = shoal_wire::name::from_ascii(&k.name)
@@ -257,7 +327,52 @@ impl Config {
             if zones.iter().any(|o| o.name == name) {
                 return Err(invalid(format!("zone {} is configured twice", z.name)));
             }
-            let file = if z.file.is_relative() { base.join(&z.file) } else { z.file };
+            let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+            let source = match (z.file, z.primaries.is_empty()) {
+                (Some(f), true) => ZoneSource::File(resolve(f)),
+                (None, false) => {
+                    let mut ps = Vec::new();
+                    for p in &z.primaries {
+                        ps.push(
+                            parse_addr(p, 53)
+                                .map_err(|_| invalid(format!("zone {}: primaries: bad address {p:?}", z.name)))?,
+                        );
+                    }
+                    ZoneSource::Primaries(ps)
+                }
+                (Some(_), false) => {
+                    return Err(invalid(format!("zone {}: has both file and primaries; choose one", z.name)))
+                }
+                (None, true) => {
+                    return Err(invalid(format!("zone {}: needs file (primary) or primaries (secondary)", z.name)))
+                }
+            };
+            let allow_notify = match &z.allow_notify {
+                Some(list) => {
+                    let mut acl = Vec::new();
+                    for a in list {
+                        acl.push(
+                            a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_notify: {e}", z.name)))?,
+                        );
+                    }
+                    Acl(acl)
+                }
+                None => match &source {
+                    ZoneSource::Primaries(ps) => Acl(ps.iter().map(|p| Prefix::host(p.ip())).collect()),
+                    _ => Acl::default(),
+                },
+            };
+            let d = TimerBounds::default();
+            let timers = TimerBounds {
+                refresh: (z.refresh_min.unwrap_or(d.refresh.0), z.refresh_max.unwrap_or(d.refresh.1)),
+                retry: (z.retry_min.unwrap_or(d.retry.0), z.retry_max.unwrap_or(d.retry.1)),
+                expire: (z.expire_min.unwrap_or(d.expire.0), z.expire_max.unwrap_or(d.expire.1)),
+            };
+            for (what, (lo, hi)) in [("refresh", timers.refresh), ("retry", timers.retry), ("expire", timers.expire)] {
+                if lo > hi {
+                    return Err(invalid(format!("zone {}: {what}_min is above {what}_max", z.name)));
+                }
+            }
             let mut acl = Vec::new();
             for a in &z.allow_transfer {
                 acl.push(a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_transfer: {e}", z.name)))?);
@@ -274,19 +389,20 @@ impl Config {
             };
             let mut notify = Vec::new();
             for n in &z.notify {
-                let a = n
-                    .parse::<SocketAddr>()
-                    .or_else(|_| n.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
-                    .map_err(|_| invalid(format!("zone {}: notify: bad address {n:?}", z.name)))?;
+                let a =
+                    parse_addr(n, 53).map_err(|_| invalid(format!("zone {}: notify: bad address {n:?}", z.name)))?;
                 notify.push(a);
             }
             zones.push(ZoneConfig {
                 name,
-                source: ZoneSource::File(file),
+                source,
                 allow_transfer: Acl(acl),
                 transfer_key,
                 notify,
                 ixfr_journal: z.ixfr_journal,
+                allow_notify,
+                timers,
+                state_dir: state_dir.clone(),
             });
         }
         Ok(Config {
@@ -299,9 +415,17 @@ impl Config {
             tcp_max_connections: raw.server.tcp_max_connections.max(1),
             zones,
             keys,
+            state_dir,
             path,
         })
     }
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, or a bare IP with `default_port`.
+fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, ()> {
+    s.parse::<SocketAddr>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, default_port)))
+        .map_err(|_| ())
 }
 
 #[cfg(test)]

@@ -59,7 +59,9 @@ impl WorkerStats {
             self.udp_queries.inc();
         }
         let Outcome::Answered { rcode, kind, truncated } = *o else {
-            self.dropped.inc();
+            if *o == Outcome::Dropped {
+                self.dropped.inc();
+            }
             return;
         };
         if truncated {

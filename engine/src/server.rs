@@ -24,8 +24,8 @@ impl Server {
     pub fn start(config: &Config) -> io::Result<Server> {
         let (mut transfers, catalog) = Transfers::new(config.clone());
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
-        transfers.set_catalog(Arc::clone(&catalog));
         let (events, rx) = crossbeam_channel::bounded(1024);
+        transfers.connect(Arc::clone(&catalog), events.clone());
         let shared = Arc::new(Shared {
             catalog,
             identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),

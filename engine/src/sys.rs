@@ -166,6 +166,34 @@ impl UdpBatch {
         (q, r)
     }
 
+    /// Whether datagram `i` is a NOTIFY request (opcode 4, QR clear).
+    pub fn is_notify(&self, i: usize) -> bool {
+        let len = self.rx_hdr[i].msg_len as usize;
+        let b = &self.rx[i * RX_SLOT..];
+        len >= 12 && b[2] & 0x80 == 0 && (b[2] >> 3) & 0x0f == 4
+    }
+
+    /// The source address of datagram `i`.
+    pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
+        let a = &self.addrs[i];
+        match i32::from(a.ss_family) {
+            libc::AF_INET => {
+                // SAFETY: the kernel wrote a sockaddr_in here (family AF_INET), and
+                // sockaddr_storage is large and aligned enough for it.
+                let v4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                let ip = std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v4.sin_port)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: as above, for sockaddr_in6 (family AF_INET6).
+                let v6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
+                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v6.sin6_port)))
+            }
+            _ => None,
+        }
+    }
+
     /// Queue the response of length `len` in slot `i` for sending to datagram `i`'s
     /// source. `j` is its position in the send batch.
     pub fn queue(&mut self, j: usize, i: usize, len: usize) {

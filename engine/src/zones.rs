@@ -15,6 +15,17 @@ pub fn load(zone: &ZoneConfig) -> Result<Snapshot, Vec<LoadError>> {
         ZoneSource::Builtin => {
             shoal_zonedb::load_zone_str(&zone.name, EXAMPLE_ZONE, Path::new("(built-in example.com.zone)"))
         }
+        ZoneSource::Primaries(_) => {
+            let path = zone.state_path().expect("secondary zones have a state path");
+            shoal_zonedb::persist::load(&zone.name, &path).map_err(|e| {
+                vec![LoadError {
+                    zone: zone.name.to_string(),
+                    file: path.clone(),
+                    line: 0,
+                    kind: shoal_zonedb::LoadErrorKind::Io(e.to_string()),
+                }]
+            })
+        }
     }
 }
 

@@ -58,6 +58,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     std_sock.set_nonblocking(true).unwrap();
     let addr = std_sock.local_addr().unwrap();
+    let reply = Arc::new(std_sock.try_clone().unwrap());
     let server = mio::net::UdpSocket::from_std(std_sock);
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -74,7 +75,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         // Wait (bounded) until the datagrams are queued on the server socket.
         std::thread::sleep(Duration::from_millis(50));
         let before = ALLOCS.with(Cell::get);
-        udp.drain(&server, &catalog, &shared, &stats);
+        udp.drain(&server, &reply, &catalog, &shared, &stats);
         let used = ALLOCS.with(Cell::get) - before;
         if round > 0 {
             allocations += used;

@@ -44,11 +44,21 @@ pub struct Options<'a> {
     /// Answer from precompiled blocks where possible (always, except in tests and
     /// benches that compare the block path with record-by-record encoding).
     pub use_blocks: bool,
+    /// Leave TSIG-signed queries to the caller ([`Outcome::Deferred`]), which holds the
+    /// keys; otherwise they are answered unsigned.
+    pub defer_tsig: bool,
 }
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { tcp: false, udp_payload: DEFAULT_UDP_PAYLOAD, identity: None, version: None, use_blocks: true }
+        Options {
+            tcp: false,
+            udp_payload: DEFAULT_UDP_PAYLOAD,
+            identity: None,
+            version: None,
+            use_blocks: true,
+            defer_tsig: false,
+        }
     }
 }
 
@@ -57,6 +67,9 @@ impl Default for Options<'_> {
 pub enum Outcome {
     /// No response is sent (too short, or a response packet).
     Dropped,
+    /// The query is TSIG-signed and `defer_tsig` is set: nothing was written; the
+    /// caller verifies it and answers the unsigned message.
+    Deferred,
     Answered {
         rcode: Rcode,
         kind: AnswerKind,
@@ -89,6 +102,9 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
         Err(ParseError::Drop) => return Response { len: 0, outcome: Outcome::Dropped },
         Err(ParseError::FormErr { question_end }) => return formerr(query, question_end, out),
     };
+    if req.tsig_at.is_some() && opts.defer_tsig {
+        return Response { len: 0, outcome: Outcome::Deferred };
+    }
     let limit = if opts.tcp {
         out.len().min(65535)
     } else {

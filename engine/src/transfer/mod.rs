@@ -13,7 +13,10 @@
 //! until no worker holds them, so the last reference (and the freeing of a large
 //! zone) is dropped on this thread, not on a worker.
 
+pub mod client;
 pub mod notify;
+pub mod secondary;
+pub mod signed;
 pub mod tsig;
 pub mod xfr_out;
 
@@ -27,7 +30,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the transfer thread is asked to do.
 pub enum Event {
@@ -38,6 +41,23 @@ pub enum Event {
         query: Vec<u8>,
         /// Responses to earlier pipelined queries not yet written.
         pending: Vec<u8>,
+    },
+    /// A NOTIFY or a TSIG-signed query received by a UDP worker; the reply goes out
+    /// through `reply`, a handle on the worker's socket.
+    Udp {
+        msg: Vec<u8>,
+        peer: SocketAddr,
+        reply: Arc<std::net::UdpSocket>,
+    },
+    /// A refresh thread finished.
+    Refreshed {
+        zone: Name,
+        outcome: secondary::Outcome,
+    },
+    /// Check a secondary zone now (`force_axfr`: transfer the whole zone).
+    Refresh {
+        zone: Name,
+        force_axfr: bool,
     },
     Reload,
     Stop,
@@ -55,6 +75,28 @@ struct ZoneEntry {
     journal: Journal,
     /// Modification time and length of the zone file when it was loaded.
     stamp: Option<(SystemTime, u64)>,
+    /// Timers of a secondary zone.
+    secondary: Option<secondary::SecondaryState>,
+}
+
+impl ZoneEntry {
+    fn new(config: &ZoneConfig) -> ZoneEntry {
+        let stamp = file_stamp(config);
+        let snapshot = crate::zones::load_logged(config).map(Arc::new);
+        let journal = load_journal(config, snapshot.as_deref());
+        let secondary = matches!(config.source, ZoneSource::Primaries(_))
+            .then(|| secondary::SecondaryState::new(snapshot.as_deref(), &config.timers));
+        ZoneEntry { config: config.clone(), snapshot, journal, stamp, secondary }
+    }
+
+    /// What workers may answer from.
+    fn state(&self) -> ZoneState {
+        match (&self.snapshot, &self.secondary) {
+            (_, Some(sec)) if sec.expired => ZoneState::Failed,
+            (Some(s), _) => ZoneState::Ready(Arc::clone(s)),
+            (None, _) => ZoneState::Failed,
+        }
+    }
 }
 
 /// The zone registry and everything that changes zones.
@@ -65,6 +107,8 @@ pub struct Transfers {
     /// Old snapshots waiting for the workers to let go of them.
     graveyard: Vec<Arc<Snapshot>>,
     active_xfrs: Arc<AtomicUsize>,
+    /// For refresh threads to report back.
+    events: Option<crossbeam_channel::Sender<Event>>,
 }
 
 /// Most outbound transfers running at once; more are refused (the peer retries).
@@ -75,7 +119,7 @@ fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
         ZoneSource::File(f) => {
             std::fs::metadata(f).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
         }
-        ZoneSource::Builtin => None,
+        ZoneSource::Builtin | ZoneSource::Primaries(_) => None,
     }
 }
 
@@ -84,10 +128,7 @@ impl Transfers {
     pub fn new(config: Config) -> (Transfers, Catalog) {
         let mut zones = HashMap::new();
         for z in &config.zones {
-            let stamp = file_stamp(z);
-            let snapshot = crate::zones::load_logged(z).map(Arc::new);
-            let journal = load_journal(z, snapshot.as_deref());
-            zones.insert(z.name.clone(), ZoneEntry { config: z.clone(), snapshot, journal, stamp });
+            zones.insert(z.name.clone(), ZoneEntry::new(z));
         }
         let t = Transfers {
             config,
@@ -95,24 +136,22 @@ impl Transfers {
             catalog: Arc::new(arc_swap::ArcSwap::from_pointee(Catalog::new())),
             graveyard: Vec::new(),
             active_xfrs: Arc::new(AtomicUsize::new(0)),
+            events: None,
         };
         let catalog = t.build_catalog();
         (t, catalog)
     }
 
-    /// Share the catalog the workers read.
-    pub fn set_catalog(&mut self, catalog: Arc<arc_swap::ArcSwap<Catalog>>) {
+    /// Share the catalog the workers read, and the channel refresh threads report to.
+    pub fn connect(&mut self, catalog: Arc<arc_swap::ArcSwap<Catalog>>, events: crossbeam_channel::Sender<Event>) {
         self.catalog = catalog;
+        self.events = Some(events);
     }
 
     fn build_catalog(&self) -> Catalog {
         let mut c = Catalog::new();
         for (name, e) in &self.zones {
-            let state = match &e.snapshot {
-                Some(s) => ZoneState::Ready(Arc::clone(s)),
-                None => ZoneState::Failed,
-            };
-            c.insert(name.clone(), state);
+            c.insert(name.clone(), e.state());
         }
         c
     }
@@ -125,13 +164,168 @@ impl Transfers {
     /// Run until `Stop` (or the channel closes).
     pub fn run(mut self, rx: Receiver<Event>) {
         loop {
-            match rx.recv_timeout(Duration::from_millis(500)) {
+            let wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
+            match rx.recv_timeout(wait) {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Event::Reload) => self.reload(),
                 Ok(Event::Xfr { stream, peer, query, pending }) => self.xfr(stream, peer, query, pending),
+                Ok(Event::Udp { msg, peer, reply }) => self.udp(&msg, peer, &reply),
+                Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
+                Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
                 Err(RecvTimeoutError::Timeout) => {}
             }
+            self.timers();
             self.bury();
+        }
+    }
+
+    /// The earliest secondary timer.
+    fn next_timer(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        self.zones
+            .values()
+            .filter_map(|e| e.secondary.as_ref())
+            .filter(|s| !s.in_flight)
+            .flat_map(|s| [Some(s.next_check), s.expire_at.filter(|_| !s.expired)])
+            .flatten()
+            .min()
+            .unwrap_or(far)
+    }
+
+    /// Start due refreshes and expire zones whose primaries have been gone too long.
+    fn timers(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut expired = false;
+        for (name, e) in &mut self.zones {
+            let Some(sec) = e.secondary.as_mut() else { continue };
+            if !sec.expired && sec.expire_at.is_some_and(|t| t <= now) {
+                sec.expired = true;
+                expired = true;
+                tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
+            }
+            if !sec.in_flight && sec.next_check <= now {
+                due.push(name.clone());
+            }
+        }
+        if expired {
+            self.publish();
+        }
+        for name in due {
+            self.start_refresh(&name, false);
+        }
+    }
+
+    /// Run one refresh of a secondary zone on its own thread.
+    fn start_refresh(&mut self, name: &Name, force_axfr: bool) {
+        let Some(e) = self.zones.get_mut(name) else { return };
+        let Some(sec) = e.secondary.as_mut() else { return };
+        if sec.in_flight {
+            sec.again = true;
+            return;
+        }
+        let Some(events) = self.events.clone() else { return };
+        sec.in_flight = true;
+        let cfg = e.config.clone();
+        let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
+        let held = e.snapshot.clone();
+        let zone = name.clone();
+        let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
+            let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr);
+            let _ = events.send(Event::Refreshed { zone, outcome });
+        });
+        if let Err(err) = spawned {
+            tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
+            if let Some(sec) = self.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) {
+                sec.in_flight = false;
+                sec.next_check = Instant::now() + Duration::from_secs(5);
+            }
+        }
+    }
+
+    /// A refresh thread reported: publish, reschedule, expire.
+    fn refreshed(&mut self, name: &Name, outcome: secondary::Outcome) {
+        let Some(e) = self.zones.get_mut(name) else { return };
+        let bounds = e.config.timers;
+        let now = Instant::now();
+        let mut changed = false;
+        let success = match outcome {
+            secondary::Outcome::Updated { primary, snapshot, diffs } => {
+                tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
+                for d in diffs {
+                    e.journal.push(d);
+                }
+                if let Some(p) = e.config.journal_path() {
+                    if let Err(err) = e.journal.save(&p) {
+                        tracing::warn!(zone = %name, "cannot write IXFR journal {}: {err}", p.display());
+                    }
+                }
+                if let Some(old) = e.snapshot.replace(Arc::new(snapshot)) {
+                    self.graveyard.push(old);
+                }
+                changed = true;
+                true
+            }
+            secondary::Outcome::Current { .. } => true,
+            secondary::Outcome::Failed => false,
+        };
+        let (refresh, retry, expire) = match &e.snapshot {
+            Some(s) => secondary::timers(s, &bounds),
+            None => (bounds.refresh.0, bounds.retry.0, bounds.expire.0),
+        };
+        let Some(sec) = e.secondary.as_mut() else { return };
+        sec.in_flight = false;
+        if success {
+            sec.failures = 0;
+            sec.last_success = Some(SystemTime::now());
+            sec.expire_at = Some(now + Duration::from_secs(u64::from(expire)));
+            if sec.expired {
+                tracing::info!(zone = %name, "zone served again");
+                sec.expired = false;
+                changed = true;
+            }
+            sec.next_check = now + secondary::jitter(Duration::from_secs(u64::from(refresh)));
+        } else {
+            sec.failures += 1;
+            sec.next_check = now + Duration::from_secs(u64::from(retry));
+        }
+        if std::mem::take(&mut sec.again) {
+            sec.next_check = now;
+        }
+        if changed {
+            self.publish();
+            self.send_notifies(name);
+        }
+    }
+
+    /// A datagram a worker passed on: NOTIFY, or a signed query.
+    fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        if msg.len() >= 12 && (msg[2] >> 3) & 0x0f == 4 {
+            self.notify_in(msg, peer, reply);
+        } else {
+            let catalog = self.catalog.load_full();
+            if let Some(resp) = signed::answer_signed(msg, &self.config.keys, &catalog, false, self.config.udp_payload)
+            {
+                let _ = reply.send_to(&resp, peer);
+            }
+        }
+    }
+
+    /// NOTIFY in (RFC 1996): check the sender and the signature, answer, and check the
+    /// zone's primary now.
+    fn notify_in(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        let verdict = notify::check_in(msg, peer, &self.config.keys, |apex| {
+            self.zones
+                .get(apex)
+                .filter(|e| e.secondary.is_some())
+                .map(|e| (&e.config.allow_notify, e.config.transfer_key.map(|i| &self.config.keys[i])))
+        });
+        if let Some(resp) = verdict.response {
+            let _ = reply.send_to(&resp, peer);
+        }
+        if let Some(zone) = verdict.refresh {
+            tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
+            self.start_refresh(&zone, false);
         }
     }
 
@@ -160,22 +354,29 @@ impl Transfers {
         let mut notify = Vec::new();
         for z in &config.zones {
             let mut entry = match self.zones.remove(&z.name) {
-                Some(e) => e,
-                None => {
-                    let stamp = file_stamp(z);
-                    let snapshot = crate::zones::load_logged(z).map(Arc::new);
-                    let journal = load_journal(z, snapshot.as_deref());
+                Some(e)
+                    if same_source(&e.config.source, &z.source) || !matches!(z.source, ZoneSource::Primaries(_)) =>
+                {
+                    e
+                }
+                other => {
+                    self.graveyard.extend(other.and_then(|o| o.snapshot));
+                    let e = ZoneEntry::new(z);
                     tracing::info!(zone = %z.name, "reload: zone added");
-                    if snapshot.is_some() {
+                    if e.snapshot.is_some() && e.secondary.is_none() {
                         notify.push(z.name.clone());
                     }
-                    zones.insert(z.name.clone(), ZoneEntry { config: z.clone(), snapshot, journal, stamp });
+                    zones.insert(z.name.clone(), e);
                     continue;
                 }
             };
             let source_changed = !same_source(&entry.config.source, &z.source);
             entry.config = z.clone();
             entry.journal.set_limit(z.ixfr_journal);
+            if entry.secondary.is_some() {
+                zones.insert(z.name.clone(), entry);
+                continue;
+            }
             let stamp = file_stamp(z);
             let changed = source_changed || stamp != entry.stamp || entry.snapshot.is_none();
             if changed && self.reload_zone(&mut entry, stamp) {
@@ -248,8 +449,18 @@ impl Transfers {
         notify::spawn(name.clone(), shoal_zonedb::diff::soa_of(s), e.config.notify.clone(), key);
     }
 
-    /// Check an AXFR/IXFR request and start streaming it (or refuse it).
+    /// Check an AXFR/IXFR request and start streaming it (or refuse it). A signed
+    /// ordinary query handed over the same way is answered, signed, and the
+    /// connection closed.
     fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>) {
+        let is_transfer = shoal_wire::Request::parse(&query)
+            .is_ok_and(|r| matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR));
+        if !is_transfer {
+            let catalog = self.catalog.load_full();
+            let resp = signed::answer_signed(&query, &self.config.keys, &catalog, true, self.config.udp_payload);
+            xfr_out::reply_and_close(stream, pending, resp.as_deref());
+            return;
+        }
         let plan = xfr_out::plan(&query, peer, &self.config.keys, |apex| {
             self.zones.get(apex).map(|e| xfr_out::ZoneView {
                 name: &e.config.name,
@@ -281,6 +492,7 @@ fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
     match (a, b) {
         (ZoneSource::File(x), ZoneSource::File(y)) => x == y,
         (ZoneSource::Builtin, ZoneSource::Builtin) => true,
+        (ZoneSource::Primaries(x), ZoneSource::Primaries(y)) => x == y,
         _ => false,
     }
 }

@@ -85,3 +85,63 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
     }
     tracing::warn!(%zone, %target, serial, "NOTIFY not answered after {TRIES} tries");
 }
+
+/// What to do with a received NOTIFY.
+pub struct InVerdict {
+    /// The reply to send (none for a message too broken to answer).
+    pub response: Option<Vec<u8>>,
+    /// The zone to check now, when the NOTIFY was accepted.
+    pub refresh: Option<Name>,
+}
+
+/// Check a NOTIFY: a secondary zone of ours (`zone` finds its allow list and key),
+/// from an allowed address, signed when a key is set. Accepted: NOERROR; otherwise
+/// REFUSED (NOTAUTH for a bad signature), each logged.
+pub fn check_in<'a>(
+    msg: &[u8],
+    peer: SocketAddr,
+    keys: &[Key],
+    zone: impl Fn(&[u8]) -> Option<(&'a crate::acl::Acl, Option<&'a Key>)>,
+) -> InVerdict {
+    let Ok(req) = shoal_wire::Request::parse(msg) else {
+        return InVerdict { response: None, refresh: None };
+    };
+    let name = shoal_wire::name::Display(req.qname.as_wire()).to_string();
+    let reply = |rcode: u8, signer: Option<(&Key, &[u8])>| {
+        let mut m = Vec::with_capacity(msg.len() + 128);
+        m.extend_from_slice(&msg[..2]);
+        m.push(0x80 | (msg[2] & 0x78) | 0x04);
+        m.push(rcode);
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(req.question_bytes());
+        if let Some((k, mac)) = signer {
+            Signer::new(k, mac).sign(&mut m, tsig::now());
+        }
+        m
+    };
+    let Some((acl, key)) = zone(req.qname.as_wire()) else {
+        tracing::warn!(zone = %name, %peer, "NOTIFY refused: not a secondary zone of this server");
+        return InVerdict { response: Some(reply(5, None)), refresh: None };
+    };
+    if !acl.allows(peer.ip()) {
+        tracing::warn!(zone = %name, %peer, "NOTIFY refused: sender not in allow_notify");
+        return InVerdict { response: Some(reply(5, None)), refresh: None };
+    }
+    let signed = match tsig::verify_request(msg, keys, tsig::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(zone = %name, %peer, tsig_error = e.code, "NOTIFY refused: bad TSIG");
+            return InVerdict { response: Some(reply(9, None)), refresh: None };
+        }
+    };
+    let mac = match (key, &signed) {
+        (Some(k), Some((used, mac))) if used.name == k.name => Some((k, mac.as_slice())),
+        (Some(_), _) => {
+            tracing::warn!(zone = %name, %peer, "NOTIFY refused: not signed with the zone's transfer_key");
+            return InVerdict { response: Some(reply(5, None)), refresh: None };
+        }
+        (None, _) => None,
+    };
+    let zone = Name::from_wire(req.qname.as_wire()).ok();
+    InVerdict { response: Some(reply(0, mac)), refresh: zone }
+}

@@ -255,6 +255,67 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Verifies the messages of a signed response stream (RFC 8945 §5.3.1): the first
+/// must be signed; later ones may leave out the TSIG (up to 99 in a row), and the next
+/// signed message then covers them.
+pub struct Verifier<'k> {
+    key: &'k Key,
+    prior_mac: Vec<u8>,
+    first: bool,
+    unsigned: Vec<u8>,
+    unsigned_count: usize,
+}
+
+impl<'k> Verifier<'k> {
+    pub fn new(key: &'k Key, request_mac: &[u8]) -> Self {
+        Verifier { key, prior_mac: request_mac.to_vec(), first: true, unsigned: Vec::new(), unsigned_count: 0 }
+    }
+
+    /// Check one message of the stream.
+    pub fn verify(&mut self, msg: &[u8], now: u64) -> Result<(), TsigError> {
+        let t = match find(msg) {
+            Ok(Some(t)) => t,
+            Ok(None) if !self.first && self.unsigned_count < 99 => {
+                self.unsigned.extend_from_slice(msg);
+                self.unsigned_count += 1;
+                return Ok(());
+            }
+            _ => return Err(TsigError { code: BADSIG, record: None }),
+        };
+        let err = |code| TsigError { code, record: Some(t.clone()) };
+        let mut kn = t.key_name.clone();
+        lowercase_in_place(&mut kn);
+        if kn != self.key.name.as_wire() || t.mac.len() != self.key.algorithm.mac_len() {
+            return Err(err(BADKEY));
+        }
+        let body = unsigned_message(msg, &t);
+        let prior_len = (self.prior_mac.len() as u16).to_be_bytes();
+        let mut parts: Vec<&[u8]> = vec![&prior_len, &self.prior_mac, &self.unsigned, &body];
+        let vars;
+        let mut timers = [0u8; 8];
+        if self.first {
+            vars = variables(&t.key_name, &t.algorithm, t.time_signed, t.fudge, t.error, &[]);
+            parts.push(&vars);
+        } else {
+            timers[..6].copy_from_slice(&t.time_signed.to_be_bytes()[2..]);
+            timers[6..].copy_from_slice(&t.fudge.to_be_bytes());
+            parts.push(&timers);
+        }
+        let expect = self.key.algorithm.mac(&self.key.secret, &parts);
+        if !constant_time_eq(&expect, &t.mac) {
+            return Err(err(BADSIG));
+        }
+        if now.abs_diff(t.time_signed) > u64::from(t.fudge) {
+            return Err(err(BADTIME));
+        }
+        self.prior_mac = t.mac;
+        self.first = false;
+        self.unsigned.clear();
+        self.unsigned_count = 0;
+        Ok(())
+    }
+}
+
 /// Signs a request or a sequence of response messages.
 pub struct Signer<'k> {
     key: &'k Key,
@@ -366,6 +427,11 @@ mod tests {
         r2[11] = 0;
         signer.sign(&mut r2, 1000);
         let m1 = verify_response(&r1, &k, &req_mac, 1000).unwrap();
+        let mut v = Verifier::new(&k, &req_mac);
+        v.verify(&r1, 1000).unwrap();
+        v.verify(&r2, 1000).unwrap();
+        let mut v = Verifier::new(&k, &req_mac);
+        assert!(v.verify(&r2, 1000).is_err(), "out of order");
         // The second message's MAC covers the first MAC and timers only.
         let t2 = find(&r2).unwrap().unwrap();
         let body = unsigned_message(&r2, &t2);

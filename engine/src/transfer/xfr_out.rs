@@ -151,7 +151,7 @@ fn ixfr_client_serial(req: &Request<'_>) -> Option<u32> {
 }
 
 /// A single error response to `query`.
-fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, Vec<u8>, u16)>) -> Vec<u8> {
+pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, Vec<u8>, u16)>) -> Vec<u8> {
     let mut out = vec![0u8; 1024];
     let mut w = shoal_wire::ResponseWriter::new(&mut out, 1024);
     let id = u16::from_be_bytes([query[0], query[1]]);
@@ -174,6 +174,17 @@ fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, Vec<u
 fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
     buf.extend_from_slice(&(msg.len() as u16).to_be_bytes());
     buf.extend_from_slice(msg);
+}
+
+/// Write what is pending and one response, then close (blocking, with a timeout).
+pub fn reply_and_close(mut stream: TcpStream, mut pending: Vec<u8>, resp: Option<&[u8]>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    if let Some(r) = resp {
+        frame(&mut pending, r);
+    }
+    let _ = stream.write_all(&pending);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }
 
 /// Refuse a request because too many transfers are running.

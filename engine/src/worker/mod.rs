@@ -35,15 +35,19 @@ pub struct Shared {
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.
 pub struct Sockets {
     pub udp: Vec<mio::net::UdpSocket>,
+    /// A second handle on each UDP socket, through which the transfer thread answers
+    /// the NOTIFYs this worker hands over.
+    pub udp_replies: Vec<Arc<std::net::UdpSocket>>,
     pub tcp: Vec<mio::net::TcpListener>,
 }
 
 impl Sockets {
     /// Bind every address in `listen` (SO_REUSEPORT, so each worker has its own).
     pub fn bind(listen: &[SocketAddr]) -> io::Result<Sockets> {
-        let mut s = Sockets { udp: Vec::new(), tcp: Vec::new() };
+        let mut s = Sockets { udp: Vec::new(), udp_replies: Vec::new(), tcp: Vec::new() };
         for &a in listen {
             let u = crate::sys::udp_socket(a).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
+            s.udp_replies.push(Arc::new(u.try_clone()?));
             s.udp.push(mio::net::UdpSocket::from_std(u));
             let t = crate::sys::tcp_listener(a).map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
             s.tcp.push(mio::net::TcpListener::from_std(t));
@@ -84,7 +88,7 @@ pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<W
         for ev in events.iter() {
             let t = ev.token().0;
             if t < nudp {
-                udp.drain(&sockets.udp[t], catalog, &shared, &stats);
+                udp.drain(&sockets.udp[t], &sockets.udp_replies[t], catalog, &shared, &stats);
             } else if t < first_conn {
                 tcp.accept(&sockets.tcp[t - nudp], poll.registry(), &stats);
             } else {
@@ -114,5 +118,6 @@ fn options(shared: &Shared, tcp: bool) -> shoal_zonedb::Options<'_> {
         identity: shared.identity.as_deref(),
         version: shared.version.as_deref(),
         use_blocks: true,
+        defer_tsig: shared.events.is_some(),
     }
 }

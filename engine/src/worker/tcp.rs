@@ -195,6 +195,10 @@ fn service(
             }
             let r = answer(&conn.rbuf[off + 2..off + 2 + mlen], catalog, &opts, scratch);
             stats.record(&r.outcome, true);
+            if r.outcome == shoal_zonedb::Outcome::Deferred {
+                // TSIG-signed: the transfer thread verifies, answers and signs.
+                return Err(conn.rbuf[off + 2..off + 2 + mlen].to_vec());
+            }
             if r.len > 0 {
                 conn.wbuf.extend_from_slice(&(r.len as u16).to_be_bytes());
                 conn.wbuf.extend_from_slice(&scratch[..r.len]);

@@ -21,7 +21,16 @@ impl UdpState {
         UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)) }
     }
 
-    pub fn drain(&mut self, sock: &mio::net::UdpSocket, catalog: &Arc<Catalog>, shared: &Shared, stats: &WorkerStats) {
+    /// Answer everything waiting on `sock`. NOTIFY messages go to the transfer thread,
+    /// which answers them through `reply` (a handle on the same socket).
+    pub fn drain(
+        &mut self,
+        sock: &mio::net::UdpSocket,
+        reply: &Arc<std::net::UdpSocket>,
+        catalog: &Arc<Catalog>,
+        shared: &Shared,
+        stats: &WorkerStats,
+    ) {
         let opts = options(shared, false);
         let fd = sock.as_raw_fd();
         // Bounded so a socket that keeps failing cannot pin the worker here.
@@ -43,9 +52,31 @@ impl UdpState {
             };
             let mut queued = 0;
             for i in 0..n {
+                if let Some(events) = &shared.events {
+                    if self.batch.is_notify(i) {
+                        if let (Some(peer), q) = (self.batch.peer(i), self.batch.slot(i).0) {
+                            let ev = crate::transfer::Event::Udp { msg: q.to_vec(), peer, reply: Arc::clone(reply) };
+                            if events.try_send(ev).is_err() {
+                                stats.udp_dropped.inc();
+                            }
+                        }
+                        continue;
+                    }
+                }
                 let (q, r) = self.batch.slot(i);
                 let resp = answer(q, catalog, &opts, r);
                 stats.record(&resp.outcome, false);
+                if resp.outcome == shoal_zonedb::Outcome::Deferred {
+                    // TSIG-signed: the transfer thread holds the keys.
+                    if let (Some(events), Some(peer)) = (&shared.events, self.batch.peer(i)) {
+                        let msg = self.batch.slot(i).0.to_vec();
+                        let ev = crate::transfer::Event::Udp { msg, peer, reply: Arc::clone(reply) };
+                        if events.try_send(ev).is_err() {
+                            stats.udp_dropped.inc();
+                        }
+                    }
+                    continue;
+                }
                 if resp.len > 0 {
                     self.batch.queue(queued, i, resp.len);
                     queued += 1;
