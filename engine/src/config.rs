@@ -450,7 +450,7 @@ mod tests {
         .unwrap();
         match &c.zones[0].source {
             ZoneSource::File(f) => assert_eq!(f, Path::new("/etc/shoal/zones/e.zone")),
-            ZoneSource::Builtin => panic!(),
+            other => panic!("{other:?}"),
         }
         assert_eq!(c.zones[0].name.to_string(), "example.com.");
         assert_eq!(c.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
@@ -472,6 +472,24 @@ mod tests {
             Config::parse("[[zone]]\nname = \"e.\"\nfile = \"e\"\ntransfer_key = \"nokey.\"\n", Path::new("c.toml"))
                 .unwrap_err();
         assert!(e.to_string().contains("nokey"), "{e}");
+    }
+
+    #[test]
+    fn secondary_zone_needs_exactly_one_source_and_defaults_allow_notify_to_primaries() {
+        let c = Config::parse(
+            "[server]\nstate_dir = \"/var/lib/shoal\"\n[[zone]]\nname = \"e.\"\nprimaries = [\"192.0.2.1\", \"192.0.2.2:5300\"]\nretry_min = 5\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.primaries(), ["192.0.2.1:53".parse().unwrap(), "192.0.2.2:5300".parse().unwrap()]);
+        assert!(z.allow_notify.allows("192.0.2.2".parse().unwrap()));
+        assert!(!z.allow_notify.allows("192.0.2.3".parse().unwrap()));
+        assert_eq!(z.timers.retry.0, 5);
+        assert_eq!(z.state_path().unwrap(), Path::new("/var/lib/shoal/e.zone"));
+        for bad in ["[[zone]]\nname = \"e.\"\n", "[[zone]]\nname = \"e.\"\nfile = \"f\"\nprimaries = [\"192.0.2.1\"]\n"] {
+            assert!(Config::parse(bad, Path::new("c.toml")).is_err(), "{bad}");
+        }
     }
 
     #[test]
