@@ -487,7 +487,8 @@ mod tests {
         assert!(!z.allow_notify.allows("192.0.2.3".parse().unwrap()));
         assert_eq!(z.timers.retry.0, 5);
         assert_eq!(z.state_path().unwrap(), Path::new("/var/lib/shoal/e.zone"));
-        for bad in ["[[zone]]\nname = \"e.\"\n", "[[zone]]\nname = \"e.\"\nfile = \"f\"\nprimaries = [\"192.0.2.1\"]\n"] {
+        for bad in ["[[zone]]\nname = \"e.\"\n", "[[zone]]\nname = \"e.\"\nfile = \"f\"\nprimaries = [\"192.0.2.1\"]\n"]
+        {
             assert!(Config::parse(bad, Path::new("c.toml")).is_err(), "{bad}");
         }
     }

@@ -6,6 +6,8 @@
 
 /// Option code of NSID (RFC 5001).
 pub const OPT_NSID: u16 = 3;
+/// Option code of Extended DNS Errors (RFC 8914).
+pub const OPT_EDE: u16 = 15;
 
 /// The EDNS parameters of a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -244,26 +244,34 @@ impl<'a> ResponseWriter<'a> {
         &self.buf[..self.len]
     }
 
-    /// Write an OPT record (RFC 6891 §6.1.2).
+    /// Write an OPT record (RFC 6891 §6.1.2), with NSID (RFC 5001) and an Extended DNS
+    /// Error code (RFC 8914) when given.
     pub fn opt(
         &mut self,
         payload: u16,
         extended_rcode: u8,
         dnssec_ok: bool,
         nsid: Option<&[u8]>,
+        ede: Option<u16>,
     ) -> Result<(), WriteError> {
         let nsid_len = nsid.map_or(0, |n| 4 + n.len());
-        self.reserve(11 + nsid_len)?;
+        let options_len = nsid_len + if ede.is_some() { 6 } else { 0 };
+        self.reserve(11 + options_len)?;
         let ttl = (u32::from(extended_rcode) << 24) | if dnssec_ok { 0x8000 } else { 0 };
         self.put(&[0])?;
         self.put(&Rtype::OPT.0.to_be_bytes())?;
         self.put(&payload.to_be_bytes())?;
         self.put(&ttl.to_be_bytes())?;
-        self.put(&(nsid_len as u16).to_be_bytes())?;
+        self.put(&(options_len as u16).to_be_bytes())?;
         if let Some(n) = nsid {
             self.put(&crate::edns::OPT_NSID.to_be_bytes())?;
             self.put(&(n.len() as u16).to_be_bytes())?;
             self.put(n)?;
+        }
+        if let Some(code) = ede {
+            self.put(&crate::edns::OPT_EDE.to_be_bytes())?;
+            self.put(&2u16.to_be_bytes())?;
+            self.put(&code.to_be_bytes())?;
         }
         self.counts[Section::Additional as usize] += 1;
         Ok(())

@@ -10,7 +10,7 @@
 //!   follows into other zones it serves), stopping after [`MAX_CHAIN`] links or on a
 //!   loop. The RCODE is that of the last link (RFC 6604).
 //! - Positive answers carry no NS in authority (minimal responses).
-//! - ANY over UDP gets one RRset (RFC 8482 §4.1); over TCP every RRset.
+//! - ANY gets one RRset (RFC 8482 §4.1), over TCP too, as Knot and NSD answer.
 //! - Truncation happens at an RRset boundary: a required RRset that does not fit sets
 //!   TC; additional-section records that do not fit are left out, except glue for
 //!   in-bailiwick name servers of a referral, whose absence sets TC (RFC 9471).
@@ -44,8 +44,9 @@ pub struct Options<'a> {
     /// Answer from precompiled blocks where possible (always, except in tests and
     /// benches that compare the block path with record-by-record encoding).
     pub use_blocks: bool,
-    /// Leave TSIG-signed queries to the caller ([`Outcome::Deferred`]), which holds the
-    /// keys; otherwise they are answered unsigned.
+    /// Leave TSIG-signed queries and IXFR over UDP to the caller
+    /// ([`Outcome::Deferred`]), which holds the keys and transfer ACLs; otherwise the
+    /// former are answered unsigned and the latter refused.
     pub defer_tsig: bool,
 }
 
@@ -67,8 +68,8 @@ impl Default for Options<'_> {
 pub enum Outcome {
     /// No response is sent (too short, or a response packet).
     Dropped,
-    /// The query is TSIG-signed and `defer_tsig` is set: nothing was written; the
-    /// caller verifies it and answers the unsigned message.
+    /// `defer_tsig` is set and the query is TSIG-signed or an IXFR over UDP: nothing
+    /// was written; the caller handles it.
     Deferred,
     Answered {
         rcode: Rcode,
@@ -84,9 +85,15 @@ pub enum AnswerKind {
     NoData,
     NxDomain,
     Referral,
+    /// REFUSED: the name is in no zone of this server.
+    NotAuthoritative,
     /// An error RCODE or a CHAOS/meta answer.
     Other,
 }
+
+/// Extended DNS Error "Not Authoritative" (RFC 8914 §4.21), which Knot and NSD attach
+/// to REFUSED answers for names outside their zones.
+pub const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// The response and its outcome. `len` is 0 when nothing is to be sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,7 +109,8 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
         Err(ParseError::Drop) => return Response { len: 0, outcome: Outcome::Dropped },
         Err(ParseError::FormErr { question_end }) => return formerr(query, question_end, out),
     };
-    if req.tsig_at.is_some() && opts.defer_tsig {
+    let ixfr_over_udp = !opts.tcp && req.qtype == Rtype::IXFR && req.opcode == Opcode::QUERY;
+    if opts.defer_tsig && (req.tsig_at.is_some() || ixfr_over_udp) {
         return Response { len: 0, outcome: Outcome::Deferred };
     }
     let limit = if opts.tcp {
@@ -114,7 +122,9 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
         }
     };
     let mut w = ResponseWriter::new(out, limit);
-    let fl = flags::QR | (u16::from(req.opcode.0) << 11) | (req.flags & (flags::RD | flags::CD));
+    // RD is copied; CD is cleared in authoritative responses (RFC 4035 §3.1.6), as
+    // Knot and NSD do.
+    let fl = flags::QR | (u16::from(req.opcode.0) << 11) | (req.flags & flags::RD);
     w.header(req.id, fl, 1);
     // The question always fits: it came in a message no larger than our buffer.
     if w.question(req.question_bytes()).is_err() {
@@ -122,7 +132,8 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
     }
     // Keep room for our OPT record.
     let nsid = if req.edns.is_some_and(|e| e.nsid) { opts.identity } else { None };
-    let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) } else { 0 };
+    // OPT itself, NSID, and an Extended DNS Error (RFC 8914) of two bytes.
+    let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) + 6 } else { 0 };
     w.set_limit(limit.saturating_sub(opt_len));
 
     let (rcode, kind) = if req.edns.is_some_and(|e| e.version > 0) {
@@ -137,7 +148,8 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
     if let Some(e) = req.edns {
         w.set_limit(limit);
         // Room was reserved above, so this cannot fail.
-        let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, nsid);
+        let ede = (kind == AnswerKind::NotAuthoritative).then_some(EDE_NOT_AUTHORITATIVE);
+        let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, nsid, ede);
     }
     let len = w.finish();
     Response { len, outcome: Outcome::Answered { rcode, kind, truncated } }
@@ -147,7 +159,7 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
 fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Response {
     let id = u16::from_be_bytes([query[0], query[1]]);
     let qfl = u16::from_be_bytes([query[2], query[3]]);
-    let fl = flags::QR | (qfl & (0x7800 | flags::RD | flags::CD)) | Rcode::FORMERR.0;
+    let fl = flags::QR | (qfl & (0x7800 | flags::RD)) | Rcode::FORMERR.0;
     let mut w = ResponseWriter::new(out, 512);
     let q = question_end.filter(|&e| e - 12 <= 500);
     w.header(id, fl, u16::from(q.is_some()));
@@ -165,37 +177,26 @@ fn dispatch(
     w: &mut ResponseWriter<'_>,
 ) -> (Rcode, AnswerKind) {
     match req.qclass {
-        Class::IN => {}
+        // QCLASS ANY is answered from the IN data, as Knot does.
+        Class::IN | Class::ANY => {}
         Class::CH => return chaos(req, opts, w),
         _ => return (Rcode::REFUSED, AnswerKind::Other),
     }
     match req.qtype {
-        Rtype::OPT => return (Rcode::FORMERR, AnswerKind::Other),
-        // IXFR over UDP: the current SOA tells the client to come back over TCP
-        // (RFC 1995 §2: the SOA alone when the answer does not fit).
-        Rtype::IXFR if !opts.tcp => return ixfr_over_udp(req, catalog, w),
-        // Transfers over TCP are taken by the transfer thread before reaching here;
-        // AXFR over UDP is refused (RFC 5936 §4.2).
+        // Transfers are taken by the transfer side before reaching here (TCP, and
+        // IXFR over UDP when `defer_tsig`); otherwise, and for AXFR over UDP
+        // (RFC 5936 §4.2), they are refused.
         Rtype::AXFR | Rtype::IXFR => return (Rcode::REFUSED, AnswerKind::Other),
-        t if t.is_meta() && t != Rtype::ANY => return (Rcode::NOTIMP, AnswerKind::Other),
+        // TYPE0 is reserved (RFC 6895 §3.1); other meta types are looked up like any
+        // type and find no data, as Knot and NSD answer.
+        Rtype(0) => return (Rcode::NOTIMP, AnswerKind::Other),
         _ => {}
     }
     match catalog.find(req.qname.as_wire()) {
-        None => (Rcode::REFUSED, AnswerKind::Other),
+        None => (Rcode::REFUSED, AnswerKind::NotAuthoritative),
         Some(ZoneState::Failed) => (Rcode::SERVFAIL, AnswerKind::Other),
         Some(ZoneState::Ready(snap)) => Resolver { snap, req, opts, w }.run(),
     }
-}
-
-/// IXFR over UDP: the zone's current SOA, so the client retries over TCP.
-fn ixfr_over_udp(req: &Request<'_>, catalog: &Catalog, w: &mut ResponseWriter<'_>) -> (Rcode, AnswerKind) {
-    let Some(ZoneState::Ready(snap)) = catalog.get(req.qname.as_wire()) else {
-        return (Rcode::REFUSED, AnswerKind::Other);
-    };
-    let soa = snap.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
-    w.set_flags(w.flags() | flags::AA);
-    write_rrset(w, Section::Answer, Owner::Question, soa);
-    (Rcode::NOERROR, AnswerKind::Other)
 }
 
 /// CHAOS TXT `id.server`/`hostname.bind` and `version.bind`/`version.server`.
@@ -214,7 +215,7 @@ fn chaos(req: &Request<'_>, opts: &Options<'_>, w: &mut ResponseWriter<'_>) -> (
     let l = v.len().min(255);
     rd[0] = l as u8;
     rd[1..1 + l].copy_from_slice(&v[..l]);
-    w.set_flags(w.flags() | flags::AA);
+    // Not authoritative data: Knot and NSD leave AA clear here.
     if w.rr(Section::Answer, Owner::Question, Rtype::TXT, Class::CH, 0, &rd[..1 + l]).is_err() {
         w.set_flags(w.flags() | flags::TC);
     }
@@ -321,7 +322,7 @@ impl Resolver<'_, '_, '_> {
                 }
                 Lookup::Found { node } | Lookup::Wildcard { node } => {
                     let owner = if owner_is_q { Owner::Question } else { Owner::Name(name.as_wire()) };
-                    if qtype != Rtype::CNAME {
+                    if qtype != Rtype::CNAME && qtype != Rtype::ANY {
                         if let Some(cname) = node.rrset(Rtype::CNAME) {
                             if !self.write_rrset(Section::Answer, owner, cname) {
                                 return (Rcode::NOERROR, AnswerKind::Positive);
@@ -373,12 +374,8 @@ impl Resolver<'_, '_, '_> {
             if node.rrsets.is_empty() {
                 return self.negative(Rcode::NOERROR, AnswerKind::NoData);
             }
-            let n = if self.opts.tcp { node.rrsets.len() } else { 1 };
-            for rrset in node.rrsets.iter().take(n) {
-                if !self.write_rrset(Section::Answer, owner, rrset) {
-                    break;
-                }
-            }
+            // RFC 8482 §4.1: one RRset, over UDP and TCP alike (Knot and NSD do so).
+            self.write_rrset(Section::Answer, owner, &node.rrsets[0]);
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         let Some(rrset) = node.rrset(qtype) else {

@@ -275,13 +275,29 @@ fn chaos_identity_and_hidden_version() {
 }
 
 #[test]
-fn any_gets_one_rrset_over_udp_and_all_over_tcp() {
-    let m = ask("example.com.", RecordType::ANY);
-    assert!(!m.answers.is_empty());
-    assert!(m.answers.iter().all(|r| r.record_type() == m.answers[0].record_type()), "one RRset");
-    let tcp = Options { tcp: true, ..Options::default() };
-    let m = ask_with(&query("example.com.", 255, 1, None), &tcp);
-    assert_eq!(m.answers.len(), 4, "SOA, 2 NS, MX");
+fn rfc8482_any_gets_one_rrset_over_udp_and_tcp_and_does_not_follow_cname() {
+    for tcp in [false, true] {
+        let opts = Options { tcp, ..Options::default() };
+        let m = ask_with(&query("example.com.", 255, 1, None), &opts);
+        assert!(!m.answers.is_empty());
+        assert!(m.answers.iter().all(|r| r.record_type() == m.answers[0].record_type()), "one RRset");
+        let m = ask_with(&query("alias.example.com.", 255, 1, None), &opts);
+        assert_eq!(names(&m.answers), ["alias.example.com. CNAME"]);
+    }
+}
+
+#[test]
+fn cd_is_cleared_class_any_is_answered_as_in_and_refused_carries_ede() {
+    let mut q = query("www.example.com.", 1, 255, Some((1232, 0, false, false)));
+    q[3] |= 0x10; // CD
+    let m = ask_with(&q, &Options::default());
+    assert!(!m.metadata.checking_disabled, "RFC 4035 3.1.6");
+    assert_eq!(m.answers.len(), 1);
+    let q = query("www.example.org.", 1, 1, Some((1232, 0, false, false)));
+    let mut out = vec![0u8; 4096];
+    let r = answer(&q, &catalog(), &Options::default(), &mut out);
+    // OPT with EDE option 15, info code 20, at the very end.
+    assert_eq!(&out[r.len - 6..r.len], &[0, 15, 0, 2, 0, 20]);
 }
 
 #[test]

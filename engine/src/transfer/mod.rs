@@ -302,6 +302,12 @@ impl Transfers {
     fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
         if msg.len() >= 12 && (msg[2] >> 3) & 0x0f == 4 {
             self.notify_in(msg, peer, reply);
+        } else if shoal_wire::Request::parse(msg).is_ok_and(|r| r.qtype == shoal_wire::Rtype::IXFR) {
+            let plan = self.plan(msg, peer);
+            let resp = xfr_out::udp_reply(msg, peer, plan);
+            if !resp.is_empty() {
+                let _ = reply.send_to(&resp, peer);
+            }
         } else {
             let catalog = self.catalog.load_full();
             if let Some(resp) = signed::answer_signed(msg, &self.config.keys, &catalog, false, self.config.udp_payload)
@@ -449,6 +455,19 @@ impl Transfers {
         notify::spawn(name.clone(), shoal_zonedb::diff::soa_of(s), e.config.notify.clone(), key);
     }
 
+    /// Decide what an AXFR/IXFR request gets.
+    fn plan(&self, query: &[u8], peer: SocketAddr) -> xfr_out::Plan {
+        xfr_out::plan(query, peer, &self.config.keys, |apex| {
+            self.zones.get(apex).map(|e| xfr_out::ZoneView {
+                name: &e.config.name,
+                snapshot: e.snapshot.as_ref().filter(|_| !e.secondary.as_ref().is_some_and(|s| s.expired)),
+                journal: &e.journal,
+                acl: &e.config.allow_transfer,
+                key: e.config.transfer_key.map(|i| &self.config.keys[i]),
+            })
+        })
+    }
+
     /// Check an AXFR/IXFR request and start streaming it (or refuse it). A signed
     /// ordinary query handed over the same way is answered, signed, and the
     /// connection closed.
@@ -461,15 +480,7 @@ impl Transfers {
             xfr_out::reply_and_close(stream, pending, resp.as_deref());
             return;
         }
-        let plan = xfr_out::plan(&query, peer, &self.config.keys, |apex| {
-            self.zones.get(apex).map(|e| xfr_out::ZoneView {
-                name: &e.config.name,
-                snapshot: e.snapshot.as_ref(),
-                journal: &e.journal,
-                acl: &e.config.allow_transfer,
-                key: e.config.transfer_key.map(|i| &self.config.keys[i]),
-            })
-        });
+        let plan = self.plan(&query, peer);
         let active = Arc::clone(&self.active_xfrs);
         if active.load(Ordering::Relaxed) >= MAX_XFR_OUT {
             tracing::warn!(%peer, "transfer refused: {MAX_XFR_OUT} transfers already running");

@@ -176,6 +176,43 @@ fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
     buf.extend_from_slice(msg);
 }
 
+/// The reply to an IXFR over UDP (RFC 1995 §2): for an allowed peer, the current SOA
+/// alone, which tells the client to come back over TCP for the changes; otherwise the
+/// error.
+pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
+    let (zone, body, signing) = match plan {
+        Plan::Error { rcode, tsig_error, zone, reason } => {
+            tracing::warn!(%zone, %peer, rcode = rcode.0, "IXFR over UDP refused: {reason}");
+            return error_message(query, rcode, tsig_error.as_ref());
+        }
+        Plan::Transfer { zone, body, signing } => (zone, body, signing),
+    };
+    let current = match body {
+        Body::Axfr { snapshot, .. } => soa_of(&snapshot),
+        Body::Ixfr { current, .. } | Body::UpToDate { current } => current,
+    };
+    let Ok(req) = Request::parse(query) else { return Vec::new() };
+    let mut out = vec![0u8; 1024];
+    let mut w = shoal_wire::ResponseWriter::new(&mut out, 1024);
+    w.header(req.id, flags::QR | flags::AA | (req.flags & flags::RD), 1);
+    let _ = w.question(req.question_bytes());
+    let _ = w.rr(
+        shoal_wire::writer::Section::Answer,
+        shoal_wire::writer::Owner::Question,
+        Rtype::SOA,
+        shoal_wire::Class::IN,
+        current.ttl,
+        &current.rdata,
+    );
+    let n = w.finish();
+    out.truncate(n);
+    if let Some((k, mac)) = &signing {
+        Signer::new(k, mac).sign(&mut out, tsig::now());
+    }
+    tracing::info!(%zone, %peer, serial = soa_serial(&current), "IXFR over UDP answered with the SOA");
+    out
+}
+
 /// Write what is pending and one response, then close (blocking, with a timeout).
 pub fn reply_and_close(mut stream: TcpStream, mut pending: Vec<u8>, resp: Option<&[u8]>) {
     let _ = stream.set_nonblocking(false);
