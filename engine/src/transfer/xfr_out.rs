@@ -157,9 +157,12 @@ pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, V
     let id = u16::from_be_bytes([query[0], query[1]]);
     let qfl = u16::from_be_bytes([query[2], query[3]]);
     let parsed = Request::parse(query).ok();
-    w.header(id, flags::QR | (qfl & 0x7800) | rcode.0, u16::from(parsed.is_some()));
+    w.header(id, flags::QR | (qfl & 0x7800) | (rcode.0 & 0x0f), u16::from(parsed.is_some()));
     if let Some(r) = &parsed {
         let _ = w.question(r.question_bytes());
+        if let Some(e) = r.edns {
+            let _ = w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, rcode.extended_bits(), e.dnssec_ok, None, None);
+        }
     }
     let n = w.finish();
     out.truncate(n);
@@ -204,6 +207,9 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
         current.ttl,
         &current.rdata,
     );
+    if let Some(e) = req.edns {
+        let _ = w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, 0, e.dnssec_ok, None, None);
+    }
     let n = w.finish();
     out.truncate(n);
     if let Some((k, mac)) = &signing {
