@@ -7,6 +7,10 @@ use shoal_wire::Request;
 use shoal_zonedb::{answer, Options};
 use std::hint::black_box;
 
+// The allocator the server uses, so the figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn parse(c: &mut Criterion) {
     let q = query("host12345.bench.test.", 1);
     c.bench_function("parse_query", |b| b.iter(|| Request::parse(black_box(&q)).map(|r| r.qtype)));

@@ -13,7 +13,7 @@
 use crate::answer;
 use crate::block::Block;
 use crate::error::{LoadError, LoadErrorKind};
-use crate::load::Loaded;
+use crate::load::{Loaded, Record};
 use rustc_hash::FxHashMap;
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::writer::{Owner, Section};
@@ -41,6 +41,15 @@ pub struct Rrset {
     /// compressed to the question, then the additional addresses. Empty when the
     /// RRset is never answered directly (NS at a cut, glue).
     pub block: Block,
+}
+
+/// A record without its owner, while grouping.
+struct Entry {
+    rtype: Rtype,
+    ttl: u32,
+    rdata: Box<[u8]>,
+    file: u16,
+    line: u32,
 }
 
 /// Everything at one name. An empty-non-terminal has no RRsets.
@@ -81,57 +90,77 @@ impl Snapshot {
     /// Validate and compile the records of zone `apex`.
     pub fn compile(apex: &Name, loaded: Loaded) -> Result<Snapshot, Vec<LoadError>> {
         let zone_text = apex.to_string();
+        let Loaded { records, files } = loaded;
+        let total = records.len();
         let mut errors = Vec::new();
         let err = |errors: &mut Vec<LoadError>, file: u16, line: u32, kind| {
             errors.push(LoadError {
                 zone: zone_text.clone(),
-                file: loaded.files.get(file as usize).cloned().unwrap_or_default(),
+                file: files.get(file as usize).cloned().unwrap_or_default(),
                 line: line as usize,
                 kind,
             })
         };
-        // Group by owner, keeping the first record's position for errors.
-        let mut by_owner: FxHashMap<Name, Vec<usize>> = FxHashMap::default();
-        for (i, r) in loaded.records.iter().enumerate() {
-            by_owner.entry(r.owner.clone()).or_default().push(i);
+        // Group by owner, moving the records. A master file lists an owner's records
+        // together, so runs are grouped without a hash probe per record.
+        let mut groups: FxHashMap<Name, Vec<Entry>> =
+            FxHashMap::with_capacity_and_hasher(total / 2 + 1, Default::default());
+        let mut run_owner: Option<Name> = None;
+        let mut run: Vec<Entry> = Vec::new();
+        for r in records {
+            let Record { owner, rtype, ttl, rdata, file, line } = r;
+            if run_owner.as_ref() != Some(&owner) {
+                if let Some(o) = run_owner.take() {
+                    groups.entry(o).or_default().append(&mut run);
+                }
+                run_owner = Some(owner);
+            }
+            run.push(Entry { rtype, ttl, rdata, file, line });
+        }
+        if let Some(o) = run_owner.take() {
+            groups.entry(o).or_default().append(&mut run);
         }
         let mut nodes: FxHashMap<Name, Node> =
-            FxHashMap::with_capacity_and_hasher(by_owner.len() * 2, Default::default());
-        let mut records = 0;
+            FxHashMap::with_capacity_and_hasher(groups.len() + 16, Default::default());
         let mut soa_seen = false;
-        for (owner, idx) in &by_owner {
-            let mut recs: Vec<&crate::load::Record> = idx.iter().map(|&i| &loaded.records[i]).collect();
-            recs.sort_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| a.rdata.cmp(&b.rdata)));
-            let first_line = |t: Rtype| recs.iter().find(|r| r.rtype == t).map(|r| (r.file, r.line)).unwrap_or((0, 0));
+        let mut count = 0;
+        for (owner, mut entries) in groups {
+            entries.sort_unstable_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| a.rdata.cmp(&b.rdata)));
+            let first_line = |t: Rtype| entries.iter().find(|r| r.rtype == t).map_or((0, 0), |r| (r.file, r.line));
+            let positions = (first_line(Rtype::SOA), first_line(Rtype::CNAME));
             let mut rrsets: Vec<Rrset> = Vec::new();
-            for r in &recs {
-                match rrsets.last_mut() {
-                    Some(last) if last.rtype == r.rtype => {
-                        if last.rdatas.last().map(|d| &**d) != Some(&*r.rdata) {
-                            let mut v = std::mem::take(&mut last.rdatas).into_vec();
-                            v.push(r.rdata.clone());
-                            last.rdatas = v.into_boxed_slice();
-                        }
-                    }
-                    _ => rrsets.push(Rrset {
-                        rtype: r.rtype,
-                        ttl: r.ttl,
-                        rdatas: Box::new([r.rdata.clone()]),
+            let mut rdatas: Vec<Box<[u8]>> = Vec::new();
+            let mut current: Option<(Rtype, u32)> = None;
+            for e in entries {
+                if current.is_some_and(|(t, _)| t != e.rtype) {
+                    let (t, ttl) = current.take().expect("checked");
+                    rrsets.push(Rrset {
+                        rtype: t,
+                        ttl,
+                        rdatas: std::mem::take(&mut rdatas).into_boxed_slice(),
                         block: Block::default(),
-                    }),
+                    });
                 }
+                // RFC 2181 §5.2: one TTL per RRset; the first one read wins.
+                current.get_or_insert((e.rtype, e.ttl));
+                if rdatas.last() != Some(&e.rdata) {
+                    rdatas.push(e.rdata);
+                }
+            }
+            if let Some((t, ttl)) = current {
+                rrsets.push(Rrset { rtype: t, ttl, rdatas: rdatas.into_boxed_slice(), block: Block::default() });
             }
             let owner_text = || Display(owner.as_wire()).to_string();
             if let Some(soa) = rrsets.iter().find(|r| r.rtype == Rtype::SOA) {
-                let (f, l) = first_line(Rtype::SOA);
-                if owner != apex || soa.rdatas.len() > 1 {
+                let (f, l) = positions.0;
+                if owner != *apex || soa.rdatas.len() > 1 {
                     err(&mut errors, f, l, LoadErrorKind::MultipleSoa { owner: owner_text() });
                 } else {
                     soa_seen = true;
                 }
             }
             if let Some(c) = rrsets.iter().find(|r| r.rtype == Rtype::CNAME) {
-                let (f, l) = first_line(Rtype::CNAME);
+                let (f, l) = positions.1;
                 if c.rdatas.len() > 1 {
                     err(&mut errors, f, l, LoadErrorKind::MultipleCname { owner: owner_text() });
                 }
@@ -141,9 +170,9 @@ impl Snapshot {
                     err(&mut errors, f, l, LoadErrorKind::CnameAndOtherData { owner: owner_text() });
                 }
             }
-            records += rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>();
+            count += rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>();
             let mut fl = 0;
-            if owner == apex {
+            if owner == *apex {
                 fl |= flags::APEX;
             } else if rrsets.iter().any(|r| r.rtype == Rtype::NS) {
                 fl |= flags::DELEGATION;
@@ -151,12 +180,12 @@ impl Snapshot {
             if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
                 fl |= flags::DNAME;
             }
-            nodes.insert(owner.clone(), Node { flags: fl, rrsets: rrsets.into_boxed_slice(), referral: None });
+            nodes.insert(owner, Node { flags: fl, rrsets: rrsets.into_boxed_slice(), referral: None });
         }
         if !soa_seen {
             errors.push(LoadError {
                 zone: zone_text.clone(),
-                file: loaded.files.first().cloned().unwrap_or_default(),
+                file: files.first().cloned().unwrap_or_default(),
                 line: 0,
                 kind: LoadErrorKind::NoSoa,
             });
@@ -166,40 +195,52 @@ impl Snapshot {
             return Err(errors);
         }
         let apex_wire = apex.as_wire();
-        // Empty non-terminals, wildcard-child flags.
-        let owners: Vec<Name> = nodes.keys().cloned().collect();
-        for owner in &owners {
+        // Empty non-terminals (walking up until an existing node) and wildcard parents.
+        let mut missing: Vec<Name> = Vec::new();
+        let mut wildcard_parents: Vec<Name> = Vec::new();
+        for owner in nodes.keys() {
             let w = owner.as_wire();
-            let mut off = 0;
-            let mut child_is_wildcard = w.starts_with(b"\x01*");
-            while w.len() - off > apex_wire.len() {
-                off += 1 + w[off] as usize;
-                let parent = &w[off..];
-                let node = match nodes.get_mut(parent) {
-                    Some(n) => n,
-                    None => nodes.entry(Name::from_wire(parent).expect("suffix of a valid name")).or_default(),
-                };
-                if child_is_wildcard {
-                    node.flags |= flags::WILDCARD_CHILD;
-                    child_is_wildcard = false;
-                }
+            if w.len() <= apex_wire.len() {
+                continue;
+            }
+            let parent = &w[1 + w[0] as usize..];
+            if w.starts_with(b"\x01*") {
+                wildcard_parents.push(Name::from_wire(parent).expect("suffix of a valid name"));
+            }
+            let mut p = parent;
+            while p.len() > apex_wire.len() && !nodes.contains_key(p) {
+                missing.push(Name::from_wire(p).expect("suffix of a valid name"));
+                p = &p[1 + p[0] as usize..];
             }
         }
-        // Below-cut flags: any strict ancestor (below the apex) is a delegation.
-        let all: Vec<Name> = nodes.keys().cloned().collect();
-        for owner in &all {
-            let w = owner.as_wire();
-            let mut off = 0;
-            let mut below = false;
-            while w.len() - off > apex_wire.len() {
-                off += 1 + w[off] as usize;
-                if w.len() - off > apex_wire.len() && nodes.get(&w[off..]).is_some_and(|n| n.has(flags::DELEGATION)) {
-                    below = true;
-                    break;
+        for m in missing {
+            nodes.entry(m).or_default();
+        }
+        for w in wildcard_parents {
+            if let Some(n) = nodes.get_mut(w.as_wire()) {
+                n.flags |= flags::WILDCARD_CHILD;
+            }
+        }
+        // Below-cut flags: a strict ancestor (below the apex) is a delegation.
+        let has_cuts = nodes.values().any(|n| n.has(flags::DELEGATION));
+        if has_cuts {
+            let mut below: Vec<Name> = Vec::new();
+            for owner in nodes.keys() {
+                let w = owner.as_wire();
+                let mut off = 0;
+                while w.len() - off > apex_wire.len() {
+                    off += 1 + w[off] as usize;
+                    if w.len() - off > apex_wire.len() && nodes.get(&w[off..]).is_some_and(|n| n.has(flags::DELEGATION))
+                    {
+                        below.push(owner.clone());
+                        break;
+                    }
                 }
             }
-            if below {
-                nodes.get_mut(w).expect("present").flags |= flags::BELOW_CUT;
+            for b in below {
+                if let Some(n) = nodes.get_mut(b.as_wire()) {
+                    n.flags |= flags::BELOW_CUT;
+                }
             }
         }
         let soa = nodes[apex_wire].rrset(Rtype::SOA).expect("checked above");
@@ -214,7 +255,7 @@ impl Snapshot {
             serial,
             negative_ttl,
             nodes,
-            records,
+            records: count,
             negative: Block::default(),
         };
         snap.compile_blocks();
@@ -228,9 +269,12 @@ impl Snapshot {
         let apex = self.apex.as_wire().to_vec();
         self.negative = Block::compile(&apex, Rtype::SOA, &mut scratch, |w| answer::write_negative_soa(w, self))
             .unwrap_or_default();
-        let mut compiled: Vec<(Name, Vec<Block>, Option<Box<Block>>)> = Vec::new();
+        // Phase one reads the whole snapshot; phase two writes the blocks back in the
+        // same iteration order (the map is not modified in between).
+        let mut compiled: Vec<(Vec<Block>, Option<Box<Block>>)> = Vec::with_capacity(self.nodes.len());
         for (name, node) in &self.nodes {
             if node.has(flags::BELOW_CUT) {
+                compiled.push((Vec::new(), None));
                 continue;
             }
             let owner = name.as_wire();
@@ -260,10 +304,9 @@ impl Snapshot {
                 })
                 .map(Box::new)
             });
-            compiled.push((name.clone(), blocks, referral));
+            compiled.push((blocks, referral));
         }
-        for (name, blocks, referral) in compiled {
-            let node = self.nodes.get_mut(name.as_wire()).expect("present");
+        for (node, (blocks, referral)) in self.nodes.values_mut().zip(compiled) {
             for (rrset, b) in node.rrsets.iter_mut().zip(blocks) {
                 rrset.block = b;
             }
