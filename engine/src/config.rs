@@ -25,6 +25,14 @@ struct RawConfig {
     key: Vec<RawKey>,
     #[serde(default)]
     zone: Vec<RawZone>,
+    #[serde(default)]
+    control: RawControl,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,6 +233,9 @@ pub struct Config {
     pub keys: Vec<Key>,
     /// Where secondary zones and their journals are kept.
     pub state_dir: PathBuf,
+    /// The control socket `shoal ctl` talks to; `None` for the built-in default
+    /// configuration (no control socket).
+    pub control_socket: Option<PathBuf>,
     /// The file this came from, if any.
     pub path: Option<PathBuf>,
 }
@@ -415,6 +426,11 @@ impl Config {
             tcp_max_connections: raw.server.tcp_max_connections.max(1),
             zones,
             keys,
+            control_socket: path.as_ref().map(|_| match raw.control.socket {
+                Some(p) if p.is_relative() => base.join(p),
+                Some(p) => p,
+                None => state_dir.join("control.sock"),
+            }),
             state_dir,
             path,
         })

@@ -7,6 +7,7 @@
 
 pub mod acl;
 pub mod config;
+pub mod control;
 pub mod metrics;
 pub mod server;
 pub mod sys;

@@ -29,6 +29,29 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Control a running server through its control socket.
+    ///
+    /// COMMAND is one of: status, zone-status [ZONE], zone-refresh ZONE,
+    /// zone-retransfer ZONE, zone-notify ZONE, reload, stop.
+    Ctl {
+        /// The server's configuration (to find its control socket).
+        #[arg(long, short, conflicts_with = "socket")]
+        config: Option<PathBuf>,
+        /// The control socket itself.
+        #[arg(long, short)]
+        socket: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// Reload the configuration and zone files of a running server (same as
+    /// `shoal ctl reload`, or SIGHUP).
+    Reload {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -40,6 +63,8 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
         Command::Check { config } => check(config),
+        Command::Ctl { config, socket, json, command } => ctl(config, socket, json, &command.join(" ")),
+        Command::Reload { config } => ctl(Some(config), None, false, "reload"),
     }
 }
 
@@ -90,6 +115,38 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     }
     server.stop();
     ExitCode::SUCCESS
+}
+
+fn ctl(config: Option<PathBuf>, socket: Option<PathBuf>, json: bool, command: &str) -> ExitCode {
+    let socket = match (socket, config) {
+        (Some(s), _) => s,
+        (None, Some(c)) => match shoal_engine::control::socket_of(&c) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => {
+            eprintln!("error: give --config FILE or --socket PATH");
+            return ExitCode::FAILURE;
+        }
+    };
+    let line = if json { format!("{command} --json") } else { command.to_string() };
+    match shoal_engine::control::request(&socket, &line) {
+        Ok((true, out)) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Ok((false, out)) => {
+            eprint!("{out}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn check(path: PathBuf) -> ExitCode {

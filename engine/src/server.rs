@@ -17,6 +17,7 @@ pub struct Server {
     threads: Vec<std::thread::JoinHandle<io::Result<()>>>,
     transfer: Option<std::thread::JoinHandle<()>>,
     events: crossbeam_channel::Sender<Event>,
+    control: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -65,10 +66,16 @@ impl Server {
             })?);
         }
         let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
+        if let Some(sock) = &config.control_socket {
+            match crate::control::start(sock, events.clone(), std::time::Instant::now()) {
+                Ok(()) => tracing::info!("control socket {}", sock.display()),
+                Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
+            }
+        }
         for a in &config.listen {
             tracing::info!(workers = config.workers, "listening on {a} (UDP and TCP)");
         }
-        Ok(Server { shared, stats, threads, transfer: Some(transfer), events })
+        Ok(Server { shared, stats, threads, transfer: Some(transfer), events, control: config.control_socket.clone() })
     }
 
     /// Ask the transfer thread to re-read the configuration and zone files.
@@ -85,6 +92,9 @@ impl Server {
         }
         if let Some(t) = self.transfer.take() {
             let _ = t.join();
+        }
+        if let Some(sock) = &self.control {
+            let _ = std::fs::remove_file(sock);
         }
     }
 }

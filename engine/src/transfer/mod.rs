@@ -59,6 +59,14 @@ pub enum Event {
         zone: Name,
         force_axfr: bool,
     },
+    /// Send NOTIFY for a zone now.
+    SendNotify {
+        zone: Name,
+    },
+    /// Report the state of every zone.
+    Status {
+        reply: crossbeam_channel::Sender<Vec<ZoneStatus>>,
+    },
     Reload,
     Stop,
 }
@@ -66,6 +74,28 @@ pub enum Event {
 /// RFC 1982: is serial `a` newer than `b`?
 pub fn serial_gt(a: u32, b: u32) -> bool {
     a != b && (a.wrapping_sub(b) as i32) > 0
+}
+
+/// What `shoal ctl zone-status` shows for a zone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZoneStatus {
+    pub zone: String,
+    /// `primary` or `secondary`.
+    pub role: &'static str,
+    /// `served`, `expired` or `not loaded`.
+    pub state: &'static str,
+    pub serial: Option<u32>,
+    pub records: usize,
+    pub journal_diffs: usize,
+    pub primaries: Vec<String>,
+    /// Unix time of the last successful check of a primary.
+    pub last_refresh: Option<u64>,
+    /// Seconds until the next check of the primary.
+    pub next_refresh_in: Option<u64>,
+    /// Seconds until the zone expires without a successful check.
+    pub expires_in: Option<u64>,
+    pub refreshing: bool,
+    pub failures: u32,
 }
 
 /// One zone as the transfer side knows it.
@@ -172,11 +202,50 @@ impl Transfers {
                 Ok(Event::Udp { msg, peer, reply }) => self.udp(&msg, peer, &reply),
                 Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
                 Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
+                Ok(Event::SendNotify { zone }) => self.send_notifies(&zone),
+                Ok(Event::Status { reply }) => {
+                    let _ = reply.send(self.status());
+                }
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.timers();
             self.bury();
         }
+    }
+
+    fn status(&self) -> Vec<ZoneStatus> {
+        let now = Instant::now();
+        let mut v: Vec<ZoneStatus> = self
+            .zones
+            .values()
+            .map(|e| {
+                let sec = e.secondary.as_ref();
+                let state = match (&e.snapshot, sec) {
+                    (_, Some(s)) if s.expired => "expired",
+                    (Some(_), _) => "served",
+                    (None, _) => "not loaded",
+                };
+                ZoneStatus {
+                    zone: e.config.name.to_string(),
+                    role: if sec.is_some() { "secondary" } else { "primary" },
+                    state,
+                    serial: e.snapshot.as_ref().map(|s| s.serial()),
+                    records: e.snapshot.as_ref().map_or(0, |s| s.record_count()),
+                    journal_diffs: e.journal.len(),
+                    primaries: e.config.primaries().iter().map(|p| p.to_string()).collect(),
+                    last_refresh: sec
+                        .and_then(|s| s.last_success)
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs()),
+                    next_refresh_in: sec.map(|s| s.next_check.saturating_duration_since(now).as_secs()),
+                    expires_in: sec.and_then(|s| s.expire_at).map(|t| t.saturating_duration_since(now).as_secs()),
+                    refreshing: sec.is_some_and(|s| s.in_flight),
+                    failures: sec.map_or(0, |s| s.failures),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.zone.cmp(&b.zone));
+        v
     }
 
     /// The earliest secondary timer.

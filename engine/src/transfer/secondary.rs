@@ -165,7 +165,8 @@ fn pull(
         }
     };
     if let Some(o) = old {
-        if !serial_gt(snapshot.serial(), o) {
+        // A forced retransfer may bring the same serial; otherwise it must be newer.
+        if !serial_gt(snapshot.serial(), o) && !(force_axfr && snapshot.serial() == o) {
             return Err(PullError::Failed(format!(
                 "transfer brought serial {}, not newer than {o}",
                 snapshot.serial()
