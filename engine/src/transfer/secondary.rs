@@ -166,7 +166,8 @@ fn pull(
     };
     if let Some(o) = old {
         // A forced retransfer may bring the same serial; otherwise it must be newer.
-        if !serial_gt(snapshot.serial(), o) && !(force_axfr && snapshot.serial() == o) {
+        let acceptable = serial_gt(snapshot.serial(), o) || (force_axfr && snapshot.serial() == o);
+        if !acceptable {
             return Err(PullError::Failed(format!(
                 "transfer brought serial {}, not newer than {o}",
                 snapshot.serial()
