@@ -245,7 +245,7 @@ fn run(args: RunArgs) -> ExitCode {
     );
 
     let clock = Clock::new(Instant::now());
-    let results: Vec<std::io::Result<(Stats, u64)>> = std::thread::scope(|scope| {
+    let results: Vec<std::io::Result<Stats>> = std::thread::scope(|scope| {
         let handles: Vec<_> = plans
             .iter()
             .map(|plan| {
@@ -258,13 +258,9 @@ fn run(args: RunArgs) -> ExitCode {
         handles.into_iter().map(|h| h.join().expect("load thread panicked")).collect()
     });
     let mut stats = Stats::new();
-    let mut end_ns = 0;
     for r in results {
         match r {
-            Ok((s, end)) => {
-                stats.merge(&s);
-                end_ns = end_ns.max(end);
-            }
+            Ok(s) => stats.merge(&s),
             Err(e) => {
                 eprintln!("shoal-loadtest: {e}");
                 return ExitCode::from(1);
@@ -272,9 +268,10 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     let phases = plans[0].phases;
-    // The measurement lasts from the warm-up's end to the last answer (as in dnsperf), and
-    // at least the asked-for duration.
-    let elapsed = Duration::from_nanos(end_ns.max(phases.send_end_ns) - phases.measure_ns);
+    // The measurement lasts the asked-for duration, or until the last answer if answers
+    // still came after sending stopped. (Waiting for queries that are finally lost does not
+    // count: it would lower the rate of a server for its losses twice.)
+    let elapsed = Duration::from_nanos(stats.last_answer_ns.max(phases.send_end_ns) - phases.measure_ns);
     let report = Report {
         stats: &stats,
         elapsed,

@@ -49,6 +49,9 @@ pub struct Stats {
     pub waits: u64,
     pub latency_sum_ns: u64,
     pub latency: Histogram<u64>,
+    /// When the last valid answer arrived (clock nanoseconds): the end of the measurement
+    /// when answers still arrive after sending stopped.
+    pub last_answer_ns: u64,
 }
 
 impl Default for Stats {
@@ -81,6 +84,7 @@ impl Stats {
             waits: 0,
             latency_sum_ns: 0,
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds"),
+            last_answer_ns: 0,
         }
     }
 
@@ -135,6 +139,7 @@ impl Stats {
                 let ns = now_ns.saturating_sub(query.sent_ns).clamp(1, MAX_LATENCY_NS);
                 self.latency_sum_ns += ns;
                 self.latency.saturating_record(ns);
+                self.last_answer_ns = self.last_answer_ns.max(now_ns);
             }
             Verdict::NotResponse => self.not_response += 1,
             Verdict::QuestionMismatch => self.question_mismatch += 1,
@@ -166,6 +171,7 @@ impl Stats {
         self.waits += other.waits;
         self.latency_sum_ns += other.latency_sum_ns;
         self.latency.add(&other.latency).expect("histograms with equal bounds");
+        self.last_answer_ns = self.last_answer_ns.max(other.last_answer_ns);
     }
 }
 

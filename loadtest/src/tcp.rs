@@ -1,9 +1,10 @@
 //! TCP load from one thread over several connections, each pipelining its share of the
 //! outstanding queries (RFC 7766 §6.2.1.1), closed or open loop.
 //!
-//! Queries are framed with their 2-byte length and written many at a time: a pass copies
-//! as many queries as the connection has free slots (at most one batch) into the
-//! connection's write buffer and writes it with one `write`; a write the kernel took only
+//! Queries are framed with their 2-byte length and written many at a time: once a quarter
+//! of a connection's slots (or a batch) are free, a pass copies that many queries into the
+//! connection's write buffer and writes them with one `write` (open loop writes what is
+//! due); a write the kernel took only
 //! part of is finished before anything new is added. Every read takes what the socket has
 //! and parses every complete response in it; a partial one waits at the front of the read
 //! buffer for the rest. Matching, checks and statistics are the same as for UDP.
@@ -165,7 +166,7 @@ impl Conn {
     }
 }
 
-pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, u64)> {
+pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
     let frame = 2 + queries.max_len();
     let mut conns = Vec::with_capacity(plan.clients);
     for i in 0..plan.clients {
@@ -189,11 +190,9 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, 
     let mut next_expire = 0u64;
     let mut turn = 0usize;
     let count = conns.len();
-    let mut end_ns;
 
     loop {
         let now = clock.now_ns();
-        end_ns = now;
         let sending = now < phases.send_end_ns;
         let outstanding: usize = conns.iter().map(|c| c.slots.outstanding()).sum();
         if !sending && (outstanding == 0 || now >= phases.hard_end_ns) {
@@ -241,7 +240,10 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, 
             }
             if conn.wpos == conn.wbuf.len() && sending && owed > 0 {
                 let n = conn.slots.available().min(plan.batch).min(owed);
-                if n > 0 {
+                // Closed loop: wait for a quarter of the connection's slots (or a batch) to be
+                // free, so each write carries many queries, as a busy client's would.
+                let least = if pacer.is_some() { 1 } else { plan.batch.min(conn.slots.capacity() / 4).max(1) };
+                if n >= least {
                     let t = clock.now_ns();
                     let framed = conn.fill(n, queries, &mut cursor, &mut stats, t, t >= phases.measure_ns);
                     if let Some(p) = pacer.as_mut() {
@@ -276,5 +278,5 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, 
     for conn in conns.iter_mut() {
         conn.slots.expire_all(|q| stats.query_lost(q.measured));
     }
-    Ok((stats, end_ns))
+    Ok(stats)
 }

@@ -106,7 +106,7 @@ impl<'q> Sender<'q> {
     }
 }
 
-pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, u64)> {
+pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
     let mut flows = Vec::with_capacity(plan.clients);
     for i in 0..plan.clients {
         let slots = SlotTable::new(share(plan.outstanding, plan.clients, i).max(1));
@@ -128,11 +128,9 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, 
     let mut next_expire = 0u64;
     let mut turn = 0usize;
     let count = flows.len();
-    let mut end_ns;
 
     loop {
         let now = clock.now_ns();
-        end_ns = now;
         let sending = now < phases.send_end_ns;
         let outstanding: usize = flows.iter().map(|f| f.slots.outstanding()).sum();
         if !sending && (outstanding == 0 || now >= phases.hard_end_ns) {
@@ -236,7 +234,7 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<(Stats, 
     for flow in flows.iter_mut() {
         flow.slots.expire_all(|q| stats.query_lost(q.measured));
     }
-    Ok((stats, end_ns))
+    Ok(stats)
 }
 
 #[cfg(test)]
