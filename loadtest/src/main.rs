@@ -28,6 +28,7 @@ use clock::{Clock, Phases};
 use query::{EncodeOptions, QuerySet};
 use slots::SlotTable;
 use stats::{Report, Stats};
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Command {
     /// Closed loop by default: up to -q queries in flight, a new one sent whenever one is
     /// answered or times out. With -Q, open loop: a fixed rate whatever the answers. The
     /// summary repeats dnsperf's lines ("Queries per second:", "Average Latency (s):", ...).
+    /// An option given twice takes its last value.
+    #[command(args_override_self = true)]
     Run(RunArgs),
     /// Answer every UDP datagram with itself, QR set: the machine's ceiling for a one-core server.
     ///
@@ -224,8 +227,12 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
     let transport = if args.tcp { "tcp" } else { "udp" };
-    println!(
-        "shoal-loadtest: {transport} {} to {}:{}, {} {}, {} outstanding, {} thread(s), batch {}",
+    // Output goes through `say`, which ignores a closed stdout (`| head`) instead of panicking.
+    let say = |text: String| {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    };
+    say(format!(
+        "shoal-loadtest: {transport} {} to {}:{}, {} {}, {} outstanding, {} thread(s), batch {}\n",
         args.rate.map_or("closed loop".to_string(), |r| format!("open loop at {r:.0} q/s")),
         args.server,
         args.port,
@@ -234,15 +241,15 @@ fn run(args: RunArgs) -> ExitCode {
         args.max_outstanding,
         args.threads,
         args.batch,
-    );
-    println!(
-        "  {} queries from {}; {} s (warm-up {} s), timeout {} s\n",
+    ));
+    say(format!(
+        "  {} queries from {}; {} s (warm-up {} s), timeout {} s\n\n",
         queries.len(),
         args.datafile.display(),
         args.duration,
         args.warmup,
         args.timeout
-    );
+    ));
 
     let clock = Clock::new(Instant::now());
     let results: Vec<std::io::Result<Stats>> = std::thread::scope(|scope| {
@@ -281,7 +288,7 @@ fn run(args: RunArgs) -> ExitCode {
         clients: args.clients,
         outstanding: args.max_outstanding,
     };
-    print!("{}", report.text());
+    say(report.text());
     if let Some(path) = &args.csv {
         if let Err(e) = report.append_csv(path) {
             eprintln!("shoal-loadtest: {}: {e}", path.display());
