@@ -102,6 +102,7 @@ rm -f "$OUT"/logs/*.txt "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt"
 WORK="$(mktemp -d /tmp/bench-peers.XXXXXX)"
 
 # --- zone and queries -----------------------------------------------------------------------
+log "machine: $(nproc) cores, $(uname -r); $(knotd --version 2>&1 | head -1); $(nsd -v 2>&1 | head -1); $(dnsperf -h 2>&1 | grep -m1 Version)"
 log "generating bench.test. ($NAMES names) and $QUERIES queries in $WORK"
 python3 - "$WORK" "$NAMES" "$QUERIES" <<'PY'
 import random, sys
@@ -121,7 +122,7 @@ for i in range(names):
     h = f"h{i}"
     z.append(f"{h} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
     if has_aaaa(i):
-        z.append(f"{h} IN AAAA 2001:db8:1::{i:x}")
+        z.append(f"{h} IN AAAA 2001:db8:1::{i >> 16:x}:{i & 0xffff:x}")
     if has_txt(i):
         z.append(f"{h} IN TXT \"v=spf1 ip4:10.0.0.0/8 -all\" \"host {i}\"")
     if has_mx(i):
@@ -288,7 +289,10 @@ measure() {
     udp) cmd+=("$LOADTEST" run -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
     tcp) cmd+=("$LOADTEST" run --tcp -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
     esac
-    printf '# %s\n' "${cmd[*]}" >"$OUT/logs/$name.txt"
+    {
+        printf '# %s\n' "${cmd[*]}"
+        printf '# loadavg before: %s\n' "$(cut -d' ' -f1-4 /proc/loadavg)"
+    } >"$OUT/logs/$name.txt"
     # Bounded: the tools stop by themselves after DURATION; timeout is a safety net.
     if ! timeout $((DURATION * 3 + 30)) "${cmd[@]}" >>"$OUT/logs/$name.txt" 2>&1; then
         log "  $name failed (see $OUT/logs/$name.txt)"
@@ -378,8 +382,10 @@ for path in sorted(glob.glob(f"{out}/logs/*-r*.txt")):
                      round=rnd, qps=qps, avg_us=1e6 * (num(r"Average Latency \(s\):\s+([0-9.]+)") or 0),
                      p50_us=float(lat.group(1)) if lat else "", p99_us=float(lat.group(3)) if lat else "",
                      sent=int(num(r"Queries sent:\s+(\d+)") or 0), lost=int(num(r"Queries lost:\s+(\d+)") or 0),
-                     errors=int(num(r"Errors:\s+(\d+)") or 0), rcodes=codes.group(1).strip() if codes else ""))
-fields = ["kind", "server", "tool", "round", "qps", "avg_us", "p50_us", "p99_us", "sent", "lost", "errors", "rcodes"]
+                     errors=int(num(r"Errors:\s+(\d+)") or 0), rcodes=codes.group(1).strip() if codes else "",
+                     loadavg=num(r"# loadavg before: ([0-9.]+)") or 0.0))
+fields = ["kind", "server", "tool", "round", "qps", "avg_us", "p50_us", "p99_us", "sent", "lost", "errors", "rcodes",
+          "loadavg"]
 with open(f"{out}/runs.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=fields)
     w.writeheader()
@@ -437,5 +443,9 @@ d = next((s for s in summary if s["kind"] == "peak" and s["tool"] == "dnsperf" a
 u = next((s for s in summary if s["kind"] == "peak" and s["tool"] == "shoal-loadtest/udp" and s["server"] == "reflector"), None)
 if d and u:
     print(f"\nLoad generators against the reflector: shoal-loadtest {u['qps_median']:.0f} q/s, dnsperf {d['qps_median']:.0f} q/s")
+busy = max((r["loadavg"] for r in runs), default=0)
+if busy > 2.5:
+    print(f"\nNote: the 1-minute load average reached {busy:.2f} before a run (a quiet machine shows about 2 here:"
+          " the server and the load). Other jobs shared the cores; treat the figures as noisy and compare rounds.")
 print(f"\nCSV: {out}/runs.csv (every run), {out}/summary.csv; raw outputs in {out}/logs/")
 PY
