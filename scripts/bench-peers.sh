@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# Shoal against Knot DNS and NSD on the same 100k-name zone, measured with dnsperf and
+# shoal-loadtest, with a UDP reflector as the machine's ceiling.
+#
+# Layout of a run (2 cores): the server is pinned to CPU 0 and the load to CPU 1, so each
+# server gets exactly one core. Rounds interleave the servers (Shoal, Knot, NSD,
+# reflector, Shoal, ...) so a slow minute of a shared machine hits all of them alike;
+# the tables give the median and the min-max range over the rounds.
+#
+#   1. closed loop UDP: dnsperf and shoal-loadtest (-c 8 -q 1000), every server and the reflector;
+#   2. closed loop TCP with pipelining: shoal-loadtest --tcp against Shoal, Knot and NSD;
+#   3. latency at load: shoal-loadtest open loop at 80% of Shoal's median peak, p99 of each;
+#   4. all cores: each server with 2 workers, nothing pinned, one round.
+#
+# Environment:
+#   DURATION=10      seconds per measurement        ROUNDS=3      rounds of step 1 and 2
+#   QUICK=1          2 s runs, 1 round (a smoke test of the script)
+#   SKIP_INSTALL=1   do not apt-get knot, nsd, dnsperf
+#   OUT=dir          results (default target/bench-peers): summary.txt, runs.csv, summary.csv, logs/
+#   CARGO_TARGET_DIR where the release binaries are built (default target/ in the repo)
+#   NAMES=100000     names in the zone              QUERIES=150000 lines in the query file
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${DURATION:-10}"
+ROUNDS="${ROUNDS:-3}"
+if [[ "${QUICK:-0}" == 1 ]]; then
+    DURATION=2
+    ROUNDS=1
+fi
+NAMES="${NAMES:-100000}"
+QUERIES="${QUERIES:-150000}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="${OUT:-$ROOT/target/bench-peers}"
+SERVER_CPU=0
+LOAD_CPU=1
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+# --- cleanup: every process this script starts is recorded and killed by its PID ----------
+PIDS=()
+WORK=""
+EXTRA_NAME=""
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        # Bounded: a process that ignores SIGTERM for 5 s gets SIGKILL.
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop() {
+    local pid="$1" keep=() p
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [[ "$p" != "$pid" ]] && keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# --- tools --------------------------------------------------------------------------------
+if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
+    if ! command -v knotd >/dev/null || ! command -v nsd >/dev/null || ! command -v dnsperf >/dev/null; then
+        log "installing knot, nsd, dnsperf"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q knot nsd dnsperf
+    fi
+fi
+for tool in knotd nsd dnsperf taskset python3 cargo; do
+    command -v "$tool" >/dev/null || die "$tool not found (install it or unset SKIP_INSTALL)"
+done
+[[ "$(nproc)" -ge 2 ]] || die "needs at least 2 cores (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU)"
+
+log "building shoal and shoal-loadtest (release) into $TARGET"
+(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p shoal-engine -p shoal-loadtest)
+SHOAL="$TARGET/release/shoal"
+LOADTEST="$TARGET/release/shoal-loadtest"
+
+mkdir -p "$OUT/logs"
+rm -f "$OUT"/logs/*.txt "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt"
+WORK="$(mktemp -d /tmp/bench-peers.XXXXXX)"
+
+# --- zone and queries -----------------------------------------------------------------------
+log "machine: $(nproc) cores, $(uname -r); $(knotd --version 2>&1 | head -1); $(nsd -v 2>&1 | head -1); $(dnsperf -h 2>&1 | grep -m1 Version)"
+log "generating bench.test. ($NAMES names) and $QUERIES queries in $WORK"
+python3 - "$WORK" "$NAMES" "$QUERIES" <<'PY'
+import random, sys
+work, names, queries = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(20240601)
+delegations = max(1, names // 100)
+z = ["$ORIGIN bench.test.", "$TTL 3600",
+     "@ IN SOA ns1.bench.test. hostmaster.bench.test. 2024060101 3600 900 604800 300",
+     "@ IN NS ns1.bench.test.", "@ IN NS ns2.bench.test.",
+     "ns1 IN A 192.0.2.1", "ns1 IN AAAA 2001:db8::1", "ns2 IN A 192.0.2.2", "ns2 IN AAAA 2001:db8::2",
+     "@ IN MX 10 mail.bench.test.", "mail IN A 192.0.2.25",
+     "wild IN TXT \"a wildcard lives below\"", "*.wild IN A 192.0.2.99", "*.wild IN AAAA 2001:db8::99"]
+has_aaaa = lambda i: i % 10 == 0
+has_txt = lambda i: i % 20 == 1
+has_mx = lambda i: i % 50 == 2
+for i in range(names):
+    h = f"h{i}"
+    z.append(f"{h} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
+    if has_aaaa(i):
+        z.append(f"{h} IN AAAA 2001:db8:1::{i >> 16:x}:{i & 0xffff:x}")
+    if has_txt(i):
+        z.append(f"{h} IN TXT \"v=spf1 ip4:10.0.0.0/8 -all\" \"host {i}\"")
+    if has_mx(i):
+        z.append(f"{h} IN MX 10 h{(i + 1) % names}.bench.test.")
+for j in range(delegations):
+    d = f"d{j}"
+    z += [f"{d} IN NS ns1.{d}.bench.test.", f"{d} IN NS ns2.{d}.bench.test.",
+          f"ns1.{d} IN A 198.51.100.{j % 250 + 1}", f"ns2.{d} IN A 203.0.113.{j % 250 + 1}"]
+with open(f"{work}/bench.test.zone", "w") as f:
+    f.write("\n".join(z) + "\n")
+
+q = []
+for _ in range(queries):
+    r = rnd.random()
+    i = rnd.randrange(names)
+    if r < 0.70:                      # existing name, A
+        q.append(f"h{i}.bench.test A")
+    elif r < 0.74:                    # existing AAAA
+        q.append(f"h{i - i % 10}.bench.test AAAA")
+    elif r < 0.76:                    # existing TXT / MX
+        t = i - i % 20 + 1
+        q.append(f"h{t if t < names else 1}.bench.test TXT")
+    elif r < 0.77:
+        m = i - i % 50 + 2
+        q.append(f"h{m if m < names else 2}.bench.test MX")
+    elif r < 0.80:                    # wildcard match
+        q.append(f"x{i}.wild.bench.test A")
+    elif r < 0.90:                    # NXDOMAIN
+        q.append(f"n{i}.bench.test A")
+    elif r < 0.95:                    # NODATA: the name exists, the type does not
+        n = i if not has_aaaa(i) else (i + 1) % names
+        q.append(f"h{n}.bench.test AAAA")
+    else:                             # referral below a delegation
+        q.append(f"www.d{rnd.randrange(delegations)}.bench.test A")
+with open(f"{work}/queries.txt", "w") as f:
+    f.write("\n".join(q) + "\n")
+with open(f"{work}/soa.txt", "w") as f:
+    f.write("bench.test SOA\n")
+PY
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Wait (at most 60 s) until the server on port $1 answers the SOA query with NOERROR.
+wait_ready() {
+    local port="$1" name="$2" pid="$3"
+    for _ in $(seq 120); do
+        kill -0 "$pid" 2>/dev/null || die "$name exited; see $OUT/logs/$name-server.log"
+        local answer
+        answer="$("$LOADTEST" run -p "$port" -d "$WORK/soa.txt" -l 0.05 -c 1 -q 1 -t 0.2 2>/dev/null || true)"
+        [[ "$answer" == *"Response codes:       NOERROR"* ]] && return 0
+        sleep 0.5
+    done
+    die "$name did not answer on port $port within 60 s"
+}
+
+# start_<server> WORKERS CPUSET: start it on a fresh port, set PORT and PID.
+start_shoal() {
+    local workers="$1" cpus="$2" dir="$WORK/shoal"
+    mkdir -p "$dir"
+    PORT="$(free_port)"
+    cat >"$dir/shoal.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$PORT"]
+workers = $workers
+
+[[zone]]
+name = "bench.test."
+file = "$WORK/bench.test.zone"
+EOF
+    taskset -c "$cpus" "$SHOAL" serve --config "$dir/shoal.toml" >"$OUT/logs/shoal-server.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    wait_ready "$PORT" shoal "$PID"
+}
+
+start_knot() {
+    local workers="$1" cpus="$2" dir="$WORK/knot"
+    mkdir -p "$dir/run" "$dir/db" "$dir/zones"
+    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
+    PORT="$(free_port)"
+    cat >"$dir/knot.conf" <<EOF
+server:
+    rundir: "$dir/run"
+    listen: 127.0.0.1@$PORT
+    udp-workers: $workers
+    tcp-workers: $workers
+    background-workers: 1
+    user: root:root
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$dir/db"
+template:
+  - id: default
+    storage: "$dir/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: bench.test
+EOF
+    taskset -c "$cpus" knotd -c "$dir/knot.conf" >"$OUT/logs/knot-server.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    wait_ready "$PORT" knot "$PID"
+}
+
+start_nsd() {
+    local workers="$1" cpus="$2" dir="$WORK/nsd"
+    mkdir -p "$dir"
+    cp "$WORK/bench.test.zone" "$dir/bench.test.zone"
+    PORT="$(free_port)"
+    cat >"$dir/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1
+    port: $PORT
+    server-count: $workers
+    zonesdir: "$dir"
+    pidfile: "$dir/nsd.pid"
+    xfrdfile: "$dir/xfrd.state"
+    zonelistfile: "$dir/zone.list"
+    database: ""
+    username: ""
+    verbosity: 0
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: bench.test
+    zonefile: bench.test.zone
+EOF
+    taskset -c "$cpus" nsd -d -c "$dir/nsd.conf" >"$OUT/logs/nsd-server.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    wait_ready "$PORT" nsd "$PID"
+}
+
+start_reflector() {
+    local cpus="$1" limit
+    limit=$(python3 -c "print(int(($DURATION + 5) * ($ROUNDS * 2 + 6) + 600))")
+    PORT="$(free_port)"
+    taskset -c "$cpus" "$LOADTEST" reflect --listen "127.0.0.1:$PORT" --time-limit "$limit" \
+        >"$OUT/logs/reflector-server.log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    wait_ready "$PORT" reflector "$PID"
+}
+
+# --- one measurement: log file named SERVER-TOOL-EXTRA-rROUND.txt ------------------------------
+# measure ROUND SERVER PORT TOOL PIN [extra args...]; TOOL is dnsperf, udp or tcp.
+measure() {
+    local round="$1" server="$2" port="$3" tool="$4" pin="$5"
+    shift 5
+    local name="$server-$tool${EXTRA_NAME:+-$EXTRA_NAME}-r$round" cmd=()
+    [[ "$pin" != none ]] && cmd=(taskset -c "$pin")
+    case "$tool" in
+    dnsperf) cmd+=(dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 -t 1 "$@") ;;
+    udp) cmd+=("$LOADTEST" run -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
+    tcp) cmd+=("$LOADTEST" run --tcp -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
+    esac
+    {
+        printf '# %s\n' "${cmd[*]}"
+        printf '# loadavg before: %s\n' "$(cut -d' ' -f1-4 /proc/loadavg)"
+    } >"$OUT/logs/$name.txt"
+    # Bounded: the tools stop by themselves after DURATION; timeout is a safety net.
+    if ! timeout $((DURATION * 3 + 30)) "${cmd[@]}" >>"$OUT/logs/$name.txt" 2>&1; then
+        log "  $name failed (see $OUT/logs/$name.txt)"
+        return 0
+    fi
+    log "  $(printf '%-34s' "$name") $(grep -m1 'Queries per second' "$OUT/logs/$name.txt" | awk '{printf "%12.0f q/s", $4}')" \
+        "$(grep -m1 'Latency (us)' "$OUT/logs/$name.txt" | awk '{print "p50", $4, "p99", $8, "us"}')"
+}
+
+# --- 1 and 2: pinned rounds ---------------------------------------------------------------------
+log "starting servers pinned to CPU $SERVER_CPU (one worker each)"
+declare -A PORTS SPIDS
+start_shoal 1 "$SERVER_CPU"
+PORTS[shoal]=$PORT SPIDS[shoal]=$PID
+start_knot 1 "$SERVER_CPU"
+PORTS[knot]=$PORT SPIDS[knot]=$PID
+start_nsd 1 "$SERVER_CPU"
+PORTS[nsd]=$PORT SPIDS[nsd]=$PID
+start_reflector "$SERVER_CPU"
+PORTS[reflector]=$PORT SPIDS[reflector]=$PID
+
+BUSY=(--busy-poll)
+for round in $(seq "$ROUNDS"); do
+    log "round $round of $ROUNDS (${DURATION} s per run)"
+    for server in shoal knot nsd reflector; do
+        port=${PORTS[$server]}
+        measure "$round" "$server" "$port" dnsperf "$LOAD_CPU"
+        measure "$round" "$server" "$port" udp "$LOAD_CPU" "${BUSY[@]}"
+        if [[ "$server" != reflector ]]; then
+            measure "$round" "$server" "$port" tcp "$LOAD_CPU" "${BUSY[@]}"
+        fi
+    done
+done
+
+# --- 3: latency at 80% of Shoal's peak ------------------------------------------------------------
+RATE=$(python3 - "$OUT/logs" <<'PY'
+import glob, re, statistics, sys
+q = []
+for path in glob.glob(f"{sys.argv[1]}/shoal-udp-r*.txt"):
+    m = re.search(r"Queries per second:\s+([0-9.]+)", open(path).read())
+    if m:
+        q.append(float(m.group(1)))
+print(int(0.8 * statistics.median(q)) if q else 0)
+PY
+)
+if [[ "$RATE" -gt 0 ]]; then
+    log "latency: open loop at $RATE q/s (80% of Shoal's median peak)"
+    EXTRA_NAME=open
+    for server in shoal knot nsd; do
+        measure 1 "$server" "${PORTS[$server]}" udp "$LOAD_CPU" -Q "$RATE" -q 20000 --warmup 1 "${BUSY[@]}"
+    done
+    EXTRA_NAME=""
+else
+    log "latency: skipped (no Shoal peak measured)"
+fi
+for server in shoal knot nsd reflector; do stop "${SPIDS[$server]}"; done
+
+# --- 4: all cores, nothing pinned -----------------------------------------------------------------
+log "all cores: 2 workers per server, load unpinned (2 threads), one round"
+EXTRA_NAME=allcores
+for server in shoal knot nsd; do
+    "start_$server" 2 "0-$(($(nproc) - 1))"
+    measure 1 "$server" "$PORT" dnsperf none -T 2
+    measure 1 "$server" "$PORT" udp none -T 2
+    stop "$PID"
+done
+EXTRA_NAME=""
+
+# --- tables -----------------------------------------------------------------------------------------
+python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
+import csv, glob, os, re, statistics, sys
+out = sys.argv[1]
+runs = []
+for path in sorted(glob.glob(f"{out}/logs/*-r*.txt")):
+    base = os.path.basename(path)[:-4]
+    parts = base.split("-")
+    server, tool, rnd = parts[0], parts[1], int(parts[-1][1:])
+    kind = parts[2] if len(parts) == 4 else "peak"
+    text = open(path).read()
+    num = lambda pat: (float(m.group(1)) if (m := re.search(pat, text)) else None)
+    qps = num(r"Queries per second:\s+([0-9.]+)")
+    if qps is None:
+        continue
+    lat = re.search(r"Latency \(us\):\s+p50 ([0-9.]+)\s+p90 ([0-9.]+)\s+p99 ([0-9.]+)", text)
+    codes = re.search(r"Response codes:\s+(.*)", text)
+    runs.append(dict(server=server, tool="dnsperf" if tool == "dnsperf" else f"shoal-loadtest/{tool}", kind=kind,
+                     round=rnd, qps=qps, avg_us=1e6 * (num(r"Average Latency \(s\):\s+([0-9.]+)") or 0),
+                     p50_us=float(lat.group(1)) if lat else "", p99_us=float(lat.group(3)) if lat else "",
+                     sent=int(num(r"Queries sent:\s+(\d+)") or 0), lost=int(num(r"Queries lost:\s+(\d+)") or 0),
+                     errors=int(num(r"Errors:\s+(\d+)") or 0), rcodes=codes.group(1).strip() if codes else "",
+                     loadavg=num(r"# loadavg before: ([0-9.]+)") or 0.0))
+fields = ["kind", "server", "tool", "round", "qps", "avg_us", "p50_us", "p99_us", "sent", "lost", "errors", "rcodes",
+          "loadavg"]
+with open(f"{out}/runs.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=fields)
+    w.writeheader()
+    w.writerows(runs)
+
+order = {"shoal": 0, "knot": 1, "nsd": 2, "reflector": 3}
+groups = {}
+for r in runs:
+    groups.setdefault((r["kind"], r["tool"], r["server"]), []).append(r)
+summary = []
+for (kind, tool, server), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "peak", kv[0][0], kv[0][1], order.get(kv[0][2], 9))):
+    qs = [r["qps"] for r in rs]
+    med = lambda key: statistics.median([r[key] for r in rs if r[key] != ""]) if any(r[key] != "" for r in rs) else ""
+    summary.append(dict(kind=kind, tool=tool, server=server, runs=len(rs), qps_median=statistics.median(qs),
+                        qps_min=min(qs), qps_max=max(qs), avg_us=med("avg_us"), p50_us=med("p50_us"), p99_us=med("p99_us"),
+                        lost=sum(r["lost"] for r in rs), sent=sum(r["sent"] for r in rs), errors=sum(r["errors"] for r in rs)))
+with open(f"{out}/summary.csv", "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=list(summary[0].keys()) if summary else ["kind"])
+    w.writeheader()
+    w.writerows(summary)
+
+fmt = lambda v, spec: ("-" if v == "" else format(v, spec))
+titles = {"peak": "Peak, closed loop, server pinned to 1 core", "open": "Latency at 80% of Shoal's peak (open loop)",
+          "allcores": "All cores: 2 workers, nothing pinned (1 round)"}
+for kind in ["peak", "open", "allcores"]:
+    rows = [s for s in summary if s["kind"] == kind]
+    if not rows:
+        continue
+    print(f"\n{titles[kind]}\n")
+    print(f"{'tool':<22} {'server':<10} {'runs':>4} {'q/s median':>11} {'min-max':>19} {'avg us':>8} {'p50 us':>8} {'p99 us':>9} {'lost %':>7} {'errors':>6}")
+    for s in rows:
+        rng = f"{s['qps_min']:.0f}-{s['qps_max']:.0f}"
+        lost = 100 * s["lost"] / s["sent"] if s["sent"] else 0
+        print(f"{s['tool']:<22} {s['server']:<10} {s['runs']:>4} {s['qps_median']:>11.0f} {rng:>19} {fmt(s['avg_us'], '8.1f'):>8} "
+              f"{fmt(s['p50_us'], '8.1f'):>8} {fmt(s['p99_us'], '9.1f'):>9} {lost:>7.2f} {s['errors']:>6}")
+    by = {(s["tool"], s["server"]): s["qps_median"] for s in rows}
+    print()
+    for tool in sorted({s["tool"] for s in rows}):
+        sh = by.get((tool, "shoal"))
+        if not sh:
+            continue
+        parts = [f"Shoal/{peer} {sh / by[(tool, peer)]:.2f}" for peer in ("knot", "nsd", "reflector")
+                 if by.get((tool, peer))]
+        if kind == "peak" and by.get((tool, "reflector")):
+            parts[-1] = f"Shoal = {100 * sh / by[(tool, 'reflector')]:.0f}% of the reflector"
+        print(f"  {tool:<22} " + ", ".join(parts))
+
+print("\nResponse codes (first run of shoal-loadtest/udp per server; they should agree):")
+for server in ("shoal", "knot", "nsd"):
+    r = next((r for r in runs if r["server"] == server and r["tool"] == "shoal-loadtest/udp"), None)
+    if r:
+        print(f"  {server:<6} {r['rcodes']}")
+lg = {s["server"]: s["qps_median"] for s in summary if s["kind"] == "peak" and s["server"] == "reflector"}
+d = next((s for s in summary if s["kind"] == "peak" and s["tool"] == "dnsperf" and s["server"] == "reflector"), None)
+u = next((s for s in summary if s["kind"] == "peak" and s["tool"] == "shoal-loadtest/udp" and s["server"] == "reflector"), None)
+if d and u:
+    print(f"\nLoad generators against the reflector: shoal-loadtest {u['qps_median']:.0f} q/s, dnsperf {d['qps_median']:.0f} q/s")
+busy = max((r["loadavg"] for r in runs), default=0)
+if busy > 2.5:
+    print(f"\nNote: the 1-minute load average reached {busy:.2f} before a run (a quiet machine shows about 2 here:"
+          " the server and the load). Other jobs shared the cores; treat the figures as noisy and compare rounds.")
+print(f"\nCSV: {out}/runs.csv (every run), {out}/summary.csv; raw outputs in {out}/logs/")
+PY
