@@ -28,6 +28,8 @@ pub mod flags {
     pub const BELOW_CUT: u8 = 4;
     pub const WILDCARD_CHILD: u8 = 8;
     pub const DNAME: u8 = 16;
+    /// Strictly below a DNAME: never answered from its own data (RFC 6672 §2.3).
+    pub const BELOW_DNAME: u8 = 32;
 }
 
 /// The records of one owner and type.
