@@ -1,1 +1,16 @@
-//! shoal-engine (skeleton; filled in by the serving-core work).
+//! # shoal-engine: the server around the pure answer function
+//!
+//! Owns everything with a side effect: the configuration file ([`config`]), loading
+//! zones into the catalog ([`zones`]), the worker threads with their sockets
+//! ([`worker`]), counters ([`metrics`]) and the few raw syscalls ([`sys`]). The binary
+//! `shoal` (src/main.rs) is thin glue over this library.
+
+pub mod acl;
+pub mod config;
+pub mod control;
+pub mod metrics;
+pub mod server;
+pub mod sys;
+pub mod transfer;
+pub mod worker;
+pub mod zones;

@@ -64,11 +64,7 @@ const ALLOWED: &[Allowance] = &[
     },
     Allowance {
         description: "Extended DNS Errors on refusals",
-        applies: |q| {
-            q.qclass != CLASS_IN
-                || q.name.to_ascii_lowercase().starts_with("version.")
-                || q.qtype == 251
-        },
+        applies: |q| q.qclass != CLASS_IN || q.name.to_ascii_lowercase().starts_with("version.") || q.qtype == 251,
         peer: Peer::Nsd,
         field: Field::Opt,
         reason: "RFC 8914 EDE is optional; NSD adds codes 18/21 to REFUSED answers, Knot adds none",
@@ -120,11 +116,7 @@ fn shoal_answers_like_knot_and_nsd() {
     for (i, spec) in queries.iter().enumerate() {
         let id = (i as u16).wrapping_mul(7919).wrapping_add(17);
         let ask = |server: &Server| normalize(exchange(server.addr, spec, id).as_deref());
-        answers.push(Answers {
-            knot: ask(&knot),
-            nsd: ask(&nsd),
-            shoal: shoal.as_ref().map(ask),
-        });
+        answers.push(Answers { knot: ask(&knot), nsd: ask(&nsd), shoal: shoal.as_ref().map(ask) });
     }
     assert_references_answered(&queries, &answers);
 
@@ -174,13 +166,9 @@ fn shoal_answers_like_knot_and_nsd() {
 
 /// A harness that gets no answers compares nothing: make sure the references replied.
 fn assert_references_answered(queries: &[QuerySpec], answers: &[Answers]) {
-    for (name, pick) in [
-        (
-            "knot",
-            (|a: &Answers| &a.knot) as fn(&Answers) -> &Normalized,
-        ),
-        ("nsd", |a: &Answers| &a.nsd),
-    ] {
+    for (name, pick) in
+        [("knot", (|a: &Answers| &a.knot) as fn(&Answers) -> &Normalized), ("nsd", |a: &Answers| &a.nsd)]
+    {
         let silent: Vec<&str> = queries
             .iter()
             .zip(answers)
@@ -208,9 +196,7 @@ fn reference_disagreements(queries: &[QuerySpec], answers: &[Answers]) -> Vec<(u
 }
 
 fn indent(text: &str, prefix: &str) -> String {
-    text.lines()
-        .map(|l| format!("{prefix}{l}\n"))
-        .collect::<String>()
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect::<String>()
 }
 
 /// Knot vs NSD, grouped by (field, what differs): identical differences on many queries
@@ -220,10 +206,7 @@ fn reference_report(queries: &[QuerySpec], diffs: &[(usize, FieldDiff)]) -> Stri
     let verbose = std::env::var("SHOAL_DIFF_VERBOSE").as_deref() == Ok("1");
     let mut groups: BTreeMap<(Field, &str, &str), Vec<usize>> = BTreeMap::new();
     for (i, d) in diffs {
-        groups
-            .entry((d.field, d.left.as_str(), d.right.as_str()))
-            .or_default()
-            .push(*i);
+        groups.entry((d.field, d.left.as_str(), d.right.as_str())).or_default().push(*i);
     }
     let mut ordered: Vec<_> = groups.into_iter().collect();
     ordered.sort_by(|a, b| a.0 .0.cmp(&b.0 .0).then(b.1.len().cmp(&a.1.len())));
@@ -239,11 +222,7 @@ fn reference_report(queries: &[QuerySpec], diffs: &[(usize, FieldDiff)]) -> Stri
         let _ = writeln!(out, "\n-- {field}: {} queries --", list.len());
         out.push_str(&indent(left, "     knot: "));
         out.push_str(&indent(right, "     nsd:  "));
-        let shown = if verbose {
-            list.len()
-        } else {
-            list.len().min(4)
-        };
+        let shown = if verbose { list.len() } else { list.len().min(4) };
         for i in &list[..shown] {
             let _ = writeln!(out, "   e.g. {}", queries[*i].label());
         }
@@ -258,16 +237,10 @@ fn reference_report(queries: &[QuerySpec], diffs: &[(usize, FieldDiff)]) -> Stri
 fn allowance_report(findings: &[Finding]) -> String {
     let mut out = String::new();
     for row in ALLOWED {
-        let used = findings
-            .iter()
-            .filter(|f| f.allowed_by == Some(row.description))
-            .count();
+        let used = findings.iter().filter(|f| f.allowed_by == Some(row.description)).count();
         if used > 0 {
-            let _ = writeln!(
-                out,
-                "allowed {used}x vs {:?} {}: {} ({})",
-                row.peer, row.field, row.description, row.reason
-            );
+            let _ =
+                writeln!(out, "allowed {used}x vs {:?} {}: {} ({})", row.peer, row.field, row.description, row.reason);
         }
     }
     out
@@ -288,18 +261,9 @@ fn failure_report(queries: &[QuerySpec], failures: &[&Finding]) -> String {
         } else {
             "both references disagree with Shoal"
         };
-        let _ = writeln!(
-            out,
-            "\n  {} | vs {} | {} | {verdict}",
-            queries[f.query].label(),
-            f.peer.name(),
-            f.diff.field
-        );
+        let _ = writeln!(out, "\n  {} | vs {} | {} | {verdict}", queries[f.query].label(), f.peer.name(), f.diff.field);
         out.push_str(&indent(&f.diff.left, "     shoal: "));
-        out.push_str(&indent(
-            &f.diff.right,
-            &format!("     {:<5}: ", f.peer.name()),
-        ));
+        out.push_str(&indent(&f.diff.right, &format!("     {:<5}: ", f.peer.name())));
     }
     out
 }

@@ -6,6 +6,8 @@
 
 /// Option code of NSID (RFC 5001).
 pub const OPT_NSID: u16 = 3;
+/// Option code of Extended DNS Errors (RFC 8914).
+pub const OPT_EDE: u16 = 15;
 
 /// The EDNS parameters of a query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,12 +27,8 @@ pub struct OptError;
 impl Edns {
     /// Parse an OPT record from its CLASS, TTL and RDATA fields.
     pub fn parse(class: u16, ttl: u32, rdata: &[u8]) -> Result<Edns, OptError> {
-        let mut edns = Edns {
-            payload: class.max(512),
-            version: (ttl >> 16) as u8,
-            dnssec_ok: ttl & 0x8000 != 0,
-            nsid: false,
-        };
+        let mut edns =
+            Edns { payload: class.max(512), version: (ttl >> 16) as u8, dnssec_ok: ttl & 0x8000 != 0, nsid: false };
         let mut i = 0;
         while i < rdata.len() {
             if i + 4 > rdata.len() {

@@ -139,9 +139,7 @@ impl fmt::Display for Display<'_> {
             let l = w[i] as usize;
             for &b in &w[i + 1..(i + 1 + l).min(w.len())] {
                 match b {
-                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                        write!(f, "\\{}", b as char)?
-                    }
+                    b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", b as char)?,
                     0x21..=0x7e => write!(f, "{}", b as char)?,
                     _ => write!(f, "\\{:03}", b)?,
                 }

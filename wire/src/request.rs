@@ -43,6 +43,8 @@ pub struct Request<'a> {
     /// Answer and authority counts as received (NOTIFY and UPDATE carry records).
     pub ancount: u16,
     pub nscount: u16,
+    /// Offset of a TSIG record ending the message (RFC 8945 §5.1: it must be last).
+    pub tsig_at: Option<usize>,
 }
 
 fn be16(b: &[u8], i: usize) -> u16 {
@@ -79,6 +81,7 @@ impl<'a> Request<'a> {
         let q = Some(question_end);
 
         let mut edns = None;
+        let mut tsig_at = None;
         let total = ancount as usize + nscount as usize + arcount as usize;
         let first_additional = ancount as usize + nscount as usize;
         for i in 0..total {
@@ -104,6 +107,12 @@ impl<'a> Request<'a> {
                 let e = Edns::parse(class, ttl, &msg[rdata_start..pos]).map_err(|_| form(q))?;
                 edns = Some(e);
             }
+            if rtype == Rtype::TSIG {
+                if i + 1 != total || i < first_additional {
+                    return Err(form(q));
+                }
+                tsig_at = Some(owner);
+            }
         }
         if pos != msg.len() {
             return Err(form(q));
@@ -120,6 +129,7 @@ impl<'a> Request<'a> {
             edns,
             ancount,
             nscount,
+            tsig_at,
         })
     }
 

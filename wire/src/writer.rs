@@ -209,26 +209,69 @@ impl<'a> ResponseWriter<'a> {
         self.put(&rdata[i..])
     }
 
-    /// Write an OPT record (RFC 6891 §6.1.2).
+    /// Append precompiled records: `bytes` were written after a question whose name was
+    /// `delta` bytes shorter than this response's (see `shoal_zonedb::block`), so every
+    /// compression pointer, listed by its position in `pointers`, moves by `delta`.
+    /// All or nothing, like [`ResponseWriter::rr`].
+    pub fn precompiled(
+        &mut self,
+        bytes: &[u8],
+        pointers: &[u16],
+        delta: isize,
+        counts: [u16; 3],
+    ) -> Result<(), WriteError> {
+        self.reserve(bytes.len())?;
+        let start = self.len;
+        self.buf[start..start + bytes.len()].copy_from_slice(bytes);
+        if delta != 0 {
+            for &p in pointers {
+                let at = start + p as usize;
+                let old = (usize::from(self.buf[at] & 0x3f) << 8) | usize::from(self.buf[at + 1]);
+                let new = (old as isize + delta) as usize;
+                self.buf[at] = 0xc0 | (new >> 8) as u8;
+                self.buf[at + 1] = new as u8;
+            }
+        }
+        self.len += bytes.len();
+        for (c, n) in self.counts.iter_mut().zip(counts) {
+            *c += n;
+        }
+        Ok(())
+    }
+
+    /// The bytes written so far.
+    pub fn written(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Write an OPT record (RFC 6891 §6.1.2), with NSID (RFC 5001) and an Extended DNS
+    /// Error code (RFC 8914) when given.
     pub fn opt(
         &mut self,
         payload: u16,
         extended_rcode: u8,
         dnssec_ok: bool,
         nsid: Option<&[u8]>,
+        ede: Option<u16>,
     ) -> Result<(), WriteError> {
         let nsid_len = nsid.map_or(0, |n| 4 + n.len());
-        self.reserve(11 + nsid_len)?;
+        let options_len = nsid_len + if ede.is_some() { 6 } else { 0 };
+        self.reserve(11 + options_len)?;
         let ttl = (u32::from(extended_rcode) << 24) | if dnssec_ok { 0x8000 } else { 0 };
         self.put(&[0])?;
         self.put(&Rtype::OPT.0.to_be_bytes())?;
         self.put(&payload.to_be_bytes())?;
         self.put(&ttl.to_be_bytes())?;
-        self.put(&(nsid_len as u16).to_be_bytes())?;
+        self.put(&(options_len as u16).to_be_bytes())?;
         if let Some(n) = nsid {
             self.put(&crate::edns::OPT_NSID.to_be_bytes())?;
             self.put(&(n.len() as u16).to_be_bytes())?;
             self.put(n)?;
+        }
+        if let Some(code) = ede {
+            self.put(&crate::edns::OPT_EDE.to_be_bytes())?;
+            self.put(&2u16.to_be_bytes())?;
+            self.put(&code.to_be_bytes())?;
         }
         self.counts[Section::Additional as usize] += 1;
         Ok(())
@@ -364,8 +407,15 @@ mod tests {
         w.header(7, 0x8400, 1);
         w.question(b"\x03WWW\x07example\x03com\x00\x00\x01\x00\x01").unwrap();
         w.rr(Section::Answer, Owner::Question, Rtype::A, Class::IN, 60, &[1, 2, 3, 4]).unwrap();
-        w.rr(Section::Authority, Owner::Name(b"\x07example\x03com\x00"), Rtype::NS, Class::IN, 60, b"\x03ns1\x07example\x03com\x00")
-            .unwrap();
+        w.rr(
+            Section::Authority,
+            Owner::Name(b"\x07example\x03com\x00"),
+            Rtype::NS,
+            Class::IN,
+            60,
+            b"\x03ns1\x07example\x03com\x00",
+        )
+        .unwrap();
         let n = w.finish();
         let out = &buf[..n];
         // answer owner: pointer to 12

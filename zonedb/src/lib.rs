@@ -1,1 +1,51 @@
-//! shoal-zonedb (skeleton)
+//! # shoal-zonedb: zones, from master file to answer
+//!
+//! - [`load`] reads RFC 1035 master files ([`lexer`], [`text`], [`rdata`]) into
+//!   records, with errors that name zone, file and line;
+//! - [`snapshot`] validates and compiles those records into an immutable
+//!   [`Snapshot`]: lowercase wire names in a hash index, RRsets in wire form, empty
+//!   non-terminals and node flags (cut, glue, wildcard child, DNAME) precomputed;
+//! - [`block`] holds response sections precompiled per RRset, cut and zone, copied into
+//!   responses with a pointer fix-up instead of being encoded per query;
+//! - [`lookup`] places a name in a snapshot (exact, wildcard, NXDOMAIN, referral, DNAME);
+//! - [`answer`] is the pure `query bytes + catalog → response bytes` function;
+//! - [`catalog`] maps apexes to snapshots; the engine publishes it through `ArcSwap`.
+//!
+//! This crate knows nothing of sockets, threads, files beyond zone files, or time.
+
+pub mod answer;
+pub mod apply;
+pub mod block;
+pub mod catalog;
+pub mod diff;
+pub mod error;
+pub mod journal;
+pub mod lexer;
+pub mod load;
+pub mod lookup;
+pub mod persist;
+pub mod rdata;
+pub mod snapshot;
+pub mod text;
+pub mod xfr;
+pub mod xfr_in;
+
+pub use answer::{answer, Options, Outcome, Response};
+pub use catalog::{Catalog, ZoneState};
+pub use error::{LoadError, LoadErrorKind};
+pub use snapshot::Snapshot;
+
+use shoal_wire::Name;
+use std::path::Path;
+
+/// Load and compile the zone `apex` from the master file at `path`.
+pub fn load_zone(apex: &Name, path: &Path) -> Result<Snapshot, Vec<LoadError>> {
+    let loaded = load::load_file(apex, path)?;
+    Snapshot::compile(apex, loaded)
+}
+
+/// Load and compile the zone `apex` from text (tests, the bundled example zone).
+pub fn load_zone_str(apex: &Name, text: &str, path: &Path) -> Result<Snapshot, Vec<LoadError>> {
+    let loaded = load::load_str(apex, text, path)?;
+    Snapshot::compile(apex, loaded)
+}

@@ -182,12 +182,7 @@ fn base_cases() -> Vec<(&'static str, RecordType)> {
 
 /// A name under `suffix` whose wire form is exactly `wire_len` bytes.
 pub fn long_name_under(suffix: &str, wire_len: usize) -> String {
-    let suffix_wire: usize = suffix
-        .trim_end_matches('.')
-        .split('.')
-        .map(|l| l.len() + 1)
-        .sum::<usize>()
-        + 1;
+    let suffix_wire: usize = suffix.trim_end_matches('.').split('.').map(|l| l.len() + 1).sum::<usize>() + 1;
     let mut left = wire_len - suffix_wire;
     let mut labels = Vec::new();
     let mut letter = b'a';
@@ -240,36 +235,20 @@ pub fn differential_queries() -> Vec<QuerySpec> {
         out.push(QuerySpec::rtype(name, rtype).no_edns().rd());
     }
     // EDNS version 1: BADVERS (RFC 6891 section 6.1.3), in and out of zone.
-    for name in [
-        "www.example.com.",
-        "nonexistent.example.com.",
-        "big.example.com.",
-        "www.example.org.",
-    ] {
+    for name in ["www.example.com.", "nonexistent.example.com.", "big.example.com.", "www.example.org."] {
         out.push(QuerySpec::rtype(name, A).edns_version(1));
         out.push(QuerySpec::rtype(name, A).edns_version(1).tcp());
     }
-    out.push(
-        QuerySpec::rtype("www.example.com.", A)
-            .edns_version(255)
-            .dnssec_ok(),
-    );
+    out.push(QuerySpec::rtype("www.example.com.", A).edns_version(255).dnssec_ok());
     // NSID (RFC 5001): content compared.
-    for (name, rtype) in [
-        ("example.com.", SOA),
-        ("nonexistent.example.com.", A),
-        ("sub.example.com.", A),
-        ("www.example.org.", A),
-    ] {
+    for (name, rtype) in
+        [("example.com.", SOA), ("nonexistent.example.com.", A), ("sub.example.com.", A), ("www.example.org.", A)]
+    {
         out.push(QuerySpec::rtype(name, rtype).nsid());
         out.push(QuerySpec::rtype(name, rtype).nsid().tcp());
     }
     out.push(QuerySpec::rtype("id.server.", TXT).class(CLASS_CH).nsid());
-    out.push(
-        QuerySpec::rtype("www.example.com.", A)
-            .nsid()
-            .edns_version(1),
-    );
+    out.push(QuerySpec::rtype("www.example.com.", A).nsid().edns_version(1));
     // RD and CD are copied; RA is not compared.
     for q in [
         QuerySpec::rtype("www.example.com.", A).rd(),
@@ -288,14 +267,7 @@ pub fn differential_queries() -> Vec<QuerySpec> {
         out.push(QuerySpec::rtype("example.com.", SOA).class(class).tcp());
     }
     // CHAOS identity and version.
-    for name in [
-        "id.server.",
-        "hostname.bind.",
-        "version.bind.",
-        "version.server.",
-        "authors.bind.",
-        "nothing.bind.",
-    ] {
+    for name in ["id.server.", "hostname.bind.", "version.bind.", "version.server.", "authors.bind.", "nothing.bind."] {
         out.push(QuerySpec::rtype(name, TXT).class(CLASS_CH));
         out.push(QuerySpec::rtype(name, TXT).class(CLASS_CH).no_edns().tcp());
     }

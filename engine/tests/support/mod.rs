@@ -43,26 +43,18 @@ pub struct ZoneSpec {
 
 impl ZoneSpec {
     pub fn new(name: &str, file: &str) -> ZoneSpec {
-        ZoneSpec {
-            name: name.to_string(),
-            file: file.to_string(),
-        }
+        ZoneSpec { name: name.to_string(), file: file.to_string() }
     }
 }
 
 /// The zones under `engine/tests/zones/` that every server loads.
 pub fn test_zones() -> Vec<ZoneSpec> {
-    vec![
-        ZoneSpec::new("example.com.", "example.com.zone"),
-        ZoneSpec::new("example.", "example.zone"),
-    ]
+    vec![ZoneSpec::new("example.com.", "example.com.zone"), ZoneSpec::new("example.", "example.zone")]
 }
 
 /// `engine/tests/zones`, found through `CARGO_MANIFEST_DIR`.
 pub fn zones_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("zones")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("zones")
 }
 
 /// A directory under the system temp dir, removed on drop unless `SHOAL_KEEP_TMP=1`.
@@ -74,16 +66,9 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = std::env::temp_dir().join(format!(
-            "shoal-test-{tag}-{}-{n}-{nanos:x}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&path)
-            .unwrap_or_else(|e| panic!("create temp dir {}: {e}", path.display()));
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("shoal-test-{tag}-{}-{n}-{nanos:x}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create temp dir {}: {e}", path.display()));
         TempDir { path }
     }
 
@@ -141,16 +126,9 @@ pub fn free_port() -> u16 {
 /// Look a program up in `PATH` and the usual sbin directories (cargo's `PATH` often
 /// lacks `/usr/sbin`, where Debian puts `knotd` and `nsd`).
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    for extra in [
-        "/usr/sbin",
-        "/usr/local/sbin",
-        "/sbin",
-        "/usr/bin",
-        "/usr/local/bin",
-    ] {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    for extra in ["/usr/sbin", "/usr/local/sbin", "/sbin", "/usr/bin", "/usr/local/bin"] {
         dirs.push(PathBuf::from(extra));
     }
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
@@ -160,10 +138,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 /// `SHOAL_ALLOW_NO_PEERS=1`, print a clear skip notice and return false (the caller
 /// returns); otherwise panic, because a silently skipped differential test is a lie.
 pub fn reference_servers_available(test: &str) -> bool {
-    let missing: Vec<&str> = ["knotd", "nsd"]
-        .into_iter()
-        .filter(|p| find_program(p).is_none())
-        .collect();
+    let missing: Vec<&str> = ["knotd", "nsd"].into_iter().filter(|p| find_program(p).is_none()).collect();
     if missing.is_empty() {
         return true;
     }

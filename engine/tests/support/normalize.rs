@@ -79,10 +79,7 @@ impl Parsed {
     }
     pub fn nsid(&self) -> Option<&[u8]> {
         let opt = self.opt.as_ref()?;
-        opt.options
-            .iter()
-            .find(|(code, _)| *code == NSID)
-            .map(|(_, v)| v.as_slice())
+        opt.options.iter().find(|(code, _)| *code == NSID).map(|(_, v)| v.as_slice())
     }
 }
 
@@ -126,9 +123,7 @@ pub fn parse(msg: &[u8]) -> Result<Parsed, String> {
     let mut questions = Vec::new();
     for _ in 0..counts[0] {
         let (name, next) = read_name(msg, pos)?;
-        let fixed = msg
-            .get(next..next + 4)
-            .ok_or_else(|| format!("question cut at {next}"))?;
+        let fixed = msg.get(next..next + 4).ok_or_else(|| format!("question cut at {next}"))?;
         let qtype = u16::from_be_bytes([fixed[0], fixed[1]]);
         let qclass = u16::from_be_bytes([fixed[2], fixed[3]]);
         questions.push((name, qtype, qclass));
@@ -139,9 +134,7 @@ pub fn parse(msg: &[u8]) -> Result<Parsed, String> {
     for (i, section) in sections.iter_mut().enumerate() {
         for _ in 0..counts[i + 1] {
             let (owner, next) = read_name(msg, pos)?;
-            let fixed = msg
-                .get(next..next + 10)
-                .ok_or_else(|| format!("record header cut at {next}"))?;
+            let fixed = msg.get(next..next + 10).ok_or_else(|| format!("record header cut at {next}"))?;
             let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
             let class = u16::from_be_bytes([fixed[2], fixed[3]]);
             let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
@@ -162,15 +155,9 @@ pub fn parse(msg: &[u8]) -> Result<Parsed, String> {
                 opt = Some(parse_opt(&owner, class, ttl, &msg[start..end])?);
                 continue;
             }
-            let rdata = canonical_rdata(msg, rtype, start, end)
-                .map_err(|e| format!("RDATA of {owner} TYPE{rtype}: {e}"))?;
-            section.push(Rr {
-                owner,
-                rtype,
-                class,
-                ttl,
-                rdata,
-            });
+            let rdata =
+                canonical_rdata(msg, rtype, start, end).map_err(|e| format!("RDATA of {owner} TYPE{rtype}: {e}"))?;
+            section.push(Rr { owner, rtype, class, ttl, rdata });
         }
     }
     if pos != msg.len() {
@@ -198,9 +185,7 @@ fn parse_opt(owner: &str, class: u16, ttl: u32, rdata: &[u8]) -> Result<Opt, Str
         let head = rdata.get(i..i + 4).ok_or("OPT option header cut short")?;
         let code = u16::from_be_bytes([head[0], head[1]]);
         let len = u16::from_be_bytes([head[2], head[3]]) as usize;
-        let value = rdata
-            .get(i + 4..i + 4 + len)
-            .ok_or("OPT option value cut short")?;
+        let value = rdata.get(i + 4..i + 4 + len).ok_or("OPT option value cut short")?;
         options.push((code, value.to_vec()));
         i += 4 + len;
     }
@@ -230,9 +215,7 @@ pub fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), String> 
                 return Ok((labels_to_text(&labels), next));
             }
             0x00 => {
-                let label = msg
-                    .get(pos + 1..pos + 1 + len)
-                    .ok_or_else(|| format!("label cut at {pos}"))?;
+                let label = msg.get(pos + 1..pos + 1 + len).ok_or_else(|| format!("label cut at {pos}"))?;
                 wire_len += 1 + len;
                 if wire_len > 255 {
                     return Err("name longer than 255 bytes".into());
@@ -322,14 +305,14 @@ fn layout(rtype: u16) -> Option<&'static [Part]> {
     Some(match rtype {
         // NS MD MF CNAME MB MG MR PTR DNAME
         2 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 39 => &[Name],
-        6 => &[Name, Name, Fixed(20)],          // SOA
-        14 | 17 => &[Name, Name],               // MINFO RP
-        15 | 18 | 21 | 36 => &[Fixed(2), Name], // MX AFSDB RT KX
-        26 => &[Fixed(2), Name, Name],          // PX
-        33 => &[Fixed(6), Name],                // SRV
+        6 => &[Name, Name, Fixed(20)],                               // SOA
+        14 | 17 => &[Name, Name],                                    // MINFO RP
+        15 | 18 | 21 | 36 => &[Fixed(2), Name],                      // MX AFSDB RT KX
+        26 => &[Fixed(2), Name, Name],                               // PX
+        33 => &[Fixed(6), Name],                                     // SRV
         35 => &[Fixed(4), CharString, CharString, CharString, Name], // NAPTR
-        46 => &[Fixed(18), Name, Rest],         // RRSIG
-        47 => &[Name, Rest],                    // NSEC
+        46 => &[Fixed(18), Name, Rest],                              // RRSIG
+        47 => &[Name, Rest],                                         // NSEC
         _ => return None,
     })
 }
@@ -464,23 +447,15 @@ pub fn normalize(reply: Option<&[u8]>) -> Normalized {
         Err(e) => return Normalized::Unparseable(format!("{e}; bytes {}", hex(bytes))),
     };
     let mut flags = vec![format!("opcode={}", parsed.opcode())];
-    for (set, name) in [
-        (parsed.qr(), "qr"),
-        (parsed.aa(), "aa"),
-        (parsed.tc(), "tc"),
-        (parsed.rd(), "rd"),
-        (parsed.cd(), "cd"),
-    ] {
+    for (set, name) in
+        [(parsed.qr(), "qr"), (parsed.aa(), "aa"), (parsed.tc(), "tc"), (parsed.rd(), "rd"), (parsed.cd(), "cd")]
+    {
         if set {
             flags.push(name.to_string());
         }
     }
-    let mut question = parsed
-        .questions
-        .iter()
-        .map(|(n, t, c)| format!("{n} CLASS{c} TYPE{t}"))
-        .collect::<Vec<_>>()
-        .join(" | ");
+    let mut question =
+        parsed.questions.iter().map(|(n, t, c)| format!("{n} CLASS{c} TYPE{t}")).collect::<Vec<_>>().join(" | ");
     if question.is_empty() {
         question = "(no question)".into();
     }
@@ -500,17 +475,11 @@ pub fn normalize(reply: Option<&[u8]>) -> Normalized {
                 "v{}{}{} options=[{}]",
                 o.version,
                 if o.dnssec_ok { " do" } else { "" },
-                if o.owner_is_root {
-                    ""
-                } else {
-                    " non-root-owner"
-                },
+                if o.owner_is_root { "" } else { " non-root-owner" },
                 codes.join(","),
             );
-            let nsid = parsed
-                .nsid()
-                .map(|v| format!("{:?}", String::from_utf8_lossy(v)))
-                .unwrap_or_else(|| "none".into());
+            let nsid =
+                parsed.nsid().map(|v| format!("{:?}", String::from_utf8_lossy(v))).unwrap_or_else(|| "none".into());
             (opt, nsid)
         }
     };
@@ -518,11 +487,7 @@ pub fn normalize(reply: Option<&[u8]>) -> Normalized {
         rcode: rcode_name(parsed.rcode),
         flags: flags.join(" "),
         question,
-        sections: [
-            to_map(&parsed.answer),
-            to_map(&parsed.authority),
-            to_map(&parsed.additional),
-        ],
+        sections: [to_map(&parsed.answer), to_map(&parsed.authority), to_map(&parsed.additional)],
         opt,
         nsid,
     }))
@@ -542,22 +507,12 @@ pub fn compare(left: &Normalized, right: &Normalized, compare_nsid: bool) -> Vec
     let (l, r) = match (left, right) {
         (Normalized::Reply(l), Normalized::Reply(r)) => (l, r),
         _ if left == right => return Vec::new(),
-        _ => {
-            return vec![FieldDiff {
-                field: Field::Reply,
-                left: describe(left),
-                right: describe(right),
-            }]
-        }
+        _ => return vec![FieldDiff { field: Field::Reply, left: describe(left), right: describe(right) }],
     };
     let mut diffs = Vec::new();
     let mut scalar = |field, a: &String, b: &String| {
         if a != b {
-            diffs.push(FieldDiff {
-                field,
-                left: a.clone(),
-                right: b.clone(),
-            });
+            diffs.push(FieldDiff { field, left: a.clone(), right: b.clone() });
         }
     };
     scalar(Field::Rcode, &l.rcode, &r.rcode);
@@ -571,11 +526,7 @@ pub fn compare(left: &Normalized, right: &Normalized, compare_nsid: bool) -> Vec
     for (i, field) in fields.into_iter().enumerate() {
         let (a, b) = (&l.sections[i], &r.sections[i]);
         if a != b {
-            diffs.push(FieldDiff {
-                field,
-                left: only_in(a, b),
-                right: only_in(b, a),
-            });
+            diffs.push(FieldDiff { field, left: only_in(a, b), right: only_in(b, a) });
         }
     }
     diffs
@@ -593,13 +544,7 @@ fn only_in(a: &BTreeMap<Rr, (String, usize)>, b: &BTreeMap<Rr, (String, usize)>)
     let lines: Vec<String> = a
         .iter()
         .filter(|(rr, (_, count))| b.get(*rr).map(|(_, c)| c) != Some(count))
-        .map(|(_, (text, count))| {
-            if *count > 1 {
-                format!("{text} (x{count})")
-            } else {
-                text.clone()
-            }
-        })
+        .map(|(_, (text, count))| if *count > 1 { format!("{text} (x{count})") } else { text.clone() })
         .collect();
     if lines.is_empty() {
         "(nothing)".into()

@@ -65,12 +65,7 @@ impl QuerySpec {
             name: name.to_string(),
             qtype,
             qclass: CLASS_IN,
-            edns: Some(EdnsSpec {
-                payload: 1232,
-                version: 0,
-                dnssec_ok: false,
-                nsid: false,
-            }),
+            edns: Some(EdnsSpec { payload: 1232, version: 0, dnssec_ok: false, nsid: false }),
             rd: false,
             cd: false,
             case_seed: 0,
@@ -99,12 +94,7 @@ impl QuerySpec {
     }
 
     fn edns_mut(&mut self) -> &mut EdnsSpec {
-        self.edns.get_or_insert(EdnsSpec {
-            payload: 1232,
-            version: 0,
-            dnssec_ok: false,
-            nsid: false,
-        })
+        self.edns.get_or_insert(EdnsSpec { payload: 1232, version: 0, dnssec_ok: false, nsid: false })
     }
 
     pub fn payload(mut self, payload: u16) -> Self {
@@ -173,8 +163,7 @@ impl QuerySpec {
 
     /// The query message in wire form, built by hickory-proto.
     pub fn to_wire(&self, id: u16) -> Vec<u8> {
-        let name = Name::from_ascii(self.wire_name())
-            .unwrap_or_else(|e| panic!("bad test qname {:?}: {e}", self.name));
+        let name = Name::from_ascii(self.wire_name()).unwrap_or_else(|e| panic!("bad test qname {:?}: {e}", self.name));
         let mut query = Query::query(name, RecordType::from(self.qtype));
         query.set_query_class(DNSClass::from(self.qclass));
         let mut msg = Message::new(id, MessageType::Query, OpCode::Query);
@@ -202,12 +191,7 @@ impl QuerySpec {
             Transport::Udp => "udp",
             Transport::Tcp => "tcp",
         };
-        let mut s = format!(
-            "{transport} {} {} {}",
-            self.name,
-            class_name(self.qclass),
-            RecordType::from(self.qtype)
-        );
+        let mut s = format!("{transport} {} {} {}", self.name, class_name(self.qclass), RecordType::from(self.qtype));
         match &self.edns {
             None => s.push_str(" no-edns"),
             Some(e) => {
@@ -257,12 +241,7 @@ pub fn exchange(addr: SocketAddr, spec: &QuerySpec, id: u16) -> Option<Vec<u8>> 
 
 /// UDP request/reply: send `packet`, wait up to `timeout` for a reply whose ID matches,
 /// resend up to `attempts` times. Stray packets with other IDs are skipped (bounded).
-pub fn udp_exchange(
-    addr: SocketAddr,
-    packet: &[u8],
-    timeout: Duration,
-    attempts: usize,
-) -> Option<Vec<u8>> {
+pub fn udp_exchange(addr: SocketAddr, packet: &[u8], timeout: Duration, attempts: usize) -> Option<Vec<u8>> {
     let sock = UdpSocket::bind("127.0.0.1:0").expect("bind UDP client socket");
     sock.connect(addr).expect("connect UDP client socket");
     let id = packet.get(..2).map(|b| [b[0], b[1]]);

@@ -131,14 +131,7 @@ impl Server {
             }
         };
         let child = spawn(&program, &args, dir.path(), &log)?;
-        let mut server = Server {
-            kind,
-            addr,
-            child,
-            logs,
-            config,
-            dir,
-        };
+        let mut server = Server { kind, addr, child, logs, config, dir };
         let ready: Vec<String> = match &setup.ready_zones {
             Some(zones) => zones.clone(),
             None => setup.zones.iter().map(|z| z.name.clone()).collect(),
@@ -274,11 +267,7 @@ fn spawn(program: &Path, args: &[String], cwd: &Path, log: &Path) -> Result<Chil
     let out = File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err));
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(Stdio::from(out)).stderr(Stdio::from(err));
     // SAFETY: the closure runs in the forked child before exec and only calls setpgid(2)
     // and prctl(2), which are async-signal-safe; it touches no memory of the parent.
     unsafe {
@@ -288,8 +277,7 @@ fn spawn(program: &Path, args: &[String], cwd: &Path, log: &Path) -> Result<Chil
             Ok(())
         });
     }
-    cmd.spawn()
-        .map_err(|e| format!("spawn {}: {e}", program.display()))
+    cmd.spawn().map_err(|e| format!("spawn {}: {e}", program.display()))
 }
 
 fn path_arg(path: &Path) -> String {

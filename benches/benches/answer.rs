@@ -1,0 +1,50 @@
+//! Criterion benches: parsing a query, answering from a 100k-name zone (positive,
+//! NXDOMAIN, referral, wildcard), and compiling a 1M-record zone.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use shoal_benches::{catalog, compile, query, zone_text};
+use shoal_wire::Request;
+use shoal_zonedb::{answer, Options};
+use std::hint::black_box;
+
+// The allocator the server uses, so the figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn parse(c: &mut Criterion) {
+    let q = query("host12345.bench.test.", 1);
+    c.bench_function("parse_query", |b| b.iter(|| Request::parse(black_box(&q)).map(|r| r.qtype)));
+}
+
+fn answers(c: &mut Criterion) {
+    let cat = catalog(compile(&zone_text(100_000)));
+    let opts = Options::default();
+    let mut out = vec![0u8; 65535];
+    let mut g = c.benchmark_group("answer_100k");
+    g.throughput(Throughput::Elements(1));
+    for (label, name, t) in [
+        ("positive", "host12345.bench.test.", 1u16),
+        ("nxdomain", "nothere12345.bench.test.", 1),
+        ("nodata", "host12345.bench.test.", 15),
+        ("referral", "www.del12399.bench.test.", 1),
+        ("wildcard", "a.b.wild.bench.test.", 1),
+    ] {
+        let q = query(name, t);
+        g.bench_function(label, |b| b.iter(|| answer(black_box(&q), &cat, &opts, &mut out).len));
+    }
+    g.finish();
+}
+
+fn compile_1m(c: &mut Criterion) {
+    // ~1M records: 700k names with A, plus AAAA, TXT and delegations.
+    let text = zone_text(700_000);
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    g.bench_function("load_and_compile_1m_records", |b| {
+        b.iter_batched(|| (), |_| compile(&text).record_count(), BatchSize::PerIteration)
+    });
+    g.finish();
+}
+
+criterion_group!(benches, parse, answers, compile_1m);
+criterion_main!(benches);

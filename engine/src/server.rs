@@ -1,0 +1,100 @@
+//! Starting the server: load zones, publish the catalog, bind every worker's sockets,
+//! start one pinned worker thread per core and the transfer thread; reload and stop.
+
+use crate::config::Config;
+use crate::metrics::WorkerStats;
+use crate::transfer::{Event, Transfers};
+use crate::worker::{self, Shared, Sockets};
+use arc_swap::ArcSwap;
+use std::io;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A running server.
+pub struct Server {
+    pub shared: Arc<Shared>,
+    pub stats: Vec<Arc<WorkerStats>>,
+    threads: Vec<std::thread::JoinHandle<io::Result<()>>>,
+    transfer: Option<std::thread::JoinHandle<()>>,
+    events: crossbeam_channel::Sender<Event>,
+    control: Option<std::path::PathBuf>,
+}
+
+impl Server {
+    /// Load the zones and start the workers. Fails if a socket cannot be bound.
+    pub fn start(config: &Config) -> io::Result<Server> {
+        let (mut transfers, catalog) = Transfers::new(config.clone());
+        let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+        let (events, rx) = crossbeam_channel::bounded(1024);
+        transfers.connect(Arc::clone(&catalog), events.clone());
+        let shared = Arc::new(Shared {
+            catalog,
+            identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
+            version: config.version.as_ref().map(|s| s.as_bytes().to_vec()),
+            udp_payload: config.udp_payload,
+            tcp_idle_timeout: config.tcp_idle_timeout,
+            tcp_max_connections: config.tcp_max_connections,
+            stop: AtomicBool::new(false),
+            events: Some(events.clone()),
+        });
+        worker::WORKERS.store(config.workers, std::sync::atomic::Ordering::Relaxed);
+        // Bind everything first so a bad address fails before any thread starts.
+        let mut sockets = Vec::new();
+        for _ in 0..config.workers {
+            sockets.push(Sockets::bind(&config.listen)?);
+        }
+        let cores = crate::sys::allowed_cores();
+        let mut stats = Vec::new();
+        let mut threads = Vec::new();
+        for (i, s) in sockets.into_iter().enumerate() {
+            let st = Arc::new(WorkerStats::default());
+            stats.push(Arc::clone(&st));
+            let sh = Arc::clone(&shared);
+            let core = cores[i % cores.len()];
+            let pin = config.workers <= cores.len();
+            threads.push(std::thread::Builder::new().name(format!("shoal-worker-{i}")).spawn(move || {
+                if pin {
+                    if let Err(e) = crate::sys::pin_to_core(core) {
+                        tracing::warn!(worker = i, core, "cannot pin worker: {e}");
+                    }
+                }
+                let r = worker::run(i, s, sh, st);
+                if let Err(e) = &r {
+                    tracing::error!(worker = i, "worker stopped: {e}");
+                }
+                r
+            })?);
+        }
+        let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
+        if let Some(sock) = &config.control_socket {
+            match crate::control::start(sock, events.clone(), std::time::Instant::now()) {
+                Ok(()) => tracing::info!("control socket {}", sock.display()),
+                Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
+            }
+        }
+        for a in &config.listen {
+            tracing::info!(workers = config.workers, "listening on {a} (UDP and TCP)");
+        }
+        Ok(Server { shared, stats, threads, transfer: Some(transfer), events, control: config.control_socket.clone() })
+    }
+
+    /// Ask the transfer thread to re-read the configuration and zone files.
+    pub fn reload(&self) {
+        let _ = self.events.send(Event::Reload);
+    }
+
+    /// Stop the workers and the transfer thread and wait for them.
+    pub fn stop(mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.events.send(Event::Stop);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        if let Some(t) = self.transfer.take() {
+            let _ = t.join();
+        }
+        if let Some(sock) = &self.control {
+            let _ = std::fs::remove_file(sock);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The secondary's side of the wire: asking a primary for its SOA (UDP, then TCP on
+//! truncation) and pulling a zone by IXFR or AXFR over TCP, with TSIG on every request
+//! and every signed response checked. Blocking I/O with timeouts; runs on a refresh
+//! thread, never on a worker.
+
+use super::tsig::{self, Key, Signer, Verifier};
+use shoal_wire::{Name, Rtype};
+use shoal_zonedb::diff::Rr;
+use shoal_zonedb::xfr_in::{Received, XfrError, XfrParser};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Per-read and connect timeout.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole transfer must finish within this.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Why talking to a primary failed.
+#[derive(Debug)]
+pub enum ClientError {
+    Io(std::io::Error),
+    Timeout,
+    /// The primary answered with this RCODE.
+    Rcode(u8),
+    /// The response's TSIG is missing or wrong (the TSIG error code).
+    Tsig(u16),
+    BadResponse(&'static str),
+    Xfr(XfrError),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Io(e) => write!(f, "{e}"),
+            ClientError::Timeout => write!(f, "timed out"),
+            ClientError::Rcode(r) => write!(f, "primary answered RCODE {r}"),
+            ClientError::Tsig(c) => write!(f, "TSIG verification failed (error {c})"),
+            ClientError::BadResponse(w) => write!(f, "bad response: {w}"),
+            ClientError::Xfr(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<std::io::Error> for ClientError {
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ClientError::Timeout,
+            _ => ClientError::Io(e),
+        }
+    }
+}
+
+fn new_id() -> u16 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    (t ^ (t >> 16)) as u16 ^ std::process::id() as u16
+}
+
+/// A query message for `zone`/`qtype`, with the held SOA in authority for IXFR.
+fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
+    let mut m = Vec::with_capacity(128);
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, u8::from(held.is_some()), 0, 0]);
+    m.extend_from_slice(zone.as_wire());
+    m.extend_from_slice(&qtype.0.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    if let Some(soa) = held {
+        m.extend_from_slice(&[0xc0, 12]);
+        m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        m.extend_from_slice(&soa.ttl.to_be_bytes());
+        m.extend_from_slice(&(soa.rdata.len() as u16).to_be_bytes());
+        m.extend_from_slice(&soa.rdata);
+    }
+    m
+}
+
+fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
+    match key {
+        Some(k) => {
+            let mut s = Signer::new(k, &[]);
+            s.sign(m, tsig::now());
+            s.last_mac().to_vec()
+        }
+        None => Vec::new(),
+    }
+}
+
+/// The serial of the primary's SOA for `zone`.
+pub fn query_soa(primary: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<u32, ClientError> {
+    let id = new_id();
+    let mut q = request(id, zone, Rtype::SOA, None);
+    let mac = sign(&mut q, key);
+    let bind: SocketAddr =
+        if primary.is_ipv4() { "0.0.0.0:0".parse().expect("valid") } else { "[::]:0".parse().expect("valid") };
+    let sock = UdpSocket::bind(bind)?;
+    sock.connect(primary)?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut buf = vec![0u8; 65535];
+    let mut resp = None;
+    'tries: for _ in 0..3 {
+        sock.send(&q)?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match sock.recv(&mut buf) {
+                Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 => {
+                    resp = Some(buf[..n].to_vec());
+                    break 'tries;
+                }
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let mut resp = resp.ok_or(ClientError::Timeout)?;
+    if resp[2] & 0x02 != 0 {
+        // Truncated: ask again over TCP.
+        let mut s = connect(primary)?;
+        write_msg(&mut s, &q)?;
+        resp = read_msg(&mut s)?;
+    }
+    if let Some(k) = key {
+        tsig::verify_response(&resp, k, &mac, tsig::now()).map_err(|e| ClientError::Tsig(e.code))?;
+    }
+    soa_serial_from(&resp, zone)
+}
+
+fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
+    let rcode = resp[3] & 0x0f;
+    if rcode != 0 {
+        return Err(ClientError::Rcode(rcode));
+    }
+    let mut p = XfrParser::new(zone.clone(), Some(0));
+    p.feed(resp).map_err(ClientError::Xfr)?;
+    match p.finish() {
+        Ok(Received::UpToDate { serial }) => Ok(serial),
+        _ => Err(ClientError::BadResponse("no SOA for the zone in the answer")),
+    }
+}
+
+fn connect(primary: SocketAddr) -> Result<TcpStream, ClientError> {
+    let s = TcpStream::connect_timeout(&primary, IO_TIMEOUT)?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    s.set_nodelay(true)?;
+    Ok(s)
+}
+
+fn write_msg(s: &mut TcpStream, m: &[u8]) -> Result<(), ClientError> {
+    let mut b = Vec::with_capacity(m.len() + 2);
+    b.extend_from_slice(&(m.len() as u16).to_be_bytes());
+    b.extend_from_slice(m);
+    s.write_all(&b)?;
+    Ok(())
+}
+
+fn read_msg(s: &mut TcpStream) -> Result<Vec<u8>, ClientError> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len)?;
+    let mut m = vec![0u8; u16::from_be_bytes(len) as usize];
+    s.read_exact(&mut m)?;
+    Ok(m)
+}
+
+/// What a transfer brought, with figures for the log line.
+pub struct Transfer {
+    pub received: Received,
+    pub kind: &'static str,
+    pub records: usize,
+    pub bytes: usize,
+    pub messages: usize,
+}
+
+/// Pull `zone` from `primary`: IXFR from `held` when given, else AXFR.
+pub fn transfer(
+    primary: SocketAddr,
+    zone: &Name,
+    held: Option<&Rr>,
+    key: Option<&Key>,
+) -> Result<Transfer, ClientError> {
+    let started = Instant::now();
+    let id = new_id();
+    let (qtype, kind) = if held.is_some() { (Rtype::IXFR, "IXFR") } else { (Rtype::AXFR, "AXFR") };
+    let mut q = request(id, zone, qtype, held);
+    let mac = sign(&mut q, key);
+    let mut s = connect(primary)?;
+    write_msg(&mut s, &q)?;
+    let client_serial = held.map(|h| shoal_zonedb::diff::soa_serial(&h.rdata));
+    let mut parser = XfrParser::new(zone.clone(), client_serial);
+    let mut verifier = key.map(|k| Verifier::new(k, &mac));
+    loop {
+        if started.elapsed() > TRANSFER_TIMEOUT {
+            return Err(ClientError::Timeout);
+        }
+        let m = match read_msg(&mut s) {
+            Ok(m) => m,
+            // The primary closed after a lone SOA: an up-to-date IXFR answer.
+            Err(ClientError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof && parser.messages > 0 => break,
+            Err(e) => return Err(e),
+        };
+        if m.len() < 12 || m[..2] != id.to_be_bytes() {
+            return Err(ClientError::BadResponse("response ID does not match"));
+        }
+        if let Some(v) = verifier.as_mut() {
+            if let Err(e) = v.verify(&m, tsig::now()) {
+                // An unsigned error answer still tells us the RCODE.
+                if m[3] & 0x0f != 0 {
+                    return Err(ClientError::Rcode(m[3] & 0x0f));
+                }
+                return Err(ClientError::Tsig(e.code));
+            }
+        }
+        parser.feed(&m).map_err(|e| match e {
+            XfrError::Rcode(r) => ClientError::Rcode(r),
+            other => ClientError::Xfr(other),
+        })?;
+        if parser.done() {
+            break;
+        }
+        if let (Some(cs), 1) = (client_serial, parser.messages) {
+            // A lone SOA not newer than ours: the primary has nothing for us.
+            if parser.record_count() == 0 && lone_soa_not_newer(&m, cs) {
+                break;
+            }
+        }
+    }
+    let (records, bytes, messages) = (parser.record_count(), parser.bytes, parser.messages);
+    let received = parser.finish().map_err(ClientError::Xfr)?;
+    Ok(Transfer { received, kind, records, bytes, messages })
+}
+
+fn lone_soa_not_newer(m: &[u8], client_serial: u32) -> bool {
+    if u16::from_be_bytes([m[6], m[7]]) != 1 {
+        return false;
+    }
+    match soa_serial_any(m) {
+        Some(s) => !super::serial_gt(s, client_serial),
+        None => false,
+    }
+}
+
+/// The serial of the first answer record if it is an SOA.
+fn soa_serial_any(m: &[u8]) -> Option<u32> {
+    let mut pos = 12;
+    for _ in 0..u16::from_be_bytes([m[4], m[5]]) {
+        pos = shoal_wire::name::skip_name(m, pos).ok()? + 4;
+    }
+    pos = shoal_wire::name::skip_name(m, pos).ok()?;
+    if u16::from_be_bytes([*m.get(pos)?, *m.get(pos + 1)?]) != Rtype::SOA.0 {
+        return None;
+    }
+    let rdlen = u16::from_be_bytes([*m.get(pos + 8)?, *m.get(pos + 9)?]) as usize;
+    let end = pos + 10 + rdlen;
+    let f = m.get(end - 20..end - 16)?;
+    Some(u32::from_be_bytes([f[0], f[1], f[2], f[3]]))
+}

@@ -1,0 +1,618 @@
+//! The transfer side (NSD's xfrd, Knot's background workers): everything about zone
+//! versions that is not answering a query. One thread owns the zone registry
+//! ([`Transfers`]) and receives [`Event`]s over a crossbeam channel:
+//!
+//! - `Xfr`: a TCP worker handed over a connection whose next message is an AXFR or
+//!   IXFR request; it is checked (zone, ACL, TSIG) here and streamed from an
+//!   `Arc<Snapshot>` by a short-lived sender thread ([`xfr_out`]), never by a worker;
+//! - `Reload`: re-read the configuration and zone files; a changed zone with a newer
+//!   serial gets a new snapshot, a diff in its IXFR journal, and NOTIFYs ([`notify`]);
+//! - `Stop`.
+//!
+//! Publishing is one `ArcSwap` store of a new catalog. Old snapshots are parked here
+//! until no worker holds them, so the last reference (and the freeing of a large
+//! zone) is dropped on this thread, not on a worker.
+
+pub mod client;
+pub mod notify;
+pub mod secondary;
+pub mod signed;
+pub mod tsig;
+pub mod xfr_out;
+
+use crate::config::{Config, ZoneConfig, ZoneSource};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use shoal_wire::Name;
+use shoal_zonedb::journal::Journal;
+use shoal_zonedb::{Catalog, Snapshot, ZoneState};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What the transfer thread is asked to do.
+pub enum Event {
+    /// An AXFR/IXFR request read by a TCP worker, with the connection itself.
+    Xfr {
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        query: Vec<u8>,
+        /// Responses to earlier pipelined queries not yet written.
+        pending: Vec<u8>,
+    },
+    /// A NOTIFY or a TSIG-signed query received by a UDP worker; the reply goes out
+    /// through `reply`, a handle on the worker's socket.
+    Udp {
+        msg: Vec<u8>,
+        peer: SocketAddr,
+        reply: Arc<std::net::UdpSocket>,
+    },
+    /// A refresh thread finished.
+    Refreshed {
+        zone: Name,
+        outcome: secondary::Outcome,
+    },
+    /// Check a secondary zone now (`force_axfr`: transfer the whole zone).
+    Refresh {
+        zone: Name,
+        force_axfr: bool,
+    },
+    /// Send NOTIFY for a zone now.
+    SendNotify {
+        zone: Name,
+    },
+    /// Report the state of every zone.
+    Status {
+        reply: crossbeam_channel::Sender<Vec<ZoneStatus>>,
+    },
+    Reload,
+    Stop,
+}
+
+/// RFC 1982: is serial `a` newer than `b`?
+pub fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && (a.wrapping_sub(b) as i32) > 0
+}
+
+/// What `shoal ctl zone-status` shows for a zone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZoneStatus {
+    pub zone: String,
+    /// `primary` or `secondary`.
+    pub role: &'static str,
+    /// `served`, `expired` or `not loaded`.
+    pub state: &'static str,
+    pub serial: Option<u32>,
+    pub records: usize,
+    pub journal_diffs: usize,
+    pub primaries: Vec<String>,
+    /// Unix time of the last successful check of a primary.
+    pub last_refresh: Option<u64>,
+    /// Seconds until the next check of the primary.
+    pub next_refresh_in: Option<u64>,
+    /// Seconds until the zone expires without a successful check.
+    pub expires_in: Option<u64>,
+    pub refreshing: bool,
+    pub failures: u32,
+}
+
+/// One zone as the transfer side knows it.
+struct ZoneEntry {
+    config: ZoneConfig,
+    snapshot: Option<Arc<Snapshot>>,
+    journal: Journal,
+    /// Modification time and length of the zone file when it was loaded.
+    stamp: Option<(SystemTime, u64)>,
+    /// Timers of a secondary zone.
+    secondary: Option<secondary::SecondaryState>,
+}
+
+impl ZoneEntry {
+    fn new(config: &ZoneConfig) -> ZoneEntry {
+        let stamp = file_stamp(config);
+        let snapshot = crate::zones::load_logged(config).map(Arc::new);
+        let journal = load_journal(config, snapshot.as_deref());
+        let secondary = matches!(config.source, ZoneSource::Primaries(_))
+            .then(|| secondary::SecondaryState::new(snapshot.as_deref(), &config.timers));
+        ZoneEntry { config: config.clone(), snapshot, journal, stamp, secondary }
+    }
+
+    /// What workers may answer from.
+    fn state(&self) -> ZoneState {
+        match (&self.snapshot, &self.secondary) {
+            (_, Some(sec)) if sec.expired => ZoneState::Failed,
+            (Some(s), _) => ZoneState::Ready(Arc::clone(s)),
+            (None, _) => ZoneState::Failed,
+        }
+    }
+}
+
+/// The zone registry and everything that changes zones.
+pub struct Transfers {
+    config: Config,
+    zones: HashMap<Name, ZoneEntry>,
+    catalog: Arc<arc_swap::ArcSwap<Catalog>>,
+    /// Old snapshots waiting for the workers to let go of them.
+    graveyard: Vec<Arc<Snapshot>>,
+    active_xfrs: Arc<AtomicUsize>,
+    /// For refresh threads to report back.
+    events: Option<crossbeam_channel::Sender<Event>>,
+}
+
+/// Most outbound transfers running at once; more are refused (the peer retries).
+const MAX_XFR_OUT: usize = 16;
+
+fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
+    match &z.source {
+        ZoneSource::File(f) => {
+            std::fs::metadata(f).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+        }
+        ZoneSource::Builtin | ZoneSource::Primaries(_) => None,
+    }
+}
+
+impl Transfers {
+    /// Load every configured zone (and its journal) and build the first catalog.
+    pub fn new(config: Config) -> (Transfers, Catalog) {
+        let mut zones = HashMap::new();
+        for z in &config.zones {
+            zones.insert(z.name.clone(), ZoneEntry::new(z));
+        }
+        let t = Transfers {
+            config,
+            zones,
+            catalog: Arc::new(arc_swap::ArcSwap::from_pointee(Catalog::new())),
+            graveyard: Vec::new(),
+            active_xfrs: Arc::new(AtomicUsize::new(0)),
+            events: None,
+        };
+        let catalog = t.build_catalog();
+        (t, catalog)
+    }
+
+    /// Share the catalog the workers read, and the channel refresh threads report to.
+    pub fn connect(&mut self, catalog: Arc<arc_swap::ArcSwap<Catalog>>, events: crossbeam_channel::Sender<Event>) {
+        self.catalog = catalog;
+        self.events = Some(events);
+    }
+
+    fn build_catalog(&self) -> Catalog {
+        let mut c = Catalog::new();
+        for (name, e) in &self.zones {
+            c.insert(name.clone(), e.state());
+        }
+        c
+    }
+
+    fn publish(&mut self) {
+        let c = self.build_catalog();
+        self.catalog.store(Arc::new(c));
+    }
+
+    /// Run until `Stop` (or the channel closes).
+    pub fn run(mut self, rx: Receiver<Event>) {
+        loop {
+            let wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
+            match rx.recv_timeout(wait) {
+                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Ok(Event::Reload) => self.reload(),
+                Ok(Event::Xfr { stream, peer, query, pending }) => self.xfr(stream, peer, query, pending),
+                Ok(Event::Udp { msg, peer, reply }) => self.udp(&msg, peer, &reply),
+                Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
+                Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
+                Ok(Event::SendNotify { zone }) => self.send_notifies(&zone),
+                Ok(Event::Status { reply }) => {
+                    let _ = reply.send(self.status());
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.timers();
+            self.bury();
+        }
+    }
+
+    fn status(&self) -> Vec<ZoneStatus> {
+        let now = Instant::now();
+        let mut v: Vec<ZoneStatus> = self
+            .zones
+            .values()
+            .map(|e| {
+                let sec = e.secondary.as_ref();
+                let state = match (&e.snapshot, sec) {
+                    (_, Some(s)) if s.expired => "expired",
+                    (Some(_), _) => "served",
+                    (None, _) => "not loaded",
+                };
+                ZoneStatus {
+                    zone: e.config.name.to_string(),
+                    role: if sec.is_some() { "secondary" } else { "primary" },
+                    state,
+                    serial: e.snapshot.as_ref().map(|s| s.serial()),
+                    records: e.snapshot.as_ref().map_or(0, |s| s.record_count()),
+                    journal_diffs: e.journal.len(),
+                    primaries: e.config.primaries().iter().map(|p| p.to_string()).collect(),
+                    last_refresh: sec
+                        .and_then(|s| s.last_success)
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs()),
+                    next_refresh_in: sec.map(|s| s.next_check.saturating_duration_since(now).as_secs()),
+                    expires_in: sec.and_then(|s| s.expire_at).map(|t| t.saturating_duration_since(now).as_secs()),
+                    refreshing: sec.is_some_and(|s| s.in_flight),
+                    failures: sec.map_or(0, |s| s.failures),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.zone.cmp(&b.zone));
+        v
+    }
+
+    /// The earliest secondary timer.
+    fn next_timer(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        self.zones
+            .values()
+            .filter_map(|e| e.secondary.as_ref())
+            .filter(|s| !s.in_flight)
+            .flat_map(|s| [Some(s.next_check), s.expire_at.filter(|_| !s.expired)])
+            .flatten()
+            .min()
+            .unwrap_or(far)
+    }
+
+    /// Start due refreshes and expire zones whose primaries have been gone too long.
+    fn timers(&mut self) {
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut expired = false;
+        for (name, e) in &mut self.zones {
+            let Some(sec) = e.secondary.as_mut() else { continue };
+            if !sec.expired && sec.expire_at.is_some_and(|t| t <= now) {
+                sec.expired = true;
+                expired = true;
+                tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
+            }
+            if !sec.in_flight && sec.next_check <= now {
+                due.push(name.clone());
+            }
+        }
+        if expired {
+            self.publish();
+        }
+        for name in due {
+            self.start_refresh(&name, false);
+        }
+    }
+
+    /// Run one refresh of a secondary zone on its own thread.
+    fn start_refresh(&mut self, name: &Name, force_axfr: bool) {
+        let Some(e) = self.zones.get_mut(name) else { return };
+        let Some(sec) = e.secondary.as_mut() else { return };
+        if sec.in_flight {
+            sec.again = true;
+            return;
+        }
+        let Some(events) = self.events.clone() else { return };
+        sec.in_flight = true;
+        let cfg = e.config.clone();
+        let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
+        let held = e.snapshot.clone();
+        let zone = name.clone();
+        let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
+            let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr);
+            let _ = events.send(Event::Refreshed { zone, outcome });
+        });
+        if let Err(err) = spawned {
+            tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
+            if let Some(sec) = self.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) {
+                sec.in_flight = false;
+                sec.next_check = Instant::now() + Duration::from_secs(5);
+            }
+        }
+    }
+
+    /// A refresh thread reported: publish, reschedule, expire.
+    fn refreshed(&mut self, name: &Name, outcome: secondary::Outcome) {
+        let Some(e) = self.zones.get_mut(name) else { return };
+        let bounds = e.config.timers;
+        let now = Instant::now();
+        let mut changed = false;
+        let success = match outcome {
+            secondary::Outcome::Updated { primary, snapshot, diffs } => {
+                tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
+                for d in diffs {
+                    e.journal.push(d);
+                }
+                if let Some(p) = e.config.journal_path() {
+                    if let Err(err) = e.journal.save(&p) {
+                        tracing::warn!(zone = %name, "cannot write IXFR journal {}: {err}", p.display());
+                    }
+                }
+                if let Some(old) = e.snapshot.replace(Arc::new(snapshot)) {
+                    self.graveyard.push(old);
+                }
+                changed = true;
+                true
+            }
+            secondary::Outcome::Current { .. } => true,
+            secondary::Outcome::Failed => false,
+        };
+        let (refresh, retry, expire) = match &e.snapshot {
+            Some(s) => secondary::timers(s, &bounds),
+            None => (bounds.refresh.0, bounds.retry.0, bounds.expire.0),
+        };
+        let Some(sec) = e.secondary.as_mut() else { return };
+        sec.in_flight = false;
+        if success {
+            sec.failures = 0;
+            sec.last_success = Some(SystemTime::now());
+            sec.expire_at = Some(now + Duration::from_secs(u64::from(expire)));
+            if sec.expired {
+                tracing::info!(zone = %name, "zone served again");
+                sec.expired = false;
+                changed = true;
+            }
+            sec.next_check = now + secondary::jitter(Duration::from_secs(u64::from(refresh)));
+        } else {
+            sec.failures += 1;
+            sec.next_check = now + Duration::from_secs(u64::from(retry));
+        }
+        if std::mem::take(&mut sec.again) {
+            sec.next_check = now;
+        }
+        if changed {
+            self.publish();
+            self.send_notifies(name);
+        }
+    }
+
+    /// A datagram a worker passed on: NOTIFY, or a signed query.
+    fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        if msg.len() >= 12 && (msg[2] >> 3) & 0x0f == 4 {
+            self.notify_in(msg, peer, reply);
+        } else if shoal_wire::Request::parse(msg).is_ok_and(|r| r.qtype == shoal_wire::Rtype::IXFR) {
+            let plan = self.plan(msg, peer);
+            let resp = xfr_out::udp_reply(msg, peer, plan);
+            if !resp.is_empty() {
+                let _ = reply.send_to(&resp, peer);
+            }
+        } else {
+            let catalog = self.catalog.load_full();
+            if let Some(resp) = signed::answer_signed(msg, &self.config.keys, &catalog, false, self.config.udp_payload)
+            {
+                let _ = reply.send_to(&resp, peer);
+            }
+        }
+    }
+
+    /// NOTIFY in (RFC 1996): check the sender and the signature, answer, and check the
+    /// zone's primary now.
+    fn notify_in(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        let verdict = notify::check_in(msg, peer, &self.config.keys, |apex| {
+            self.zones
+                .get(apex)
+                .filter(|e| e.secondary.is_some())
+                .map(|e| (&e.config.allow_notify, e.config.transfer_key.map(|i| &self.config.keys[i])))
+        });
+        if let Some(resp) = verdict.response {
+            let _ = reply.send_to(&resp, peer);
+        }
+        if let Some(zone) = verdict.refresh {
+            tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
+            self.start_refresh(&zone, false);
+        }
+    }
+
+    /// Drop old snapshots that no worker holds any more.
+    fn bury(&mut self) {
+        self.graveyard.retain(|s| Arc::strong_count(s) > 1);
+    }
+
+    /// Re-read the configuration and every zone file that changed.
+    pub fn reload(&mut self) {
+        let Some(path) = self.config.path.clone() else {
+            tracing::info!("reload: the built-in configuration has nothing to re-read");
+            return;
+        };
+        let config = match Config::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("reload rejected, running configuration kept: {e}");
+                return;
+            }
+        };
+        if config.listen != self.config.listen || config.workers != self.config.workers {
+            tracing::warn!("reload: listen addresses and workers change only on restart");
+        }
+        let mut zones = HashMap::new();
+        let mut notify = Vec::new();
+        for z in &config.zones {
+            let mut entry = match self.zones.remove(&z.name) {
+                Some(e)
+                    if same_source(&e.config.source, &z.source) || !matches!(z.source, ZoneSource::Primaries(_)) =>
+                {
+                    e
+                }
+                other => {
+                    self.graveyard.extend(other.and_then(|o| o.snapshot));
+                    let e = ZoneEntry::new(z);
+                    tracing::info!(zone = %z.name, "reload: zone added");
+                    if e.snapshot.is_some() && e.secondary.is_none() {
+                        notify.push(z.name.clone());
+                    }
+                    zones.insert(z.name.clone(), e);
+                    continue;
+                }
+            };
+            let source_changed = !same_source(&entry.config.source, &z.source);
+            entry.config = z.clone();
+            entry.journal.set_limit(z.ixfr_journal);
+            if entry.secondary.is_some() {
+                zones.insert(z.name.clone(), entry);
+                continue;
+            }
+            let stamp = file_stamp(z);
+            let changed = source_changed || stamp != entry.stamp || entry.snapshot.is_none();
+            if changed && self.reload_zone(&mut entry, stamp) {
+                notify.push(z.name.clone());
+            }
+            zones.insert(z.name.clone(), entry);
+        }
+        for (name, old) in self.zones.drain() {
+            tracing::info!(zone = %name, "reload: zone removed");
+            self.graveyard.extend(old.snapshot);
+        }
+        self.zones = zones;
+        self.config = config;
+        self.publish();
+        for name in notify {
+            self.send_notifies(&name);
+        }
+        tracing::info!(zones = self.zones.len(), "reload done");
+    }
+
+    /// Load a changed zone file; returns whether a new version was published.
+    fn reload_zone(&mut self, entry: &mut ZoneEntry, stamp: Option<(SystemTime, u64)>) -> bool {
+        let z = &entry.config;
+        let new = match crate::zones::load(z) {
+            Ok(s) => s,
+            Err(errors) => {
+                for e in &errors {
+                    tracing::error!("{e}");
+                }
+                tracing::error!(zone = %z.name, "reload: zone file broken, previous version kept");
+                return false;
+            }
+        };
+        entry.stamp = stamp;
+        let Some(old) = entry.snapshot.clone() else {
+            tracing::info!(zone = %z.name, serial = new.serial(), "reload: zone loaded");
+            entry.snapshot = Some(Arc::new(new));
+            return true;
+        };
+        let d = shoal_zonedb::diff::diff(&old, &new);
+        if new.serial() == old.serial() {
+            if !d.is_empty() {
+                tracing::warn!(zone = %z.name, serial = new.serial(), "reload: zone file changed but its serial did not; not published (increase the serial)");
+            }
+            return false;
+        }
+        if !serial_gt(new.serial(), old.serial()) {
+            tracing::warn!(zone = %z.name, old = old.serial(), new = new.serial(), "reload: serial went backwards; not published");
+            return false;
+        }
+        tracing::info!(zone = %z.name, old = old.serial(), new = new.serial(), removed = d.removed.len(), added = d.added.len(), "reload: new version");
+        entry.journal.push(d);
+        if let Some(p) = z.journal_path() {
+            if let Err(e) = entry.journal.save(&p) {
+                tracing::warn!(zone = %z.name, "cannot write IXFR journal {}: {e}", p.display());
+            }
+        }
+        self.graveyard.push(old);
+        entry.snapshot = Some(Arc::new(new));
+        true
+    }
+
+    fn send_notifies(&self, name: &Name) {
+        let Some(e) = self.zones.get(name) else { return };
+        let Some(s) = &e.snapshot else { return };
+        if e.config.notify.is_empty() {
+            return;
+        }
+        let key = e.config.transfer_key.map(|i| self.config.keys[i].clone());
+        notify::spawn(name.clone(), shoal_zonedb::diff::soa_of(s), e.config.notify.clone(), key);
+    }
+
+    /// Decide what an AXFR/IXFR request gets.
+    fn plan(&self, query: &[u8], peer: SocketAddr) -> xfr_out::Plan {
+        xfr_out::plan(query, peer, &self.config.keys, |apex| {
+            self.zones.get(apex).map(|e| xfr_out::ZoneView {
+                name: &e.config.name,
+                snapshot: e.snapshot.as_ref().filter(|_| !e.secondary.as_ref().is_some_and(|s| s.expired)),
+                journal: &e.journal,
+                acl: &e.config.allow_transfer,
+                key: e.config.transfer_key.map(|i| &self.config.keys[i]),
+            })
+        })
+    }
+
+    /// Check an AXFR/IXFR request and start streaming it (or refuse it). A signed
+    /// ordinary query handed over the same way is answered, signed, and the
+    /// connection closed.
+    fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>) {
+        let is_transfer = shoal_wire::Request::parse(&query)
+            .is_ok_and(|r| matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR));
+        if !is_transfer {
+            let catalog = self.catalog.load_full();
+            let resp = signed::answer_signed(&query, &self.config.keys, &catalog, true, self.config.udp_payload);
+            xfr_out::reply_and_close(stream, pending, resp.as_deref());
+            return;
+        }
+        let plan = self.plan(&query, peer);
+        let active = Arc::clone(&self.active_xfrs);
+        if active.load(Ordering::Relaxed) >= MAX_XFR_OUT {
+            tracing::warn!(%peer, "transfer refused: {MAX_XFR_OUT} transfers already running");
+            xfr_out::refuse_busy(stream, &query, pending);
+            return;
+        }
+        active.fetch_add(1, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new().name("shoal-xfr-out".into()).spawn(move || {
+            xfr_out::send(stream, peer, &query, pending, plan);
+            active.fetch_sub(1, Ordering::Relaxed);
+        });
+        if spawned.is_err() {
+            self.active_xfrs.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!(%peer, "cannot start a transfer thread");
+        }
+    }
+}
+
+fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
+    match (a, b) {
+        (ZoneSource::File(x), ZoneSource::File(y)) => x == y,
+        (ZoneSource::Builtin, ZoneSource::Builtin) => true,
+        (ZoneSource::Primaries(x), ZoneSource::Primaries(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The zone's journal from disk, if it ends at the loaded version.
+fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
+    let empty = Journal::new(z.ixfr_journal);
+    let (Some(path), Some(s)) = (z.journal_path(), snapshot) else { return empty };
+    if !path.exists() {
+        return empty;
+    }
+    match Journal::load(&path, z.ixfr_journal) {
+        Ok(j) if j.newest_serial() == Some(s.serial()) => j,
+        Ok(_) => {
+            tracing::info!(zone = %z.name, "IXFR journal {} does not end at serial {}; starting a new one", path.display(), s.serial());
+            empty
+        }
+        Err(e) => {
+            tracing::warn!(zone = %z.name, "IXFR journal {}: {e}; starting a new one", path.display());
+            empty
+        }
+    }
+}
+
+/// Where to find a zone's journal (for tests).
+pub fn journal_path(z: &ZoneConfig) -> Option<PathBuf> {
+    z.journal_path()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serial_gt;
+
+    #[test]
+    fn rfc1982_serial_comparison() {
+        assert!(serial_gt(2, 1));
+        assert!(!serial_gt(1, 2));
+        assert!(!serial_gt(5, 5));
+        assert!(serial_gt(1, u32::MAX), "wrapped past 2^32 is newer");
+        assert!(serial_gt(0x8000_0000 - 1, 0));
+        assert!(!serial_gt(0x8000_0001, 0));
+    }
+}

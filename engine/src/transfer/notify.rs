@@ -1,0 +1,147 @@
+//! NOTIFY out (RFC 1996): tell each secondary that a zone has a new serial.
+//!
+//! One short-lived thread per zone and new serial sends a NOTIFY (opcode 4, AA, the
+//! zone's SOA in the question and answer) to each target over UDP, TSIG-signed when the
+//! zone has a transfer key, and retries with doubling timeouts (1, 2, 4, 8 s) until the
+//! target answers. The outcome is logged per target.
+
+use super::tsig::{self, Key, Signer};
+use shoal_wire::{Name, Rtype};
+use shoal_zonedb::diff::Rr;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+const TRIES: u32 = 4;
+
+/// Build a NOTIFY message for `zone` carrying `soa`.
+pub fn message(id: u16, zone: &Name, soa: &Rr) -> Vec<u8> {
+    let mut m = Vec::with_capacity(128);
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0x24, 0x00]); // opcode NOTIFY, AA
+    m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
+    m.extend_from_slice(zone.as_wire());
+    m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&[0xc0, 12]);
+    m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&soa.ttl.to_be_bytes());
+    m.extend_from_slice(&(soa.rdata.len() as u16).to_be_bytes());
+    m.extend_from_slice(&soa.rdata);
+    m
+}
+
+/// Send NOTIFYs for `zone` in the background.
+pub fn spawn(zone: Name, soa: Rr, targets: Vec<SocketAddr>, key: Option<Key>) {
+    let r = std::thread::Builder::new().name("shoal-notify".into()).spawn(move || {
+        for t in targets {
+            notify_one(&zone, &soa, t, key.as_ref());
+        }
+    });
+    if let Err(e) = r {
+        tracing::error!("cannot start NOTIFY thread: {e}");
+    }
+}
+
+fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
+    let serial = shoal_zonedb::diff::soa_serial(&soa.rdata);
+    let bind: SocketAddr =
+        if target.is_ipv4() { "0.0.0.0:0".parse().expect("valid") } else { "[::]:0".parse().expect("valid") };
+    let sock = match UdpSocket::bind(bind).and_then(|s| s.connect(target).map(|_| s)) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%zone, %target, "NOTIFY not sent: {e}");
+            return;
+        }
+    };
+    let id = (std::process::id() as u16) ^ (serial as u16) ^ target.port();
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=TRIES {
+        let mut m = message(id, zone, soa);
+        if let Some(k) = key {
+            Signer::new(k, &[]).sign(&mut m, tsig::now());
+        }
+        if sock.send(&m).is_ok() {
+            let _ = sock.set_read_timeout(Some(wait));
+            let mut buf = [0u8; 4096];
+            let deadline = std::time::Instant::now() + wait;
+            while std::time::Instant::now() < deadline {
+                match sock.recv(&mut buf) {
+                    Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 => {
+                        let rcode = buf[3] & 0x0f;
+                        if rcode == 0 {
+                            tracing::info!(%zone, %target, serial, attempt, "NOTIFY acknowledged");
+                        } else {
+                            tracing::warn!(%zone, %target, serial, rcode, "NOTIFY answered with an error");
+                        }
+                        return;
+                    }
+                    Ok(_) => continue,
+                    Err(_) => break,
+                }
+            }
+        }
+        wait *= 2;
+    }
+    tracing::warn!(%zone, %target, serial, "NOTIFY not answered after {TRIES} tries");
+}
+
+/// What to do with a received NOTIFY.
+pub struct InVerdict {
+    /// The reply to send (none for a message too broken to answer).
+    pub response: Option<Vec<u8>>,
+    /// The zone to check now, when the NOTIFY was accepted.
+    pub refresh: Option<Name>,
+}
+
+/// Check a NOTIFY: a secondary zone of ours (`zone` finds its allow list and key),
+/// from an allowed address, signed when a key is set. Accepted: NOERROR; otherwise
+/// REFUSED (NOTAUTH for a bad signature), each logged.
+pub fn check_in<'a>(
+    msg: &[u8],
+    peer: SocketAddr,
+    keys: &[Key],
+    zone: impl Fn(&[u8]) -> Option<(&'a crate::acl::Acl, Option<&'a Key>)>,
+) -> InVerdict {
+    let Ok(req) = shoal_wire::Request::parse(msg) else {
+        return InVerdict { response: None, refresh: None };
+    };
+    let name = shoal_wire::name::Display(req.qname.as_wire()).to_string();
+    let reply = |rcode: u8, signer: Option<(&Key, &[u8])>| {
+        let mut m = Vec::with_capacity(msg.len() + 128);
+        m.extend_from_slice(&msg[..2]);
+        m.push(0x80 | (msg[2] & 0x78) | 0x04);
+        m.push(rcode);
+        m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        m.extend_from_slice(req.question_bytes());
+        if let Some((k, mac)) = signer {
+            Signer::new(k, mac).sign(&mut m, tsig::now());
+        }
+        m
+    };
+    let Some((acl, key)) = zone(req.qname.as_wire()) else {
+        tracing::warn!(zone = %name, %peer, "NOTIFY refused: not a secondary zone of this server");
+        return InVerdict { response: Some(reply(5, None)), refresh: None };
+    };
+    if !acl.allows(peer.ip()) {
+        tracing::warn!(zone = %name, %peer, "NOTIFY refused: sender not in allow_notify");
+        return InVerdict { response: Some(reply(5, None)), refresh: None };
+    }
+    let signed = match tsig::verify_request(msg, keys, tsig::now()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(zone = %name, %peer, tsig_error = e.code, "NOTIFY refused: bad TSIG");
+            return InVerdict { response: Some(reply(9, None)), refresh: None };
+        }
+    };
+    let mac = match (key, &signed) {
+        (Some(k), Some((used, mac))) if used.name == k.name => Some((k, mac.as_slice())),
+        (Some(_), _) => {
+            tracing::warn!(zone = %name, %peer, "NOTIFY refused: not signed with the zone's transfer_key");
+            return InVerdict { response: Some(reply(5, None)), refresh: None };
+        }
+        (None, _) => None,
+    };
+    let zone = Name::from_wire(req.qname.as_wire()).ok();
+    InVerdict { response: Some(reply(0, mac)), refresh: zone }
+}

@@ -1,0 +1,191 @@
+//! Secondary zones: the refresh cycle (RFC 1034 §4.3.5, RFC 1996, RFC 1995).
+//!
+//! [`SecondaryState`] holds a zone's timers: when to check the primary's SOA next, and
+//! when the zone expires if no primary can be reached. [`refresh`] is one check,
+//! run on its own short-lived thread so that a large transfer never delays the
+//! transfer thread (NOTIFY answers, outbound transfers) or a worker: it asks each
+//! primary in order for its SOA, compares serials with RFC 1982 arithmetic, pulls IXFR
+//! from the held version (AXFR when nothing is held, or when the primary refuses IXFR
+//! or its incremental answer cannot be applied), builds the new snapshot completely,
+//! and saves it to the state directory before reporting back. Nothing is published
+//! until everything has been validated.
+
+use super::client::{self, ClientError};
+use super::serial_gt;
+use super::tsig::Key;
+use crate::config::{TimerBounds, ZoneConfig};
+use shoal_wire::Name;
+use shoal_zonedb::diff::{soa_of, soa_serial, Diff};
+use shoal_zonedb::xfr_in::Received;
+use shoal_zonedb::Snapshot;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Timers and flags of one secondary zone.
+#[derive(Debug)]
+pub struct SecondaryState {
+    pub next_check: Instant,
+    pub in_flight: bool,
+    /// A NOTIFY arrived during a check: check again when it ends.
+    pub again: bool,
+    pub last_success: Option<std::time::SystemTime>,
+    /// When the zone stops being served if no primary answers before.
+    pub expire_at: Option<Instant>,
+    pub expired: bool,
+    pub failures: u32,
+}
+
+impl SecondaryState {
+    /// A zone checked at once; `held` (from the state directory) starts the expire
+    /// clock.
+    pub fn new(held: Option<&Snapshot>, bounds: &TimerBounds) -> Self {
+        let expire_at = held.map(|s| Instant::now() + secs(timers(s, bounds).2));
+        SecondaryState {
+            next_check: Instant::now(),
+            in_flight: false,
+            again: false,
+            last_success: None,
+            expire_at,
+            expired: false,
+            failures: 0,
+        }
+    }
+}
+
+fn secs(s: u32) -> Duration {
+    Duration::from_secs(u64::from(s))
+}
+
+/// The SOA's refresh, retry and expire, clamped to `bounds`. Without a held zone, the
+/// lower bounds.
+pub fn timers(s: &Snapshot, bounds: &TimerBounds) -> (u32, u32, u32) {
+    let soa = soa_of(s);
+    let f = &soa.rdata[soa.rdata.len() - 20..];
+    let field = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
+    let clamp = |v: u32, (lo, hi): (u32, u32)| v.clamp(lo, hi);
+    (clamp(field(4), bounds.refresh), clamp(field(8), bounds.retry), clamp(field(12), bounds.expire))
+}
+
+/// Up to a tenth of `d` at random, so refreshes of many zones do not line up.
+pub fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    let frac = f64::from(nanos % 1000) / 10_000.0;
+    d + d.mul_f64(frac)
+}
+
+/// The result of one check.
+pub enum Outcome {
+    /// A new version, validated, compiled and saved.
+    Updated { primary: SocketAddr, snapshot: Snapshot, diffs: Vec<Diff> },
+    /// A primary answered and has nothing newer.
+    Current { primary: SocketAddr },
+    /// No primary could be used; the reasons were logged.
+    Failed,
+}
+
+/// Check the primaries of `zone` once; `force_axfr` skips IXFR.
+pub fn refresh(cfg: &ZoneConfig, key: Option<&Key>, held: Option<Arc<Snapshot>>, force_axfr: bool) -> Outcome {
+    let zone = &cfg.name;
+    for &primary in cfg.primaries() {
+        let serial = match client::query_soa(primary, zone, key) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(%zone, %primary, "SOA query failed: {e}");
+                continue;
+            }
+        };
+        if let Some(h) = &held {
+            if !force_axfr && !serial_gt(serial, h.serial()) {
+                if serial != h.serial() {
+                    tracing::warn!(%zone, %primary, held = h.serial(), primary_serial = serial, "primary has an older serial; ignored");
+                }
+                return Outcome::Current { primary };
+            }
+        }
+        match pull(zone, primary, key, held.as_deref(), force_axfr) {
+            Ok((snapshot, diffs)) => {
+                if let Some(p) = cfg.state_path() {
+                    if let Err(e) =
+                        std::fs::create_dir_all(&cfg.state_dir).and_then(|_| shoal_zonedb::persist::save(&snapshot, &p))
+                    {
+                        tracing::warn!(%zone, "cannot save zone copy {}: {e}", p.display());
+                    }
+                }
+                return Outcome::Updated { primary, snapshot, diffs };
+            }
+            Err(PullError::Current) => return Outcome::Current { primary },
+            Err(PullError::Failed(e)) => tracing::warn!(%zone, %primary, "transfer failed: {e}; previous version kept"),
+        }
+    }
+    Outcome::Failed
+}
+
+enum PullError {
+    Current,
+    Failed(String),
+}
+
+/// Transfer and build the new version; IXFR first when a version is held.
+fn pull(
+    zone: &Name,
+    primary: SocketAddr,
+    key: Option<&Key>,
+    held: Option<&Snapshot>,
+    force_axfr: bool,
+) -> Result<(Snapshot, Vec<Diff>), PullError> {
+    let started = Instant::now();
+    let held_soa = held.filter(|_| !force_axfr).map(soa_of);
+    let t = match client::transfer(primary, zone, held_soa.as_ref(), key) {
+        Ok(t) => t,
+        Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
+            tracing::info!(%zone, %primary, "IXFR not usable ({e}); trying AXFR");
+            client::transfer(primary, zone, None, key).map_err(|e| PullError::Failed(e.to_string()))?
+        }
+        Err(e) => return Err(PullError::Failed(e.to_string())),
+    };
+    let old = held.map(Snapshot::serial);
+    let (snapshot, diffs, kind) = match t.received {
+        Received::UpToDate { .. } => return Err(PullError::Current),
+        Received::Full(records) => {
+            let s = shoal_zonedb::apply::from_records(zone, records, &format!("AXFR from {primary}"))
+                .map_err(|e| PullError::Failed(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))?;
+            let diffs = held.map(|h| vec![shoal_zonedb::diff::diff(h, &s)]).unwrap_or_default();
+            (s, diffs, if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" })
+        }
+        Received::Incremental(diffs) => {
+            let h = held.ok_or_else(|| PullError::Failed("incremental answer without a held version".into()))?;
+            match shoal_zonedb::apply::apply(h, &diffs) {
+                Ok(s) => (s, diffs, "IXFR"),
+                Err(e) => {
+                    tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
+                    return pull(zone, primary, key, held, true);
+                }
+            }
+        }
+    };
+    if let Some(o) = old {
+        // A forced retransfer may bring the same serial; otherwise it must be newer.
+        let acceptable = serial_gt(snapshot.serial(), o) || (force_axfr && snapshot.serial() == o);
+        if !acceptable {
+            return Err(PullError::Failed(format!(
+                "transfer brought serial {}, not newer than {o}",
+                snapshot.serial()
+            )));
+        }
+    }
+    let from = old.map_or_else(|| "none".to_string(), |o| o.to_string());
+    tracing::info!(
+        %zone, peer = %primary, kind, serials = format!("{from} -> {}", snapshot.serial()),
+        records = t.records, bytes = t.bytes, messages = t.messages, ms = started.elapsed().as_millis() as u64,
+        "transfer in done"
+    );
+    let diffs =
+        diffs.into_iter().filter(|d: &Diff| soa_serial(&d.old_soa.rdata) != soa_serial(&d.new_soa.rdata)).collect();
+    Ok((snapshot, diffs))
+}
+
+/// Errors after which AXFR is worth a try.
+fn ixfr_fallback(e: &ClientError) -> bool {
+    matches!(e, ClientError::Rcode(1 | 4 | 5) | ClientError::Xfr(_))
+}

@@ -1,0 +1,123 @@
+//! The worker threads: one per core, each owning its own SO_REUSEPORT UDP socket and
+//! TCP listener for every listen address, driven by one mio `Poll`.
+//!
+//! A worker reads the catalog through an `arc_swap::Cache` (a few loads when nothing
+//! changed), answers with the pure `shoal_zonedb::answer`, and never blocks, locks or
+//! allocates per query: its buffers are allocated once when it starts, TCP buffers once
+//! per connection. A failing socket operation is counted and the worker moves on.
+
+mod tcp;
+pub mod udp;
+
+use crate::metrics::WorkerStats;
+use arc_swap::{ArcSwap, Cache};
+use mio::{Events, Interest, Poll, Token};
+use shoal_zonedb::Catalog;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What all workers share, read-only (the catalog swaps atomically).
+pub struct Shared {
+    pub catalog: Arc<ArcSwap<Catalog>>,
+    pub identity: Option<Vec<u8>>,
+    pub version: Option<Vec<u8>>,
+    pub udp_payload: u16,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    pub stop: AtomicBool,
+    /// Where AXFR/IXFR requests go; `None` refuses transfers.
+    pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
+}
+
+/// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.
+pub struct Sockets {
+    pub udp: Vec<mio::net::UdpSocket>,
+    /// A second handle on each UDP socket, through which the transfer thread answers
+    /// the NOTIFYs this worker hands over.
+    pub udp_replies: Vec<Arc<std::net::UdpSocket>>,
+    pub tcp: Vec<mio::net::TcpListener>,
+}
+
+impl Sockets {
+    /// Bind every address in `listen` (SO_REUSEPORT, so each worker has its own).
+    pub fn bind(listen: &[SocketAddr]) -> io::Result<Sockets> {
+        let mut s = Sockets { udp: Vec::new(), udp_replies: Vec::new(), tcp: Vec::new() };
+        for &a in listen {
+            let u = crate::sys::udp_socket(a).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
+            s.udp_replies.push(Arc::new(u.try_clone()?));
+            s.udp.push(mio::net::UdpSocket::from_std(u));
+            let t = crate::sys::tcp_listener(a).map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
+            s.tcp.push(mio::net::TcpListener::from_std(t));
+        }
+        Ok(s)
+    }
+}
+
+/// How often a worker wakes up with nothing to do (idle TCP sweep, stop flag).
+const TICK: Duration = Duration::from_millis(250);
+
+/// Run one worker until `shared.stop` is set.
+pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<WorkerStats>) -> io::Result<()> {
+    let mut poll = Poll::new()?;
+    let nudp = sockets.udp.len();
+    for (i, u) in sockets.udp.iter_mut().enumerate() {
+        poll.registry().register(u, Token(i), Interest::READABLE)?;
+    }
+    for (i, l) in sockets.tcp.iter_mut().enumerate() {
+        poll.registry().register(l, Token(nudp + i), Interest::READABLE)?;
+    }
+    let first_conn = nudp + sockets.tcp.len();
+    let mut cache = Cache::new(Arc::clone(&shared.catalog));
+    let mut udp = udp::UdpState::new(shared.udp_payload);
+    let per_worker = shared.tcp_max_connections.div_ceil(shared_workers(&shared)).max(1);
+    let mut tcp = tcp::TcpState::new(first_conn, per_worker, shared.tcp_idle_timeout);
+    let mut events = Events::with_capacity(256);
+    let mut last_sweep = Instant::now();
+    let _ = index;
+    while !shared.stop.load(Ordering::Relaxed) {
+        if let Err(e) = poll.poll(&mut events, Some(TICK)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        let catalog = cache.load();
+        for ev in events.iter() {
+            let t = ev.token().0;
+            if t < nudp {
+                udp.drain(&sockets.udp[t], &sockets.udp_replies[t], catalog, &shared, &stats);
+            } else if t < first_conn {
+                tcp.accept(&sockets.tcp[t - nudp], poll.registry(), &stats);
+            } else {
+                tcp.ready(t, ev, catalog, &shared, &stats, poll.registry());
+            }
+        }
+        if last_sweep.elapsed() >= TICK {
+            tcp.sweep_idle(poll.registry());
+            last_sweep = Instant::now();
+        }
+    }
+    Ok(())
+}
+
+fn shared_workers(_s: &Shared) -> usize {
+    WORKERS.load(Ordering::Relaxed).max(1)
+}
+
+/// Number of workers started, for dividing per-server limits among them.
+pub static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// Answer options for this worker's listeners.
+fn options(shared: &Shared, tcp: bool) -> shoal_zonedb::Options<'_> {
+    shoal_zonedb::Options {
+        tcp,
+        udp_payload: shared.udp_payload,
+        identity: shared.identity.as_deref(),
+        version: shared.version.as_deref(),
+        use_blocks: true,
+        defer_tsig: shared.events.is_some(),
+    }
+}

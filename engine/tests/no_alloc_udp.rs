@@ -1,0 +1,94 @@
+//! The whole UDP hot path (recvmmsg, catalog, answer, sendmmsg) allocates nothing per
+//! query: a counting global allocator counts this thread's allocations while a worker's
+//! UDP state drains batches of queries from a real loopback socket.
+
+use arc_swap::ArcSwap;
+use shoal_engine::metrics::WorkerStats;
+use shoal_engine::worker::udp::UdpState;
+use shoal_engine::worker::Shared;
+use shoal_wire::name::from_ascii;
+use shoal_zonedb::{Catalog, ZoneState};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: defers every operation to the system allocator; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn udp_batch_path_allocates_nothing_per_query() {
+    let apex = from_ascii("example.com.").unwrap();
+    let zone = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.3\n";
+    let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("z")).unwrap();
+    let mut cat = Catalog::new();
+    cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
+    let shared = Shared {
+        catalog: Arc::new(ArcSwap::from_pointee(cat)),
+        identity: None,
+        version: None,
+        udp_payload: 1232,
+        tcp_idle_timeout: Duration::from_secs(10),
+        tcp_max_connections: 10,
+        stop: AtomicBool::new(false),
+        events: None,
+    };
+    let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    std_sock.set_nonblocking(true).unwrap();
+    let addr = std_sock.local_addr().unwrap();
+    let reply = Arc::new(std_sock.try_clone().unwrap());
+    let server = mio::net::UdpSocket::from_std(std_sock);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let query = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    let stats = WorkerStats::default();
+    let mut udp = UdpState::new(1232);
+    let catalog = shared.catalog.load_full();
+    let mut answered = 0;
+    let mut allocations = 0;
+    for round in 0..5 {
+        for _ in 0..50 {
+            client.send_to(query, addr).unwrap();
+        }
+        // Wait (bounded) until the datagrams are queued on the server socket.
+        std::thread::sleep(Duration::from_millis(50));
+        let before = ALLOCS.with(Cell::get);
+        udp.drain(&server, &reply, &catalog, &shared, &stats);
+        let used = ALLOCS.with(Cell::get) - before;
+        if round > 0 {
+            allocations += used;
+        }
+        let mut buf = [0u8; 512];
+        for _ in 0..50 {
+            let n = client.recv(&mut buf).expect("every query is answered");
+            assert_eq!(&buf[..2], &[0, 7]);
+            assert!(n > 12);
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 250);
+    assert_eq!(stats.udp_queries.get(), 250);
+    assert_eq!(allocations, 0, "the UDP path allocated");
+}

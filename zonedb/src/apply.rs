@@ -1,0 +1,161 @@
+//! Building snapshots from records that did not come from a master file: a zone
+//! received by AXFR, a zone read back from the state directory, and an IXFR applied
+//! to the version held.
+//!
+//! Limitation (for now): applying an IXFR rebuilds the snapshot from the old records
+//! plus the changes, so its cost follows the zone's size; structural sharing between
+//! versions is the zones-at-scale work.
+
+use crate::diff::{Diff, Rr};
+use crate::error::LoadError;
+use crate::load::{Loaded, Record};
+use crate::snapshot::Snapshot;
+use shoal_wire::name::Display;
+use shoal_wire::{Name, Rtype};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// Why an IXFR could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The diff starts from a serial other than the one held.
+    SerialMismatch { held: u32, diff_from: u32 },
+    /// A record to delete is not in the zone.
+    MissingDeletion { record: String },
+    /// The result is not a valid zone.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::SerialMismatch { held, diff_from } => {
+                write!(f, "IXFR starts at serial {diff_from}, but {held} is held")
+            }
+            ApplyError::MissingDeletion { record } => {
+                write!(f, "IXFR deletes a record the zone does not have: {record}")
+            }
+            ApplyError::Invalid(e) => write!(f, "result is not a valid zone: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+/// Every record of a snapshot (SOA included), sorted.
+pub fn records_of(s: &Snapshot) -> Vec<Rr> {
+    let mut v: Vec<Rr> = s
+        .nodes()
+        .flat_map(|(name, node)| {
+            node.rrsets.iter().flat_map(move |r| {
+                r.rdatas.iter().map(move |rd| Rr { owner: name.clone(), rtype: r.rtype, ttl: r.ttl, rdata: rd.clone() })
+            })
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compile records into a snapshot; `origin` names the source in errors (a peer, a file).
+pub fn from_records(apex: &Name, records: Vec<Rr>, origin: &str) -> Result<Snapshot, Vec<LoadError>> {
+    let loaded = Loaded {
+        records: records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Record {
+                owner: r.owner,
+                rtype: r.rtype,
+                ttl: r.ttl,
+                rdata: r.rdata,
+                file: 0,
+                line: i as u32 + 1,
+            })
+            .collect(),
+        files: vec![PathBuf::from(origin)],
+    };
+    Snapshot::compile(apex, loaded)
+}
+
+fn show(r: &Rr) -> String {
+    format!("{} {} {}", Display(r.owner.as_wire()), crate::text::rtype_name(r.rtype), r.rdata.len())
+}
+
+/// Apply `diffs` (in order) to `old`.
+pub fn apply(old: &Snapshot, diffs: &[Diff]) -> Result<Snapshot, ApplyError> {
+    let mut set: BTreeSet<Rr> = records_of(old).into_iter().filter(|r| r.rtype != Rtype::SOA).collect();
+    let mut held = old.serial();
+    let mut soa = None;
+    for d in diffs {
+        if d.old_serial() != held {
+            return Err(ApplyError::SerialMismatch { held, diff_from: d.old_serial() });
+        }
+        for r in &d.removed {
+            if r.rtype == Rtype::SOA {
+                continue;
+            }
+            // TTL is not part of a record's identity: match on owner, type and RDATA.
+            let found = set.iter().find(|x| x.owner == r.owner && x.rtype == r.rtype && x.rdata == r.rdata).cloned();
+            match found {
+                Some(x) => {
+                    set.remove(&x);
+                }
+                None => return Err(ApplyError::MissingDeletion { record: show(r) }),
+            }
+        }
+        for a in &d.added {
+            if a.rtype == Rtype::SOA {
+                continue;
+            }
+            // Re-adding a record that exists is a no-op (NSD's diffs do this).
+            set.retain(|x| !(x.owner == a.owner && x.rtype == a.rtype && x.rdata == a.rdata));
+            set.insert(a.clone());
+        }
+        held = d.new_serial();
+        soa = Some(d.new_soa.clone());
+    }
+    let mut records: Vec<Rr> = set.into_iter().collect();
+    records.extend(soa.or_else(|| Some(crate::diff::soa_of(old))));
+    from_records(old.apex(), records, "IXFR")
+        .map_err(|e| ApplyError::Invalid(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::diff;
+    use shoal_wire::name::from_ascii;
+    use std::path::Path;
+
+    fn snap(text: &str) -> Snapshot {
+        crate::load_zone_str(&from_ascii("example.com.").unwrap(), text, Path::new("t")).unwrap()
+    }
+
+    #[test]
+    fn applying_the_diff_of_two_versions_gives_the_new_version() {
+        let old = snap("@ 60 SOA ns hm 1 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\na 60 A 192.0.2.2\nb 60 TXT x\n");
+        let new = snap(
+            "@ 60 SOA ns hm 2 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\na 60 A 192.0.2.9\nb 90 TXT x\nc 60 A 192.0.2.5\n",
+        );
+        let d = diff(&old, &new);
+        let got = apply(&old, &[d]).unwrap();
+        assert_eq!(records_of(&got), records_of(&new));
+        assert_eq!(got.serial(), 2);
+    }
+
+    #[test]
+    fn a_deletion_that_does_not_exist_or_a_wrong_start_is_refused() {
+        let old = snap("@ 60 SOA ns hm 1 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\n");
+        let new = snap("@ 60 SOA ns hm 2 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\n");
+        let mut d = diff(&old, &new);
+        d.removed.push(Rr {
+            owner: from_ascii("zz.example.com.").unwrap(),
+            rtype: Rtype::A,
+            ttl: 60,
+            rdata: vec![1, 2, 3, 4].into(),
+        });
+        assert!(matches!(apply(&old, &[d.clone()]), Err(ApplyError::MissingDeletion { .. })));
+        let other = snap("@ 60 SOA ns hm 7 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\n");
+        d.removed.clear();
+        assert!(matches!(apply(&other, &[d]), Err(ApplyError::SerialMismatch { held: 7, diff_from: 1 })));
+    }
+}

@@ -1,0 +1,259 @@
+//! The IXFR journal: the last N diffs of a zone, in order, and their file on disk.
+//!
+//! A journal is a chain: each diff starts at the serial the previous one ended at. A
+//! diff that does not continue the chain (the zone was replaced some other way) clears
+//! it first. [`Journal::since`] returns the diffs from a client's serial to the newest.
+//!
+//! On disk (next to the zone, `<zone file>.ixfr`, or in the state directory): a magic
+//! line with the format version, the diffs in a compact binary form, and an FNV-1a
+//! checksum. It is written to a temporary file, fsynced and renamed, so a crash leaves
+//! either the old journal or the new one. A damaged file is an error the caller logs;
+//! IXFR then falls back to AXFR, nothing else is lost.
+
+use crate::diff::{Diff, Rr};
+use shoal_wire::{Name, Rtype};
+use std::collections::VecDeque;
+use std::io::Write;
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"SHOALJ01";
+
+/// Why a journal file could not be read.
+#[derive(Debug)]
+pub enum JournalError {
+    Io(std::io::Error),
+    /// Wrong magic, truncated, or checksum mismatch.
+    Damaged(&'static str),
+}
+
+impl std::fmt::Display for JournalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JournalError::Io(e) => write!(f, "{e}"),
+            JournalError::Damaged(why) => write!(f, "damaged journal: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+/// The bounded chain of diffs of one zone.
+#[derive(Debug, Clone, Default)]
+pub struct Journal {
+    diffs: VecDeque<Diff>,
+    limit: usize,
+}
+
+impl Journal {
+    /// A journal that keeps at most `limit` diffs (0 keeps none).
+    pub fn new(limit: usize) -> Self {
+        Journal { diffs: VecDeque::new(), limit }
+    }
+
+    pub fn len(&self) -> usize {
+        self.diffs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.diffs.is_empty()
+    }
+
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
+        self.trim();
+    }
+
+    /// Append a diff, keeping the chain and the bound.
+    pub fn push(&mut self, d: Diff) {
+        if self.diffs.back().is_some_and(|last| last.new_serial() != d.old_serial()) {
+            self.diffs.clear();
+        }
+        self.diffs.push_back(d);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.diffs.len() > self.limit {
+            self.diffs.pop_front();
+        }
+    }
+
+    /// The diffs that lead from `serial` to the newest version, if the journal reaches
+    /// back that far.
+    pub fn since(&self, serial: u32) -> Option<Vec<Diff>> {
+        let start = self.diffs.iter().position(|d| d.old_serial() == serial)?;
+        Some(self.diffs.iter().skip(start).cloned().collect())
+    }
+
+    /// The serial the newest diff leads to.
+    pub fn newest_serial(&self) -> Option<u32> {
+        self.diffs.back().map(Diff::new_serial)
+    }
+
+    /// Write the journal to `path` atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&(self.diffs.len() as u32).to_be_bytes());
+        for d in &self.diffs {
+            put_rr(&mut buf, &d.old_soa);
+            put_rr(&mut buf, &d.new_soa);
+            for list in [&d.removed, &d.added] {
+                buf.extend_from_slice(&(list.len() as u32).to_be_bytes());
+                for r in list {
+                    put_rr(&mut buf, r);
+                }
+            }
+        }
+        let sum = fnv1a(&buf);
+        buf.extend_from_slice(&sum.to_be_bytes());
+        write_atomically(path, &buf)
+    }
+
+    /// Read a journal written by [`Journal::save`].
+    pub fn load(path: &Path, limit: usize) -> Result<Journal, JournalError> {
+        let data = std::fs::read(path).map_err(JournalError::Io)?;
+        if data.len() < MAGIC.len() + 12 || &data[..8] != MAGIC {
+            return Err(JournalError::Damaged("bad header"));
+        }
+        let (body, sum) = data.split_at(data.len() - 8);
+        if fnv1a(body).to_be_bytes() != sum {
+            return Err(JournalError::Damaged("checksum mismatch"));
+        }
+        let mut r = Reader { b: body, i: 8 };
+        let n = r.u32()? as usize;
+        let mut j = Journal::new(limit);
+        for _ in 0..n {
+            let old_soa = r.rr()?;
+            let new_soa = r.rr()?;
+            let mut lists = [Vec::new(), Vec::new()];
+            for list in &mut lists {
+                let k = r.u32()? as usize;
+                for _ in 0..k {
+                    list.push(r.rr()?);
+                }
+            }
+            let [removed, added] = lists;
+            j.push(Diff { old_soa, new_soa, removed, added });
+        }
+        Ok(j)
+    }
+}
+
+/// Write `data` to `path` via a temporary file in the same folder, fsync, rename.
+pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn put_rr(buf: &mut Vec<u8>, r: &Rr) {
+    let o = r.owner.as_wire();
+    buf.push(o.len() as u8);
+    buf.extend_from_slice(o);
+    buf.extend_from_slice(&r.rtype.0.to_be_bytes());
+    buf.extend_from_slice(&r.ttl.to_be_bytes());
+    buf.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
+    buf.extend_from_slice(&r.rdata);
+}
+
+/// FNV-1a, 64-bit: enough to detect a torn or damaged file.
+pub fn fnv1a(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h ^= u64::from(x);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], JournalError> {
+        let s = self.b.get(self.i..self.i + n).ok_or(JournalError::Damaged("truncated"))?;
+        self.i += n;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32, JournalError> {
+        let s = self.take(4)?;
+        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+
+    fn rr(&mut self) -> Result<Rr, JournalError> {
+        let ol = self.take(1)?[0] as usize;
+        let owner = Name::from_wire(self.take(ol)?).map_err(|_| JournalError::Damaged("bad owner name"))?;
+        let h = self.take(8)?;
+        let rtype = Rtype(u16::from_be_bytes([h[0], h[1]]));
+        let ttl = u32::from_be_bytes([h[2], h[3], h[4], h[5]]);
+        let rdlen = u16::from_be_bytes([h[6], h[7]]) as usize;
+        let rdata = self.take(rdlen)?.into();
+        Ok(Rr { owner, rtype, ttl, rdata })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_wire::name::from_ascii;
+
+    fn soa(s: u32) -> Rr {
+        let mut rd = vec![0u8; 2];
+        rd.extend_from_slice(&s.to_be_bytes());
+        rd.extend_from_slice(&[0; 16]);
+        Rr { owner: from_ascii("e.").unwrap(), rtype: Rtype::SOA, ttl: 5, rdata: rd.into() }
+    }
+
+    fn step(a: u32, b: u32) -> Diff {
+        let rr =
+            Rr { owner: from_ascii("x.e.").unwrap(), rtype: Rtype::A, ttl: 5, rdata: vec![1, 2, 3, b as u8].into() };
+        Diff { old_soa: soa(a), new_soa: soa(b), removed: vec![], added: vec![rr] }
+    }
+
+    #[test]
+    fn chain_bound_and_since() {
+        let mut j = Journal::new(2);
+        j.push(step(1, 2));
+        j.push(step(2, 3));
+        j.push(step(3, 4));
+        assert_eq!(j.len(), 2);
+        assert!(j.since(1).is_none(), "trimmed");
+        assert_eq!(j.since(2).unwrap().len(), 2);
+        assert_eq!(j.since(3).unwrap().len(), 1);
+        j.push(step(10, 11));
+        assert_eq!(j.len(), 1, "a diff that breaks the chain clears it");
+    }
+
+    #[test]
+    fn save_load_roundtrip_and_damage_detected() {
+        let dir = std::env::temp_dir().join(format!("shoal-journal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("z.ixfr");
+        let mut j = Journal::new(10);
+        j.push(step(1, 2));
+        j.push(step(2, 3));
+        j.save(&p).unwrap();
+        let back = Journal::load(&p, 10).unwrap();
+        assert_eq!(back.since(1).unwrap(), j.since(1).unwrap());
+        let mut data = std::fs::read(&p).unwrap();
+        let mid = data.len() / 2;
+        data[mid] ^= 0xff;
+        std::fs::write(&p, &data).unwrap();
+        assert!(matches!(Journal::load(&p, 10), Err(JournalError::Damaged(_))));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
