@@ -49,17 +49,11 @@ fn rcode(msg: &Message) -> u16 {
 }
 
 fn of_type(records: &[Record], rtype: RecordType) -> Vec<&Record> {
-    records
-        .iter()
-        .filter(|r| r.record_type() == rtype)
-        .collect()
+    records.iter().filter(|r| r.record_type() == rtype).collect()
 }
 
 fn names(records: &[&Record]) -> BTreeSet<String> {
-    records
-        .iter()
-        .map(|r| r.name.to_ascii().to_ascii_lowercase())
-        .collect()
+    records.iter().map(|r| r.name.to_ascii().to_ascii_lowercase()).collect()
 }
 
 fn ipv4s(records: &[Record]) -> BTreeSet<Ipv4Addr> {
@@ -133,16 +127,9 @@ fn cname_chain_is_followed_inside_the_zone() {
     assert_eq!(rcode(&msg), 0);
     assert!(msg.metadata.authoritative);
     let cnames = names(&of_type(&msg.answers, CNAME));
-    let want = [
-        "chain1.example.com.",
-        "chain2.example.com.",
-        "chain3.example.com.",
-    ];
+    let want = ["chain1.example.com.", "chain2.example.com.", "chain3.example.com."];
     assert_eq!(cnames, want.iter().map(|s| s.to_string()).collect());
-    assert_eq!(
-        ipv4s(&msg.answers),
-        BTreeSet::from([Ipv4Addr::new(192, 0, 2, 80)])
-    );
+    assert_eq!(ipv4s(&msg.answers), BTreeSet::from([Ipv4Addr::new(192, 0, 2, 80)]));
 }
 
 #[test]
@@ -159,14 +146,8 @@ fn rfc4592_wildcard_synthesises_the_query_name() {
     let msg = ask(&server, &QuerySpec::rtype("a.b.foo.wild.example.com.", A));
     assert_eq!(rcode(&msg), 0);
     assert!(msg.metadata.authoritative);
-    assert_eq!(
-        names(&of_type(&msg.answers, A)),
-        BTreeSet::from(["a.b.foo.wild.example.com.".to_string()])
-    );
-    assert_eq!(
-        ipv4s(&msg.answers),
-        BTreeSet::from([Ipv4Addr::new(192, 0, 2, 100)])
-    );
+    assert_eq!(names(&of_type(&msg.answers, A)), BTreeSet::from(["a.b.foo.wild.example.com.".to_string()]));
+    assert_eq!(ipv4s(&msg.answers), BTreeSet::from([Ipv4Addr::new(192, 0, 2, 100)]));
 }
 
 #[test]
@@ -175,19 +156,12 @@ fn rfc4592_wildcard_does_not_apply_below_existing_name() {
     let msg = ask(&server, &QuerySpec::rtype("x.exists.sib.example.com.", A));
     assert_eq!(rcode(&msg), 3, "NXDOMAIN, not the *.sib wildcard");
     // RFC 4592 section 2.2.1: _telnet._tcp.host1.example. is NXDOMAIN, host3.example. MX matches
-    let msg = ask(
-        &server,
-        &QuerySpec::rtype("_telnet._tcp.host1.example.", SRV),
-    );
+    let msg = ask(&server, &QuerySpec::rtype("_telnet._tcp.host1.example.", SRV));
     assert_eq!(rcode(&msg), 3);
     let msg = ask(&server, &QuerySpec::rtype("host3.example.", MX));
     assert_eq!((rcode(&msg), of_type(&msg.answers, MX).len()), (0, 1));
     let msg = ask(&server, &QuerySpec::rtype("ghost.*.example.", MX));
-    assert_eq!(
-        rcode(&msg),
-        3,
-        "closest encloser *.example. has no wildcard child"
-    );
+    assert_eq!(rcode(&msg), 3, "closest encloser *.example. has no wildcard child");
 }
 
 #[test]
@@ -207,21 +181,11 @@ fn referral_has_ns_in_authority_glue_in_additional_and_no_aa() {
     assert_eq!(rcode(&msg), 0);
     assert!(!msg.metadata.authoritative, "referral must not set AA");
     assert!(msg.answers.is_empty());
-    assert_eq!(
-        names(&of_type(&msg.authorities, NS)),
-        BTreeSet::from(["sub.example.com.".to_string()])
-    );
+    assert_eq!(names(&of_type(&msg.authorities, NS)), BTreeSet::from(["sub.example.com.".to_string()]));
     assert_eq!(of_type(&msg.authorities, NS).len(), 2);
     let glue_a = ipv4s(&msg.additionals);
-    assert_eq!(
-        glue_a,
-        BTreeSet::from([Ipv4Addr::new(192, 0, 2, 201), Ipv4Addr::new(192, 0, 2, 202)])
-    );
-    assert_eq!(
-        of_type(&msg.additionals, AAAA).len(),
-        1,
-        "ns1.sub AAAA glue"
-    );
+    assert_eq!(glue_a, BTreeSet::from([Ipv4Addr::new(192, 0, 2, 201), Ipv4Addr::new(192, 0, 2, 202)]));
+    assert_eq!(of_type(&msg.additionals, AAAA).len(), 1, "ns1.sub AAAA glue");
 }
 
 #[test]
@@ -235,24 +199,12 @@ fn big_rrset_is_truncated_over_udp_and_whole_over_tcp() {
         let msg = ask(&server, &spec);
         assert!(msg.metadata.truncation, "TC for {}", spec.label());
         let tcp = ask(&server, &spec.clone().tcp());
-        assert!(
-            !tcp.metadata.truncation,
-            "no TC over TCP for {}",
-            spec.label()
-        );
+        assert!(!tcp.metadata.truncation, "no TC over TCP for {}", spec.label());
         let want = if spec.qtype == 1 { 60 } else { 40 };
-        assert_eq!(
-            tcp.answers.len(),
-            want,
-            "whole RRset over TCP for {}",
-            spec.label()
-        );
+        assert_eq!(tcp.answers.len(), want, "whole RRset over TCP for {}", spec.label());
     }
     // 60 A records (~1 KB) fit the 1232 bytes both references offer over UDP
-    let fits = ask(
-        &server,
-        &QuerySpec::rtype("many.example.com.", A).payload(1232),
-    );
+    let fits = ask(&server, &QuerySpec::rtype("many.example.com.", A).payload(1232));
     assert!(!fits.metadata.truncation);
     assert_eq!(fits.answers.len(), 60);
 }
@@ -260,18 +212,7 @@ fn big_rrset_is_truncated_over_udp_and_whole_over_tcp() {
 #[test]
 fn tcp_pipelined_queries_are_all_answered_with_matching_ids() {
     let Some(server) = serving() else { return };
-    let names = [
-        "www",
-        "mail",
-        "ns1",
-        "ns2",
-        "sip",
-        "alias",
-        "chain1",
-        "foo.wild",
-        "nonexistent",
-        "ptr",
-    ];
+    let names = ["www", "mail", "ns1", "ns2", "sip", "alias", "chain1", "foo.wild", "nonexistent", "ptr"];
     let mut batch = Vec::new();
     let mut expected = BTreeSet::new();
     for (i, name) in names.iter().enumerate() {
@@ -289,19 +230,13 @@ fn tcp_pipelined_queries_are_all_answered_with_matching_ids() {
         let qname = msg.queries[0].name.to_ascii().to_ascii_lowercase();
         got.insert((msg.metadata.id, qname));
     }
-    assert_eq!(
-        got, expected,
-        "RFC 7766 section 6.2.1: every pipelined query answered"
-    );
+    assert_eq!(got, expected, "RFC 7766 section 6.2.1: every pipelined query answered");
 }
 
 #[test]
 fn edns_version_1_gets_badvers_with_an_opt_of_version_0() {
     let Some(server) = serving() else { return };
-    let msg = ask(
-        &server,
-        &QuerySpec::rtype("www.example.com.", A).edns_version(1),
-    );
+    let msg = ask(&server, &QuerySpec::rtype("www.example.com.", A).edns_version(1));
     assert_eq!(rcode(&msg), 16, "BADVERS (RFC 6891 section 6.1.3)");
     let edns = msg.edns.as_ref().expect("OPT in a BADVERS reply");
     assert_eq!(edns.version(), 0);
@@ -318,23 +253,13 @@ fn nsid_is_returned_when_identity_is_set() {
         other => panic!("no NSID option: {other:?}"),
     }
     let plain = ask(&server, &QuerySpec::rtype("www.example.com.", A));
-    assert!(
-        plain
-            .edns
-            .as_ref()
-            .and_then(|e| e.option(EdnsCode::NSID))
-            .is_none(),
-        "NSID only when asked"
-    );
+    assert!(plain.edns.as_ref().and_then(|e| e.option(EdnsCode::NSID)).is_none(), "NSID only when asked");
 }
 
 #[test]
 fn chaos_id_server_returns_the_identity() {
     let Some(server) = serving() else { return };
-    let msg = ask(
-        &server,
-        &QuerySpec::rtype("id.server.", TXT).class(CLASS_CH),
-    );
+    let msg = ask(&server, &QuerySpec::rtype("id.server.", TXT).class(CLASS_CH));
     assert_eq!(rcode(&msg), 0);
     let txt = msg.answers.iter().find_map(|r| match &r.data {
         RData::TXT(t) => Some(t.txt_data.concat()),
@@ -358,11 +283,7 @@ fn question_case_is_echoed_exactly() {
     let Some(server) = serving() else { return };
     let spec = QuerySpec::rtype("www.example.com.", A).mixed_case(7);
     let msg = ask(&server, &spec);
-    assert_eq!(
-        msg.queries[0].name.to_ascii(),
-        spec.wire_name(),
-        "DNS 0x20 relies on it"
-    );
+    assert_eq!(msg.queries[0].name.to_ascii(), spec.wire_name(), "DNS 0x20 relies on it");
 }
 
 // ---- shoal check and configuration ----
@@ -383,10 +304,7 @@ fn shoal_check(config_text: Option<&str>, zone_text: &str) -> (Option<i32>, Stri
             path
         }
         None => {
-            let setup = Setup {
-                zones: vec![ZoneSpec::new("bad.test.", "bad.zone")],
-                ..Setup::default()
-            };
+            let setup = Setup { zones: vec![ZoneSpec::new("bad.test.", "bad.zone")], ..Setup::default() };
             write_shoal_config(dir.path(), 5300, &setup)
         }
     };
@@ -412,19 +330,13 @@ fn shoal_check(config_text: Option<&str>, zone_text: &str) -> (Option<i32>, Stri
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    (
-        status,
-        std::fs::read_to_string(&out_path).unwrap_or_default(),
-    )
+    (status, std::fs::read_to_string(&out_path).unwrap_or_default())
 }
 
 fn assert_check_fails_naming(zone_text: &str, needles: &[&str]) {
     let (code, output) = shoal_check(None, zone_text);
     assert_eq!(code, Some(1), "shoal check must exit 1; output:\n{output}");
-    assert!(
-        needles.iter().any(|n| output.contains(n)),
-        "output should name one of {needles:?}:\n{output}"
-    );
+    assert!(needles.iter().any(|n| output.contains(n)), "output should name one of {needles:?}:\n{output}");
 }
 
 #[test]
@@ -453,11 +365,7 @@ fn check_rejects_an_out_of_zone_record_naming_file_and_line() {
 
 #[test]
 fn check_rejects_bad_rdata_naming_file_and_line() {
-    for bad in [
-        "www IN A 192.0.2.300",
-        "mx IN MX mail.bad.test.",
-        "t IN TYPE65000 \\# 4 0a00",
-    ] {
+    for bad in ["www IN A 192.0.2.300", "mx IN MX mail.bad.test.", "t IN TYPE65000 \\# 4 0a00"] {
         let zone = format!("{GOOD_HEAD}ok IN A 192.0.2.9\n{bad}\n");
         assert_check_fails_naming(&zone, &["bad.zone:7"]);
     }
@@ -489,11 +397,7 @@ fn broken_zone_answers_servfail_while_the_good_zone_is_served() {
     let server = Server::start_or_panic(Kind::Shoal, &setup);
     for name in ["broken.test.", "ns1.broken.test."] {
         let msg = ask(&server, &QuerySpec::rtype(name, SOA));
-        assert_eq!(
-            rcode(&msg),
-            2,
-            "SERVFAIL for {name} in the zone that failed to load"
-        );
+        assert_eq!(rcode(&msg), 2, "SERVFAIL for {name} in the zone that failed to load");
     }
     let good = ask(&server, &QuerySpec::rtype("www.example.com.", A));
     assert_eq!((rcode(&good), good.metadata.authoritative), (0, true));

@@ -272,12 +272,7 @@ pub fn udp_exchange(addr: SocketAddr, packet: &[u8], timeout: Duration, attempts
 /// Send one raw UDP packet and collect what comes back within `wait`, stopping early at
 /// the first reply for which `last` is true (that reply is included). For hostile
 /// packets, where "no reply" is a valid outcome. At most 16 replies are collected.
-pub fn udp_send_collect(
-    sock: &UdpSocket,
-    packet: &[u8],
-    wait: Duration,
-    last: impl Fn(&[u8]) -> bool,
-) -> Vec<Vec<u8>> {
+pub fn udp_send_collect(sock: &UdpSocket, packet: &[u8], wait: Duration, last: impl Fn(&[u8]) -> bool) -> Vec<Vec<u8>> {
     let _ = sock.send(packet);
     let mut replies = Vec::new();
     let mut buf = vec![0u8; 65535];
