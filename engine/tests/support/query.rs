@@ -269,9 +269,10 @@ pub fn udp_exchange(addr: SocketAddr, packet: &[u8], timeout: Duration, attempts
     None
 }
 
-/// Send one raw UDP packet and collect whatever comes back within `wait` (for hostile
-/// packets, where "no reply" is a valid outcome). At most 16 replies are collected.
-pub fn udp_send_collect(sock: &UdpSocket, packet: &[u8], wait: Duration) -> Vec<Vec<u8>> {
+/// Send one raw UDP packet and collect what comes back within `wait`, stopping early at
+/// the first reply for which `last` is true (that reply is included). For hostile
+/// packets, where "no reply" is a valid outcome. At most 16 replies are collected.
+pub fn udp_send_collect(sock: &UdpSocket, packet: &[u8], wait: Duration, last: impl Fn(&[u8]) -> bool) -> Vec<Vec<u8>> {
     let _ = sock.send(packet);
     let mut replies = Vec::new();
     let mut buf = vec![0u8; 65535];
@@ -283,7 +284,12 @@ pub fn udp_send_collect(sock: &UdpSocket, packet: &[u8], wait: Duration) -> Vec<
         }
         sock.set_read_timeout(Some(left)).expect("set UDP timeout");
         match sock.recv(&mut buf) {
-            Ok(n) => replies.push(buf[..n].to_vec()),
+            Ok(n) => {
+                replies.push(buf[..n].to_vec());
+                if last(&buf[..n]) {
+                    break;
+                }
+            }
             Err(_) => break,
         }
     }
