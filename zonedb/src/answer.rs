@@ -183,9 +183,11 @@ fn dispatch(
         _ => return (Rcode::REFUSED, AnswerKind::Other),
     }
     match req.qtype {
+        // AXFR over UDP is not implemented by anyone (RFC 5936 §4.2): NOTIMP, as Knot
+        // and NSD answer.
+        Rtype::AXFR if !opts.tcp => return (Rcode::NOTIMP, AnswerKind::Other),
         // Transfers are taken by the transfer side before reaching here (TCP, and
-        // IXFR over UDP when `defer_tsig`); otherwise, and for AXFR over UDP
-        // (RFC 5936 §4.2), they are refused.
+        // IXFR over UDP when `defer_tsig`); without one they are refused.
         Rtype::AXFR | Rtype::IXFR => return (Rcode::REFUSED, AnswerKind::Other),
         // TYPE0 is reserved (RFC 6895 §3.1); other meta types are looked up like any
         // type and find no data, as Knot and NSD answer.
