@@ -34,10 +34,10 @@ impl Server {
             udp_payload: config.udp_payload,
             tcp_idle_timeout: config.tcp_idle_timeout,
             tcp_max_connections: config.tcp_max_connections,
+            workers: config.workers,
             stop: AtomicBool::new(false),
             events: Some(events.clone()),
         });
-        worker::WORKERS.store(config.workers, std::sync::atomic::Ordering::Relaxed);
         // Bind everything first so a bad address fails before any thread starts.
         let mut sockets = Vec::new();
         for _ in 0..config.workers {
@@ -58,7 +58,7 @@ impl Server {
                         tracing::warn!(worker = i, core, "cannot pin worker: {e}");
                     }
                 }
-                let r = worker::run(i, s, sh, st);
+                let r = worker::run(s, sh, st);
                 if let Err(e) = &r {
                     tracing::error!(worker = i, "worker stopped: {e}");
                 }

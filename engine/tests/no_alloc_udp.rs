@@ -52,6 +52,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         udp_payload: 1232,
         tcp_idle_timeout: Duration::from_secs(10),
         tcp_max_connections: 10,
+        workers: 1,
         stop: AtomicBool::new(false),
         events: None,
     };

@@ -27,6 +27,8 @@ pub struct Shared {
     pub udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    /// Number of workers, to divide server-wide limits among them.
+    pub workers: usize,
     pub stop: AtomicBool,
     /// Where AXFR/IXFR requests go; `None` refuses transfers.
     pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
@@ -60,7 +62,7 @@ impl Sockets {
 const TICK: Duration = Duration::from_millis(250);
 
 /// Run one worker until `shared.stop` is set.
-pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<WorkerStats>) -> io::Result<()> {
+pub fn run(mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<WorkerStats>) -> io::Result<()> {
     let mut poll = Poll::new()?;
     let nudp = sockets.udp.len();
     for (i, u) in sockets.udp.iter_mut().enumerate() {
@@ -72,13 +74,15 @@ pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<W
     let first_conn = nudp + sockets.tcp.len();
     let mut cache = Cache::new(Arc::clone(&shared.catalog));
     let mut udp = udp::UdpState::new(shared.udp_payload);
-    let per_worker = shared.tcp_max_connections.div_ceil(shared_workers(&shared)).max(1);
+    let per_worker = shared.tcp_max_connections.div_ceil(shared.workers.max(1)).max(1);
     let mut tcp = tcp::TcpState::new(first_conn, per_worker, shared.tcp_idle_timeout);
     let mut events = Events::with_capacity(256);
     let mut last_sweep = Instant::now();
-    let _ = index;
+    // UDP sockets left with data after a bounded drain (see `UdpState::drain`).
+    let mut udp_pending = vec![false; nudp];
     while !shared.stop.load(Ordering::Relaxed) {
-        if let Err(e) = poll.poll(&mut events, Some(TICK)) {
+        let timeout = if udp_pending.contains(&true) { Duration::ZERO } else { TICK };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
@@ -88,11 +92,16 @@ pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<W
         for ev in events.iter() {
             let t = ev.token().0;
             if t < nudp {
-                udp.drain(&sockets.udp[t], &sockets.udp_replies[t], catalog, &shared, &stats);
+                udp_pending[t] = true;
             } else if t < first_conn {
                 tcp.accept(&sockets.tcp[t - nudp], poll.registry(), &stats);
             } else {
                 tcp.ready(t, ev, catalog, &shared, &stats, poll.registry());
+            }
+        }
+        for (t, pending) in udp_pending.iter_mut().enumerate() {
+            if *pending {
+                *pending = udp.drain(&sockets.udp[t], &sockets.udp_replies[t], catalog, &shared, &stats);
             }
         }
         if last_sweep.elapsed() >= TICK {
@@ -102,13 +111,6 @@ pub fn run(index: usize, mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<W
     }
     Ok(())
 }
-
-fn shared_workers(_s: &Shared) -> usize {
-    WORKERS.load(Ordering::Relaxed).max(1)
-}
-
-/// Number of workers started, for dividing per-server limits among them.
-pub static WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// Answer options for this worker's listeners.
 fn options(shared: &Shared, tcp: bool) -> shoal_zonedb::Options<'_> {

@@ -12,6 +12,10 @@ use shoal_zonedb::{answer, Catalog};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+/// Batches one wake-up may answer before the worker looks at its other sockets, so
+/// sustained UDP load cannot starve TCP or keep an old catalog alive.
+pub const MAX_BATCHES: usize = 16;
+
 pub struct UdpState {
     batch: Box<UdpBatch>,
 }
@@ -21,8 +25,12 @@ impl UdpState {
         UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)) }
     }
 
-    /// Answer everything waiting on `sock`. NOTIFY messages go to the transfer thread,
-    /// which answers them through `reply` (a handle on the same socket).
+    /// Answer what is waiting on `sock`, at most [`MAX_BATCHES`] batches. Returns true
+    /// if it stopped at that bound with data possibly left (the caller comes back after
+    /// a look at its other sockets and the catalog), false once the socket is drained
+    /// (mio is edge-triggered: only then will a new event come). NOTIFY messages and
+    /// signed queries go to the transfer thread, which answers them through `reply` (a
+    /// handle on the same socket).
     pub fn drain(
         &mut self,
         sock: &mio::net::UdpSocket,
@@ -30,22 +38,21 @@ impl UdpState {
         catalog: &Arc<Catalog>,
         shared: &Shared,
         stats: &WorkerStats,
-    ) {
+    ) -> bool {
         let opts = options(shared, false);
         let fd = sock.as_raw_fd();
         // Bounded so a socket that keeps failing cannot pin the worker here.
         let mut errors = 0;
-        // mio is edge-triggered: keep reading until the socket reports WouldBlock.
-        loop {
+        for _ in 0..MAX_BATCHES {
             let n = match self.batch.recv(fd) {
-                Ok(0) => return,
+                Ok(0) => return false,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     stats.udp_errors.inc();
                     errors += 1;
                     if errors > 64 {
-                        return;
+                        return false;
                     }
                     continue;
                 }
@@ -89,5 +96,6 @@ impl UdpState {
                 }
             }
         }
+        true
     }
 }
