@@ -257,3 +257,43 @@ pub fn write_zone_file(path: &Path, text: &str) {
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
+
+/// Checks that do not stop a test: each failure is recorded and the test goes on, so
+/// that one broken feature does not hide the state of the next; [`Checks::finish`]
+/// panics with all of them.
+pub struct Checks {
+    test: String,
+    failures: Vec<String>,
+}
+
+impl Checks {
+    pub fn new(test: &str) -> Checks {
+        Checks { test: test.to_string(), failures: Vec::new() }
+    }
+
+    /// Record `message()` unless `ok`; returns `ok`.
+    pub fn check(&mut self, ok: bool, message: impl FnOnce() -> String) -> bool {
+        if !ok {
+            let m = message();
+            eprintln!("{}: CHECK FAILED: {m}", self.test);
+            self.failures.push(m);
+        }
+        ok
+    }
+
+    /// Record the error of `result`, if any; returns whether it was `Ok`.
+    pub fn ok(&mut self, result: Result<(), String>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(e) => self.check(false, || e),
+        }
+    }
+
+    /// Panic with every recorded failure, then `context()` (log tails).
+    pub fn finish(self, context: impl FnOnce() -> String) {
+        if !self.failures.is_empty() {
+            let n = self.failures.len();
+            panic!("{}: {n} check(s) failed:\n- {}\n{}", self.test, self.failures.join("\n- "), context());
+        }
+    }
+}

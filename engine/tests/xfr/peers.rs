@@ -7,6 +7,8 @@
 //! contents, except a keyed primary zone, which wants the key like Shoal does.
 //!
 //! Facts that cost time to find:
+//! - Knot does not create its `database.storage` directory; without it every journal
+//!   and timer write fails with "not exists" (an IXFR received cannot be stored).
 //! - Knot serves IXFR from a zone file only with `zonefile-load: difference` and a
 //!   journal (`journal-content: changes`); `zonefile-sync: -1` keeps the files as written.
 //! - NSD creates IXFR data from zone file changes only with `store-ixfr: yes` and
@@ -99,7 +101,9 @@ impl Peer {
         let dir = TempDir::new(kind.name());
         let d = dir.path();
         std::fs::create_dir_all(d.join("zones")).expect("create zones dir");
-        std::fs::create_dir_all(d.join("secondary")).expect("create secondary dir");
+        for sub in ["secondary", "storage"] {
+            std::fs::create_dir_all(d.join(sub)).expect("create peer dir");
+        }
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let stderr = d.join(format!("{}.stderr.log", kind.name()));
         let (config, mut args, mut logs) = match kind {
