@@ -15,6 +15,10 @@
 //! convergence when it is back. Each step has its own zone so that failures point at
 //! one feature.
 //!
+//! Two peer-free tests pin, on their own, what Knot does differently from BIND and NSD:
+//! it sends NOTIFY over TCP, and it asks for the SOA and then the IXFR on one TCP
+//! connection, signed when the zone has a key.
+//!
 //! A missing peer daemon fails the test unless `SHOAL_ALLOW_NO_PEERS=1`.
 
 #[path = "xfr/mod.rs"]
@@ -23,6 +27,7 @@ mod xfr;
 use std::net::SocketAddr;
 
 use xfr::dns::{self, Answer, Key};
+use xfr::fake::{FakePrimary, Fault};
 use xfr::peers::{Peer, PeerKind, PeerZone};
 use xfr::shoal::{Shoal, ShoalZone};
 use xfr::{free_port, serial_guard, wait_until, write_zone_file, zone, Checks, WAIT};
@@ -358,4 +363,52 @@ fn nsd_primary_to_shoal_secondary() {
 #[test]
 fn bind_primary_to_shoal_secondary() {
     shoal_secondary(PeerKind::Bind);
+}
+
+/// RFC 1996 §3.5 allows NOTIFY over TCP, and Knot 3.2 sends it that way: it must be
+/// answered (not NOTIMPL) and start a refresh.
+#[test]
+fn rfc1996_notify_over_tcp_is_accepted() {
+    let zone = "tcp-notify.test.";
+    let fake = FakePrimary::start(zone, false);
+    // Default refresh (the SOA's 7200 s): only the NOTIFY can bring serial 2 in time.
+    let mut shoal = Shoal::new("notify-over-tcp", free_port(), &[ShoalZone::secondary(zone, fake.addr)]);
+    shoal.start();
+    shoal.wait_serial(zone, 1);
+    fake.set(2, 2, Fault::None);
+    let mut s = dns::tcp_connect(shoal.addr).expect("connect to Shoal");
+    dns::tcp_write_msg(&mut s, &dns::notify(0x7777, zone, 2)).expect("send NOTIFY over TCP");
+    let reply =
+        dns::tcp_read_msg(&mut s).unwrap_or_else(|e| panic!("no reply to NOTIFY over TCP: {e}\n{}", shoal.tail()));
+    let (opcode, rcode) = ((reply[2] >> 3) & 0x0f, reply[3] & 0x0f);
+    assert!(
+        reply[..2] == [0x77, 0x77] && reply[2] & 0x80 != 0 && opcode == 4 && rcode == 0,
+        "NOTIFY over TCP answered with opcode {opcode}, RCODE {rcode} (want a NOERROR NOTIFY response)\n{}",
+        shoal.tail()
+    );
+    shoal.wait_serial(zone, 2);
+}
+
+/// RFC 7766 §6.2.1: a server keeps a TCP connection open after answering. Knot's
+/// refresh sends the SOA query and then the IXFR on one connection, both signed when
+/// the zone has a key; closing after the signed SOA answer makes every refresh fail.
+#[test]
+fn rfc7766_signed_query_then_transfer_on_one_tcp_connection() {
+    let zone = "signed-tcp.test.";
+    let mut shoal = Shoal::new("signed-tcp", free_port(), &[ShoalZone::primary(zone).with(ALLOW_LOCAL).keyed()]);
+    write_zone_file(&shoal.zone_file(zone), &zone::small_text(zone, 7, 7));
+    shoal.start();
+    let key = Key::test_key();
+    let mut s = dns::tcp_connect(shoal.addr).expect("connect to Shoal");
+    let mut q = dns::query(0x5151, zone, dns::TYPE_SOA);
+    dns::tsig_sign(&mut q, &key, None, false);
+    dns::tcp_write_msg(&mut s, &q).expect("send signed SOA query");
+    let reply = dns::tcp_read_msg(&mut s).unwrap_or_else(|e| panic!("no reply to the signed SOA query: {e}"));
+    assert!(reply[3] & 0x0f == 0 && dns::tsig_mac(&reply).is_some(), "signed SOA query not answered signed");
+    let records = dns::axfr_on(&mut s, zone, Some(&key));
+    assert!(
+        records.as_ref().is_ok_and(|r| r.len() == 4),
+        "AXFR after a signed SOA query on the same TCP connection: {records:?}\n{}",
+        shoal.tail()
+    );
 }

@@ -268,30 +268,35 @@ pub fn record_line(r: &Record) -> String {
 /// AXFR `zone` from `addr` (signed with `key` when given): the records as sorted lines,
 /// the closing SOA left out. Errors describe what went wrong (RCODE, I/O, format).
 pub fn axfr(addr: SocketAddr, zone: &str, key: Option<&Key>) -> Result<Vec<String>, String> {
+    let mut s = tcp_connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    axfr_on(&mut s, zone, key).map_err(|e| format!("AXFR of {zone} from {addr}: {e}"))
+}
+
+/// AXFR on an open connection (which may have carried other queries before).
+pub fn axfr_on(s: &mut TcpStream, zone: &str, key: Option<&Key>) -> Result<Vec<String>, String> {
     let started = Instant::now();
     let mut q = query(new_id(), zone, TYPE_AXFR);
     if let Some(k) = key {
         tsig_sign(&mut q, k, None, false);
     }
-    let mut s = tcp_connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    tcp_write_msg(&mut s, &q).map_err(|e| format!("write to {addr}: {e}"))?;
+    tcp_write_msg(s, &q).map_err(|e| format!("write: {e}"))?;
     let mut lines = Vec::new();
     let mut soas = 0;
     while soas < 2 {
         if started.elapsed() > AXFR_TIMEOUT {
-            return Err(format!("AXFR of {zone} from {addr} took longer than {AXFR_TIMEOUT:?}"));
+            return Err(format!("took longer than {AXFR_TIMEOUT:?}"));
         }
-        let m = tcp_read_msg(&mut s).map_err(|e| format!("AXFR of {zone} from {addr}: read: {e}"))?;
+        let m = tcp_read_msg(s).map_err(|e| format!("read: {e}"))?;
         if m.len() < 12 || m[..2] != q[..2] {
-            return Err(format!("AXFR of {zone} from {addr}: response ID mismatch"));
+            return Err("response ID mismatch".to_string());
         }
         let rcode = m[3] & 0x0f;
         if rcode != 0 {
-            return Err(format!("AXFR of {zone} from {addr}: RCODE {rcode}"));
+            return Err(format!("RCODE {rcode}"));
         }
-        let parsed = Message::from_vec(&m).map_err(|e| format!("AXFR of {zone} from {addr}: parse: {e}"))?;
+        let parsed = Message::from_vec(&m).map_err(|e| format!("parse: {e}"))?;
         if parsed.answers.is_empty() {
-            return Err(format!("AXFR of {zone} from {addr}: empty answer"));
+            return Err("empty answer".to_string());
         }
         for r in &parsed.answers {
             if r.record_type() == RecordType::SOA {
@@ -305,6 +310,25 @@ pub fn axfr(addr: SocketAddr, zone: &str, key: Option<&Key>) -> Result<Vec<Strin
     }
     lines.sort();
     Ok(lines)
+}
+
+/// A NOTIFY (RFC 1996) for `zone` carrying `serial` in an answer SOA, unsigned.
+pub fn notify(id: u16, zone: &str, serial: u32) -> Vec<u8> {
+    let mut m = query(id, zone, TYPE_SOA);
+    m[2] = 4 << 3 | 0x04; // opcode NOTIFY, AA
+    m[7] = 1; // ANCOUNT
+    m.extend_from_slice(&[0xc0, 12]);
+    m.extend_from_slice(&TYPE_SOA.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes());
+    m.extend_from_slice(&3600u32.to_be_bytes());
+    let mut rdata = name_wire(&format!("ns1.{zone}"));
+    rdata.extend_from_slice(&name_wire(&format!("hostmaster.{zone}")));
+    for v in [serial, 7200, 3600, 1_209_600, 300] {
+        rdata.extend_from_slice(&v.to_be_bytes());
+    }
+    m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    m.extend_from_slice(&rdata);
+    m
 }
 
 /// Lines only in `a` and only in `b` (both sorted), for a readable failure message.
