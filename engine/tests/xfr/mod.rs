@@ -3,7 +3,8 @@
 //!
 //! What it owns:
 //! - this file: temporary directories, free loopback ports, processes stopped by PID on
-//!   `Drop` (also on panic), bounded polling ([`wait_until`]) and log searching;
+//!   `Drop` (also on panic), bounded polling ([`wait_until`]), log searching, and
+//!   [`Checks`], failures recorded without stopping the test;
 //! - [`dns`]: raw queries over UDP/TCP, AXFR with optional TSIG (HMAC-SHA256, written
 //!   here so the fake primary can sign and mis-sign), responses parsed with hickory-proto
 //!   into comparable record lines;
