@@ -16,6 +16,12 @@
 //! - BIND needs `notify explicit` + `also-notify` with a port, `notify-delay 0`,
 //!   `ixfr-from-differences yes` on the primary, a writable `directory` for journals and
 //!   `session-keyfile` moved out of /run; `controls { };` keeps it off port 953.
+//! - BIND with `ixfr-from-differences` refuses to load a zone whose file was edited
+//!   while it was stopped ("journal rollforward failed: journal out of sync with zone"):
+//!   edit after restarting it.
+//! - Knot 3.2 sends NOTIFY over TCP, and asks for the SOA and then the IXFR on one TCP
+//!   connection (signed for a keyed zone). BIND 9.18 and NSD 4.6 do not say IXFR or
+//!   AXFR when they receive a zone; their record or byte counts tell.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
