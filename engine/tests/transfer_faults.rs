@@ -1,0 +1,166 @@
+//! Shoal as a secondary against a primary that misbehaves (issue 5), and a chain of
+//! three Shoal instances.
+//!
+//! Each fault test runs the same story against the in-process fake primary
+//! ([`xfr::fake`]): Shoal takes serial 1 (a good AXFR); the fake moves to serial 2 and
+//! breaks every transfer in one way; Shoal must log "transfer failed", keep serving
+//! serial 1 unchanged (SOA and `www`), and keep running. Then the fault is lifted and
+//! Shoal must take serial 2: a failure leaves nothing behind that blocks the next
+//! transfer. A broken IXFR (deleting a record that does not exist) must make Shoal fall
+//! back to AXFR instead.
+//!
+//! Timing: refresh 2–3 s and retry 1–2 s keep each test short; only the stall test
+//! waits out Shoal's 10 s read timeout. Every wait is bounded ([`xfr::WAIT`]).
+
+#[path = "xfr/mod.rs"]
+mod xfr;
+
+use xfr::dns::{self, Answer};
+use xfr::fake::{FakePrimary, Fault};
+use xfr::shoal::{Shoal, ShoalZone};
+use xfr::{free_port, wait_until, write_zone_file, zone, WAIT};
+
+const ZONE: &str = "fault.test.";
+
+fn www(version: u8) -> Answer {
+    Answer::Records { lines: vec![format!("www.{ZONE} 3600 A 192.0.2.{version}")], aa: true }
+}
+
+/// A Shoal secondary of `fake` holding serial 1.
+fn secondary_at_serial_1(tag: &str, fake: &FakePrimary, keyed: bool) -> Shoal {
+    let mut z = ShoalZone::secondary(ZONE, fake.addr).fast_timers(3, 3600);
+    if keyed {
+        z = z.keyed();
+    }
+    let mut shoal = Shoal::new(tag, free_port(), &[z]);
+    shoal.start();
+    shoal.wait_serial(ZONE, 1);
+    assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(1), "{}", shoal.tail());
+    shoal
+}
+
+/// The common story: serial 1, then serial 2 behind `fault`; Shoal keeps serial 1 and
+/// logs `reason`; then the fault is lifted and serial 2 arrives.
+fn keeps_old_version(tag: &str, fault: Fault, keyed: bool, reason: &str) {
+    let fake = FakePrimary::start(ZONE, keyed);
+    let mut shoal = secondary_at_serial_1(tag, &fake, keyed);
+    let failures_before = shoal.log_has(&["transfer failed"]).len();
+    fake.set(2, 2, fault);
+    let failed = wait_until(WAIT, || {
+        let lines = shoal.log_has(&["transfer failed", ZONE]);
+        (lines.len() > failures_before).then_some(lines)
+    })
+    .unwrap_or_else(|| panic!("{tag}: no \"transfer failed\" within {WAIT:?}\n{}", shoal.tail()));
+    assert!(
+        failed.iter().any(|l| l.contains(reason)),
+        "{tag}: \"transfer failed\" does not give the reason {reason:?}: {failed:#?}"
+    );
+    assert!(shoal.is_running(), "{tag}: Shoal exited\n{}", shoal.tail());
+    assert_eq!(dns::soa_serial(shoal.addr, ZONE), Some(1), "{tag}: serial changed\n{}", shoal.tail());
+    assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(1), "{tag}: data changed");
+    assert!(
+        shoal.log_has(&["transfer in done", "-> 2"]).is_empty(),
+        "{tag}: a broken transfer was accepted\n{}",
+        shoal.tail()
+    );
+    fake.set(2, 2, Fault::None);
+    shoal.wait_serial(ZONE, 2);
+    assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(2), "{tag}: after recovery");
+}
+
+#[test]
+fn fault_connection_reset_mid_stream_keeps_old_version() {
+    keeps_old_version("fault-reset", Fault::Reset, false, "Connection reset");
+}
+
+#[test]
+fn fault_stalled_primary_times_out_and_keeps_old_version() {
+    keeps_old_version("fault-stall", Fault::Stall, false, "timed out");
+}
+
+#[test]
+fn fault_truncated_stream_keeps_old_version() {
+    keeps_old_version("fault-truncated", Fault::Truncate, false, "closing SOA");
+}
+
+#[test]
+fn fault_out_of_zone_record_keeps_old_version() {
+    keeps_old_version("fault-out-of-zone", Fault::OutOfZone, false, "outside the zone");
+}
+
+#[test]
+fn fault_first_and_last_soa_differ_keeps_old_version() {
+    keeps_old_version("fault-soa-mismatch", Fault::SoaMismatch, false, "SOA");
+}
+
+#[test]
+fn fault_bad_tsig_on_response_keeps_old_version() {
+    keeps_old_version("fault-bad-tsig", Fault::BadTsig, true, "TSIG");
+}
+
+#[test]
+fn fault_garbage_bytes_keep_old_version() {
+    keeps_old_version("fault-garbage", Fault::Garbage, false, "malformed");
+}
+
+/// RFC 1995 §4: an IXFR that cannot be applied is not fatal; the secondary falls
+/// back to AXFR, and a good AXFR brings the new version.
+#[test]
+fn fault_ixfr_deleting_missing_record_falls_back_to_axfr() {
+    let fake = FakePrimary::start(ZONE, false);
+    let shoal = secondary_at_serial_1("fault-ixfr-delete", &fake, false);
+    fake.set(2, 2, Fault::IxfrDeleteMissing);
+    shoal.wait_serial(ZONE, 2);
+    assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(2), "{}", shoal.tail());
+    let done = shoal.log_has(&["transfer in done", ZONE, "1 -> 2"]);
+    assert!(
+        done.len() == 1 && done[0].contains("kind=\"AXFR\""),
+        "expected one AXFR bringing 1 -> 2, got {done:#?}\n{}",
+        shoal.tail()
+    );
+    let requests = fake.requests();
+    let ixfr = requests.iter().position(|&t| t == dns::TYPE_IXFR);
+    let axfr_after = ixfr.is_some_and(|i| requests[i..].contains(&dns::TYPE_AXFR));
+    assert!(axfr_after, "expected IXFR then AXFR, the fake saw {requests:?}");
+}
+
+/// Tiers: A (primary) → B (secondary of A, primary of C) → C. An update on A reaches
+/// C by NOTIFY and IXFR at each step (default refresh: 7200 s, so not by polling).
+#[test]
+fn tiers_update_on_primary_reaches_third_tier() {
+    let zone = "tiers.test.";
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+    let mut a =
+        Shoal::new("tier-a", pa, &[ShoalZone::primary(zone).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pb))]);
+    let mut b = Shoal::new(
+        "tier-b",
+        pb,
+        &[ShoalZone::secondary(zone, addr(pa)).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pc))],
+    );
+    let mut c = Shoal::new("tier-c", pc, &[ShoalZone::secondary(zone, addr(pb))]);
+    write_zone_file(&a.zone_file(zone), &zone::small_text(zone, 1, 1));
+    a.start();
+    b.start();
+    b.wait_serial(zone, 1);
+    c.start();
+    c.wait_serial(zone, 1);
+
+    write_zone_file(&a.zone_file(zone), &zone::small_text(zone, 2, 2));
+    a.reload();
+    a.wait_log(&["reload: new version", zone]);
+    b.wait_serial(zone, 2);
+    c.wait_serial(zone, 2);
+    let www2 = Answer::Records { lines: vec![format!("www.{zone} 3600 A 192.0.2.2")], aa: true };
+    assert_eq!(c.lookup(&format!("www.{zone}"), dns::TYPE_A), www2, "{}", c.tail());
+    for (s, from) in [(&b, "A"), (&c, "B")] {
+        let done = s.log_has(&["transfer in done", zone, "1 -> 2"]);
+        assert!(
+            done.iter().any(|l| l.contains("kind=\"IXFR\"")),
+            "{}: expected IXFR 1 -> 2 from {from}, got {done:#?}\n{}",
+            s.tag,
+            s.tail()
+        );
+        assert!(!s.log_has(&["NOTIFY received", zone]).is_empty(), "{}: no NOTIFY from {from}", s.tag);
+    }
+}
