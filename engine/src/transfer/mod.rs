@@ -14,6 +14,7 @@
 //! zone) is dropped on this thread, not on a worker.
 
 pub mod client;
+pub mod conn;
 pub mod notify;
 pub mod secondary;
 pub mod signed;
@@ -58,6 +59,18 @@ pub enum Event {
     Refresh {
         zone: Name,
         force_axfr: bool,
+    },
+    /// A connection thread asks what an AXFR/IXFR request gets.
+    Plan {
+        query: Vec<u8>,
+        peer: SocketAddr,
+        reply: crossbeam_channel::Sender<xfr_out::Plan>,
+    },
+    /// A connection thread received a NOTIFY over TCP; the reply to send comes back.
+    NotifyTcp {
+        msg: Vec<u8>,
+        peer: SocketAddr,
+        reply: crossbeam_channel::Sender<Option<Vec<u8>>>,
     },
     /// Send NOTIFY for a zone now.
     SendNotify {
@@ -112,7 +125,13 @@ struct ZoneEntry {
 impl ZoneEntry {
     fn new(config: &ZoneConfig) -> ZoneEntry {
         let stamp = file_stamp(config);
-        let snapshot = crate::zones::load_logged(config).map(Arc::new);
+        let first_start = config.state_path().is_some_and(|p| !p.exists());
+        let snapshot = if first_start {
+            tracing::info!(zone = %config.name, "secondary zone has no copy yet; transferring it");
+            None
+        } else {
+            crate::zones::load_logged(config).map(Arc::new)
+        };
         let journal = load_journal(config, snapshot.as_deref());
         let secondary = matches!(config.source, ZoneSource::Primaries(_))
             .then(|| secondary::SecondaryState::new(snapshot.as_deref(), &config.timers));
@@ -140,9 +159,6 @@ pub struct Transfers {
     /// For refresh threads to report back.
     events: Option<crossbeam_channel::Sender<Event>>,
 }
-
-/// Most outbound transfers running at once; more are refused (the peer retries).
-const MAX_XFR_OUT: usize = 16;
 
 fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
     match &z.source {
@@ -203,6 +219,12 @@ impl Transfers {
                 Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
                 Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
                 Ok(Event::SendNotify { zone }) => self.send_notifies(&zone),
+                Ok(Event::Plan { query, peer, reply }) => {
+                    let _ = reply.send(self.plan(&query, peer));
+                }
+                Ok(Event::NotifyTcp { msg, peer, reply }) => {
+                    let _ = reply.send(self.notify_check(&msg, peer));
+                }
                 Ok(Event::Status { reply }) => {
                     let _ = reply.send(self.status());
                 }
@@ -389,19 +411,24 @@ impl Transfers {
     /// NOTIFY in (RFC 1996): check the sender and the signature, answer, and check the
     /// zone's primary now.
     fn notify_in(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        if let Some(resp) = self.notify_check(msg, peer) {
+            let _ = reply.send_to(&resp, peer);
+        }
+    }
+
+    /// Check a NOTIFY, start the refresh it asks for, and return the reply.
+    fn notify_check(&mut self, msg: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
         let verdict = notify::check_in(msg, peer, &self.config.keys, |apex| {
             self.zones
                 .get(apex)
                 .filter(|e| e.secondary.is_some())
                 .map(|e| (&e.config.allow_notify, e.config.transfer_key.map(|i| &self.config.keys[i])))
         });
-        if let Some(resp) = verdict.response {
-            let _ = reply.send_to(&resp, peer);
-        }
         if let Some(zone) = verdict.refresh {
             tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
             self.start_refresh(&zone, false);
         }
+        verdict.response
     }
 
     /// Drop old snapshots that no worker holds any more.
@@ -537,33 +564,32 @@ impl Transfers {
         })
     }
 
-    /// Check an AXFR/IXFR request and start streaming it (or refuse it). A signed
-    /// ordinary query handed over the same way is answered, signed, and the
-    /// connection closed.
+    /// A connection handed over by a TCP worker (transfer, NOTIFY, signed query):
+    /// served on its own thread (see [`conn`]).
     fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>) {
-        let is_transfer = shoal_wire::Request::parse(&query)
-            .is_ok_and(|r| matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR));
-        if !is_transfer {
-            let catalog = self.catalog.load_full();
-            let resp = signed::answer_signed(&query, &self.config.keys, &catalog, true, self.config.udp_payload);
-            xfr_out::reply_and_close(stream, pending, resp.as_deref());
-            return;
-        }
-        let plan = self.plan(&query, peer);
         let active = Arc::clone(&self.active_xfrs);
-        if active.load(Ordering::Relaxed) >= MAX_XFR_OUT {
-            tracing::warn!(%peer, "transfer refused: {MAX_XFR_OUT} transfers already running");
-            xfr_out::refuse_busy(stream, &query, pending);
+        if active.load(Ordering::Relaxed) >= conn::MAX_CONNECTIONS {
+            tracing::warn!(%peer, "connection refused: {} transfer connections already open", conn::MAX_CONNECTIONS);
+            conn::refuse(stream, &query, pending);
             return;
         }
+        let Some(events) = self.events.clone() else { return };
+        let ctx = conn::Context {
+            events,
+            keys: self.config.keys.clone(),
+            catalog: Arc::clone(&self.catalog),
+            udp_payload: self.config.udp_payload,
+            identity: self.config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
+            version: self.config.version.as_ref().map(|s| s.as_bytes().to_vec()),
+        };
         active.fetch_add(1, Ordering::Relaxed);
-        let spawned = std::thread::Builder::new().name("shoal-xfr-out".into()).spawn(move || {
-            xfr_out::send(stream, peer, &query, pending, plan);
+        let spawned = std::thread::Builder::new().name("shoal-xfr-conn".into()).spawn(move || {
+            conn::serve(stream, peer, query, pending, ctx);
             active.fetch_sub(1, Ordering::Relaxed);
         });
         if spawned.is_err() {
             self.active_xfrs.fetch_sub(1, Ordering::Relaxed);
-            tracing::error!(%peer, "cannot start a transfer thread");
+            tracing::error!(%peer, "cannot start a connection thread");
         }
     }
 }

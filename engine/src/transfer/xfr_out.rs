@@ -1,11 +1,11 @@
 //! AXFR and IXFR out (RFC 5936, RFC 1995) over a connection handed over by a TCP
-//! worker.
+//! worker (see [`super::conn`]).
 //!
 //! [`plan`] runs on the transfer thread and decides, from the request alone: which
 //! zone, whether the peer may transfer it (`allow_transfer`), whether the TSIG is
 //! valid and the one required, and what to send — the full zone, the condensed diffs
 //! since the client's serial, just the SOA (client is current), or an error. [`send`]
-//! then streams that from an `Arc<Snapshot>` on its own thread, signing every message
+//! then streams that from an `Arc<Snapshot>` on the connection's thread, signing every message
 //! when TSIG is in use, and logs one line per transfer.
 //!
 //! Refusals follow BIND: REFUSED for an unknown zone, a peer outside the ACL or a
@@ -24,10 +24,8 @@ use shoal_zonedb::Snapshot;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How long a peer may stall a transfer before it is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Room left in each message for the TSIG record.
 const TSIG_ROOM: usize = 512;
 
@@ -174,7 +172,8 @@ pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, V
     out
 }
 
-fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
+/// Append `msg` with its two-byte length prefix (RFC 7766 §8).
+pub fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
     buf.extend_from_slice(&(msg.len() as u16).to_be_bytes());
     buf.extend_from_slice(msg);
 }
@@ -219,41 +218,20 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
     out
 }
 
-/// Write what is pending and one response, then close (blocking, with a timeout).
-pub fn reply_and_close(mut stream: TcpStream, mut pending: Vec<u8>, resp: Option<&[u8]>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    if let Some(r) = resp {
-        frame(&mut pending, r);
-    }
-    let _ = stream.write_all(&pending);
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-}
-
-/// Refuse a request because too many transfers are running.
-pub fn refuse_busy(mut stream: TcpStream, query: &[u8], mut pending: Vec<u8>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    frame(&mut pending, &error_message(query, Rcode::REFUSED, None));
-    let _ = stream.write_all(&pending);
-}
-
-/// Stream the planned response; runs on its own thread.
-pub fn send(mut stream: TcpStream, peer: SocketAddr, query: &[u8], pending: Vec<u8>, plan: Plan) {
+/// Stream the planned response to `stream` (blocking, with the stream's write
+/// timeout). Returns false if the connection failed and must be closed.
+pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
     let started = Instant::now();
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let mut out = pending;
+    let mut out = Vec::new();
     let (zone, body, signing) = match plan {
         Plan::Error { rcode, tsig_error, zone, reason } => {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "transfer refused: {reason}");
             frame(&mut out, &error_message(query, rcode, tsig_error.as_ref()));
-            let _ = stream.write_all(&out);
-            return;
+            return stream.write_all(&out).is_ok();
         }
         Plan::Transfer { zone, body, signing } => (zone, body, signing),
     };
-    let Ok(req) = Request::parse(query) else { return };
+    let Ok(req) = Request::parse(query) else { return false };
     let kind = if req.qtype == Rtype::AXFR { "AXFR" } else { "IXFR" };
     let (records, from, to, note): (Box<dyn Iterator<Item = RrRef<'_>>>, Option<u32>, u32, &str) = match &body {
         Body::Axfr { snapshot, ixfr_fallback } => (
@@ -293,14 +271,14 @@ pub fn send(mut stream: TcpStream, peer: SocketAddr, query: &[u8], pending: Vec<
         if out.len() >= 256 * 1024 {
             if let Err(e) = stream.write_all(&out) {
                 tracing::warn!(%zone, %peer, kind, "transfer out failed after {nrec} records: {e}");
-                return;
+                return false;
             }
             out.clear();
         }
     }
     if let Err(e) = stream.write_all(&out) {
         tracing::warn!(%zone, %peer, kind, "transfer out failed after {nrec} records: {e}");
-        return;
+        return false;
     }
     let serials = match from {
         Some(f) => format!("{f} -> {to}"),
@@ -311,7 +289,7 @@ pub fn send(mut stream: TcpStream, peer: SocketAddr, query: &[u8], pending: Vec<
         tsig = signing.is_some(),
         "transfer out done{note}"
     );
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    true
 }
 
 fn soa_serial(r: &Rr) -> u32 {

@@ -156,10 +156,12 @@ impl TcpState {
     }
 }
 
-/// Whether `msg` is an AXFR or IXFR request (handled by the transfer thread).
+/// Whether `msg` is for the transfer side: an AXFR or IXFR request, or a NOTIFY.
 fn is_transfer(msg: &[u8]) -> bool {
     shoal_wire::Request::parse(msg).is_ok_and(|r| {
-        r.opcode == shoal_wire::Opcode::QUERY && matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR)
+        r.opcode == shoal_wire::Opcode::NOTIFY
+            || (r.opcode == shoal_wire::Opcode::QUERY
+                && matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR))
     })
 }
 

@@ -1,0 +1,127 @@
+//! TCP connections handed over by a worker: the slow path for what the workers do not
+//! do themselves — zone transfers, NOTIFY over TCP, and TSIG-signed queries.
+//!
+//! Each connection gets its own thread (at most [`MAX_CONNECTIONS`] at once), which
+//! keeps reading messages until the peer closes or stays idle, because peers reuse the
+//! connection: Knot sends a signed SOA query and then the IXFR on one connection.
+//! Decisions that need the zone registry (which zones, ACLs, journals, NOTIFY checks)
+//! are asked of the transfer thread over the event channel; the streaming itself
+//! happens here, so a large AXFR never holds up the transfer thread or a worker.
+
+use super::tsig::Key;
+use super::{signed, xfr_out, Event};
+use crossbeam_channel::Sender;
+use shoal_wire::{Opcode, Request, Rtype};
+use shoal_zonedb::{answer, Catalog, Options};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Connections served this way at once; more are refused.
+pub const MAX_CONNECTIONS: usize = 32;
+/// A connection idle this long is closed (RFC 7766 §6.2.3 suggests seconds).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for the transfer thread's decision.
+const DECISION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a connection thread needs besides its socket.
+#[derive(Clone)]
+pub struct Context {
+    pub events: Sender<Event>,
+    pub keys: Vec<Key>,
+    pub catalog: Arc<arc_swap::ArcSwap<Catalog>>,
+    pub udp_payload: u16,
+    pub identity: Option<Vec<u8>>,
+    pub version: Option<Vec<u8>>,
+}
+
+/// Serve the connection: write `pending`, answer `first`, then every further message.
+pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: Vec<u8>, ctx: Context) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    if !pending.is_empty() && stream.write_all(&pending).is_err() {
+        return;
+    }
+    let mut msg = first;
+    loop {
+        if !handle(&mut stream, peer, &msg, &ctx) {
+            return;
+        }
+        match read_message(&mut stream) {
+            Some(m) => msg = m,
+            None => return,
+        }
+    }
+}
+
+/// Refuse a connection when too many are being served.
+pub fn refuse(mut stream: TcpStream, query: &[u8], mut pending: Vec<u8>) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    xfr_out::frame(&mut pending, &xfr_out::error_message(query, shoal_wire::Rcode::REFUSED, None));
+    let _ = stream.write_all(&pending);
+}
+
+fn read_message(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).ok()?;
+    let n = usize::from(u16::from_be_bytes(len));
+    if n == 0 {
+        return None;
+    }
+    let mut m = vec![0u8; n];
+    s.read_exact(&mut m).ok()?;
+    Some(m)
+}
+
+fn write_message(s: &mut TcpStream, m: &[u8]) -> bool {
+    let mut b = Vec::with_capacity(m.len() + 2);
+    xfr_out::frame(&mut b, m);
+    s.write_all(&b).is_ok()
+}
+
+/// Answer one message; false when the connection must be closed.
+fn handle(stream: &mut TcpStream, peer: SocketAddr, msg: &[u8], ctx: &Context) -> bool {
+    let req = Request::parse(msg).ok();
+    let is = |f: &dyn Fn(&Request<'_>) -> bool| req.as_ref().is_some_and(f);
+    if is(&|r| r.opcode == Opcode::NOTIFY) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if ctx.events.send(Event::NotifyTcp { msg: msg.to_vec(), peer, reply: tx }).is_err() {
+            return false;
+        }
+        return match rx.recv_timeout(DECISION_TIMEOUT) {
+            Ok(Some(resp)) => write_message(stream, &resp),
+            _ => false,
+        };
+    }
+    if is(&|r| r.opcode == Opcode::QUERY && matches!(r.qtype, Rtype::AXFR | Rtype::IXFR)) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if ctx.events.send(Event::Plan { query: msg.to_vec(), peer, reply: tx }).is_err() {
+            return false;
+        }
+        return match rx.recv_timeout(DECISION_TIMEOUT) {
+            Ok(plan) => xfr_out::send(stream, peer, msg, plan),
+            Err(_) => false,
+        };
+    }
+    let catalog = ctx.catalog.load_full();
+    if is(&|r| r.tsig_at.is_some()) {
+        return match signed::answer_signed(msg, &ctx.keys, &catalog, true, ctx.udp_payload) {
+            Some(resp) => write_message(stream, &resp),
+            None => true,
+        };
+    }
+    let opts = Options {
+        tcp: true,
+        udp_payload: ctx.udp_payload,
+        identity: ctx.identity.as_deref(),
+        version: ctx.version.as_deref(),
+        ..Options::default()
+    };
+    let mut out = vec![0u8; 65535];
+    let r = answer(msg, &catalog, &opts, &mut out);
+    r.len == 0 || write_message(stream, &out[..r.len])
+}
