@@ -47,20 +47,35 @@ impl Server {
         let mut stats = Vec::new();
         let mut threads = Vec::new();
         for (i, s) in sockets.into_iter().enumerate() {
+            let core = cores[i % cores.len()];
+            let pin = config.workers <= cores.len();
+            let pin_here = move |what: &str| {
+                if pin {
+                    if let Err(e) = crate::sys::pin_to_core(core) {
+                        tracing::warn!(worker = i, core, "cannot pin {what} thread: {e}");
+                    }
+                }
+            };
+            let Sockets { udp, udp_replies, tcp } = s;
+            for (k, (u, reply)) in udp.into_iter().zip(udp_replies).enumerate() {
+                let st = Arc::new(WorkerStats::default());
+                stats.push(Arc::clone(&st));
+                let sh = Arc::clone(&shared);
+                threads.push(std::thread::Builder::new().name(format!("shoal-udp-{i}.{k}")).spawn(move || {
+                    pin_here("UDP");
+                    worker::udp::run(u, reply, sh, st);
+                    Ok(())
+                })?);
+            }
             let st = Arc::new(WorkerStats::default());
             stats.push(Arc::clone(&st));
             let sh = Arc::clone(&shared);
-            let core = cores[i % cores.len()];
-            let pin = config.workers <= cores.len();
-            threads.push(std::thread::Builder::new().name(format!("shoal-worker-{i}")).spawn(move || {
-                if pin {
-                    if let Err(e) = crate::sys::pin_to_core(core) {
-                        tracing::warn!(worker = i, core, "cannot pin worker: {e}");
-                    }
-                }
-                let r = worker::run(s, sh, st);
+            let listeners = tcp;
+            threads.push(std::thread::Builder::new().name(format!("shoal-tcp-{i}")).spawn(move || {
+                pin_here("TCP");
+                let r = worker::run_tcp(listeners, sh, st);
                 if let Err(e) = &r {
-                    tracing::error!(worker = i, "worker stopped: {e}");
+                    tracing::error!(worker = i, "TCP thread stopped: {e}");
                 }
                 r
             })?);

@@ -129,9 +129,11 @@ impl UdpBatch {
         b
     }
 
-    /// Receive up to [`BATCH`] datagrams without blocking. Returns how many arrived;
-    /// `Ok(0)` means the socket is drained.
-    pub fn recv(&mut self, fd: std::os::fd::RawFd) -> io::Result<usize> {
+    /// Receive up to [`BATCH`] datagrams. With `wait`, block until the first arrives
+    /// (`MSG_WAITFORONE`: the rest of the batch is whatever is already queued) or the
+    /// socket's receive timeout passes; without, never block. Returns how many
+    /// arrived; `Ok(0)` means nothing was waiting (or the timeout passed).
+    pub fn recv(&mut self, fd: std::os::fd::RawFd, wait: bool) -> io::Result<usize> {
         for h in &mut self.rx_hdr {
             h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_hdr.msg_flags = 0;
@@ -144,7 +146,7 @@ impl UdpBatch {
                 fd,
                 self.rx_hdr.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                if wait { libc::MSG_WAITFORONE } else { libc::MSG_DONTWAIT },
                 std::ptr::null_mut(),
             )
         };

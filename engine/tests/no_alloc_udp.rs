@@ -60,7 +60,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
     std_sock.set_nonblocking(true).unwrap();
     let addr = std_sock.local_addr().unwrap();
     let reply = Arc::new(std_sock.try_clone().unwrap());
-    let server = mio::net::UdpSocket::from_std(std_sock);
+    let server = std_sock;
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let query = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";

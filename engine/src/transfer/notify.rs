@@ -77,7 +77,15 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
                         return;
                     }
                     Ok(_) => continue,
-                    Err(_) => break,
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        break
+                    }
+                    // Port unreachable (the target is not up yet) and the like: wait out
+                    // this try's time before the next one, so the tries span seconds.
+                    Err(_) => {
+                        std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+                        break;
+                    }
                 }
             }
         }

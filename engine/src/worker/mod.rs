@@ -1,5 +1,8 @@
-//! The worker threads: one per core, each owning its own SO_REUSEPORT UDP socket and
-//! TCP listener for every listen address, driven by one mio `Poll`.
+//! The workers: one per core, each owning its own SO_REUSEPORT UDP socket and TCP
+//! listener for every listen address. A worker is a UDP thread per socket (blocking
+//! batched receive, see [`udp`]) and a TCP thread (mio, see [`tcp`]), pinned to the
+//! same core: under UDP load the TCP thread sleeps in `epoll_wait`, and the UDP path
+//! makes two system calls per batch.
 //!
 //! A worker reads the catalog through an `arc_swap::Cache` (a few loads when nothing
 //! changed), answers with the pure `shoal_zonedb::answer`, and never blocks, locks or
@@ -36,7 +39,7 @@ pub struct Shared {
 
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.
 pub struct Sockets {
-    pub udp: Vec<mio::net::UdpSocket>,
+    pub udp: Vec<std::net::UdpSocket>,
     /// A second handle on each UDP socket, through which the transfer thread answers
     /// the NOTIFYs this worker hands over.
     pub udp_replies: Vec<Arc<std::net::UdpSocket>>,
@@ -50,7 +53,7 @@ impl Sockets {
         for &a in listen {
             let u = crate::sys::udp_socket(a).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
             s.udp_replies.push(Arc::new(u.try_clone()?));
-            s.udp.push(mio::net::UdpSocket::from_std(u));
+            s.udp.push(u);
             let t = crate::sys::tcp_listener(a).map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
             s.tcp.push(mio::net::TcpListener::from_std(t));
         }
@@ -58,31 +61,25 @@ impl Sockets {
     }
 }
 
-/// How often a worker wakes up with nothing to do (idle TCP sweep, stop flag).
+/// How often the TCP thread wakes up with nothing to do (idle sweep, stop flag).
 const TICK: Duration = Duration::from_millis(250);
 
-/// Run one worker until `shared.stop` is set.
-pub fn run(mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<WorkerStats>) -> io::Result<()> {
+/// Run one worker's TCP side until `shared.stop` is set (its UDP sockets each have a
+/// thread of their own, see [`udp::run`]).
+pub fn run_tcp(listeners: Vec<mio::net::TcpListener>, shared: Arc<Shared>, stats: Arc<WorkerStats>) -> io::Result<()> {
+    let mut listeners = listeners;
     let mut poll = Poll::new()?;
-    let nudp = sockets.udp.len();
-    for (i, u) in sockets.udp.iter_mut().enumerate() {
-        poll.registry().register(u, Token(i), Interest::READABLE)?;
+    for (i, l) in listeners.iter_mut().enumerate() {
+        poll.registry().register(l, Token(i), Interest::READABLE)?;
     }
-    for (i, l) in sockets.tcp.iter_mut().enumerate() {
-        poll.registry().register(l, Token(nudp + i), Interest::READABLE)?;
-    }
-    let first_conn = nudp + sockets.tcp.len();
+    let first_conn = listeners.len();
     let mut cache = Cache::new(Arc::clone(&shared.catalog));
-    let mut udp = udp::UdpState::new(shared.udp_payload);
     let per_worker = shared.tcp_max_connections.div_ceil(shared.workers.max(1)).max(1);
     let mut tcp = tcp::TcpState::new(first_conn, per_worker, shared.tcp_idle_timeout);
     let mut events = Events::with_capacity(256);
     let mut last_sweep = Instant::now();
-    // UDP sockets left with data after a bounded drain (see `UdpState::drain`).
-    let mut udp_pending = vec![false; nudp];
     while !shared.stop.load(Ordering::Relaxed) {
-        let timeout = if udp_pending.contains(&true) { Duration::ZERO } else { TICK };
-        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+        if let Err(e) = poll.poll(&mut events, Some(TICK)) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
@@ -91,17 +88,10 @@ pub fn run(mut sockets: Sockets, shared: Arc<Shared>, stats: Arc<WorkerStats>) -
         let catalog = cache.load();
         for ev in events.iter() {
             let t = ev.token().0;
-            if t < nudp {
-                udp_pending[t] = true;
-            } else if t < first_conn {
-                tcp.accept(&sockets.tcp[t - nudp], poll.registry(), &stats);
+            if t < first_conn {
+                tcp.accept(&listeners[t], poll.registry(), &stats);
             } else {
                 tcp.ready(t, ev, catalog, &shared, &stats, poll.registry());
-            }
-        }
-        for (t, pending) in udp_pending.iter_mut().enumerate() {
-            if *pending {
-                *pending = udp.drain(&sockets.udp[t], &sockets.udp_replies[t], catalog, &shared, &stats);
             }
         }
         if last_sweep.elapsed() >= TICK {

@@ -1,23 +1,57 @@
-//! UDP: drain the socket in batches with `recvmmsg`, answer each datagram into its own
-//! response slot, and send the batch with one `sendmmsg`.
+//! UDP: one thread per socket, pinned beside its worker's TCP thread, that does what
+//! the kernel's fast path allows and no more: a blocking `recvmmsg` that returns as
+//! soon as one datagram is there with whatever else is queued (`MSG_WAITFORONE`),
+//! answers into per-datagram response slots, and one `sendmmsg` for the batch — two
+//! system calls per batch, as a bare UDP reflector makes.
 //!
-//! Buffers are allocated once per worker (see `sys::UdpBatch`). A datagram that
-//! `answer` drops (shorter than a header, or a response) gets no reply. The catalog is
-//! loaded once per wake-up, not per query.
+//! Buffers are allocated once per thread (see `sys::UdpBatch`). The catalog is read
+//! through an `arc_swap::Cache`, checked once per batch. A datagram that `answer`
+//! drops (shorter than a header, or a response) gets no reply. NOTIFY messages, signed
+//! queries and IXFR over UDP go to the transfer thread, which answers them through a
+//! second handle on the same socket.
 
 use super::{options, Shared};
 use crate::metrics::WorkerStats;
 use crate::sys::UdpBatch;
-use shoal_zonedb::{answer, Catalog};
-use std::os::fd::AsRawFd;
+use arc_swap::Cache;
+use shoal_zonedb::{answer, Catalog, Outcome};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Batches one wake-up may answer before the worker looks at its other sockets, so
-/// sustained UDP load cannot starve TCP or keep an old catalog alive.
-pub const MAX_BATCHES: usize = 16;
+/// How long a receive blocks before the thread checks whether it should stop.
+const WAKE: Duration = Duration::from_millis(250);
 
 pub struct UdpState {
     batch: Box<UdpBatch>,
+}
+
+/// Serve `sock` until `shared.stop` is set.
+pub fn run(sock: std::net::UdpSocket, reply: Arc<std::net::UdpSocket>, shared: Arc<Shared>, stats: Arc<WorkerStats>) {
+    if let Err(e) = sock.set_nonblocking(false).and_then(|_| sock.set_read_timeout(Some(WAKE))) {
+        tracing::error!("UDP socket setup failed: {e}");
+        return;
+    }
+    let mut cache = Cache::new(Arc::clone(&shared.catalog));
+    let mut udp = UdpState::new(shared.udp_payload);
+    let fd = sock.as_raw_fd();
+    while !shared.stop.load(Ordering::Relaxed) {
+        match udp.receive(fd, true) {
+            // Idle: let go of a replaced catalog so its snapshots can be freed.
+            Ok(0) => {
+                cache.load();
+            }
+            // The catalog is read after the (blocking) receive, so a batch is answered
+            // from the newest version, never one older than the wait.
+            Ok(n) => udp.answer_batch(fd, n, &reply, cache.load(), &shared, &stats),
+            Err(_) => {
+                stats.udp_errors.inc();
+                // A persistent error must not spin the core.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
 }
 
 impl UdpState {
@@ -25,77 +59,77 @@ impl UdpState {
         UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)) }
     }
 
-    /// Answer what is waiting on `sock`, at most [`MAX_BATCHES`] batches. Returns true
-    /// if it stopped at that bound with data possibly left (the caller comes back after
-    /// a look at its other sockets and the catalog), false once the socket is drained
-    /// (mio is edge-triggered: only then will a new event come). NOTIFY messages and
-    /// signed queries go to the transfer thread, which answers them through `reply` (a
-    /// handle on the same socket).
+    /// Answer everything waiting on a non-blocking socket (tests and tools).
     pub fn drain(
         &mut self,
-        sock: &mio::net::UdpSocket,
+        sock: &impl AsRawFd,
         reply: &Arc<std::net::UdpSocket>,
         catalog: &Arc<Catalog>,
         shared: &Shared,
         stats: &WorkerStats,
-    ) -> bool {
-        let opts = options(shared, false);
+    ) {
         let fd = sock.as_raw_fd();
-        // Bounded so a socket that keeps failing cannot pin the worker here.
-        let mut errors = 0;
-        for _ in 0..MAX_BATCHES {
-            let n = match self.batch.recv(fd) {
-                Ok(0) => return false,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    stats.udp_errors.inc();
-                    errors += 1;
-                    if errors > 64 {
-                        return false;
-                    }
-                    continue;
-                }
-            };
-            let mut queued = 0;
-            for i in 0..n {
-                if let Some(events) = &shared.events {
-                    if self.batch.is_notify(i) {
-                        if let (Some(peer), q) = (self.batch.peer(i), self.batch.slot(i).0) {
-                            let ev = crate::transfer::Event::Udp { msg: q.to_vec(), peer, reply: Arc::clone(reply) };
-                            if events.try_send(ev).is_err() {
-                                stats.udp_dropped.inc();
-                            }
-                        }
-                        continue;
-                    }
-                }
-                let (q, r) = self.batch.slot(i);
-                let resp = answer(q, catalog, &opts, r);
-                stats.record(&resp.outcome, false);
-                if resp.outcome == shoal_zonedb::Outcome::Deferred {
-                    // TSIG-signed: the transfer thread holds the keys.
-                    if let (Some(events), Some(peer)) = (&shared.events, self.batch.peer(i)) {
-                        let msg = self.batch.slot(i).0.to_vec();
-                        let ev = crate::transfer::Event::Udp { msg, peer, reply: Arc::clone(reply) };
-                        if events.try_send(ev).is_err() {
-                            stats.udp_dropped.inc();
-                        }
-                    }
-                    continue;
-                }
-                if resp.len > 0 {
-                    self.batch.queue(queued, i, resp.len);
-                    queued += 1;
-                }
-            }
-            if queued > 0 {
-                match self.batch.send(fd, queued) {
-                    Ok(sent) => stats.udp_dropped.add((queued - sent) as u64),
-                    Err(_) => stats.udp_errors.inc(),
-                }
+        for _ in 0..4096 {
+            match self.receive(fd, false) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => self.answer_batch(fd, n, reply, catalog, shared, stats),
             }
         }
-        true
+    }
+
+    /// Receive one batch, blocking for the first datagram when `wait`. Returns how many
+    /// datagrams arrived.
+    pub fn receive(&mut self, fd: RawFd, wait: bool) -> std::io::Result<usize> {
+        match self.batch.recv(fd, wait) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(0),
+            r => r,
+        }
+    }
+
+    /// Answer the `n` datagrams just received and send the answers in one call.
+    pub fn answer_batch(
+        &mut self,
+        fd: RawFd,
+        n: usize,
+        reply: &Arc<std::net::UdpSocket>,
+        catalog: &Arc<Catalog>,
+        shared: &Shared,
+        stats: &WorkerStats,
+    ) {
+        let opts = options(shared, false);
+        let mut queued = 0;
+        for i in 0..n {
+            if shared.events.is_some() && self.batch.is_notify(i) {
+                self.hand_over(i, reply, shared, stats);
+                continue;
+            }
+            let (q, r) = self.batch.slot(i);
+            let resp = answer(q, catalog, &opts, r);
+            stats.record(&resp.outcome, false);
+            if resp.outcome == Outcome::Deferred {
+                // Signed, or IXFR: the transfer thread holds the keys and ACLs.
+                self.hand_over(i, reply, shared, stats);
+                continue;
+            }
+            if resp.len > 0 {
+                self.batch.queue(queued, i, resp.len);
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            match self.batch.send(fd, queued) {
+                Ok(sent) => stats.udp_dropped.add((queued - sent) as u64),
+                Err(_) => stats.udp_errors.inc(),
+            }
+        }
+    }
+
+    /// Pass datagram `i` to the transfer thread.
+    fn hand_over(&mut self, i: usize, reply: &Arc<std::net::UdpSocket>, shared: &Shared, stats: &WorkerStats) {
+        let (Some(events), Some(peer)) = (&shared.events, self.batch.peer(i)) else { return };
+        let msg = self.batch.slot(i).0.to_vec();
+        if events.try_send(crate::transfer::Event::Udp { msg, peer, reply: Arc::clone(reply) }).is_err() {
+            stats.udp_dropped.inc();
+        }
     }
 }
