@@ -110,6 +110,8 @@ struct RawZone {
     notify: Vec<String>,
     #[serde(default = "default_journal")]
     ixfr_journal: usize,
+    #[serde(default)]
+    bump_serial: bool,
 }
 
 fn default_journal() -> usize {
@@ -153,6 +155,9 @@ pub struct ZoneConfig {
     pub notify: Vec<SocketAddr>,
     /// Diffs kept for IXFR out.
     pub ixfr_journal: usize,
+    /// On reload, publish a changed zone file whose serial did not change, with the
+    /// serial increased by one (otherwise it is refused, as Knot does).
+    pub bump_serial: bool,
     /// Who may NOTIFY this (secondary) zone; default: its primaries.
     pub allow_notify: Acl,
     pub timers: TimerBounds,
@@ -170,6 +175,7 @@ impl ZoneConfig {
             transfer_key: None,
             notify: Vec::new(),
             ixfr_journal: 100,
+            bump_serial: false,
             allow_notify: Acl::default(),
             timers: TimerBounds::default(),
             state_dir: PathBuf::from("."),
@@ -411,6 +417,7 @@ impl Config {
                 transfer_key,
                 notify,
                 ixfr_journal: z.ixfr_journal,
+                bump_serial: z.bump_serial,
                 allow_notify,
                 timers,
                 state_dir: state_dir.clone(),

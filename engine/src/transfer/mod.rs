@@ -518,12 +518,27 @@ impl Transfers {
             entry.snapshot = Some(Arc::new(new));
             return true;
         };
-        let d = shoal_zonedb::diff::diff(&old, &new);
+        let mut new = new;
+        let mut d = shoal_zonedb::diff::diff(&old, &new);
         if new.serial() == old.serial() {
-            if !d.is_empty() {
-                tracing::warn!(zone = %z.name, serial = new.serial(), "reload: zone file changed but its serial did not; not published (increase the serial)");
+            if d.is_empty() {
+                return false;
             }
-            return false;
+            if !z.bump_serial {
+                tracing::warn!(zone = %z.name, serial = new.serial(), "reload: zone file changed but its serial did not; not published (increase the serial, or set bump_serial)");
+                return false;
+            }
+            match shoal_zonedb::apply::with_serial(&new, old.serial().wrapping_add(1)) {
+                Ok(bumped) => {
+                    tracing::info!(zone = %z.name, serial = bumped.serial(), "reload: content changed, serial bumped (bump_serial)");
+                    new = bumped;
+                    d = shoal_zonedb::diff::diff(&old, &new);
+                }
+                Err(e) => {
+                    tracing::error!(zone = %z.name, "reload: cannot bump the serial: {e}");
+                    return false;
+                }
+            }
         }
         if !serial_gt(new.serial(), old.serial()) {
             tracing::warn!(zone = %z.name, old = old.serial(), new = new.serial(), "reload: serial went backwards; not published");
