@@ -78,11 +78,30 @@ start_knot() { # NAME ZONE-SECTION -> PORT, PID
     cp "$WORK/big.test.zone" "$dir/zones/"
     PORT="$(port)"
     cat >"$dir/knot.conf" <<EOF
-server: { rundir: "$dir/run", listen: 127.0.0.1@$PORT, udp-workers: 1, tcp-workers: 1, background-workers: 1, user: root:root }
-log: [ { target: stderr, any: info } ]
-database: { storage: "$dir/db" }
-acl: [ { id: all, address: 127.0.0.0/8, action: [transfer, notify] } ]
-template: [ { id: default, storage: "$dir/zones", file: "%s.zone", zonefile-sync: -1, journal-content: none, semantic-checks: off, acl: all } ]
+server:
+    rundir: "$dir/run"
+    listen: 127.0.0.1@$PORT
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    user: root:root
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "$dir/db"
+acl:
+  - id: all
+    address: 127.0.0.0/8
+    action: [transfer, notify]
+template:
+  - id: default
+    storage: "$dir/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+    semantic-checks: off
+    acl: all
 $zones
 EOF
     knotd -c "$dir/knot.conf" >"$OUT/$name.log" 2>&1 &
@@ -151,7 +170,8 @@ file = \"$WORK/small.test.zone\""
 SHOAL_PORT=$PORT; SHOAL_PID=$PID
 wait_soa "$SHOAL_PORT" big.test 1
 out_shoal=$(axfr_time "$SHOAL_PORT")
-start_knot knot-primary "zone: [ { domain: big.test } ]"
+start_knot knot-primary "zone:
+  - domain: big.test"
 KNOT_PORT=$PORT
 wait_soa "$KNOT_PORT" big.test 1
 out_knot=$(axfr_time "$KNOT_PORT")
@@ -165,8 +185,9 @@ log "   Shoal ${out_shoal}s  Knot ${out_knot}s  NSD ${out_nsd}s"
 log "3a. serving small.test on Shoal while it sends big.test by AXFR ($RATE q/s open loop)"
 before_out=$(load "$SHOAL_PORT" 5)
 ( sleep 1; kdig @127.0.0.1 -p "$SHOAL_PORT" big.test AXFR +noall +time=60 >/dev/null ) &
+bg=$!
 during_out=$(load "$SHOAL_PORT" 5)
-wait
+wait "$bg"  # not a bare `wait`: the servers are background jobs too
 after_out=$(load "$SHOAL_PORT" 5)
 log "   before: $before_out | during: $during_out | after: $after_out"
 kill "$SHOAL_PID"
@@ -181,8 +202,13 @@ file = \"$WORK/small.test.zone\""
 SEC_PORT=$PORT; SEC_PID=$PID
 wait_soa "$SEC_PORT" big.test 1
 in_shoal=$(grep -o 'transfer in done.*' "$OUT/shoal-secondary.log" | grep -o 'ms=[0-9]*' | head -1 | cut -d= -f2)
-start_knot knot-secondary "remote: [ { id: primary, address: 127.0.0.1@$KNOT_PORT } ]
-zone: [ { domain: big.test, master: primary, file: \"$WORK/knot-secondary/zones/in.zone\" } ]"
+start_knot knot-secondary "remote:
+  - id: primary
+    address: 127.0.0.1@$KNOT_PORT
+zone:
+  - domain: big.test
+    master: primary
+    file: \"$WORK/knot-secondary/zones/in.zone\""
 KSEC_PORT=$PORT
 wait_soa "$KSEC_PORT" big.test 1
 in_knot=$(grep -o 'AXFR, incoming.*finished, [0-9.]* seconds' "$OUT/knot-secondary.log" | grep -o '[0-9.]* seconds' | head -1)
@@ -191,8 +217,9 @@ log "   Shoal ${in_shoal} ms (transfer, validation and compiled snapshot)  Knot 
 log "3b. serving small.test on Shoal while it takes big.test in by AXFR again ($RATE q/s open loop)"
 before_in=$(load "$SEC_PORT" 5)
 ( sleep 1; "$SHOAL" ctl --config "$WORK/shoal-secondary/shoal.toml" zone-retransfer big.test >/dev/null ) &
+bg=$!
 during_in=$(load "$SEC_PORT" 5)
-wait
+wait "$bg"
 after_in=$(load "$SEC_PORT" 5)
 log "   before: $before_in | during: $during_in | after: $after_in"
 grep -o 'transfer in done.*' "$OUT/shoal-secondary.log" | tail -1
