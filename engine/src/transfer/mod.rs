@@ -456,15 +456,19 @@ impl Transfers {
         let mut notify = Vec::new();
         for z in &config.zones {
             let mut entry = match self.zones.remove(&z.name) {
+                // Kept: same source, or a primary zone whose file moved (reloaded below).
+                // A zone that changes role starts afresh.
                 Some(e)
-                    if same_source(&e.config.source, &z.source) || !matches!(z.source, ZoneSource::Primaries(_)) =>
+                    if same_source(&e.config.source, &z.source)
+                        || (e.secondary.is_none() && !matches!(z.source, ZoneSource::Primaries(_))) =>
                 {
                     e
                 }
                 other => {
+                    let replaced = other.is_some();
                     self.graveyard.extend(other.and_then(|o| o.snapshot));
                     let e = ZoneEntry::new(z);
-                    tracing::info!(zone = %z.name, "reload: zone added");
+                    tracing::info!(zone = %z.name, "reload: zone {}", if replaced { "reconfigured" } else { "added" });
                     if e.snapshot.is_some() && e.secondary.is_none() {
                         notify.push(z.name.clone());
                     }
