@@ -143,8 +143,10 @@ impl Snapshot {
                         block: Block::default(),
                     });
                 }
-                // RFC 2181 §5.2: one TTL per RRset; the first one read wins.
-                current.get_or_insert((e.rtype, e.ttl));
+                // RFC 2181 §5.2: one TTL per RRset; when the file disagrees with itself
+                // the lowest TTL is used (never caching longer than the owner asked).
+                let cur = current.get_or_insert((e.rtype, e.ttl));
+                cur.1 = cur.1.min(e.ttl);
                 if rdatas.last() != Some(&e.rdata) {
                     rdatas.push(e.rdata);
                 }
