@@ -58,15 +58,33 @@ fn new_id() -> u16 {
     (t ^ (t >> 16)) as u16 ^ std::process::id() as u16
 }
 
-/// A query message for `zone`/`qtype`, with the held SOA in authority for IXFR.
-fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
+/// Where a message carries its SOA record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SoaIn {
+    /// NOTIFY (RFC 1996 §3.7).
+    Answer,
+    /// IXFR request (RFC 1995 §3).
+    Authority,
+}
+
+/// A request for `zone`/`qtype` with flag word `flags`, carrying `soa` (owner: the
+/// question name) in the given section.
+pub fn soa_message(id: u16, flags: u16, zone: &Name, qtype: Rtype, soa: Option<(&Rr, SoaIn)>) -> Vec<u8> {
     let mut m = Vec::with_capacity(128);
     m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, u8::from(held.is_some()), 0, 0]);
+    m.extend_from_slice(&flags.to_be_bytes());
+    let (an, ns) = match soa {
+        Some((_, SoaIn::Answer)) => (1u16, 0u16),
+        Some((_, SoaIn::Authority)) => (0, 1),
+        None => (0, 0),
+    };
+    for count in [1, an, ns, 0] {
+        m.extend_from_slice(&count.to_be_bytes());
+    }
     m.extend_from_slice(zone.as_wire());
     m.extend_from_slice(&qtype.0.to_be_bytes());
     m.extend_from_slice(&1u16.to_be_bytes());
-    if let Some(soa) = held {
+    if let Some((soa, _)) = soa {
         m.extend_from_slice(&[0xc0, 12]);
         m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
         m.extend_from_slice(&1u16.to_be_bytes());
@@ -75,6 +93,11 @@ fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
         m.extend_from_slice(&soa.rdata);
     }
     m
+}
+
+/// A query for `zone`/`qtype`, with the held SOA in authority for IXFR.
+fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
+    soa_message(id, 0, zone, qtype, held.map(|h| (h, SoaIn::Authority)))
 }
 
 fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {

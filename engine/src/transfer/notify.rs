@@ -15,20 +15,8 @@ const TRIES: u32 = 4;
 
 /// Build a NOTIFY message for `zone` carrying `soa`.
 pub fn message(id: u16, zone: &Name, soa: &Rr) -> Vec<u8> {
-    let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&[0x24, 0x00]); // opcode NOTIFY, AA
-    m.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 0]);
-    m.extend_from_slice(zone.as_wire());
-    m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    m.extend_from_slice(&[0xc0, 12]);
-    m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    m.extend_from_slice(&soa.ttl.to_be_bytes());
-    m.extend_from_slice(&(soa.rdata.len() as u16).to_be_bytes());
-    m.extend_from_slice(&soa.rdata);
-    m
+    // Opcode NOTIFY, AA.
+    super::client::soa_message(id, 0x2400, zone, Rtype::SOA, Some((soa, super::client::SoaIn::Answer)))
 }
 
 /// Send NOTIFYs for `zone` in the background.
