@@ -99,3 +99,28 @@ fn bump_serial_publishes_changed_content_with_the_next_serial() {
     shoal.wait_serial(ZONE, 8);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(2));
 }
+
+#[test]
+fn rfc7766_queries_pipelined_behind_a_transfer_request_are_answered_in_order() {
+    use std::io::Write;
+    let port = free_port();
+    let mut shoal = Shoal::new("pipeline", port, &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")]);
+    write_zone_file(&shoal.zone_file(ZONE), &zone::small_text(ZONE, 3, 1));
+    shoal.start();
+    shoal.wait_serial(ZONE, 3);
+    // AXFR, then an SOA query, then an A query, all in one write.
+    let mut bytes = Vec::new();
+    for m in [dns::query(1, ZONE, 252), dns::query(2, ZONE, 6), dns::query(3, &format!("www.{ZONE}"), 1)] {
+        bytes.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        bytes.extend_from_slice(&m);
+    }
+    let mut s = dns::tcp_connect(shoal.addr).expect("connect");
+    s.write_all(&bytes).expect("send");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let m = dns::tcp_read_msg(&mut s).expect("every pipelined query is answered");
+        ids.push(u16::from_be_bytes([m[0], m[1]]));
+    }
+    // The small zone fits one AXFR message.
+    assert_eq!(ids, [1, 2, 3]);
+}

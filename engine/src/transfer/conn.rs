@@ -37,8 +37,9 @@ pub struct Context {
     pub version: Option<Vec<u8>>,
 }
 
-/// Serve the connection: write `pending`, answer `first`, then every further message.
-pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: Vec<u8>, ctx: Context) {
+/// Serve the connection: write `pending`, answer `first`, then every further message,
+/// starting with those already read (`rest`).
+pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>, ctx: Context) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
@@ -46,11 +47,19 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: V
         return;
     }
     let mut msg = first;
+    let mut buffered = std::io::Cursor::new(rest);
     loop {
         if !handle(&mut stream, peer, &msg, &ctx) {
             return;
         }
-        match read_message(&mut stream) {
+        let next = if (buffered.position() as usize) < buffered.get_ref().len() {
+            // Pipelined behind the first: finish what was read, then the socket.
+            let mut chain = Read::chain(&mut buffered, &mut stream);
+            read_message(&mut chain)
+        } else {
+            read_message(&mut stream)
+        };
+        match next {
             Some(m) => msg = m,
             None => return,
         }
@@ -65,7 +74,7 @@ pub fn refuse(mut stream: TcpStream, query: &[u8], mut pending: Vec<u8>) {
     let _ = stream.write_all(&pending);
 }
 
-fn read_message(s: &mut TcpStream) -> Option<Vec<u8>> {
+fn read_message(s: &mut impl Read) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
     s.read_exact(&mut len).ok()?;
     let n = usize::from(u16::from_be_bytes(len));

@@ -42,6 +42,8 @@ pub enum Event {
         query: Vec<u8>,
         /// Responses to earlier pipelined queries not yet written.
         pending: Vec<u8>,
+        /// Bytes read after `query` (further pipelined messages).
+        rest: Vec<u8>,
     },
     /// A NOTIFY or a TSIG-signed query received by a UDP worker; the reply goes out
     /// through `reply`, a handle on the worker's socket.
@@ -214,7 +216,7 @@ impl Transfers {
             match rx.recv_timeout(wait) {
                 Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Event::Reload) => self.reload(),
-                Ok(Event::Xfr { stream, peer, query, pending }) => self.xfr(stream, peer, query, pending),
+                Ok(Event::Xfr { stream, peer, query, pending, rest }) => self.xfr(stream, peer, query, pending, rest),
                 Ok(Event::Udp { msg, peer, reply }) => self.udp(&msg, peer, &reply),
                 Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
                 Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
@@ -585,7 +587,7 @@ impl Transfers {
 
     /// A connection handed over by a TCP worker (transfer, NOTIFY, signed query):
     /// served on its own thread (see [`conn`]).
-    fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>) {
+    fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>) {
         let active = Arc::clone(&self.active_xfrs);
         if active.load(Ordering::Relaxed) >= conn::MAX_CONNECTIONS {
             tracing::warn!(%peer, "connection refused: {} transfer connections already open", conn::MAX_CONNECTIONS);
@@ -603,7 +605,7 @@ impl Transfers {
         };
         active.fetch_add(1, Ordering::Relaxed);
         let spawned = std::thread::Builder::new().name("shoal-xfr-conn".into()).spawn(move || {
-            conn::serve(stream, peer, query, pending, ctx);
+            conn::serve(stream, peer, query, pending, rest, ctx);
             active.fetch_sub(1, Ordering::Relaxed);
         });
         if spawned.is_err() {

@@ -116,13 +116,21 @@ impl TcpState {
         match service(conn, catalog, shared, stats, &mut self.scratch, registry, Token(token)) {
             Ok(true) => {}
             Ok(false) => self.close(slot, registry),
-            Err(query) => self.hand_over(slot, query, shared, registry, stats),
+            Err((query, rest)) => self.hand_over(slot, query, rest, shared, registry, stats),
         }
     }
 
     /// Give the connection to the transfer thread, which answers the AXFR/IXFR
     /// `query` after writing what is still pending, then closes it.
-    fn hand_over(&mut self, slot: usize, query: Vec<u8>, shared: &Shared, registry: &Registry, stats: &WorkerStats) {
+    fn hand_over(
+        &mut self,
+        slot: usize,
+        query: Vec<u8>,
+        rest: Vec<u8>,
+        shared: &Shared,
+        registry: &Registry,
+        stats: &WorkerStats,
+    ) {
         let Some(mut c) = self.conns[slot].take() else { return };
         let _ = registry.deregister(&mut c.stream);
         self.free.push(slot);
@@ -131,7 +139,7 @@ impl TcpState {
         let pending = c.wbuf[c.wpos..].to_vec();
         let stream = crate::sys::into_std_tcp(c.stream);
         if let Some(tx) = &shared.events {
-            if tx.try_send(crate::transfer::Event::Xfr { stream, peer, query, pending }).is_err() {
+            if tx.try_send(crate::transfer::Event::Xfr { stream, peer, query, pending, rest }).is_err() {
                 stats.tcp_errors.inc();
             }
         }
@@ -166,8 +174,9 @@ fn is_transfer(msg: &[u8]) -> bool {
 }
 
 /// Read what is there, answer every complete message, write what is pending.
-/// `Ok(keep)`: whether to keep the connection; `Err(query)`: the next message is a
-/// zone transfer request and the connection goes to the transfer thread.
+/// `Ok(keep)`: whether to keep the connection; `Err((query, rest))`: the next message
+/// is for the transfer side (transfer, NOTIFY, signed query) and the connection goes to
+/// it, with the bytes already read after that message.
 fn service(
     conn: &mut Conn,
     catalog: &Arc<Catalog>,
@@ -176,7 +185,7 @@ fn service(
     scratch: &mut [u8],
     registry: &Registry,
     token: Token,
-) -> Result<bool, Vec<u8>> {
+) -> Result<bool, (Vec<u8>, Vec<u8>)> {
     let opts = options(shared, true);
     loop {
         // Answer every complete message already buffered.
@@ -193,13 +202,16 @@ fn service(
             let msg = &conn.rbuf[off + 2..off + 2 + mlen];
             if shared.events.is_some() && is_transfer(msg) {
                 stats.tcp_queries.inc();
-                return Err(msg.to_vec());
+                return Err((msg.to_vec(), conn.rbuf[off + 2 + mlen..conn.rlen].to_vec()));
             }
             let r = answer(&conn.rbuf[off + 2..off + 2 + mlen], catalog, &opts, scratch);
             stats.record(&r.outcome, true);
             if r.outcome == shoal_zonedb::Outcome::Deferred {
                 // TSIG-signed: the transfer thread verifies, answers and signs.
-                return Err(conn.rbuf[off + 2..off + 2 + mlen].to_vec());
+                return Err((
+                    conn.rbuf[off + 2..off + 2 + mlen].to_vec(),
+                    conn.rbuf[off + 2 + mlen..conn.rlen].to_vec(),
+                ));
             }
             if r.len > 0 {
                 conn.wbuf.extend_from_slice(&(r.len as u16).to_be_bytes());
