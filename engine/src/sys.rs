@@ -168,13 +168,6 @@ impl UdpBatch {
         (q, r)
     }
 
-    /// Whether datagram `i` is a NOTIFY request (opcode 4, QR clear).
-    pub fn is_notify(&self, i: usize) -> bool {
-        let len = self.rx_hdr[i].msg_len as usize;
-        let b = &self.rx[i * RX_SLOT..];
-        len >= 12 && b[2] & 0x80 == 0 && (b[2] >> 3) & 0x0f == 4
-    }
-
     /// The source address of datagram `i`.
     pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
         let a = &self.addrs[i];

@@ -44,10 +44,11 @@ pub struct Options<'a> {
     /// Answer from precompiled blocks where possible (always, except in tests and
     /// benches that compare the block path with record-by-record encoding).
     pub use_blocks: bool,
-    /// Leave TSIG-signed queries and IXFR over UDP to the caller
-    /// ([`Outcome::Deferred`]), which holds the keys and transfer ACLs; otherwise the
-    /// former are answered unsigned and the latter refused.
-    pub defer_tsig: bool,
+    /// Leave to the caller ([`Outcome::Deferred`]) what needs the transfer side's keys,
+    /// ACLs and zone registry: TSIG-signed queries, NOTIFY, AXFR and IXFR over TCP, and
+    /// IXFR over UDP. Otherwise signed queries are answered unsigned, NOTIFY gets
+    /// NOTIMP and transfers are refused.
+    pub defer: bool,
 }
 
 impl Default for Options<'_> {
@@ -58,7 +59,7 @@ impl Default for Options<'_> {
             identity: None,
             version: None,
             use_blocks: true,
-            defer_tsig: false,
+            defer: false,
         }
     }
 }
@@ -68,8 +69,8 @@ impl Default for Options<'_> {
 pub enum Outcome {
     /// No response is sent (too short, or a response packet).
     Dropped,
-    /// `defer_tsig` is set and the query is TSIG-signed or an IXFR over UDP: nothing
-    /// was written; the caller handles it.
+    /// `defer` is set and the message is for the transfer side (see
+    /// [`Options::defer`]): nothing was written; the caller hands it over.
     Deferred,
     Answered {
         rcode: Rcode,
@@ -109,8 +110,8 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
         Err(ParseError::Drop) => return Response { len: 0, outcome: Outcome::Dropped },
         Err(ParseError::FormErr { question_end }) => return formerr(query, question_end, out),
     };
-    let ixfr_over_udp = !opts.tcp && req.qtype == Rtype::IXFR && req.opcode == Opcode::QUERY;
-    if opts.defer_tsig && (req.tsig_at.is_some() || ixfr_over_udp) {
+    let transfer = req.opcode == Opcode::QUERY && (req.qtype == Rtype::IXFR || (opts.tcp && req.qtype == Rtype::AXFR));
+    if opts.defer && (req.tsig_at.is_some() || req.opcode == Opcode::NOTIFY || transfer) {
         return Response { len: 0, outcome: Outcome::Deferred };
     }
     let limit = if opts.tcp {
@@ -187,7 +188,7 @@ fn dispatch(
         // and NSD answer.
         Rtype::AXFR if !opts.tcp => return (Rcode::NOTIMP, AnswerKind::Other),
         // Transfers are taken by the transfer side before reaching here (TCP, and
-        // IXFR over UDP when `defer_tsig`); without one they are refused.
+        // IXFR over UDP when `defer`); without one they are refused.
         Rtype::AXFR | Rtype::IXFR => return (Rcode::REFUSED, AnswerKind::Other),
         // TYPE0 is reserved (RFC 6895 §3.1); other meta types are looked up like any
         // type and find no data, as Knot and NSD answer.

@@ -110,6 +110,6 @@ fn options(shared: &Shared, tcp: bool) -> shoal_zonedb::Options<'_> {
         identity: shared.identity.as_deref(),
         version: shared.version.as_deref(),
         use_blocks: true,
-        defer_tsig: shared.events.is_some(),
+        defer: shared.events.is_some(),
     }
 }

@@ -164,15 +164,6 @@ impl TcpState {
     }
 }
 
-/// Whether `msg` is for the transfer side: an AXFR or IXFR request, or a NOTIFY.
-fn is_transfer(msg: &[u8]) -> bool {
-    shoal_wire::Request::parse(msg).is_ok_and(|r| {
-        r.opcode == shoal_wire::Opcode::NOTIFY
-            || (r.opcode == shoal_wire::Opcode::QUERY
-                && matches!(r.qtype, shoal_wire::Rtype::AXFR | shoal_wire::Rtype::IXFR))
-    })
-}
-
 /// Read what is there, answer every complete message, write what is pending.
 /// `Ok(keep)`: whether to keep the connection; `Err((query, rest))`: the next message
 /// is for the transfer side (transfer, NOTIFY, signed query) and the connection goes to
@@ -199,15 +190,11 @@ fn service(
             if conn.rlen - off < 2 + mlen {
                 break;
             }
-            let msg = &conn.rbuf[off + 2..off + 2 + mlen];
-            if shared.events.is_some() && is_transfer(msg) {
-                stats.tcp_queries.inc();
-                return Err((msg.to_vec(), conn.rbuf[off + 2 + mlen..conn.rlen].to_vec()));
-            }
             let r = answer(&conn.rbuf[off + 2..off + 2 + mlen], catalog, &opts, scratch);
             stats.record(&r.outcome, true);
             if r.outcome == shoal_zonedb::Outcome::Deferred {
-                // TSIG-signed: the transfer thread verifies, answers and signs.
+                // A transfer, NOTIFY or signed query: the transfer side takes the
+                // connection, with what was read behind this message.
                 return Err((
                     conn.rbuf[off + 2..off + 2 + mlen].to_vec(),
                     conn.rbuf[off + 2 + mlen..conn.rlen].to_vec(),

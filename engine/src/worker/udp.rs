@@ -99,15 +99,11 @@ impl UdpState {
         let opts = options(shared, false);
         let mut queued = 0;
         for i in 0..n {
-            if shared.events.is_some() && self.batch.is_notify(i) {
-                self.hand_over(i, reply, shared, stats);
-                continue;
-            }
             let (q, r) = self.batch.slot(i);
             let resp = answer(q, catalog, &opts, r);
             stats.record(&resp.outcome, false);
             if resp.outcome == Outcome::Deferred {
-                // Signed, or IXFR: the transfer thread holds the keys and ACLs.
+                // NOTIFY, signed, or IXFR: the transfer thread holds keys and ACLs.
                 self.hand_over(i, reply, shared, stats);
                 continue;
             }
