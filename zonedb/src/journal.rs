@@ -105,32 +105,25 @@ impl Journal {
                 }
             }
         }
-        let sum = fnv1a(&buf);
-        buf.extend_from_slice(&sum.to_be_bytes());
+        seal(&mut buf);
         write_atomically(path, &buf)
     }
 
     /// Read a journal written by [`Journal::save`].
     pub fn load(path: &Path, limit: usize) -> Result<Journal, JournalError> {
         let data = std::fs::read(path).map_err(JournalError::Io)?;
-        if data.len() < MAGIC.len() + 12 || &data[..8] != MAGIC {
-            return Err(JournalError::Damaged("bad header"));
-        }
-        let (body, sum) = data.split_at(data.len() - 8);
-        if fnv1a(body).to_be_bytes() != sum {
-            return Err(JournalError::Damaged("checksum mismatch"));
-        }
-        let mut r = Reader { b: body, i: 8 };
-        let n = r.u32()? as usize;
+        let mut r = open_sealed(&data, MAGIC).map_err(JournalError::Damaged)?;
+        let n = r.u32().map_err(JournalError::Damaged)? as usize;
         let mut j = Journal::new(limit);
+        let damaged = JournalError::Damaged;
         for _ in 0..n {
-            let old_soa = r.rr()?;
-            let new_soa = r.rr()?;
+            let old_soa = r.rr().map_err(damaged)?;
+            let new_soa = r.rr().map_err(damaged)?;
             let mut lists = [Vec::new(), Vec::new()];
             for list in &mut lists {
-                let k = r.u32()? as usize;
+                let k = r.u32().map_err(damaged)? as usize;
                 for _ in 0..k {
-                    list.push(r.rr()?);
+                    list.push(r.rr().map_err(damaged)?);
                 }
             }
             let [removed, added] = lists;
@@ -157,7 +150,11 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
-fn put_rr(buf: &mut Vec<u8>, r: &Rr) {
+// The record encoding and checksummed framing shared by the journal and the
+// state-directory zone copy (`persist`).
+
+/// Append one record: owner length and owner, type, TTL, RDATA length and RDATA.
+pub(crate) fn put_rr(buf: &mut Vec<u8>, r: &Rr) {
     let o = r.owner.as_wire();
     buf.push(o.len() as u8);
     buf.extend_from_slice(o);
@@ -177,26 +174,50 @@ pub fn fnv1a(b: &[u8]) -> u64 {
     h
 }
 
-struct Reader<'a> {
+/// Append the checksum of everything in `buf`.
+pub(crate) fn seal(buf: &mut Vec<u8>) {
+    let sum = fnv1a(buf);
+    buf.extend_from_slice(&sum.to_be_bytes());
+}
+
+/// Check the magic and the checksum of sealed `data`; a reader just past the magic.
+pub(crate) fn open_sealed<'a>(data: &'a [u8], magic: &[u8; 8]) -> Result<Reader<'a>, &'static str> {
+    if data.len() < magic.len() + 8 || &data[..8] != magic {
+        return Err("bad header");
+    }
+    let (body, sum) = data.split_at(data.len() - 8);
+    if fnv1a(body).to_be_bytes() != sum {
+        return Err("checksum mismatch");
+    }
+    Ok(Reader { b: body, i: 8 })
+}
+
+/// Reads what `put_rr` and friends wrote; errors say what is damaged.
+pub(crate) struct Reader<'a> {
     b: &'a [u8],
     i: usize,
 }
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], JournalError> {
-        let s = self.b.get(self.i..self.i + n).ok_or(JournalError::Damaged("truncated"))?;
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], &'static str> {
+        let s = self.b.get(self.i..self.i + n).ok_or("truncated")?;
         self.i += n;
         Ok(s)
     }
 
-    fn u32(&mut self) -> Result<u32, JournalError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, &'static str> {
         let s = self.take(4)?;
         Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
     }
 
-    fn rr(&mut self) -> Result<Rr, JournalError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, &'static str> {
+        let s = self.take(8)?;
+        Ok(u64::from_be_bytes(s.try_into().expect("8 bytes")))
+    }
+
+    pub(crate) fn rr(&mut self) -> Result<Rr, &'static str> {
         let ol = self.take(1)?[0] as usize;
-        let owner = Name::from_wire(self.take(ol)?).map_err(|_| JournalError::Damaged("bad owner name"))?;
+        let owner = Name::from_wire(self.take(ol)?).map_err(|_| "bad owner name")?;
         let h = self.take(8)?;
         let rtype = Rtype(u16::from_be_bytes([h[0], h[1]]));
         let ttl = u32::from_be_bytes([h[2], h[3], h[4], h[5]]);

@@ -7,10 +7,9 @@
 //! back to a transfer from the primary.
 
 use crate::apply::{from_records, records_of};
-use crate::diff::Rr;
-use crate::journal::{fnv1a, write_atomically};
+use crate::journal::{open_sealed, put_rr, seal, write_atomically};
 use crate::snapshot::Snapshot;
-use shoal_wire::{Name, Rtype};
+use shoal_wire::Name;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"SHOALZ01";
@@ -48,50 +47,25 @@ pub fn save(s: &Snapshot, path: &Path) -> std::io::Result<()> {
     b.extend_from_slice(apex);
     b.extend_from_slice(&(records.len() as u64).to_be_bytes());
     for r in &records {
-        let o = r.owner.as_wire();
-        b.push(o.len() as u8);
-        b.extend_from_slice(o);
-        b.extend_from_slice(&r.rtype.0.to_be_bytes());
-        b.extend_from_slice(&r.ttl.to_be_bytes());
-        b.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
-        b.extend_from_slice(&r.rdata);
+        put_rr(&mut b, r);
     }
-    let sum = fnv1a(&b);
-    b.extend_from_slice(&sum.to_be_bytes());
+    seal(&mut b);
     write_atomically(path, &b)
 }
 
 /// Load a saved zone `apex`.
 pub fn load(apex: &Name, path: &Path) -> Result<Snapshot, PersistError> {
     let data = std::fs::read(path).map_err(PersistError::Io)?;
-    if data.len() < 8 + 1 + 8 + 8 || &data[..8] != MAGIC {
-        return Err(PersistError::Damaged("bad header"));
-    }
-    let (body, sum) = data.split_at(data.len() - 8);
-    if fnv1a(body).to_be_bytes() != sum {
-        return Err(PersistError::Damaged("checksum mismatch"));
-    }
-    let mut i = 8;
-    let take = |i: &mut usize, n: usize| -> Result<&[u8], PersistError> {
-        let s = body.get(*i..*i + n).ok_or(PersistError::Damaged("truncated"))?;
-        *i += n;
-        Ok(s)
-    };
-    let al = take(&mut i, 1)?[0] as usize;
-    if take(&mut i, al)? != apex.as_wire() {
+    let damaged = PersistError::Damaged;
+    let mut r = open_sealed(&data, MAGIC).map_err(damaged)?;
+    let al = r.take(1).map_err(damaged)?[0] as usize;
+    if r.take(al).map_err(damaged)? != apex.as_wire() {
         return Err(PersistError::WrongZone);
     }
-    let n = u64::from_be_bytes(take(&mut i, 8)?.try_into().expect("8 bytes")) as usize;
-    let mut records = Vec::with_capacity(n.min(body.len() / 12));
+    let n = r.u64().map_err(damaged)? as usize;
+    let mut records = Vec::with_capacity(n.min(data.len() / 12));
     for _ in 0..n {
-        let ol = take(&mut i, 1)?[0] as usize;
-        let owner = Name::from_wire(take(&mut i, ol)?).map_err(|_| PersistError::Damaged("bad owner"))?;
-        let h = take(&mut i, 8)?;
-        let rtype = Rtype(u16::from_be_bytes([h[0], h[1]]));
-        let ttl = u32::from_be_bytes([h[2], h[3], h[4], h[5]]);
-        let rl = u16::from_be_bytes([h[6], h[7]]) as usize;
-        let rdata = take(&mut i, rl)?.into();
-        records.push(Rr { owner, rtype, ttl, rdata });
+        records.push(r.rr().map_err(damaged)?);
     }
     from_records(apex, records, &path.display().to_string())
         .map_err(|e| PersistError::Invalid(e.first().map(|e| e.to_string()).unwrap_or_default()))
