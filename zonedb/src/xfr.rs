@@ -6,7 +6,7 @@
 //! message only (RFC 5936 §2.2.1). TSIG signing of each message is the caller's job;
 //! the packer leaves room for it.
 
-use crate::diff::{soa_of, Diff, Rr};
+use crate::diff::{Diff, Rr};
 use crate::snapshot::Snapshot;
 use shoal_wire::types::flags;
 use shoal_wire::writer::{Owner, ResponseWriter, Section};
@@ -78,11 +78,6 @@ pub fn condense(diffs: &[Diff]) -> Option<Diff> {
         removed: removed.into_iter().collect(),
         added: added.into_iter().collect(),
     })
-}
-
-/// The current SOA, for IXFR answers that are just the SOA.
-pub fn current_soa(s: &Snapshot) -> Rr {
-    soa_of(s)
 }
 
 /// Packs records into transfer messages.

@@ -28,7 +28,6 @@ use shoal_zonedb::journal::Journal;
 use shoal_zonedb::{Catalog, Snapshot, ZoneState};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -642,11 +641,6 @@ fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
             empty
         }
     }
-}
-
-/// Where to find a zone's journal (for tests).
-pub fn journal_path(z: &ZoneConfig) -> Option<PathBuf> {
-    z.journal_path()
 }
 
 #[cfg(test)]
