@@ -341,8 +341,10 @@ PY
 if [[ "$RATE" -gt 0 ]]; then
     log "latency: open loop at $RATE q/s (80% of Shoal's median peak)"
     EXTRA_NAME=open
-    for server in shoal knot nsd; do
-        measure 1 "$server" "${PORTS[$server]}" udp "$LOAD_CPU" -Q "$RATE" -q 20000 --warmup 1 "${BUSY[@]}"
+    for round in $(seq "$ROUNDS"); do
+        for server in shoal knot nsd; do
+            measure "$round" "$server" "${PORTS[$server]}" udp "$LOAD_CPU" -Q "$RATE" -q 20000 --warmup 1 "${BUSY[@]}"
+        done
     done
     EXTRA_NAME=""
 else
@@ -378,13 +380,15 @@ for path in sorted(glob.glob(f"{out}/logs/*-r*.txt")):
         continue
     lat = re.search(r"Latency \(us\):\s+p50 ([0-9.]+)\s+p90 ([0-9.]+)\s+p99 ([0-9.]+)", text)
     codes = re.search(r"Response codes:\s+(.*)", text)
+    lossy = re.search(r"Latency with losses:.*?p99 (\S+)", text)
+    p99_all = "" if not lossy else (float("inf") if lossy.group(1) == "lost" else float(lossy.group(1)))
     runs.append(dict(server=server, tool="dnsperf" if tool == "dnsperf" else f"shoal-loadtest/{tool}", kind=kind,
                      round=rnd, qps=qps, avg_us=1e6 * (num(r"Average Latency \(s\):\s+([0-9.]+)") or 0),
-                     p50_us=float(lat.group(1)) if lat else "", p99_us=float(lat.group(3)) if lat else "",
+                     p50_us=float(lat.group(1)) if lat else "", p99_us=float(lat.group(3)) if lat else "", p99_all_us=p99_all,
                      sent=int(num(r"Queries sent:\s+(\d+)") or 0), lost=int(num(r"Queries lost:\s+(\d+)") or 0),
                      errors=int(num(r"Errors:\s+(\d+)") or 0), rcodes=codes.group(1).strip() if codes else "",
                      loadavg=num(r"# loadavg before: ([0-9.]+)") or 0.0))
-fields = ["kind", "server", "tool", "round", "qps", "avg_us", "p50_us", "p99_us", "sent", "lost", "errors", "rcodes",
+fields = ["kind", "server", "tool", "round", "qps", "avg_us", "p50_us", "p99_us", "p99_all_us", "sent", "lost", "errors", "rcodes",
           "loadavg"]
 with open(f"{out}/runs.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=fields)
@@ -400,14 +404,14 @@ for (kind, tool, server), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] 
     qs = [r["qps"] for r in rs]
     med = lambda key: statistics.median([r[key] for r in rs if r[key] != ""]) if any(r[key] != "" for r in rs) else ""
     summary.append(dict(kind=kind, tool=tool, server=server, runs=len(rs), qps_median=statistics.median(qs),
-                        qps_min=min(qs), qps_max=max(qs), avg_us=med("avg_us"), p50_us=med("p50_us"), p99_us=med("p99_us"),
+                        qps_min=min(qs), qps_max=max(qs), avg_us=med("avg_us"), p50_us=med("p50_us"), p99_us=med("p99_us"), p99_all_us=med("p99_all_us"),
                         lost=sum(r["lost"] for r in rs), sent=sum(r["sent"] for r in rs), errors=sum(r["errors"] for r in rs)))
 with open(f"{out}/summary.csv", "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(summary[0].keys()) if summary else ["kind"])
     w.writeheader()
     w.writerows(summary)
 
-fmt = lambda v, spec: ("-" if v == "" else format(v, spec))
+fmt = lambda v, spec: ("-" if v == "" else "lost" if v == float("inf") else format(v, spec))
 titles = {"peak": "Peak, closed loop, server pinned to 1 core", "open": "Latency at 80% of Shoal's peak (open loop)",
           "allcores": "All cores: 2 workers, nothing pinned (1 round)"}
 for kind in ["peak", "open", "allcores"]:
@@ -415,12 +419,12 @@ for kind in ["peak", "open", "allcores"]:
     if not rows:
         continue
     print(f"\n{titles[kind]}\n")
-    print(f"{'tool':<22} {'server':<10} {'runs':>4} {'q/s median':>11} {'min-max':>19} {'avg us':>8} {'p50 us':>8} {'p99 us':>9} {'lost %':>7} {'errors':>6}")
+    print(f"{'tool':<22} {'server':<10} {'runs':>4} {'q/s median':>11} {'min-max':>19} {'avg us':>8} {'p50 us':>8} {'p99 us':>9} {'p99+loss':>9} {'lost %':>7} {'errors':>6}")
     for s in rows:
         rng = f"{s['qps_min']:.0f}-{s['qps_max']:.0f}"
         lost = 100 * s["lost"] / s["sent"] if s["sent"] else 0
         print(f"{s['tool']:<22} {s['server']:<10} {s['runs']:>4} {s['qps_median']:>11.0f} {rng:>19} {fmt(s['avg_us'], '8.1f'):>8} "
-              f"{fmt(s['p50_us'], '8.1f'):>8} {fmt(s['p99_us'], '9.1f'):>9} {lost:>7.2f} {s['errors']:>6}")
+              f"{fmt(s['p50_us'], '8.1f'):>8} {fmt(s['p99_us'], '9.1f'):>9} {fmt(s['p99_all_us'], '9.1f'):>9} {lost:>7.2f} {s['errors']:>6}")
     by = {(s["tool"], s["server"]): s["qps_median"] for s in rows}
     print()
     for tool in sorted({s["tool"] for s in rows}):
@@ -433,6 +437,16 @@ for kind in ["peak", "open", "allcores"]:
             parts[-1] = f"Shoal = {100 * sh / by[(tool, 'reflector')]:.0f}% of the reflector"
         print(f"  {tool:<22} " + ", ".join(parts))
 
+if any(s["kind"] == "open" for s in summary):
+    print("\n  p99+loss: the 99th percentile over every query sent, a lost or skipped one counting as never answered"
+          " ('lost' when more than 1% went unanswered); p99 counts answers only.")
+    lat = {s["server"]: s for s in summary if s["kind"] == "open"}
+    if "shoal" in lat:
+        for peer in ("knot", "nsd"):
+            if peer in lat:
+                a, b = lat["shoal"]["p99_all_us"], lat[peer]["p99_all_us"]
+                verdict = "no worse" if a != "" and b != "" and a <= b else "WORSE"
+                print(f"  p99+loss at the same rate: Shoal {fmt(a, '.0f')} us, {peer} {fmt(b, '.0f')} us: Shoal is {verdict}")
 print("\nResponse codes (first run of shoal-loadtest/udp per server; they should agree):")
 for server in ("shoal", "knot", "nsd"):
     r = next((r for r in runs if r["server"] == server and r["tool"] == "shoal-loadtest/udp"), None)

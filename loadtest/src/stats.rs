@@ -213,6 +213,25 @@ impl Report<'_> {
         self.stats.latency.value_at_quantile(q) as f64 / 1e3
     }
 
+    /// The `q` quantile over every query the run owed: answers by their latency, lost
+    /// queries (and, in open loop, skipped ones) as slower than any answer. `None` when the
+    /// quantile falls among the unanswered: the latency is then "never" (shown as `lost`).
+    /// This is the fair figure when servers differ in loss: one that drops what it cannot
+    /// answer in time must not look faster than one that answers it late.
+    fn quantile_with_losses_us(&self, q: f64) -> Option<f64> {
+        let s = self.stats;
+        let unanswered = s.lost + s.skipped;
+        let owed = s.completed + unanswered;
+        if owed == 0 || s.completed == 0 {
+            return if owed == 0 { Some(0.0) } else { None };
+        }
+        let rank = (q * owed as f64).ceil().max(1.0) as u64;
+        if rank > s.completed {
+            return None;
+        }
+        Some(s.latency.value_at_quantile(rank as f64 / s.completed as f64) as f64 / 1e3)
+    }
+
     fn average_us(&self) -> f64 {
         if self.stats.completed == 0 {
             0.0
@@ -304,17 +323,26 @@ impl Report<'_> {
             self.quantile_us(0.999),
             self.max_us()
         );
+        let lossy = |q: f64| self.quantile_with_losses_us(q).map_or("lost".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            o,
+            "  Latency with losses:  p50 {}  p90 {}  p99 {}  p99.9 {}  (us; a lost or skipped query counts as never answered)",
+            lossy(0.5),
+            lossy(0.9),
+            lossy(0.99),
+            lossy(0.999)
+        );
         o
     }
 
     pub const CSV_HEADER: &'static str = "label,transport,mode,clients,outstanding,rate,seconds,sent,completed,lost,\
-errors,qps,avg_us,p50_us,p90_us,p99_us,p999_us,max_us,noerror,nxdomain,servfail,refused,other_rcode,truncated";
+errors,qps,avg_us,p50_us,p90_us,p99_us,p999_us,max_us,p99_with_losses_us,noerror,nxdomain,servfail,refused,other_rcode,truncated";
 
     pub fn csv_row(&self) -> String {
         let s = self.stats;
         let other: u64 = s.rcodes.iter().sum::<u64>() - s.rcodes[0] - s.rcodes[2] - s.rcodes[3] - s.rcodes[5];
         format!(
-            "{},{},{},{},{},{},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{:.3},{},{},{},{},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{},{},{},{},{},{},{}",
             self.label.replace([',', '\n'], " "),
             self.transport,
             if self.rate.is_some() { "open" } else { "closed" },
@@ -333,6 +361,8 @@ errors,qps,avg_us,p50_us,p90_us,p99_us,p999_us,max_us,noerror,nxdomain,servfail,
             self.quantile_us(0.99),
             self.quantile_us(0.999),
             self.max_us(),
+            // Empty when the 99th percentile query was never answered.
+            self.quantile_with_losses_us(0.99).map_or(String::new(), |v| format!("{v:.1}")),
             s.rcodes[0],
             s.rcodes[3],
             s.rcodes[2],
@@ -395,6 +425,37 @@ mod tests {
     }
 
     #[test]
+    fn losses_count_as_slower_than_every_answer() {
+        let queries = QuerySet::parse("a.test A\n", EncodeOptions::default()).unwrap();
+        let mut slots = SlotTable::new(256);
+        let mut st = Stats::new();
+        // 198 answers at 1..=198 us, 2 lost: p99 of 200 is the 198th value.
+        for i in 1..=198u64 {
+            st.query_sent(true, 30);
+            let id = slots.acquire(Outstanding { query: 0, sent_ns: 0, measured: true }).unwrap();
+            st.response(&answer(queries.query(0), id, 0), &mut slots, &queries, i * 1_000, true);
+        }
+        st.lost = 2;
+        let r = Report {
+            stats: &st,
+            elapsed: Duration::from_secs(1),
+            label: "",
+            transport: "udp",
+            rate: Some(200.0),
+            clients: 1,
+            outstanding: 256,
+        };
+        let p99 = r.quantile_with_losses_us(0.99).unwrap();
+        assert!((197.0..=199.0).contains(&p99), "{p99}");
+        assert!(r.quantile_us(0.99) < p99, "ignoring losses flatters the server");
+        let (elapsed, rate) = (r.elapsed, r.rate);
+        st.skipped = 1;
+        let r = Report { stats: &st, elapsed, label: "", transport: "udp", rate, clients: 1, outstanding: 256 };
+        assert_eq!(r.quantile_with_losses_us(0.99), None, "3 of 201 never answered");
+        assert!(r.quantile_with_losses_us(0.5).is_some());
+    }
+
+    #[test]
     fn report_has_dnsperf_lines() {
         let queries = QuerySet::parse("a.test A\n", EncodeOptions::default()).unwrap();
         let mut slots = SlotTable::new(2);
@@ -424,6 +485,8 @@ mod tests {
         assert!(text.contains("  Queries per second:   2.000000\n"), "{text}");
         assert!(text.contains("  Response codes:       NOERROR 4 (100.00%)\n"), "{text}");
         assert!(text.contains("  Average Latency (s):  0.000100 (min 0.000100, max 0.000100)\n"), "{text}");
+        // 1 of 5 lost: the median is an answer, the 90th percentile was never answered.
+        assert!(text.contains("  Latency with losses:  p50 100.0  p90 lost  p99 lost"), "{text}");
         let row = r.csv_row();
         assert!(row.starts_with("x y,udp,closed,1,2,0,2.000,5,4,1,0,2.0,100.0,"), "{row}");
         assert_eq!(row.split(',').count(), Report::CSV_HEADER.split(',').count());
