@@ -27,6 +27,23 @@ struct RawConfig {
     zone: Vec<RawZone>,
     #[serde(default)]
     control: RawControl,
+    #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<String>,
+    level: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -58,6 +75,8 @@ struct RawServer {
     tcp_idle_timeout: u64,
     #[serde(default = "default_tcp_max")]
     tcp_max_connections: usize,
+    #[serde(default = "default_drain")]
+    drain_timeout: u64,
     state_dir: Option<PathBuf>,
 }
 
@@ -71,6 +90,7 @@ impl Default for RawServer {
             udp_payload: default_udp_payload(),
             tcp_idle_timeout: default_tcp_idle(),
             tcp_max_connections: default_tcp_max(),
+            drain_timeout: default_drain(),
             state_dir: None,
         }
     }
@@ -87,6 +107,9 @@ fn default_tcp_idle() -> u64 {
 }
 fn default_tcp_max() -> usize {
     1024
+}
+fn default_drain() -> u64 {
+    5
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,16 +231,14 @@ impl ZoneConfig {
             .then(|| self.state_dir.join(format!("{}.zone", self.state_stem())))
     }
 
-    /// Where the IXFR journal of a file-backed zone lives: next to the zone file.
+    /// Where the zone's IXFR journal lives: in the state directory, for primary and
+    /// secondary zones alike (zone files may sit in a read-only folder such as /etc).
     pub fn journal_path(&self) -> Option<PathBuf> {
         match &self.source {
-            ZoneSource::File(f) => {
-                let mut p = f.clone().into_os_string();
-                p.push(".ixfr");
-                Some(PathBuf::from(p))
-            }
             ZoneSource::Builtin => None,
-            ZoneSource::Primaries(_) => Some(self.state_dir.join(format!("{}.ixfr", self.state_stem()))),
+            ZoneSource::File(_) | ZoneSource::Primaries(_) => {
+                Some(self.state_dir.join(format!("{}.ixfr", self.state_stem())))
+            }
         }
     }
 }
@@ -234,6 +255,11 @@ pub struct Config {
     pub tcp_idle_timeout: std::time::Duration,
     /// Across all workers.
     pub tcp_max_connections: usize,
+    /// On SIGTERM, how long TCP answers already owed may take to be written.
+    pub drain_timeout: std::time::Duration,
+    /// Where `/metrics`, `/health` and `/ready` are served over HTTP, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    pub log: LogConfig,
     pub zones: Vec<ZoneConfig>,
     /// TSIG keys.
     pub keys: Vec<Key>,
@@ -244,6 +270,32 @@ pub struct Config {
     pub control_socket: Option<PathBuf>,
     /// The file this came from, if any.
     pub path: Option<PathBuf>,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`: format, and the level directives (`RUST_LOG` overrides them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing` filter directives, such as `info,shoal_engine::transfer=debug`.
+    pub level: Option<String>,
+}
+
+impl Config {
+    /// How many threads answer queries: per worker, a UDP thread per listen address
+    /// and a TCP thread. Each has a slot in every zone's query counters.
+    pub fn answering_threads(&self) -> usize {
+        self.workers * (self.listen.len() + 1)
+    }
 }
 
 /// Why a configuration is unusable.
@@ -423,7 +475,25 @@ impl Config {
                 state_dir: state_dir.clone(),
             });
         }
+        let metrics_listen = match &raw.metrics.listen {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!("metrics.listen: bad address {a:?} (use \"IP:PORT\", e.g. \"127.0.0.1:9153\")"))
+            })?),
+        };
+        let format = match raw.log.format.as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid(format!("log.format: {other:?} is not \"human\" or \"json\""))),
+        };
+        if let Some(level) = &raw.log.level {
+            tracing_subscriber::EnvFilter::try_new(level)
+                .map_err(|e| invalid(format!("log.level: {level:?} is not a valid filter: {e}")))?;
+        }
         Ok(Config {
+            metrics_listen,
+            log: LogConfig { format, level: raw.log.level },
+            drain_timeout: std::time::Duration::from_secs(raw.server.drain_timeout),
             listen,
             workers,
             identity: raw.server.identity,
@@ -513,6 +583,24 @@ mod tests {
         for bad in ["[[zone]]\nname = \"e.\"\n", "[[zone]]\nname = \"e.\"\nfile = \"f\"\nprimaries = [\"192.0.2.1\"]\n"]
         {
             assert!(Config::parse(bad, Path::new("c.toml")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_and_log_sections() {
+        let c = Config::parse(
+            "[metrics]\nlisten = \"127.0.0.1:9153\"\n[log]\nformat = \"json\"\nlevel = \"info,shoal_engine::transfer=debug\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.level.as_deref(), Some("info,shoal_engine::transfer=debug"));
+        assert_eq!(c.drain_timeout, std::time::Duration::from_secs(5));
+        assert!(Config::builtin().metrics_listen.is_none());
+        for bad in ["[metrics]\nlisten = \"localhost\"\n", "[log]\nformat = \"xml\"\n", "[log]\nlevel = \"info,[\"\n"] {
+            let e = Config::parse(bad, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(e.contains("metrics.listen") || e.contains("log."), "{bad}: {e}");
         }
     }
 

@@ -127,7 +127,8 @@ fn handle(line: &str, events: &Sender<Event>, started: std::time::Instant) -> Re
     }
 }
 
-fn status(events: &Sender<Event>) -> Result<Vec<ZoneStatus>, String> {
+/// Every zone's status, from the transfer thread (which answers between two events).
+pub fn status(events: &Sender<Event>) -> Result<Vec<ZoneStatus>, String> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     events.send(Event::Status { reply: tx }).map_err(|_| "the server is shutting down".to_string())?;
     rx.recv_timeout(IO_TIMEOUT).map_err(|_| "the transfer thread did not answer".to_string())

@@ -2,7 +2,7 @@
 //! configuration and its zone files without serving.
 
 use clap::{Parser, Subcommand};
-use shoal_engine::config::{Config, ZoneSource};
+use shoal_engine::config::{Config, LogConfig, LogFormat, ZoneSource};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +11,19 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "An authoritative DNS server")]
+#[command(
+    name = "shoal",
+    version,
+    about = "An authoritative DNS server",
+    long_about = "Shoal answers authoritative DNS queries over UDP and TCP from zones it loads from master \
+files (primary) or pulls from a primary by AXFR/IXFR (secondary).\n\n\
+Run `shoal serve` to serve the bundled example zone on 127.0.0.1:5353, or `shoal serve --config FILE` \
+for a configuration (see dist/shoal.toml for every option). `shoal help COMMAND` describes a command.",
+    after_help = "ENVIRONMENT:\n  RUST_LOG    log filter directives (e.g. \"info,shoal_engine::transfer=debug\"); \
+overrides [log] level\n\nFILES:\n  /etc/shoal/shoal.toml       the configuration (dist/shoal.toml is a commented sample)\n  \
+/var/lib/shoal              state_dir: secondary zone copies and journals\n  \
+/run/shoal/control.sock     the control socket of `shoal ctl`"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,19 +32,41 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the zones of a configuration (default: the bundled example zone on 127.0.0.1:5353).
+    #[command(long_about = "Serve the zones of a configuration until SIGTERM or SIGINT.\n\n\
+Without --config, serves the bundled example.com. zone on 127.0.0.1:5353 (try \
+`dig @127.0.0.1 -p 5353 www.example.com A`).\n\n\
+Zones that fail to load are logged with zone, file and line and answer SERVFAIL; the others are \
+served. SIGHUP reloads the configuration and changed zone files (a bad configuration is rejected and \
+the running one kept). SIGTERM stops reading queries, writes the TCP answers already owed (up to \
+[server] drain_timeout seconds) and exits 0. With [metrics] listen, /metrics, /health and /ready are \
+served over HTTP.")]
     Serve {
+        /// The TOML configuration file.
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
     /// Validate a configuration and every zone file it names; exit 1 on any error.
+    #[command(long_about = "Validate a configuration and every zone file it names, without serving.\n\n\
+Prints one line per zone (serial and record count) and every error with its zone, file and line; \
+exits 1 if anything is wrong. Secondary zones without a copy in state_dir yet are reported, not errors.")]
     Check {
+        /// The TOML configuration file.
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Control a running server through its control socket.
-    ///
-    /// COMMAND is one of: status, zone-status [ZONE], zone-refresh ZONE,
-    /// zone-retransfer ZONE, zone-notify ZONE, reload, stop.
+    #[command(long_about = "Control a running server through its control socket ([control] socket, \
+default <state_dir>/control.sock, mode 0600), like knotc or nsd-control.\n\n\
+COMMANDS:\n  \
+status                 running, version, uptime, zones served\n  \
+zone-status [ZONE]     serial, role, primaries, last and next refresh, expire deadline, state\n  \
+zone-refresh ZONE      check the primary's SOA now (secondary zones)\n  \
+zone-retransfer ZONE   transfer the whole zone by AXFR now (secondary zones)\n  \
+zone-notify ZONE       send NOTIFY to the zone's notify targets now\n  \
+reload                 re-read the configuration and changed zone files (as SIGHUP)\n  \
+stop                   stop the server (as SIGTERM)\n\n\
+Output is for humans; --json prints JSON for scripts. Errors (unknown zone, no server running) are \
+printed to stderr and the exit status is 1.")]
     Ctl {
         /// The server's configuration (to find its control socket).
         #[arg(long, short, conflicts_with = "socket")]
@@ -43,28 +77,43 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// The command and its zone argument, e.g. `zone-status example.com.`.
         #[arg(required = true, num_args = 1..)]
         command: Vec<String>,
     },
     /// Reload the configuration and zone files of a running server (same as
     /// `shoal ctl reload`, or SIGHUP).
     Reload {
+        /// The server's configuration (to find its control socket).
         #[arg(long, short)]
         config: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SHOAL_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
-        Command::Check { config } => check(config),
+        Command::Check { config } => {
+            init_logging(&LogConfig::default());
+            check(config)
+        }
         Command::Ctl { config, socket, json, command } => ctl(config, socket, json, &command.join(" ")),
         Command::Reload { config } => ctl(Some(config), None, false, "reload"),
+    }
+}
+
+/// Log to stderr as `[log]` says: text (colored on a terminal) or JSON lines, filtered by
+/// `RUST_LOG` (or the older `SHOAL_LOG`) if set, else by `[log] level`, else `info`.
+fn init_logging(log: &LogConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| EnvFilter::try_from_env("SHOAL_LOG"))
+        .or_else(|_| EnvFilter::try_new(log.level.as_deref().unwrap_or("info")))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match log.format {
+        LogFormat::Json => builder.json().with_current_span(false).init(),
+        LogFormat::Human => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
     }
 }
 
@@ -79,6 +128,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         },
         None => Config::builtin(),
     };
+    init_logging(&config.log);
     // Signals are taken synchronously by this thread; block them before any other
     // thread starts so they inherit the mask.
     let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];

@@ -1,36 +1,76 @@
-//! Counters. Each worker owns a [`WorkerStats`] and is its only writer, so an increment
-//! is a plain load and store on a cache line no other core writes; readers sum the
-//! workers' values when asked.
+//! Counters. Each worker thread owns a [`WorkerStats`] and is its only writer, so an
+//! increment is a plain load and store on a cache line no other core writes; a zone's
+//! query counts live in its [`shoal_zonedb::QueryCounters`], one slot per worker thread.
+//! Readers (the metrics endpoint) sum the threads' values when asked.
+//!
+//! Transfers, NOTIFYs and publishes are counted per zone in a [`ZoneMeter`]: these happen
+//! off the hot path, on the transfer side's threads, so plain atomic additions are fine.
 
-use shoal_wire::Rcode;
-use shoal_zonedb::answer::{AnswerKind, Outcome};
+use shoal_wire::{Rcode, Rtype};
+use shoal_zonedb::answer::{AnswerKind, Outcome, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A counter with a single writer.
-#[derive(Default, Debug)]
-pub struct Counter(AtomicU64);
+pub use shoal_zonedb::counters::Counter;
 
-impl Counter {
-    pub fn inc(&self) {
-        self.add(1);
-    }
+/// The query types counted by name; the rest are counted as `other`.
+pub const QTYPES: [(&str, u16); 23] = [
+    ("A", 1),
+    ("NS", 2),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("PTR", 12),
+    ("MX", 15),
+    ("TXT", 16),
+    ("AAAA", 28),
+    ("SRV", 33),
+    ("NAPTR", 35),
+    ("DS", 43),
+    ("RRSIG", 46),
+    ("NSEC", 47),
+    ("DNSKEY", 48),
+    ("NSEC3", 50),
+    ("NSEC3PARAM", 51),
+    ("TLSA", 52),
+    ("SVCB", 64),
+    ("HTTPS", 65),
+    ("IXFR", 251),
+    ("AXFR", 252),
+    ("ANY", 255),
+    ("CAA", 257),
+];
 
-    pub fn add(&self, n: u64) {
-        // One writer: no read-modify-write instruction needed.
-        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
-    }
+/// The bucket of a query type: its place in [`QTYPES`], or `QTYPES.len()` for other.
+fn qtype_bucket(t: Rtype) -> usize {
+    QTYPES.iter().position(|&(_, v)| v == t.0).unwrap_or(QTYPES.len())
+}
 
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+/// Which socket kind a worker thread serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Transport {
+    #[default]
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
     }
 }
 
-/// One worker's counters, on their own cache lines.
+/// One worker thread's counters, on their own cache lines.
 #[derive(Default, Debug)]
 #[repr(align(128))]
 pub struct WorkerStats {
-    pub udp_queries: Counter,
-    pub tcp_queries: Counter,
+    /// The worker (core) this thread belongs to.
+    pub worker: usize,
+    pub transport: Transport,
+    /// This thread's slot in every zone's [`shoal_zonedb::QueryCounters`].
+    pub slot: usize,
+    pub queries: Counter,
     pub dropped: Counter,
     pub noerror: Counter,
     pub nxdomain: Counter,
@@ -42,28 +82,39 @@ pub struct WorkerStats {
     pub notimp: Counter,
     pub other_rcode: Counter,
     pub truncated: Counter,
+    /// Messages handed to the transfer side (NOTIFY, transfers, signed queries).
+    pub handed_over: Counter,
     pub udp_errors: Counter,
+    /// Answers the kernel did not take (socket buffer full), or hand-overs refused.
     pub udp_dropped: Counter,
     pub tcp_accepted: Counter,
+    pub tcp_closed: Counter,
     pub tcp_rejected: Counter,
     pub tcp_closed_idle: Counter,
     pub tcp_errors: Counter,
+    pub qtypes: [Counter; QTYPES.len() + 1],
 }
 
 impl WorkerStats {
-    /// Count one query's outcome.
-    pub fn record(&self, o: &Outcome, tcp: bool) {
-        if tcp {
-            self.tcp_queries.inc();
-        } else {
-            self.udp_queries.inc();
+    pub fn new(worker: usize, transport: Transport, slot: usize) -> Self {
+        WorkerStats { worker, transport, slot, ..WorkerStats::default() }
+    }
+
+    /// Count one message and its outcome, in this thread's counters and its zone's.
+    #[inline]
+    pub fn record(&self, r: &Response<'_>) {
+        self.queries.inc();
+        if let Some(z) = r.zone.and_then(|z| z.slot(self.slot)) {
+            z.record(&r.outcome);
         }
-        let Outcome::Answered { rcode, kind, truncated } = *o else {
-            if *o == Outcome::Dropped {
-                self.dropped.inc();
-            }
-            return;
+        let (rcode, kind, truncated) = match r.outcome {
+            Outcome::Answered { rcode, kind, truncated } => (rcode, kind, truncated),
+            Outcome::Dropped => return self.dropped.inc(),
+            Outcome::Deferred => return self.handed_over.inc(),
         };
+        if r.qtype.0 != 0 {
+            self.qtypes[qtype_bucket(r.qtype)].inc();
+        }
         if truncated {
             self.truncated.inc();
         }
@@ -78,5 +129,122 @@ impl WorkerStats {
             (Rcode::NOTIMP, _) => self.notimp.inc(),
             _ => self.other_rcode.inc(),
         }
+    }
+
+    /// Answers by RCODE (NOERROR split into answers, NODATA and referrals by `kind`).
+    pub fn by_rcode(&self) -> [(&'static str, &'static str, u64); 9] {
+        [
+            ("NOERROR", "answer", self.noerror.get()),
+            ("NOERROR", "nodata", self.nodata.get()),
+            ("NOERROR", "referral", self.referral.get()),
+            ("NXDOMAIN", "nxdomain", self.nxdomain.get()),
+            ("REFUSED", "refused", self.refused.get()),
+            ("FORMERR", "formerr", self.formerr.get()),
+            ("SERVFAIL", "servfail", self.servfail.get()),
+            ("NOTIMP", "notimp", self.notimp.get()),
+            ("OTHER", "other", self.other_rcode.get()),
+        ]
+    }
+}
+
+/// A counter many threads add to (transfer side only: not for the hot path).
+#[derive(Default, Debug)]
+pub struct Total(AtomicU64);
+
+impl Total {
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One direction of zone transfers.
+#[derive(Default, Debug)]
+pub struct XfrMeter {
+    pub axfr: Total,
+    pub ixfr: Total,
+    pub failed: Total,
+    pub bytes: Total,
+    pub micros: Total,
+}
+
+impl XfrMeter {
+    /// Count one finished transfer.
+    pub fn done(&self, full: bool, bytes: usize, took: std::time::Duration) {
+        if full {
+            self.axfr.inc();
+        } else {
+            self.ixfr.inc();
+        }
+        self.bytes.add(bytes as u64);
+        self.micros.add(took.as_micros() as u64);
+    }
+}
+
+/// A zone's transfer-side counters, kept across its versions and across reloads.
+#[derive(Default, Debug)]
+pub struct ZoneMeter {
+    pub xfr_in: XfrMeter,
+    pub xfr_out: XfrMeter,
+    /// Transfer requests refused (ACL, TSIG, not loaded).
+    pub xfr_out_refused: Total,
+    pub notify_sent: Total,
+    /// NOTIFYs that no target acknowledged after every retry.
+    pub notify_failed: Total,
+    pub notify_received: Total,
+    pub notify_refused: Total,
+    /// Refresh checks in which no primary could be used.
+    pub refresh_failures: Total,
+    /// New versions published to the workers.
+    pub publishes: Total,
+    /// Time to build the last published version (compile or apply), and the sum.
+    pub last_apply_micros: Total,
+    pub apply_micros: Total,
+}
+
+impl ZoneMeter {
+    /// Count one published version that took `took` to build.
+    pub fn published(&self, took: std::time::Duration) {
+        let us = took.as_micros() as u64;
+        self.publishes.inc();
+        self.last_apply_micros.set(us);
+        self.apply_micros.add(us);
+    }
+}
+
+/// Resident memory of this process, in bytes (Linux `/proc/self/statm`).
+pub fn resident_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qtypes_have_buckets() {
+        assert_eq!(qtype_bucket(Rtype::A), 0);
+        assert_eq!(QTYPES[qtype_bucket(Rtype::AAAA)].0, "AAAA");
+        assert_eq!(qtype_bucket(Rtype(9999)), QTYPES.len());
+    }
+
+    #[test]
+    fn resident_memory_is_read() {
+        assert!(resident_bytes().is_some_and(|b| b > 1 << 20));
     }
 }

@@ -2,7 +2,7 @@
 //! start one pinned worker thread per core and the transfer thread; reload and stop.
 
 use crate::config::Config;
-use crate::metrics::WorkerStats;
+use crate::metrics::{Transport, WorkerStats};
 use crate::transfer::{Event, Transfers};
 use crate::worker::{self, Shared, Sockets};
 use arc_swap::ArcSwap;
@@ -16,6 +16,7 @@ pub struct Server {
     pub stats: Vec<Arc<WorkerStats>>,
     threads: Vec<std::thread::JoinHandle<io::Result<()>>>,
     transfer: Option<std::thread::JoinHandle<()>>,
+    metrics: Option<std::thread::JoinHandle<()>>,
     events: crossbeam_channel::Sender<Event>,
     control: Option<std::path::PathBuf>,
 }
@@ -36,6 +37,7 @@ impl Server {
             tcp_max_connections: config.tcp_max_connections,
             workers: config.workers,
             stop: AtomicBool::new(false),
+            drain_timeout: config.drain_timeout,
             events: Some(events.clone()),
         });
         // Bind everything first so a bad address fails before any thread starts.
@@ -58,7 +60,7 @@ impl Server {
             };
             let Sockets { udp, udp_replies, tcp } = s;
             for (k, (u, reply)) in udp.into_iter().zip(udp_replies).enumerate() {
-                let st = Arc::new(WorkerStats::default());
+                let st = Arc::new(WorkerStats::new(i, Transport::Udp, stats.len()));
                 stats.push(Arc::clone(&st));
                 let sh = Arc::clone(&shared);
                 threads.push(std::thread::Builder::new().name(format!("shoal-udp-{i}.{k}")).spawn(move || {
@@ -67,7 +69,7 @@ impl Server {
                     Ok(())
                 })?);
             }
-            let st = Arc::new(WorkerStats::default());
+            let st = Arc::new(WorkerStats::new(i, Transport::Tcp, stats.len()));
             stats.push(Arc::clone(&st));
             let sh = Arc::clone(&shared);
             let listeners = tcp;
@@ -81,8 +83,24 @@ impl Server {
             })?);
         }
         let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
+        let started = std::time::Instant::now();
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let ctx = crate::http::Context {
+                    workers: stats.clone(),
+                    catalog: Arc::clone(&shared.catalog),
+                    events: events.clone(),
+                    started,
+                    shared: Arc::clone(&shared),
+                };
+                let t = crate::http::start(addr, ctx)?;
+                tracing::info!("metrics on http://{addr}/metrics (and /health, /ready)");
+                Some(t)
+            }
+            None => None,
+        };
         if let Some(sock) = &config.control_socket {
-            match crate::control::start(sock, events.clone(), std::time::Instant::now()) {
+            match crate::control::start(sock, events.clone(), started) {
                 Ok(()) => tracing::info!("control socket {}", sock.display()),
                 Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
             }
@@ -90,7 +108,15 @@ impl Server {
         for a in &config.listen {
             tracing::info!(workers = config.workers, "listening on {a} (UDP and TCP)");
         }
-        Ok(Server { shared, stats, threads, transfer: Some(transfer), events, control: config.control_socket.clone() })
+        Ok(Server {
+            shared,
+            stats,
+            threads,
+            transfer: Some(transfer),
+            metrics,
+            events,
+            control: config.control_socket.clone(),
+        })
     }
 
     /// Ask the transfer thread to re-read the configuration and zone files.
@@ -98,7 +124,8 @@ impl Server {
         let _ = self.events.send(Event::Reload);
     }
 
-    /// Stop the workers and the transfer thread and wait for them.
+    /// Stop: workers stop reading, TCP threads drain the answers they owe (up to the
+    /// drain timeout), then the transfer thread stops; waits for all of them.
     pub fn stop(mut self) {
         self.shared.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.events.send(Event::Stop);
@@ -106,6 +133,9 @@ impl Server {
             let _ = t.join();
         }
         if let Some(t) = self.transfer.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.metrics.take() {
             let _ = t.join();
         }
         if let Some(sock) = &self.control {

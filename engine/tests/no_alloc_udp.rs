@@ -44,7 +44,8 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let zone = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.3\n";
     let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("z")).unwrap();
     let mut cat = Catalog::new();
-    cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
+    let zone_counters = Arc::new(shoal_zonedb::QueryCounters::new(1));
+    cat.insert_counted(apex, ZoneState::Ready(Arc::new(snap)), Arc::clone(&zone_counters));
     let shared = Shared {
         catalog: Arc::new(ArcSwap::from_pointee(cat)),
         identity: None,
@@ -54,6 +55,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         tcp_max_connections: 10,
         workers: 1,
         stop: AtomicBool::new(false),
+        drain_timeout: Duration::from_secs(1),
         events: None,
     };
     let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -64,7 +66,8 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let query = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
-    let stats = WorkerStats::default();
+    // Slot 0 of the zone's counters: every answer is counted per zone too.
+    let stats = WorkerStats::new(0, shoal_engine::metrics::Transport::Udp, 0);
     let mut udp = UdpState::new(1232);
     let catalog = shared.catalog.load_full();
     let mut answered = 0;
@@ -90,6 +93,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         }
     }
     assert_eq!(answered, 250);
-    assert_eq!(stats.udp_queries.get(), 250);
+    assert_eq!(stats.queries.get(), 250);
+    assert_eq!(zone_counters.totals().queries, 250, "per-zone counters see every query");
     assert_eq!(allocations, 0, "the UDP path allocated");
 }

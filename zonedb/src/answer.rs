@@ -17,6 +17,7 @@
 //! - The negative-answer SOA has TTL min(SOA TTL, MINIMUM) (RFC 2308 §3).
 
 use crate::catalog::{Catalog, ZoneState};
+use crate::counters::QueryCounters;
 use crate::lookup::Lookup;
 use crate::snapshot::{Node, Rrset, Snapshot};
 use shoal_wire::name::{is_subdomain, lowercase_in_place, NameBuf};
@@ -97,22 +98,32 @@ pub enum AnswerKind {
 pub const EDE_NOT_AUTHORITATIVE: u16 = 20;
 
 /// The response and its outcome. `len` is 0 when nothing is to be sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Response {
+#[derive(Clone, Copy, Debug)]
+pub struct Response<'c> {
     pub len: usize,
     pub outcome: Outcome,
+    /// The query's type (0 when the question did not parse).
+    pub qtype: Rtype,
+    /// The counters of the zone that answered, if one did.
+    pub zone: Option<&'c QueryCounters>,
+}
+
+impl Response<'_> {
+    fn unanswered(outcome: Outcome) -> Self {
+        Response { len: 0, outcome, qtype: Rtype(0), zone: None }
+    }
 }
 
 /// Answer `query` from `catalog` into `out` (at least 512 bytes; 65535 for TCP).
-pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8]) -> Response {
+pub fn answer<'c>(query: &[u8], catalog: &'c Catalog, opts: &Options<'_>, out: &mut [u8]) -> Response<'c> {
     let req = match Request::parse(query) {
         Ok(r) => r,
-        Err(ParseError::Drop) => return Response { len: 0, outcome: Outcome::Dropped },
+        Err(ParseError::Drop) => return Response::unanswered(Outcome::Dropped),
         Err(ParseError::FormErr { question_end }) => return formerr(query, question_end, out),
     };
     let transfer = req.opcode == Opcode::QUERY && (req.qtype == Rtype::IXFR || (opts.tcp && req.qtype == Rtype::AXFR));
     if opts.defer && (req.tsig_at.is_some() || req.opcode == Opcode::NOTIFY || transfer) {
-        return Response { len: 0, outcome: Outcome::Deferred };
+        return Response::unanswered(Outcome::Deferred);
     }
     let limit = if opts.tcp {
         out.len().min(65535)
@@ -137,12 +148,13 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
     let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) + 6 } else { 0 };
     w.set_limit(limit.saturating_sub(opt_len));
 
+    let mut zone = None;
     let (rcode, kind) = if req.edns.is_some_and(|e| e.version > 0) {
         (Rcode::BADVERS, AnswerKind::Other)
     } else if req.opcode != Opcode::QUERY {
         (Rcode::NOTIMP, AnswerKind::Other)
     } else {
-        dispatch(&req, catalog, opts, &mut w)
+        dispatch(&req, catalog, opts, &mut w, &mut zone)
     };
     let truncated = w.flags() & flags::TC != 0;
     w.set_rcode(rcode.header_bits());
@@ -153,11 +165,11 @@ pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8
         let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, nsid, ede);
     }
     let len = w.finish();
-    Response { len, outcome: Outcome::Answered { rcode, kind, truncated } }
+    Response { len, outcome: Outcome::Answered { rcode, kind, truncated }, qtype: req.qtype, zone }
 }
 
 /// FORMERR: the header (ID, opcode, RD) and, when it parsed, the question.
-fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Response {
+fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Response<'static> {
     let id = u16::from_be_bytes([query[0], query[1]]);
     let qfl = u16::from_be_bytes([query[2], query[3]]);
     let fl = flags::QR | (qfl & (0x7800 | flags::RD)) | Rcode::FORMERR.0;
@@ -168,14 +180,16 @@ fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Respons
         let _ = w.question(&query[12..e]);
     }
     let len = w.finish();
-    Response { len, outcome: Outcome::Answered { rcode: Rcode::FORMERR, kind: AnswerKind::Other, truncated: false } }
+    let outcome = Outcome::Answered { rcode: Rcode::FORMERR, kind: AnswerKind::Other, truncated: false };
+    Response { len, outcome, qtype: Rtype(0), zone: None }
 }
 
-fn dispatch(
+fn dispatch<'c>(
     req: &Request<'_>,
-    catalog: &Catalog,
+    catalog: &'c Catalog,
     opts: &Options<'_>,
     w: &mut ResponseWriter<'_>,
+    zone: &mut Option<&'c QueryCounters>,
 ) -> (Rcode, AnswerKind) {
     match req.qclass {
         // QCLASS ANY is answered from the IN data, as Knot does.
@@ -195,10 +209,13 @@ fn dispatch(
         Rtype(0) => return (Rcode::NOTIMP, AnswerKind::Other),
         _ => {}
     }
-    match catalog.find(req.qname.as_wire()) {
-        None => (Rcode::REFUSED, AnswerKind::NotAuthoritative),
-        Some(ZoneState::Failed) => (Rcode::SERVFAIL, AnswerKind::Other),
-        Some(ZoneState::Ready(snap)) => Resolver { snap, req, opts, w }.run(),
+    let Some(entry) = catalog.find_entry(req.qname.as_wire()) else {
+        return (Rcode::REFUSED, AnswerKind::NotAuthoritative);
+    };
+    *zone = Some(&entry.counters);
+    match &entry.state {
+        ZoneState::Failed => (Rcode::SERVFAIL, AnswerKind::Other),
+        ZoneState::Ready(snap) => Resolver { snap, req, opts, w }.run(),
     }
 }
 

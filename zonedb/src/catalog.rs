@@ -6,6 +6,7 @@
 //! them get SERVFAIL (as Knot answers for a configured zone without contents) instead
 //! of falling through to a parent zone or REFUSED.
 
+use crate::counters::QueryCounters;
 use crate::snapshot::Snapshot;
 use rustc_hash::FxHashMap;
 use shoal_wire::Name;
@@ -19,10 +20,18 @@ pub enum ZoneState {
     Failed,
 }
 
+/// One zone in the catalog: what to answer from, and where its queries are counted.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    pub state: ZoneState,
+    /// The zone's query counters, shared by every catalog built for the zone.
+    pub counters: Arc<QueryCounters>,
+}
+
 /// The set of zones, immutable once built.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
-    zones: FxHashMap<Name, ZoneState>,
+    zones: FxHashMap<Name, CatalogEntry>,
     /// The largest apex label count, to skip hopeless probes for long qnames.
     deepest: usize,
 }
@@ -32,13 +41,19 @@ impl Catalog {
         Self::default()
     }
 
+    /// Add a zone whose queries are not counted (tests, tools).
     pub fn insert(&mut self, apex: Name, state: ZoneState) {
+        self.insert_counted(apex, state, Arc::default());
+    }
+
+    /// Add a zone with its query counters.
+    pub fn insert_counted(&mut self, apex: Name, state: ZoneState, counters: Arc<QueryCounters>) {
         self.deepest = self.deepest.max(apex.label_count());
-        self.zones.insert(apex, state);
+        self.zones.insert(apex, CatalogEntry { state, counters });
     }
 
     pub fn get(&self, apex: &[u8]) -> Option<&ZoneState> {
-        self.zones.get(apex)
+        self.zones.get(apex).map(|e| &e.state)
     }
 
     pub fn len(&self) -> usize {
@@ -49,12 +64,17 @@ impl Catalog {
         self.zones.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Name, &ZoneState)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Name, &CatalogEntry)> {
         self.zones.iter()
     }
 
     /// The zone with the longest apex that is `qname` or an ancestor of it.
     pub fn find(&self, qname: &[u8]) -> Option<&ZoneState> {
+        self.find_entry(qname).map(|e| &e.state)
+    }
+
+    /// [`Catalog::find`], with the zone's counters.
+    pub fn find_entry(&self, qname: &[u8]) -> Option<&CatalogEntry> {
         let mut labels = shoal_wire::name::label_count(qname);
         let mut off = 0;
         while labels > self.deepest {

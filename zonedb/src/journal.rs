@@ -135,6 +135,9 @@ impl Journal {
 
 /// Write `data` to `path` via a temporary file in the same folder, fsync, rename.
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;

@@ -9,7 +9,8 @@
 //!   responses with a pointer fix-up instead of being encoded per query;
 //! - [`lookup`] places a name in a snapshot (exact, wildcard, NXDOMAIN, referral, DNAME);
 //! - [`answer`] is the pure `query bytes + catalog → response bytes` function;
-//! - [`catalog`] maps apexes to snapshots; the engine publishes it through `ArcSwap`.
+//! - [`catalog`] maps apexes to snapshots; the engine publishes it through `ArcSwap`;
+//! - [`counters`] counts each zone's queries, one cache line per answering thread.
 //!
 //! This crate knows nothing of sockets, threads, files beyond zone files, or time.
 
@@ -17,6 +18,7 @@ pub mod answer;
 pub mod apply;
 pub mod block;
 pub mod catalog;
+pub mod counters;
 pub mod diff;
 pub mod error;
 pub mod journal;
@@ -31,7 +33,8 @@ pub mod xfr;
 pub mod xfr_in;
 
 pub use answer::{answer, Options, Outcome, Response};
-pub use catalog::{Catalog, ZoneState};
+pub use catalog::{Catalog, CatalogEntry, ZoneState};
+pub use counters::QueryCounters;
 pub use error::{LoadError, LoadErrorKind};
 pub use snapshot::Snapshot;
 

@@ -25,7 +25,8 @@ use crate::config::{Config, ZoneConfig, ZoneSource};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use shoal_wire::Name;
 use shoal_zonedb::journal::Journal;
-use shoal_zonedb::{Catalog, Snapshot, ZoneState};
+use crate::metrics::ZoneMeter;
+use shoal_zonedb::{Catalog, QueryCounters, Snapshot, ZoneState};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -110,11 +111,18 @@ pub struct ZoneStatus {
     pub expires_in: Option<u64>,
     pub refreshing: bool,
     pub failures: u32,
+    /// Counters for the metrics endpoint.
+    #[serde(skip)]
+    pub meter: Arc<ZoneMeter>,
 }
 
 /// One zone as the transfer side knows it.
 struct ZoneEntry {
     config: ZoneConfig,
+    /// Query counters the workers write (handed to every catalog built for the zone).
+    queries: Arc<QueryCounters>,
+    /// Transfer, NOTIFY and publish counters.
+    meter: Arc<ZoneMeter>,
     snapshot: Option<Arc<Snapshot>>,
     journal: Journal,
     /// Modification time and length of the zone file when it was loaded.
@@ -124,19 +132,26 @@ struct ZoneEntry {
 }
 
 impl ZoneEntry {
-    fn new(config: &ZoneConfig) -> ZoneEntry {
+    fn new(config: &ZoneConfig, threads: usize) -> ZoneEntry {
         let stamp = file_stamp(config);
         let first_start = config.state_path().is_some_and(|p| !p.exists());
+        let meter = Arc::new(ZoneMeter::default());
         let snapshot = if first_start {
             tracing::info!(zone = %config.name, "secondary zone has no copy yet; transferring it");
             None
         } else {
-            crate::zones::load_logged(config).map(Arc::new)
+            let started = Instant::now();
+            let s = crate::zones::load_logged(config).map(Arc::new);
+            if s.is_some() {
+                meter.published(started.elapsed());
+            }
+            s
         };
         let journal = load_journal(config, snapshot.as_deref());
         let secondary = matches!(config.source, ZoneSource::Primaries(_))
             .then(|| secondary::SecondaryState::new(snapshot.as_deref(), &config.timers));
-        ZoneEntry { config: config.clone(), snapshot, journal, stamp, secondary }
+        let queries = Arc::new(QueryCounters::new(threads));
+        ZoneEntry { config: config.clone(), queries, meter, snapshot, journal, stamp, secondary }
     }
 
     /// What workers may answer from.
@@ -175,7 +190,7 @@ impl Transfers {
     pub fn new(config: Config) -> (Transfers, Catalog) {
         let mut zones = HashMap::new();
         for z in &config.zones {
-            zones.insert(z.name.clone(), ZoneEntry::new(z));
+            zones.insert(z.name.clone(), ZoneEntry::new(z, config.answering_threads()));
         }
         let t = Transfers {
             config,
@@ -198,7 +213,7 @@ impl Transfers {
     fn build_catalog(&self) -> Catalog {
         let mut c = Catalog::new();
         for (name, e) in &self.zones {
-            c.insert(name.clone(), e.state());
+            c.insert_counted(name.clone(), e.state(), Arc::clone(&e.queries));
         }
         c
     }
@@ -264,6 +279,7 @@ impl Transfers {
                     expires_in: sec.and_then(|s| s.expire_at).map(|t| t.saturating_duration_since(now).as_secs()),
                     refreshing: sec.is_some_and(|s| s.in_flight),
                     failures: sec.map_or(0, |s| s.failures),
+                    meter: Arc::clone(&e.meter),
                 }
             })
             .collect();
@@ -322,8 +338,9 @@ impl Transfers {
         let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
         let held = e.snapshot.clone();
         let zone = name.clone();
+        let meter = Arc::clone(&e.meter);
         let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-            let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr);
+            let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter);
             let _ = events.send(Event::Refreshed { zone, outcome });
         });
         if let Err(err) = spawned {
@@ -342,8 +359,9 @@ impl Transfers {
         let now = Instant::now();
         let mut changed = false;
         let success = match outcome {
-            secondary::Outcome::Updated { primary, snapshot, diffs } => {
+            secondary::Outcome::Updated { primary, snapshot, diffs, built_in } => {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
+                e.meter.published(built_in);
                 for d in diffs {
                     e.journal.push(d);
                 }
@@ -359,7 +377,10 @@ impl Transfers {
                 true
             }
             secondary::Outcome::Current { .. } => true,
-            secondary::Outcome::Failed => false,
+            secondary::Outcome::Failed => {
+                e.meter.refresh_failures.inc();
+                false
+            }
         };
         let (refresh, retry, expire) = match &e.snapshot {
             Some(s) => secondary::timers(s, &bounds),
@@ -425,6 +446,14 @@ impl Transfers {
                 .filter(|e| e.secondary.is_some())
                 .map(|e| (&e.config.allow_notify, e.config.transfer_key.map(|i| &self.config.keys[i])))
         });
+        let meter = shoal_wire::Request::parse(msg).ok().and_then(|r| self.zones.get(r.qname.as_wire())).map(|e| &e.meter);
+        if let Some(m) = meter {
+            if verdict.refresh.is_some() {
+                m.notify_received.inc();
+            } else {
+                m.notify_refused.inc();
+            }
+        }
         if let Some(zone) = verdict.refresh {
             tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
             self.start_refresh(&zone, false);
@@ -468,7 +497,7 @@ impl Transfers {
                 other => {
                     let replaced = other.is_some();
                     self.graveyard.extend(other.and_then(|o| o.snapshot));
-                    let e = ZoneEntry::new(z);
+                    let e = ZoneEntry::new(z, self.config.answering_threads());
                     tracing::info!(zone = %z.name, "reload: zone {}", if replaced { "reconfigured" } else { "added" });
                     if e.snapshot.is_some() && e.secondary.is_none() {
                         notify.push(z.name.clone());
@@ -507,6 +536,7 @@ impl Transfers {
     /// Load a changed zone file; returns whether a new version was published.
     fn reload_zone(&mut self, entry: &mut ZoneEntry, stamp: Option<(SystemTime, u64)>) -> bool {
         let z = &entry.config;
+        let started = Instant::now();
         let new = match crate::zones::load(z) {
             Ok(s) => s,
             Err(errors) => {
@@ -521,6 +551,7 @@ impl Transfers {
         let Some(old) = entry.snapshot.clone() else {
             tracing::info!(zone = %z.name, serial = new.serial(), "reload: zone loaded");
             entry.snapshot = Some(Arc::new(new));
+            entry.meter.published(started.elapsed());
             return true;
         };
         let mut new = new;
@@ -558,6 +589,7 @@ impl Transfers {
         }
         self.graveyard.push(old);
         entry.snapshot = Some(Arc::new(new));
+        entry.meter.published(started.elapsed());
         true
     }
 
@@ -568,7 +600,7 @@ impl Transfers {
             return;
         }
         let key = e.config.transfer_key.map(|i| self.config.keys[i].clone());
-        notify::spawn(name.clone(), shoal_zonedb::diff::soa_of(s), e.config.notify.clone(), key);
+        notify::spawn(name.clone(), shoal_zonedb::diff::soa_of(s), e.config.notify.clone(), key, Arc::clone(&e.meter));
     }
 
     /// Decide what an AXFR/IXFR request gets.
@@ -576,6 +608,7 @@ impl Transfers {
         xfr_out::plan(query, peer, &self.config.keys, |apex| {
             self.zones.get(apex).map(|e| xfr_out::ZoneView {
                 name: &e.config.name,
+                meter: &e.meter,
                 snapshot: e.snapshot.as_ref().filter(|_| !e.secondary.as_ref().is_some_and(|s| s.expired)),
                 journal: &e.journal,
                 acl: &e.config.allow_transfer,

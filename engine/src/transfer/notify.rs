@@ -6,9 +6,11 @@
 //! target answers. The outcome is logged per target.
 
 use super::tsig::{self, Key, Signer};
+use crate::metrics::ZoneMeter;
 use shoal_wire::{Name, Rtype};
 use shoal_zonedb::diff::Rr;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 const TRIES: u32 = 4;
@@ -20,10 +22,13 @@ pub fn message(id: u16, zone: &Name, soa: &Rr) -> Vec<u8> {
 }
 
 /// Send NOTIFYs for `zone` in the background.
-pub fn spawn(zone: Name, soa: Rr, targets: Vec<SocketAddr>, key: Option<Key>) {
+pub fn spawn(zone: Name, soa: Rr, targets: Vec<SocketAddr>, key: Option<Key>, meter: Arc<ZoneMeter>) {
     let r = std::thread::Builder::new().name("shoal-notify".into()).spawn(move || {
         for t in targets {
-            notify_one(&zone, &soa, t, key.as_ref());
+            meter.notify_sent.inc();
+            if !notify_one(&zone, &soa, t, key.as_ref()) {
+                meter.notify_failed.inc();
+            }
         }
     });
     if let Err(e) = r {
@@ -31,7 +36,8 @@ pub fn spawn(zone: Name, soa: Rr, targets: Vec<SocketAddr>, key: Option<Key>) {
     }
 }
 
-fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
+/// NOTIFY one target, with retries; whether it answered.
+fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) -> bool {
     let serial = shoal_zonedb::diff::soa_serial(&soa.rdata);
     let bind: SocketAddr =
         if target.is_ipv4() { "0.0.0.0:0".parse().expect("valid") } else { "[::]:0".parse().expect("valid") };
@@ -39,7 +45,7 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(%zone, %target, "NOTIFY not sent: {e}");
-            return;
+            return false;
         }
     };
     let id = (std::process::id() as u16) ^ (serial as u16) ^ target.port();
@@ -62,7 +68,7 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
                         } else {
                             tracing::warn!(%zone, %target, serial, rcode, "NOTIFY answered with an error");
                         }
-                        return;
+                        return true;
                     }
                     Ok(_) => continue,
                     Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
@@ -80,6 +86,7 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) {
         wait *= 2;
     }
     tracing::warn!(%zone, %target, serial, "NOTIFY not answered after {TRIES} tries");
+    false
 }
 
 /// What to do with a received NOTIFY.

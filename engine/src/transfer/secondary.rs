@@ -14,6 +14,7 @@ use super::client::{self, ClientError};
 use super::serial_gt;
 use super::tsig::Key;
 use crate::config::{TimerBounds, ZoneConfig};
+use crate::metrics::ZoneMeter;
 use shoal_wire::Name;
 use shoal_zonedb::diff::{soa_of, soa_serial, Diff};
 use shoal_zonedb::xfr_in::Received;
@@ -77,7 +78,7 @@ pub fn jitter(d: Duration) -> Duration {
 /// The result of one check.
 pub enum Outcome {
     /// A new version, validated, compiled and saved.
-    Updated { primary: SocketAddr, snapshot: Snapshot, diffs: Vec<Diff> },
+    Updated { primary: SocketAddr, snapshot: Snapshot, diffs: Vec<Diff>, built_in: Duration },
     /// A primary answered and has nothing newer.
     Current { primary: SocketAddr },
     /// No primary could be used; the reasons were logged.
@@ -85,7 +86,13 @@ pub enum Outcome {
 }
 
 /// Check the primaries of `zone` once; `force_axfr` skips IXFR.
-pub fn refresh(cfg: &ZoneConfig, key: Option<&Key>, held: Option<Arc<Snapshot>>, force_axfr: bool) -> Outcome {
+pub fn refresh(
+    cfg: &ZoneConfig,
+    key: Option<&Key>,
+    held: Option<Arc<Snapshot>>,
+    force_axfr: bool,
+    meter: &ZoneMeter,
+) -> Outcome {
     let zone = &cfg.name;
     for &primary in cfg.primaries() {
         let serial = match client::query_soa(primary, zone, key) {
@@ -103,8 +110,8 @@ pub fn refresh(cfg: &ZoneConfig, key: Option<&Key>, held: Option<Arc<Snapshot>>,
                 return Outcome::Current { primary };
             }
         }
-        match pull(zone, primary, key, held.as_deref(), force_axfr) {
-            Ok((snapshot, diffs)) => {
+        match pull(zone, primary, key, held.as_deref(), force_axfr, meter) {
+            Ok(Pulled { snapshot, diffs, built_in }) => {
                 if let Some(p) = cfg.state_path() {
                     if let Err(e) =
                         std::fs::create_dir_all(&cfg.state_dir).and_then(|_| shoal_zonedb::persist::save(&snapshot, &p))
@@ -112,10 +119,13 @@ pub fn refresh(cfg: &ZoneConfig, key: Option<&Key>, held: Option<Arc<Snapshot>>,
                         tracing::warn!(%zone, "cannot save zone copy {}: {e}", p.display());
                     }
                 }
-                return Outcome::Updated { primary, snapshot, diffs };
+                return Outcome::Updated { primary, snapshot, diffs, built_in };
             }
             Err(PullError::Current) => return Outcome::Current { primary },
-            Err(PullError::Failed(e)) => tracing::warn!(%zone, %primary, "transfer failed: {e}; previous version kept"),
+            Err(PullError::Failed(e)) => {
+                meter.xfr_in.failed.inc();
+                tracing::warn!(%zone, %primary, "transfer failed: {e}; previous version kept");
+            }
         }
     }
     Outcome::Failed
@@ -126,6 +136,14 @@ enum PullError {
     Failed(String),
 }
 
+/// A transferred version, built.
+struct Pulled {
+    snapshot: Snapshot,
+    diffs: Vec<Diff>,
+    /// Time to build the snapshot from what was received.
+    built_in: Duration,
+}
+
 /// Transfer and build the new version; IXFR first when a version is held.
 fn pull(
     zone: &Name,
@@ -133,7 +151,8 @@ fn pull(
     key: Option<&Key>,
     held: Option<&Snapshot>,
     force_axfr: bool,
-) -> Result<(Snapshot, Vec<Diff>), PullError> {
+    meter: &ZoneMeter,
+) -> Result<Pulled, PullError> {
     let started = Instant::now();
     let held_soa = held.filter(|_| !force_axfr).map(soa_of);
     let t = match client::transfer(primary, zone, held_soa.as_ref(), key) {
@@ -145,6 +164,8 @@ fn pull(
         Err(e) => return Err(PullError::Failed(e.to_string())),
     };
     let old = held.map(Snapshot::serial);
+    let received_in = started.elapsed();
+    let building = Instant::now();
     let (snapshot, diffs, kind) = match t.received {
         Received::UpToDate { .. } => return Err(PullError::Current),
         Received::Full(records) => {
@@ -159,7 +180,7 @@ fn pull(
                 Ok(s) => (s, diffs, "IXFR"),
                 Err(e) => {
                     tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
-                    return pull(zone, primary, key, held, true);
+                    return pull(zone, primary, key, held, true, meter);
                 }
             }
         }
@@ -174,6 +195,8 @@ fn pull(
             )));
         }
     }
+    let built_in = building.elapsed();
+    meter.xfr_in.done(kind != "IXFR", t.bytes, received_in);
     let from = old.map_or_else(|| "none".to_string(), |o| o.to_string());
     tracing::info!(
         %zone, peer = %primary, kind, serials = format!("{from} -> {}", snapshot.serial()),
@@ -182,7 +205,7 @@ fn pull(
     );
     let diffs =
         diffs.into_iter().filter(|d: &Diff| soa_serial(&d.old_soa.rdata) != soa_serial(&d.new_soa.rdata)).collect();
-    Ok((snapshot, diffs))
+    Ok(Pulled { snapshot, diffs, built_in })
 }
 
 /// Errors after which AXFR is worth a try.

@@ -23,6 +23,7 @@ use shoal_zonedb::xfr::{axfr_records, condense, ixfr_records, Packer, RrRef};
 use shoal_zonedb::Snapshot;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+use crate::metrics::ZoneMeter;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,6 +33,8 @@ const TSIG_ROOM: usize = 512;
 /// What the transfer thread knows of a zone, for planning.
 pub struct ZoneView<'a> {
     pub name: &'a Name,
+    /// Where the transfer (or its refusal) is counted.
+    pub meter: &'a Arc<ZoneMeter>,
     pub snapshot: Option<&'a Arc<Snapshot>>,
     pub journal: &'a Journal,
     pub acl: &'a Acl,
@@ -51,6 +54,7 @@ pub enum Plan {
         zone: Name,
         body: Body,
         signing: Option<(Key, Vec<u8>)>,
+        meter: Arc<ZoneMeter>,
     },
 }
 
@@ -61,9 +65,13 @@ pub enum Body {
     UpToDate { current: Rr },
 }
 
+fn plan_error(rcode: Rcode, zone: String, reason: &str) -> Plan {
+    Plan::Error { rcode, tsig_error: None, zone, reason: reason.into() }
+}
+
 /// Decide what to do with a transfer request. `zone` finds a zone by apex.
 pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8]) -> Option<ZoneView<'a>>) -> Plan {
-    let err = |rcode, zone: String, reason: &str| Plan::Error { rcode, tsig_error: None, zone, reason: reason.into() };
+    let err = plan_error;
     let Ok(req) = Request::parse(query) else {
         return err(Rcode::FORMERR, "?".into(), "malformed request");
     };
@@ -71,6 +79,16 @@ pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8
     let Some(z) = zone(req.qname.as_wire()) else {
         return err(Rcode::REFUSED, zname, "not a zone of this server");
     };
+    let plan = plan_zone(query, &req, peer, keys, &z, zname);
+    if matches!(plan, Plan::Error { .. }) {
+        z.meter.xfr_out_refused.inc();
+    }
+    plan
+}
+
+/// [`plan`] for a zone of this server.
+fn plan_zone(query: &[u8], req: &Request<'_>, peer: SocketAddr, keys: &[Key], z: &ZoneView<'_>, zname: String) -> Plan {
+    let err = plan_error;
     if !z.acl.allows(peer.ip()) {
         return err(Rcode::REFUSED, zname, "peer not in allow_transfer");
     }
@@ -112,7 +130,7 @@ pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8
     let body = if req.qtype == Rtype::AXFR {
         Body::Axfr { snapshot: Arc::clone(snapshot), ixfr_fallback: false }
     } else {
-        match ixfr_client_serial(&req) {
+        match ixfr_client_serial(req) {
             None => return err(Rcode::FORMERR, zname, "IXFR without the client's SOA"),
             Some(serial) if serial == snapshot.serial() || super::serial_gt(serial, snapshot.serial()) => {
                 Body::UpToDate { current: soa_of(snapshot) }
@@ -123,7 +141,7 @@ pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8
             },
         }
     };
-    Plan::Transfer { zone: z.name.clone(), body, signing }
+    Plan::Transfer { zone: z.name.clone(), body, signing, meter: Arc::clone(z.meter) }
 }
 
 /// The serial of the SOA a client sent in an IXFR request's authority section.
@@ -187,7 +205,7 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "IXFR over UDP refused: {reason}");
             return error_message(query, rcode, tsig_error.as_ref());
         }
-        Plan::Transfer { zone, body, signing } => (zone, body, signing),
+        Plan::Transfer { zone, body, signing, .. } => (zone, body, signing),
     };
     let current = match body {
         Body::Axfr { snapshot, .. } => soa_of(&snapshot),
@@ -223,13 +241,13 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
 pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
     let started = Instant::now();
     let mut out = Vec::new();
-    let (zone, body, signing) = match plan {
+    let (zone, body, signing, meter) = match plan {
         Plan::Error { rcode, tsig_error, zone, reason } => {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "transfer refused: {reason}");
             frame(&mut out, &error_message(query, rcode, tsig_error.as_ref()));
             return stream.write_all(&out).is_ok();
         }
-        Plan::Transfer { zone, body, signing } => (zone, body, signing),
+        Plan::Transfer { zone, body, signing, meter } => (zone, body, signing, meter),
     };
     let Ok(req) = Request::parse(query) else { return false };
     let kind = if req.qtype == Rtype::AXFR { "AXFR" } else { "IXFR" };
@@ -271,6 +289,7 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
         if out.len() >= 256 * 1024 {
             if let Err(e) = stream.write_all(&out) {
                 tracing::warn!(%zone, %peer, kind, "transfer out failed after {nrec} records: {e}");
+                meter.xfr_out.failed.inc();
                 return false;
             }
             out.clear();
@@ -278,8 +297,10 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
     }
     if let Err(e) = stream.write_all(&out) {
         tracing::warn!(%zone, %peer, kind, "transfer out failed after {nrec} records: {e}");
+        meter.xfr_out.failed.inc();
         return false;
     }
+    meter.xfr_out.done(matches!(body, Body::Axfr { .. }), bytes, started.elapsed());
     let serials = match from {
         Some(f) => format!("{f} -> {to}"),
         None => to.to_string(),

@@ -7,7 +7,9 @@
 //! A worker reads the catalog through an `arc_swap::Cache` (a few loads when nothing
 //! changed), answers with the pure `shoal_zonedb::answer`, and never blocks, locks or
 //! allocates per query: its buffers are allocated once when it starts, TCP buffers once
-//! per connection. A failing socket operation is counted and the worker moves on.
+//! per connection. A failing socket operation is counted and the worker moves on. On
+//! shutdown a TCP thread stops accepting and drains: it writes the answers already
+//! owed, up to the drain timeout.
 
 mod tcp;
 pub mod udp;
@@ -33,6 +35,8 @@ pub struct Shared {
     /// Number of workers, to divide server-wide limits among them.
     pub workers: usize,
     pub stop: AtomicBool,
+    /// How long TCP threads keep writing pending answers after `stop`.
+    pub drain_timeout: Duration,
     /// Where AXFR/IXFR requests go; `None` refuses transfers.
     pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
 }
@@ -95,9 +99,47 @@ pub fn run_tcp(listeners: Vec<mio::net::TcpListener>, shared: Arc<Shared>, stats
             }
         }
         if last_sweep.elapsed() >= TICK {
-            tcp.sweep_idle(poll.registry());
+            tcp.sweep_idle(poll.registry(), &stats);
             last_sweep = Instant::now();
         }
+    }
+    drain(&mut tcp, &mut poll, listeners, &shared, &stats, &mut cache, first_conn)
+}
+
+/// Shutting down: stop accepting, finish writing the answers to queries already read,
+/// close each connection once it is flushed; whatever is still open at the drain
+/// deadline is closed.
+fn drain(
+    tcp: &mut tcp::TcpState,
+    poll: &mut Poll,
+    mut listeners: Vec<mio::net::TcpListener>,
+    shared: &Shared,
+    stats: &WorkerStats,
+    cache: &mut Cache<Arc<ArcSwap<Catalog>>, Arc<Catalog>>,
+    first_conn: usize,
+) -> io::Result<()> {
+    for l in listeners.iter_mut() {
+        let _ = poll.registry().deregister(l);
+    }
+    drop(listeners);
+    let deadline = Instant::now() + shared.drain_timeout;
+    let mut events = Events::with_capacity(256);
+    // Bounded by the deadline.
+    while tcp.close_flushed(poll.registry(), stats) > 0 && Instant::now() < deadline {
+        match poll.poll(&mut events, Some(Duration::from_millis(20))) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let catalog = cache.load();
+        for ev in events.iter() {
+            if ev.token().0 >= first_conn {
+                tcp.ready(ev.token().0, ev, catalog, shared, stats, poll.registry());
+            }
+        }
+    }
+    if tcp.open() > 0 {
+        tracing::warn!(worker = stats.worker, open = tcp.open(), "shutdown: drain deadline reached; closing TCP connections with answers unsent");
     }
     Ok(())
 }

@@ -115,7 +115,7 @@ impl TcpState {
         conn.last_active = Instant::now();
         match service(conn, catalog, shared, stats, &mut self.scratch, registry, Token(token)) {
             Ok(true) => {}
-            Ok(false) => self.close(slot, registry),
+            Ok(false) => self.close(slot, registry, stats),
             Err((query, rest)) => self.hand_over(slot, query, rest, shared, registry, stats),
         }
     }
@@ -135,6 +135,7 @@ impl TcpState {
         let _ = registry.deregister(&mut c.stream);
         self.free.push(slot);
         self.open -= 1;
+        stats.tcp_closed.inc();
         let Ok(peer) = c.stream.peer_addr() else { return };
         let pending = c.wbuf[c.wpos..].to_vec();
         let stream = crate::sys::into_std_tcp(c.stream);
@@ -145,21 +146,41 @@ impl TcpState {
         }
     }
 
-    pub fn sweep_idle(&mut self, registry: &Registry) {
+    pub fn sweep_idle(&mut self, registry: &Registry, stats: &WorkerStats) {
         let now = Instant::now();
         for slot in 0..self.conns.len() {
             let idle = matches!(&self.conns[slot], Some(c) if now.duration_since(c.last_active) > self.idle);
             if idle {
-                self.close(slot, registry);
+                self.close(slot, registry, stats);
+                stats.tcp_closed_idle.inc();
             }
         }
     }
 
-    fn close(&mut self, slot: usize, registry: &Registry) {
+    /// Shutting down: close every connection that has no answer left to write (a
+    /// connection still writing is closed once flushed, by [`TcpState::ready`]).
+    /// Returns how many stay open.
+    pub fn close_flushed(&mut self, registry: &Registry, stats: &WorkerStats) -> usize {
+        for slot in 0..self.conns.len() {
+            let flushed = matches!(&self.conns[slot], Some(c) if c.wpos == c.wbuf.len());
+            if flushed {
+                self.close(slot, registry, stats);
+            }
+        }
+        self.open
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open
+    }
+
+    fn close(&mut self, slot: usize, registry: &Registry, stats: &WorkerStats) {
         if let Some(mut c) = self.conns[slot].take() {
             let _ = registry.deregister(&mut c.stream);
             self.free.push(slot);
             self.open -= 1;
+            stats.tcp_closed.inc();
         }
     }
 }
@@ -191,7 +212,7 @@ fn service(
                 break;
             }
             let r = answer(&conn.rbuf[off + 2..off + 2 + mlen], catalog, &opts, scratch);
-            stats.record(&r.outcome, true);
+            stats.record(&r);
             if r.outcome == shoal_zonedb::Outcome::Deferred {
                 // A transfer, NOTIFY or signed query: the transfer side takes the
                 // connection, with what was read behind this message.

@@ -101,7 +101,7 @@ impl UdpState {
         for i in 0..n {
             let (q, r) = self.batch.slot(i);
             let resp = answer(q, catalog, &opts, r);
-            stats.record(&resp.outcome, false);
+            stats.record(&resp);
             if resp.outcome == Outcome::Deferred {
                 // NOTIFY, signed, or IXFR: the transfer thread holds keys and ACLs.
                 self.hand_over(i, reply, shared, stats);

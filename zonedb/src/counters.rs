@@ -1,0 +1,141 @@
+//! Per-zone query counters that many threads write without sharing a cache line.
+//!
+//! A [`QueryCounters`] belongs to one configured zone and outlives its versions (the
+//! engine hands the same one to every catalog it builds for that zone). It has one
+//! [`ZoneSlot`] per answering thread, each on its own cache line and written by that
+//! thread only, so counting costs a plain load and store; a reader (the metrics
+//! endpoint) sums the slots.
+
+use crate::answer::{AnswerKind, Outcome};
+use shoal_wire::Rcode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A counter with a single writer: an increment is a relaxed load and store, no locked
+/// instruction. Readers on other threads see a recent value.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    #[inline]
+    pub fn add(&self, n: u64) {
+        // One writer: no read-modify-write instruction needed.
+        self.0.store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One thread's counts for one zone: a cache line.
+#[derive(Default, Debug)]
+#[repr(align(64))]
+pub struct ZoneSlot {
+    pub queries: Counter,
+    pub noerror: Counter,
+    pub nxdomain: Counter,
+    pub nodata: Counter,
+    pub referral: Counter,
+    pub servfail: Counter,
+    pub other: Counter,
+    pub truncated: Counter,
+}
+
+impl ZoneSlot {
+    /// Count one answered query.
+    #[inline]
+    pub fn record(&self, o: &Outcome) {
+        self.queries.inc();
+        let Outcome::Answered { rcode, kind, truncated } = *o else { return };
+        if truncated {
+            self.truncated.inc();
+        }
+        match (rcode, kind) {
+            (Rcode::NOERROR, AnswerKind::Referral) => self.referral.inc(),
+            (Rcode::NOERROR, AnswerKind::NoData) => self.nodata.inc(),
+            (Rcode::NOERROR, _) => self.noerror.inc(),
+            (Rcode::NXDOMAIN, _) => self.nxdomain.inc(),
+            (Rcode::SERVFAIL, _) => self.servfail.inc(),
+            _ => self.other.inc(),
+        }
+    }
+}
+
+/// Totals over every slot of a zone.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZoneTotals {
+    pub queries: u64,
+    pub noerror: u64,
+    pub nxdomain: u64,
+    pub nodata: u64,
+    pub referral: u64,
+    pub servfail: u64,
+    pub other: u64,
+    pub truncated: u64,
+}
+
+/// A zone's counters: one slot per answering thread.
+#[derive(Debug)]
+pub struct QueryCounters {
+    slots: Box<[ZoneSlot]>,
+}
+
+impl QueryCounters {
+    /// Counters for `threads` writers (at least one).
+    pub fn new(threads: usize) -> Self {
+        QueryCounters { slots: (0..threads.max(1)).map(|_| ZoneSlot::default()).collect() }
+    }
+
+    /// The slot of thread `i`, if there is one (a thread without a slot does not count).
+    #[inline]
+    pub fn slot(&self, i: usize) -> Option<&ZoneSlot> {
+        self.slots.get(i)
+    }
+
+    /// The sums over every slot.
+    pub fn totals(&self) -> ZoneTotals {
+        let mut t = ZoneTotals::default();
+        for s in self.slots.iter() {
+            t.queries += s.queries.get();
+            t.noerror += s.noerror.get();
+            t.nxdomain += s.nxdomain.get();
+            t.nodata += s.nodata.get();
+            t.referral += s.referral.get();
+            t.servfail += s.servfail.get();
+            t.other += s.other.get();
+            t.truncated += s.truncated.get();
+        }
+        t
+    }
+}
+
+impl Default for QueryCounters {
+    fn default() -> Self {
+        QueryCounters::new(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_cache_lines_and_sum() {
+        assert_eq!(std::mem::align_of::<ZoneSlot>(), 64);
+        assert_eq!(std::mem::size_of::<ZoneSlot>(), 64);
+        let c = QueryCounters::new(2);
+        let nx = Outcome::Answered { rcode: Rcode::NXDOMAIN, kind: AnswerKind::Other, truncated: false };
+        let tc = Outcome::Answered { rcode: Rcode::NOERROR, kind: AnswerKind::Positive, truncated: true };
+        c.slot(0).unwrap().record(&nx);
+        c.slot(1).unwrap().record(&nx);
+        c.slot(1).unwrap().record(&tc);
+        assert!(c.slot(2).is_none());
+        let t = c.totals();
+        assert_eq!((t.queries, t.nxdomain, t.noerror, t.truncated), (3, 2, 1, 1));
+    }
+}
