@@ -15,6 +15,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+/// A metric family read from worker threads: name, help, and how to read one thread.
+type WorkerFamily = (&'static str, &'static str, fn(&WorkerStats) -> u64);
+/// The same, with the metric type.
+type TypedWorkerFamily = (&'static str, &'static str, &'static str, fn(&WorkerStats) -> u64);
+/// A per-zone counter family: name, help, and how to read one zone.
+type ZoneFamily = (&'static str, &'static str, fn(&ZoneStatus) -> f64);
+
 /// What a scrape reads.
 pub struct Sources<'a> {
     pub workers: &'a [Arc<WorkerStats>],
@@ -78,13 +85,15 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
     for s in stats {
         groups.entry((s.worker, s.transport.label())).or_default().push(s);
     }
-    let simple: [(&str, &str, fn(&WorkerStats) -> u64); 7] = [
+    let simple: [WorkerFamily; 7] = [
         ("shoal_queries_total", "Messages received, by worker and transport.", |s| s.queries.get()),
         ("shoal_truncated_total", "Responses sent with TC set.", |s| s.truncated.get()),
         ("shoal_dropped_total", "Messages dropped unanswered (shorter than a header, or a response).", |s| {
             s.dropped.get()
         }),
-        ("shoal_send_dropped_total", "Answers the kernel did not take, and hand-overs refused.", |s| s.udp_dropped.get()),
+        ("shoal_send_dropped_total", "Answers the kernel did not take, and hand-overs refused.", |s| {
+            s.udp_dropped.get()
+        }),
         ("shoal_handed_over_total", "Messages passed to the transfer side (NOTIFY, transfers, signed queries).", |s| {
             s.handed_over.get()
         }),
@@ -121,7 +130,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         o.sample("shoal_queries_by_qtype_total", &[("qtype", name)], v);
     }
     let tcp: Vec<_> = groups.iter().filter(|((_, t), _)| *t == "tcp").collect();
-    let conn: [(&str, &str, &str, fn(&WorkerStats) -> u64); 4] = [
+    let conn: [TypedWorkerFamily; 4] = [
         ("shoal_tcp_connections_accepted_total", "counter", "TCP connections accepted.", |s| s.tcp_accepted.get()),
         ("shoal_tcp_connections_rejected_total", "counter", "TCP connections refused at the limit.", |s| {
             s.tcp_rejected.get()
@@ -190,19 +199,25 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
     });
     gauge(o, "shoal_zone_serial", "The SOA serial served.", &|z| z.serial.map(u64::from));
     gauge(o, "shoal_zone_records", "Records in the served version.", &|z| Some(z.records as u64));
-    gauge(o, "shoal_zone_last_refresh_timestamp_seconds", "Unix time of the last successful check of a primary.", &|z| {
-        z.last_refresh
-    });
+    gauge(
+        o,
+        "shoal_zone_last_refresh_timestamp_seconds",
+        "Unix time of the last successful check of a primary.",
+        &|z| z.last_refresh,
+    );
     gauge(o, "shoal_zone_next_refresh_timestamp_seconds", "Unix time of the next check of the primary.", &|z| {
         z.next_refresh_in.map(|s| now + s)
     });
-    gauge(o, "shoal_zone_expire_timestamp_seconds", "Unix time at which the zone expires without a successful check.", &|z| {
-        z.expires_in.map(|s| now + s)
-    });
+    gauge(
+        o,
+        "shoal_zone_expire_timestamp_seconds",
+        "Unix time at which the zone expires without a successful check.",
+        &|z| z.expires_in.map(|s| now + s),
+    );
     gauge(o, "shoal_zone_refresh_consecutive_failures", "Checks failed in a row.", &|z| {
         (z.role == "secondary").then_some(u64::from(z.failures))
     });
-    let counters: [(&str, &str, fn(&ZoneStatus) -> f64); 14] = [
+    let counters: [ZoneFamily; 14] = [
         ("shoal_zone_refresh_failures_total", "Refresh checks in which no primary could be used.", |z| {
             z.meter.refresh_failures.get() as f64
         }),
@@ -215,7 +230,9 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         }),
         ("shoal_xfr_out_bytes_total", "Bytes of outgoing transfers.", |z| z.meter.xfr_out.bytes.get() as f64),
         ("shoal_xfr_out_seconds_total", "Time spent sending transfers.", |z| z.meter.xfr_out.micros.get() as f64 / 1e6),
-        ("shoal_notify_sent_total", "NOTIFY messages sent (one per target and version).", |z| z.meter.notify_sent.get() as f64),
+        ("shoal_notify_sent_total", "NOTIFY messages sent (one per target and version).", |z| {
+            z.meter.notify_sent.get() as f64
+        }),
         ("shoal_notify_failed_total", "NOTIFYs no target acknowledged after every retry.", |z| {
             z.meter.notify_failed.get() as f64
         }),
@@ -251,7 +268,11 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
     o.family("shoal_snapshot_last_apply_seconds", "gauge", "Time taken to build the zone's last published version.");
     for z in zones {
         if z.meter.publishes.get() > 0 {
-            o.sample("shoal_snapshot_last_apply_seconds", &[("zone", &z.zone)], z.meter.last_apply_micros.get() as f64 / 1e6);
+            o.sample(
+                "shoal_snapshot_last_apply_seconds",
+                &[("zone", &z.zone)],
+                z.meter.last_apply_micros.get() as f64 / 1e6,
+            );
         }
     }
 }

@@ -13,10 +13,10 @@
 use crate::exposition::{self, Sources};
 use crate::metrics::WorkerStats;
 use crate::transfer::Event;
+use crate::worker::Shared;
 use arc_swap::ArcSwap;
 use shoal_zonedb::{Catalog, ZoneState};
 use std::net::SocketAddr;
-use crate::worker::Shared;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -22,10 +22,10 @@ pub mod tsig;
 pub mod xfr_out;
 
 use crate::config::{Config, ZoneConfig, ZoneSource};
+use crate::metrics::ZoneMeter;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use shoal_wire::Name;
 use shoal_zonedb::journal::Journal;
-use crate::metrics::ZoneMeter;
 use shoal_zonedb::{Catalog, QueryCounters, Snapshot, ZoneState};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -446,7 +446,8 @@ impl Transfers {
                 .filter(|e| e.secondary.is_some())
                 .map(|e| (&e.config.allow_notify, e.config.transfer_key.map(|i| &self.config.keys[i])))
         });
-        let meter = shoal_wire::Request::parse(msg).ok().and_then(|r| self.zones.get(r.qname.as_wire())).map(|e| &e.meter);
+        let meter =
+            shoal_wire::Request::parse(msg).ok().and_then(|r| self.zones.get(r.qname.as_wire())).map(|e| &e.meter);
         if let Some(m) = meter {
             if verdict.refresh.is_some() {
                 m.notify_received.inc();

@@ -14,6 +14,7 @@
 
 use super::tsig::{self, Key, Signer};
 use crate::acl::Acl;
+use crate::metrics::ZoneMeter;
 use shoal_wire::name::Display;
 use shoal_wire::types::flags;
 use shoal_wire::{Name, Rcode, Request, Rtype};
@@ -23,7 +24,6 @@ use shoal_zonedb::xfr::{axfr_records, condense, ixfr_records, Packer, RrRef};
 use shoal_zonedb::Snapshot;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use crate::metrics::ZoneMeter;
 use std::sync::Arc;
 use std::time::Instant;
 

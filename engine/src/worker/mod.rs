@@ -139,7 +139,11 @@ fn drain(
         }
     }
     if tcp.open() > 0 {
-        tracing::warn!(worker = stats.worker, open = tcp.open(), "shutdown: drain deadline reached; closing TCP connections with answers unsent");
+        tracing::warn!(
+            worker = stats.worker,
+            open = tcp.open(),
+            "shutdown: drain deadline reached; closing TCP connections with answers unsent"
+        );
     }
     Ok(())
 }

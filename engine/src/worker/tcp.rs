@@ -44,6 +44,13 @@ pub struct TcpState {
     scratch: Box<[u8]>,
 }
 
+impl Conn {
+    /// Whether a complete message is buffered.
+    fn has_query(&self) -> bool {
+        self.rlen >= 2 && self.rlen >= 2 + usize::from(u16::from_be_bytes([self.rbuf[0], self.rbuf[1]]))
+    }
+}
+
 impl TcpState {
     pub fn new(first_token: usize, max: usize, idle: Duration) -> Self {
         TcpState {
@@ -157,12 +164,12 @@ impl TcpState {
         }
     }
 
-    /// Shutting down: close every connection that has no answer left to write (a
-    /// connection still writing is closed once flushed, by [`TcpState::ready`]).
-    /// Returns how many stay open.
+    /// Shutting down: close every connection that owes nothing: every answer written
+    /// and no complete query read but not yet answered. (One that still owes is served
+    /// by [`TcpState::ready`] as its peer reads.) Returns how many stay open.
     pub fn close_flushed(&mut self, registry: &Registry, stats: &WorkerStats) -> usize {
         for slot in 0..self.conns.len() {
-            let flushed = matches!(&self.conns[slot], Some(c) if c.wpos == c.wbuf.len());
+            let flushed = matches!(&self.conns[slot], Some(c) if c.wpos == c.wbuf.len() && !c.has_query());
             if flushed {
                 self.close(slot, registry, stats);
             }
@@ -253,12 +260,17 @@ fn service(
                 return Ok(false);
             }
         }
-        if conn.peer_closed {
-            // Answer what was sent before the close, then hang up once flushed.
-            return Ok(pending > 0);
-        }
         if pending >= MAX_PENDING {
             return Ok(true); // backpressure: resume on WRITABLE
+        }
+        if conn.has_query() {
+            // The answers went out and queries read earlier are still waiting: answer
+            // them now (no event would come for them: the peer may be waiting).
+            continue;
+        }
+        if conn.peer_closed {
+            // Everything sent before the close is answered; hang up once flushed.
+            return Ok(pending > 0);
         }
         // Read more.
         if conn.rlen == conn.rbuf.len() {

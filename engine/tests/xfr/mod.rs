@@ -180,6 +180,11 @@ impl Proc {
         }
     }
 
+    /// Wait up to `timeout` for the process to exit by itself; its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        wait_until(timeout, || self.child.try_wait().ok().flatten())
+    }
+
     /// Stop the process and its group; bounded.
     pub fn stop(&mut self) {
         if !self.is_running() {

@@ -65,6 +65,11 @@ pub struct Shoal {
 impl Shoal {
     /// Write the configuration for `zones` listening on `port`; nothing runs yet.
     pub fn new(tag: &str, port: u16, zones: &[ShoalZone]) -> Shoal {
+        Shoal::with_tables(tag, port, zones, "")
+    }
+
+    /// [`Shoal::new`], with more TOML tables (`[metrics]`, `[log]`) at the end.
+    pub fn with_tables(tag: &str, port: u16, zones: &[ShoalZone], tables: &str) -> Shoal {
         let dir = TempDir::new(tag);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let mut conf = format!("[server]\nlisten = [\"{addr}\"]\nworkers = 1\nstate_dir = \"state\"\n");
@@ -78,6 +83,7 @@ impl Shoal {
                 conf.push('\n');
             }
         }
+        conf.push_str(tables);
         let config = dir.path().join("shoal.toml");
         std::fs::write(&config, conf).expect("write shoal.toml");
         let log = dir.path().join("shoal.log");
@@ -115,6 +121,11 @@ impl Shoal {
         if up != Some(true) {
             panic!("{} did not start answering on {addr}\n{}", self.tag, self.tail());
         }
+    }
+
+    /// The process, while it runs.
+    pub fn proc(&mut self) -> Option<&mut Proc> {
+        self.proc.as_mut()
     }
 
     /// SIGTERM and wait for the exit (bounded).
