@@ -83,7 +83,8 @@ fn query(name: &str, qtype: u16, qclass: u16, edns: Option<(u16, u8, bool, bool)
 
 fn ask_with(q: &[u8], opts: &Options<'_>) -> Message {
     let mut out = vec![0u8; 65535];
-    let r = answer(q, &catalog(), opts, &mut out);
+    let catalog = catalog();
+    let r = answer(q, &catalog, opts, &mut out);
     assert!(r.len > 0, "no response");
     Message::from_vec(&out[..r.len]).expect("hickory decodes our response")
 }
@@ -295,7 +296,8 @@ fn cd_is_cleared_class_any_is_answered_as_in_and_refused_carries_ede() {
     assert_eq!(m.answers.len(), 1);
     let q = query("www.example.org.", 1, 1, Some((1232, 0, false, false)));
     let mut out = vec![0u8; 4096];
-    let r = answer(&q, &catalog(), &Options::default(), &mut out);
+    let catalog = catalog();
+    let r = answer(&q, &catalog, &Options::default(), &mut out);
     // OPT with EDE option 15, info code 20, at the very end.
     assert_eq!(&out[r.len - 6..r.len], &[0, 15, 0, 2, 0, 20]);
 }
