@@ -43,7 +43,7 @@ impl Server {
         // Bind everything first so a bad address fails before any thread starts.
         let mut sockets = Vec::new();
         for _ in 0..config.workers {
-            sockets.push(Sockets::bind(&config.listen)?);
+            sockets.push(Sockets::bind(&config.listen, config.udp_rcvbuf)?);
         }
         let cores = crate::sys::allowed_cores();
         let mut stats = Vec::new();
@@ -84,6 +84,11 @@ impl Server {
         }
         let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
         let started = std::time::Instant::now();
+        let (report_stats, report_shared) = (stats.clone(), Arc::clone(&shared));
+        threads.push(std::thread::Builder::new().name("shoal-report".into()).spawn(move || {
+            crate::metrics::report_bad_packets(report_stats, &report_shared.stop);
+            Ok(())
+        })?);
         let metrics = match config.metrics_listen {
             Some(addr) => {
                 let ctx = crate::http::Context {

@@ -6,7 +6,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::net::SocketAddr;
 
-const SOCKET_BUFFER: usize = 4 << 20;
+/// Send buffer of UDP sockets (answers to many clients may go out in one burst).
+const SEND_BUFFER: usize = 4 << 20;
 
 fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
     let s = Socket::new(Domain::for_address(addr), ty, Some(proto))?;
@@ -21,11 +22,15 @@ fn socket(addr: SocketAddr, ty: Type, proto: Protocol) -> io::Result<Socket> {
 
 /// A non-blocking UDP socket bound to `addr` with SO_REUSEPORT, so every worker can
 /// bind the same address and the kernel spreads datagrams across them.
-pub fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+/// A UDP socket bound to `addr` with a receive buffer of `rcvbuf` bytes (0: the
+/// kernel's default).
+pub fn udp_socket(addr: SocketAddr, rcvbuf: usize) -> io::Result<std::net::UdpSocket> {
     let s = socket(addr, Type::DGRAM, Protocol::UDP)?;
-    // Best effort: the kernel may cap these (net.core.rmem_max).
-    let _ = s.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = s.set_send_buffer_size(SOCKET_BUFFER);
+    // Best effort: the kernel may cap these (net.core.rmem_max, wmem_max).
+    if rcvbuf > 0 {
+        let _ = s.set_recv_buffer_size(rcvbuf);
+    }
+    let _ = s.set_send_buffer_size(SEND_BUFFER);
     s.bind(&addr.into())?;
     Ok(s.into())
 }
