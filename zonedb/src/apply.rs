@@ -2,17 +2,17 @@
 //! received by AXFR, a zone read back from the state directory, and an IXFR applied
 //! to the version held.
 //!
-//! Limitation (for now): applying an IXFR rebuilds the snapshot from the old records
-//! plus the changes, so its cost follows the zone's size; structural sharing between
-//! versions is the zones-at-scale work.
+//! Applying an IXFR derives the new version from the held one, sharing what did not
+//! change ([`crate::overlay`]).
 
 use crate::diff::{Diff, Rr};
 use crate::error::LoadError;
 use crate::load::{Loaded, Record};
+use crate::overlay::{derive, records_at, Derived, Records};
 use crate::snapshot::Snapshot;
+use rustc_hash::FxHashMap;
 use shoal_wire::name::Display;
 use shoal_wire::{Name, Rtype};
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// Why an IXFR could not be applied.
@@ -93,43 +93,80 @@ fn show(r: &Rr) -> String {
     format!("{} {} {}", Display(r.owner.as_wire()), crate::text::rtype_name(r.rtype), r.rdata.len())
 }
 
-/// Apply `diffs` (in order) to `old`.
+/// A delta larger than this many nodes, or than an eighth of the base, is folded into
+/// a new base (a full compile, on the caller's thread) so lookups stay one probe and
+/// later applies copy little.
+const MAX_DELTA: usize = 4096;
+
+/// Apply `diffs` (in order) to `old`. The result shares every node the diffs do not
+/// touch with `old` (see [`crate::overlay`]); its cost follows the number of changed
+/// owners, except when a cut appears above existing names or the accumulated changes
+/// are folded into a new base, which compile the whole zone.
 pub fn apply(old: &Snapshot, diffs: &[Diff]) -> Result<Snapshot, ApplyError> {
-    let mut set: BTreeSet<Rr> = records_of(old).into_iter().filter(|r| r.rtype != Rtype::SOA).collect();
+    let changes = net_changes(old, diffs)?;
+    let invalid = |e: Vec<LoadError>| ApplyError::Invalid(e.first().map(|e| e.to_string()).unwrap_or_default());
+    match derive(old, changes.clone())? {
+        Derived::Done(s) if s.delta_len() <= MAX_DELTA.max(s.base_len() / 8) => Ok(s),
+        Derived::Done(s) => from_records(s.apex(), records_of(&s), "IXFR").map_err(invalid),
+        Derived::Rebuild => {
+            let mut records: Vec<Rr> =
+                records_of(old).into_iter().filter(|r| !changes.contains_key(&r.owner)).collect();
+            for (owner, recs) in changes {
+                records.extend(recs.into_iter().map(|((rtype, rdata), ttl)| Rr {
+                    owner: owner.clone(),
+                    rtype,
+                    ttl,
+                    rdata,
+                }));
+            }
+            from_records(old.apex(), records, "IXFR").map_err(invalid)
+        }
+    }
+}
+
+/// `new`, or the same version derived from `old` by `diff` when the change is small:
+/// then it shares every untouched node with `old` (a reload or an AXFR that changed a
+/// few names costs memory for those names only). `diff` must lead from `old` to `new`.
+pub fn shared_with(old: &Snapshot, new: Snapshot, diff: &Diff) -> Snapshot {
+    if diff.len() > MAX_DELTA.max(old.record_count() / 8) {
+        return new;
+    }
+    match apply(old, std::slice::from_ref(diff)) {
+        Ok(s) if s.serial() == new.serial() && s.record_count() == new.record_count() => s,
+        _ => new,
+    }
+}
+
+/// Every owner the diffs touch, with its complete records after the last diff.
+fn net_changes(old: &Snapshot, diffs: &[Diff]) -> Result<FxHashMap<Name, Records>, ApplyError> {
+    let mut touched: FxHashMap<Name, Records> = FxHashMap::default();
     let mut held = old.serial();
     let mut soa = None;
     for d in diffs {
         if d.old_serial() != held {
             return Err(ApplyError::SerialMismatch { held, diff_from: d.old_serial() });
         }
-        for r in &d.removed {
-            if r.rtype == Rtype::SOA {
-                continue;
-            }
+        for r in d.removed.iter().filter(|r| r.rtype != Rtype::SOA) {
+            let st = touched.entry(r.owner.clone()).or_insert_with(|| records_at(old.node(r.owner.as_wire())));
             // TTL is not part of a record's identity: match on owner, type and RDATA.
-            let found = set.iter().find(|x| x.owner == r.owner && x.rtype == r.rtype && x.rdata == r.rdata).cloned();
-            match found {
-                Some(x) => {
-                    set.remove(&x);
-                }
-                None => return Err(ApplyError::MissingDeletion { record: show(r) }),
+            if st.remove(&(r.rtype, r.rdata.clone())).is_none() {
+                return Err(ApplyError::MissingDeletion { record: show(r) });
             }
         }
-        for a in &d.added {
-            if a.rtype == Rtype::SOA {
-                continue;
-            }
-            // Re-adding a record that exists is a no-op (NSD's diffs do this).
-            set.retain(|x| !(x.owner == a.owner && x.rtype == a.rtype && x.rdata == a.rdata));
-            set.insert(a.clone());
+        for a in d.added.iter().filter(|a| a.rtype != Rtype::SOA) {
+            let st = touched.entry(a.owner.clone()).or_insert_with(|| records_at(old.node(a.owner.as_wire())));
+            // Re-adding a record that exists only updates its TTL (NSD's diffs do this).
+            st.insert((a.rtype, a.rdata.clone()), a.ttl);
         }
         held = d.new_serial();
         soa = Some(d.new_soa.clone());
     }
-    let mut records: Vec<Rr> = set.into_iter().collect();
-    records.extend(soa.or_else(|| Some(crate::diff::soa_of(old))));
-    from_records(old.apex(), records, "IXFR")
-        .map_err(|e| ApplyError::Invalid(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))
+    if let Some(soa) = soa {
+        let st = touched.entry(old.apex().clone()).or_insert_with(|| records_at(Some(old.apex_node())));
+        st.retain(|(t, _), _| *t != Rtype::SOA);
+        st.insert((Rtype::SOA, soa.rdata), soa.ttl);
+    }
+    Ok(touched)
 }
 
 #[cfg(test)]

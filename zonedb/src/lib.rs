@@ -25,6 +25,7 @@ pub mod journal;
 pub mod lexer;
 pub mod load;
 pub mod lookup;
+pub mod overlay;
 pub mod persist;
 pub mod rdata;
 pub mod snapshot;

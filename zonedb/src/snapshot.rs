@@ -9,6 +9,12 @@
 //! Lookups are by exact name through one hash map; the closest encloser is found by
 //! walking the qname's ancestors from the apex down, so its cost grows with the number
 //! of labels, never with the size of the zone.
+//!
+//! Versions share structure: a snapshot is a `base` node map, shared (`Arc`) by every
+//! version derived from it, plus a small `delta` of the nodes changed since (see
+//! [`crate::apply`]). A lookup probes the delta first only when it is not empty. The
+//! base also keeps, for every in-zone NS/MX/SRV target, the owners that point to it, so
+//! a change of an address recompiles exactly the answers that carry it.
 
 use crate::answer;
 use crate::block::Block;
@@ -18,6 +24,7 @@ use rustc_hash::FxHashMap;
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::writer::{Owner, Section};
 use shoal_wire::{Name, Rtype};
+use std::sync::Arc;
 
 /// Node flags.
 pub mod flags {
@@ -58,6 +65,8 @@ struct Entry {
 #[derive(Debug, Clone, Default)]
 pub struct Node {
     pub flags: u8,
+    /// Nodes one label below this one (empty non-terminals included).
+    pub children: u32,
     /// Sorted by type.
     pub rrsets: Box<[Rrset]>,
     /// At a zone cut: the referral (NS in authority, glue in additional).
@@ -74,18 +83,29 @@ impl Node {
     }
 }
 
+/// Nodes by lowercase wire name.
+pub type NodeMap = FxHashMap<Name, Node>;
+
+/// For each in-zone name that NS, MX or SRV records point to, the owners of those records.
+pub type Referrers = FxHashMap<Name, Box<[Name]>>;
+
 /// An immutable compiled zone.
 #[derive(Debug)]
 pub struct Snapshot {
-    apex: Name,
-    apex_labels: usize,
-    serial: u32,
+    pub(crate) apex: Name,
+    pub(crate) apex_labels: usize,
+    pub(crate) serial: u32,
     /// TTL for the SOA in negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
-    negative_ttl: u32,
-    nodes: FxHashMap<Name, Node>,
-    records: usize,
+    pub(crate) negative_ttl: u32,
+    /// The nodes as compiled from a complete set of records, shared between versions.
+    pub(crate) base: Arc<NodeMap>,
+    /// Nodes changed since `base`: `None` marks a name deleted from it.
+    pub(crate) delta: FxHashMap<Name, Option<Arc<Node>>>,
+    /// Who points to what in `base` (delta nodes are scanned instead).
+    pub(crate) referrers: Arc<Referrers>,
+    pub(crate) records: usize,
     /// The SOA for NXDOMAIN and NODATA answers, anchored at the apex.
-    negative: Block,
+    pub(crate) negative: Block,
 }
 
 impl Snapshot {
@@ -184,7 +204,7 @@ impl Snapshot {
             if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
                 fl |= flags::DNAME;
             }
-            nodes.insert(owner, Node { flags: fl, rrsets: rrsets.into_boxed_slice(), referral: None });
+            nodes.insert(owner, Node { flags: fl, children: 0, rrsets: rrsets.into_boxed_slice(), referral: None });
         }
         if !soa_seen {
             errors.push(LoadError {
@@ -220,6 +240,16 @@ impl Snapshot {
         for m in missing {
             nodes.entry(m).or_default();
         }
+        let parents: Vec<Name> = nodes
+            .keys()
+            .filter(|o| o.as_wire().len() > apex_wire.len())
+            .map(|o| Name::from_wire(&o.as_wire()[1 + o.as_wire()[0] as usize..]).expect("suffix of a valid name"))
+            .collect();
+        for p in parents {
+            if let Some(n) = nodes.get_mut(p.as_wire()) {
+                n.children += 1;
+            }
+        }
         for w in wildcard_parents {
             if let Some(n) = nodes.get_mut(w.as_wire()) {
                 n.flags |= flags::WILDCARD_CHILD;
@@ -253,12 +283,15 @@ impl Snapshot {
         let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
         let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
         let negative_ttl = soa.ttl.min(minimum);
+        let referrers = referrers_of(apex_wire, &nodes);
         let mut snap = Snapshot {
             apex: apex.clone(),
             apex_labels: apex.label_count(),
             serial,
             negative_ttl,
-            nodes,
+            base: Arc::new(nodes),
+            delta: FxHashMap::default(),
+            referrers: Arc::new(referrers),
             records: count,
             negative: Block::default(),
         };
@@ -266,55 +299,61 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// The precompiled blocks of one node: the answer of each RRset (in order) and the
+    /// referral at a cut. Reads the rest of the zone for additional addresses.
+    pub(crate) fn node_blocks(&self, name: &Name, node: &Node, scratch: &mut [u8]) -> (Vec<Block>, Option<Box<Block>>) {
+        if node.has(flags::BELOW_CUT) {
+            return (Vec::new(), None);
+        }
+        let owner = name.as_wire();
+        let cut = node.has(flags::DELEGATION);
+        let blocks = node
+            .rrsets
+            .iter()
+            .map(|rrset| {
+                if cut && rrset.rtype == Rtype::NS {
+                    return Block::default();
+                }
+                Block::compile(owner, rrset.rtype, scratch, |w| {
+                    answer::write_rrset(w, Section::Answer, Owner::Question, rrset) && {
+                        answer::write_additional(w, self, rrset, None);
+                        true
+                    }
+                })
+                .unwrap_or_default()
+            })
+            .collect();
+        let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
+            Block::compile(owner, Rtype::NS, scratch, |w| {
+                answer::write_rrset(w, Section::Authority, Owner::Question, ns) && {
+                    answer::write_additional(w, self, ns, Some(owner));
+                    true
+                }
+            })
+            .map(Box::new)
+        });
+        (blocks, referral)
+    }
+
+    /// Recompile the negative-answer SOA (after the apex SOA changed).
+    pub(crate) fn compile_negative(&mut self, scratch: &mut [u8]) {
+        let apex = self.apex.as_wire().to_vec();
+        self.negative =
+            Block::compile(&apex, Rtype::SOA, scratch, |w| answer::write_negative_soa(w, self)).unwrap_or_default();
+    }
+
     /// Precompile the answer of every RRset that is answered directly, the referral of
     /// every cut, and the negative-answer SOA (see [`crate::block`]).
     fn compile_blocks(&mut self) {
         let mut scratch = vec![0u8; 65535];
-        let apex = self.apex.as_wire().to_vec();
-        self.negative = Block::compile(&apex, Rtype::SOA, &mut scratch, |w| answer::write_negative_soa(w, self))
-            .unwrap_or_default();
+        self.compile_negative(&mut scratch);
         // Phase one reads the whole snapshot; phase two writes the blocks back in the
         // same iteration order (the map is not modified in between).
-        let mut compiled: Vec<(Vec<Block>, Option<Box<Block>>)> = Vec::with_capacity(self.nodes.len());
-        for (name, node) in &self.nodes {
-            if node.has(flags::BELOW_CUT) {
-                compiled.push((Vec::new(), None));
-                continue;
-            }
-            let owner = name.as_wire();
-            let cut = node.has(flags::DELEGATION);
-            let blocks = node
-                .rrsets
-                .iter()
-                .map(|rrset| {
-                    if cut && rrset.rtype == Rtype::NS {
-                        return Block::default();
-                    }
-                    Block::compile(owner, rrset.rtype, &mut scratch, |w| {
-                        answer::write_rrset(w, Section::Answer, Owner::Question, rrset) && {
-                            answer::write_additional(w, self, rrset, None);
-                            true
-                        }
-                    })
-                    .unwrap_or_default()
-                })
-                .collect();
-            let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
-                Block::compile(owner, Rtype::NS, &mut scratch, |w| {
-                    answer::write_rrset(w, Section::Authority, Owner::Question, ns) && {
-                        answer::write_additional(w, self, ns, Some(owner));
-                        true
-                    }
-                })
-                .map(Box::new)
-            });
-            compiled.push((blocks, referral));
-        }
-        for (node, (blocks, referral)) in self.nodes.values_mut().zip(compiled) {
-            for (rrset, b) in node.rrsets.iter_mut().zip(blocks) {
-                rrset.block = b;
-            }
-            node.referral = referral;
+        let compiled: Vec<_> =
+            self.base.iter().map(|(name, node)| self.node_blocks(name, node, &mut scratch)).collect();
+        let base = Arc::get_mut(&mut self.base).expect("a snapshot being compiled is not shared yet");
+        for (node, (blocks, referral)) in base.values_mut().zip(compiled) {
+            set_blocks(node, blocks, referral);
         }
     }
 
@@ -345,26 +384,93 @@ impl Snapshot {
     }
 
     /// The node at exactly `name` (lowercase wire).
+    #[inline]
     pub fn node(&self, name: &[u8]) -> Option<&Node> {
-        self.nodes.get(name)
+        self.node_entry(name).map(|(_, n)| n)
     }
 
     /// The node at exactly `name` with its stored name.
+    #[inline]
     pub fn node_entry(&self, name: &[u8]) -> Option<(&Name, &Node)> {
-        self.nodes.get_key_value(name)
+        if !self.delta.is_empty() {
+            if let Some((n, v)) = self.delta.get_key_value(name) {
+                return v.as_deref().map(|node| (n, node));
+            }
+        }
+        self.base.get_key_value(name)
     }
 
     pub fn apex_node(&self) -> &Node {
-        &self.nodes[self.apex.as_wire()]
+        self.node(self.apex.as_wire()).expect("a zone has its apex")
     }
 
     /// Every node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = (&Name, &Node)> {
-        self.nodes.iter()
+        let delta = &self.delta;
+        self.base
+            .iter()
+            .filter(move |(n, _)| delta.is_empty() || !delta.contains_key(n.as_wire()))
+            .chain(delta.iter().filter_map(|(n, v)| v.as_deref().map(|node| (n, node))))
+    }
+
+    /// Nodes changed since the base was compiled (what a later apply copies).
+    pub fn delta_len(&self) -> usize {
+        self.delta.len()
+    }
+
+    /// Nodes in the base shared with other versions.
+    pub fn base_len(&self) -> usize {
+        self.base.len()
+    }
+
+    /// Whether `other` shares this snapshot's base (it was derived by applying changes).
+    pub fn shares_base_with(&self, other: &Snapshot) -> bool {
+        Arc::ptr_eq(&self.base, &other.base)
     }
 
     /// Whether `name` is in this zone (at or below the apex).
     pub fn contains(&self, name: &[u8]) -> bool {
         is_subdomain(name, self.apex.as_wire())
     }
+}
+
+/// Store compiled blocks into a node (in RRset order).
+pub(crate) fn set_blocks(node: &mut Node, blocks: Vec<Block>, referral: Option<Box<Block>>) {
+    for (rrset, b) in node.rrsets.iter_mut().zip(blocks) {
+        rrset.block = b;
+    }
+    node.referral = referral;
+}
+
+/// The in-zone targets (lowercase wire) of an NS, MX or SRV RRset; nothing for other types.
+pub(crate) fn targets<'r>(apex: &'r [u8], rrset: &'r Rrset) -> impl Iterator<Item = Name> + 'r {
+    let at = match rrset.rtype {
+        Rtype::NS => Some(0),
+        Rtype::MX => Some(2),
+        Rtype::SRV => Some(6),
+        _ => None,
+    };
+    rrset.rdatas.iter().filter_map(move |rd| {
+        let at = at?;
+        let mut buf = shoal_wire::name::NameBuf::default();
+        shoal_wire::name::parse_name(rd, at, &mut buf).ok()?;
+        let t = Name::from_wire(buf.as_wire()).ok()?;
+        is_subdomain(t.as_wire(), apex).then_some(t)
+    })
+}
+
+/// Who points to each in-zone target.
+fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
+    let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
+    for (owner, node) in nodes {
+        for rrset in node.rrsets.iter() {
+            for t in targets(apex, rrset) {
+                let v = m.entry(t).or_default();
+                if v.last() != Some(owner) {
+                    v.push(owner.clone());
+                }
+            }
+        }
+    }
+    m.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect()
 }

@@ -582,6 +582,7 @@ impl Transfers {
             return false;
         }
         tracing::info!(zone = %z.name, old = old.serial(), new = new.serial(), removed = d.removed.len(), added = d.added.len(), "reload: new version");
+        let new = shoal_zonedb::apply::shared_with(&old, new, &d);
         entry.journal.push(d);
         if let Some(p) = z.journal_path() {
             if let Err(e) = entry.journal.save(&p) {

@@ -172,6 +172,11 @@ fn pull(
             let s = shoal_zonedb::apply::from_records(zone, records, &format!("AXFR from {primary}"))
                 .map_err(|e| PullError::Failed(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))?;
             let diffs = held.map(|h| vec![shoal_zonedb::diff::diff(h, &s)]).unwrap_or_default();
+            // A new version that differs little shares the untouched nodes with the held one.
+            let s = match (held, diffs.first()) {
+                (Some(h), Some(d)) => shoal_zonedb::apply::shared_with(h, s, d),
+                _ => s,
+            };
             (s, diffs, if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" })
         }
         Received::Incremental(diffs) => {

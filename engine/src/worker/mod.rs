@@ -55,7 +55,8 @@ impl Sockets {
     pub fn bind(listen: &[SocketAddr], udp_rcvbuf: usize) -> io::Result<Sockets> {
         let mut s = Sockets { udp: Vec::new(), udp_replies: Vec::new(), tcp: Vec::new() };
         for &a in listen {
-            let u = crate::sys::udp_socket(a, udp_rcvbuf).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
+            let u =
+                crate::sys::udp_socket(a, udp_rcvbuf).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
             s.udp_replies.push(Arc::new(u.try_clone()?));
             s.udp.push(u);
             let t = crate::sys::tcp_listener(a).map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
