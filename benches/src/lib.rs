@@ -59,3 +59,33 @@ pub fn query(name: &str, qtype: u16) -> Vec<u8> {
     m.extend_from_slice(&[0, 1, 0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0]);
     m
 }
+
+/// An IXFR of `changes` records to a zone made by [`zone_text`]: `changes` hosts spread
+/// over the zone get a new address (one record each), and the serial goes up by one.
+pub fn ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::diff::Diff {
+    use shoal_zonedb::diff::{soa_of, Diff, Rr};
+    let old_soa = soa_of(held);
+    let mut new_soa = old_soa.clone();
+    let mut rd = new_soa.rdata.to_vec();
+    let at = rd.len() - 20;
+    rd[at..at + 4].copy_from_slice(&(held.serial() + 1).to_be_bytes());
+    new_soa.rdata = rd.into();
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    let stride = (names / changes.max(1)).max(1);
+    for k in 0..changes {
+        // Delegations sit at every 100th index; step over them.
+        let i = (k * stride) % names;
+        let i = if i % 100 == 99 { i - 1 } else { i };
+        let owner = from_ascii(&format!("host{i}.{APEX}")).expect("valid");
+        let (a, b) = ((i >> 8) & 0xff, i & 0xff);
+        let ttl = 3600;
+        removed.push(Rr {
+            owner: owner.clone(),
+            rtype: shoal_wire::Rtype::A,
+            ttl,
+            rdata: vec![10, (i >> 16) as u8, a as u8, b as u8].into(),
+        });
+        added.push(Rr { owner, rtype: shoal_wire::Rtype::A, ttl, rdata: vec![172, 16, a as u8, b as u8].into() });
+    }
+    Diff { old_soa, new_soa, removed, added }
+}
