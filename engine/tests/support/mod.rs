@@ -25,11 +25,8 @@ pub mod normalize;
 pub mod query;
 pub mod servers;
 
-use std::collections::BTreeSet;
-use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A zone the reference servers and Shoal all serve in the differential test.
@@ -99,29 +96,9 @@ pub fn copy_zones(dest: &Path) {
     }
 }
 
-/// A loopback port that is free for both UDP and TCP right now, and that this process
-/// has not handed out before (so tests running in parallel threads never collide).
-pub fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..200 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = udp.local_addr() else {
-            continue;
-        };
-        let port = addr.port();
-        let mut taken = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-        if taken.contains(&port) {
-            continue;
-        }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            taken.insert(port);
-            return port;
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP after 200 attempts");
-}
+#[path = "../shared/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// Look a program up in `PATH` and the usual sbin directories (cargo's `PATH` often
 /// lacks `/usr/sbin`, where Debian puts `knotd` and `nsd`).

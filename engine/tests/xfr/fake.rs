@@ -49,6 +49,20 @@ struct State {
     requests: Vec<u16>,
 }
 
+/// A UDP socket and a TCP listener on the same free loopback port, bound at once (a
+/// port chosen first and bound later can be taken meanwhile by a client's ephemeral
+/// socket).
+fn bind_pair() -> (UdpSocket, TcpListener) {
+    for _ in 0..200 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind fake UDP");
+        let addr = udp.local_addr().expect("bound");
+        if let Ok(tcp) = TcpListener::bind(addr) {
+            return (udp, tcp);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP after 200 attempts");
+}
+
 pub struct FakePrimary {
     pub addr: SocketAddr,
     zone: String,
@@ -64,11 +78,9 @@ impl FakePrimary {
     /// Serve `zone` (version 1, serial 1, no fault) on a free loopback port; keyed:
     /// every response is signed with the test key.
     pub fn start(zone: &str, keyed: bool) -> FakePrimary {
-        let port = super::free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let udp = UdpSocket::bind(addr).expect("bind fake UDP");
+        let (udp, tcp) = bind_pair();
+        let addr = udp.local_addr().expect("bound");
         udp.set_read_timeout(Some(Duration::from_millis(100))).expect("UDP timeout");
-        let tcp = TcpListener::bind(addr).expect("bind fake TCP");
         tcp.set_nonblocking(true).expect("nonblocking listener");
         let state = Arc::new(Mutex::new(State { serial: 1, version: 1, fault: Fault::None, requests: Vec::new() }));
         let stop = Arc::new(AtomicBool::new(false));

@@ -26,9 +26,7 @@ pub mod peers;
 pub mod shoal;
 pub mod zone;
 
-use std::collections::BTreeSet;
 use std::fs::File;
-use std::net::{TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -82,25 +80,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback port free for both UDP and TCP right now, never handed out before by this
-/// process (tests in parallel threads do not collide).
-pub fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..200 {
-        let Ok(udp) = UdpSocket::bind("127.0.0.1:0") else { continue };
-        let Ok(addr) = udp.local_addr() else { continue };
-        let port = addr.port();
-        let mut taken = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
-        if taken.contains(&port) {
-            continue;
-        }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            taken.insert(port);
-            return port;
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP after 200 attempts");
-}
+#[path = "../shared/ports.rs"]
+mod ports;
+pub use ports::free_port;
 
 /// Look a program up in `PATH` and the sbin directories (cargo's `PATH` often lacks
 /// `/usr/sbin`, where Debian puts `knotd`, `nsd` and `named`).
