@@ -288,3 +288,12 @@ fn sigset(signals: &[libc::c_int]) -> libc::sigset_t {
     }
     set
 }
+
+/// Return freed memory to the OS now (mimalloc's `mi_collect`), after a large zone
+/// version was dropped or built and discarded: otherwise pages freed on a short-lived
+/// thread (a refresh) stay resident after that thread is gone.
+pub fn release_freed_memory() {
+    // SAFETY: mi_collect only walks the allocator's own structures; it has no
+    // preconditions and may be called from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}

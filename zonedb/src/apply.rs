@@ -137,6 +137,78 @@ pub fn shared_with(old: &Snapshot, new: Snapshot, diff: &Diff) -> Snapshot {
     }
 }
 
+/// What a zone received whole (AXFR) becomes when a version is held.
+pub enum Received {
+    /// Few owners changed: the new version derived from the held one (sharing its
+    /// nodes; no full compile was made), and the diff that leads to it.
+    Derived { snapshot: Box<Snapshot>, diff: Diff },
+    /// Too much changed: compile these records (given back) instead.
+    Whole(Vec<Rr>),
+}
+
+/// Compare a zone received whole with `held`, owner by owner, without compiling it:
+/// a small change is applied to `held` (peak memory is the held version, the received
+/// records and the changed owners, not a second copy of the zone).
+pub fn from_axfr(held: &Snapshot, mut records: Vec<Rr>) -> Result<Received, ApplyError> {
+    records.sort_unstable();
+    let apex = held.apex();
+    let Some(new_soa) = records.iter().find(|r| r.rtype == Rtype::SOA && &r.owner == apex).cloned() else {
+        return Err(ApplyError::Invalid("no SOA at the apex".into()));
+    };
+    let limit = MAX_DELTA.max(held.record_count() / 8);
+    let mut changes: FxHashMap<Name, Records> = FxHashMap::default();
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    let mut note = |owner: &Name, old: &Records, new: &Records| {
+        for ((t, rd), ttl) in old.iter().filter(|(k, ttl)| new.get(*k) != Some(*ttl) && k.0 != Rtype::SOA) {
+            removed.push(Rr { owner: owner.clone(), rtype: *t, ttl: *ttl, rdata: rd.clone() });
+        }
+        for ((t, rd), ttl) in new.iter().filter(|(k, ttl)| old.get(*k) != Some(*ttl) && k.0 != Rtype::SOA) {
+            added.push(Rr { owner: owner.clone(), rtype: *t, ttl: *ttl, rdata: rd.clone() });
+        }
+    };
+    for group in records.chunk_by(|a, b| a.owner == b.owner) {
+        let owner = &group[0].owner;
+        let mut new = Records::new();
+        for r in group {
+            new.insert((r.rtype, r.rdata.clone()), r.ttl);
+        }
+        // One TTL per RRset, the lowest, as compiling decides.
+        let mut lowest: FxHashMap<Rtype, u32> = FxHashMap::default();
+        for ((t, _), ttl) in &new {
+            let e = lowest.entry(*t).or_insert(*ttl);
+            *e = (*e).min(*ttl);
+        }
+        for ((t, _), ttl) in new.iter_mut() {
+            *ttl = lowest[t];
+        }
+        let old = records_at(held.node(owner.as_wire()));
+        if old != new {
+            note(owner, &old, &new);
+            changes.insert(owner.clone(), new);
+            if changes.len() > limit {
+                return Ok(Received::Whole(records));
+            }
+        }
+    }
+    for (name, node) in held.nodes().filter(|(_, n)| !n.rrsets.is_empty()) {
+        if records.binary_search_by(|r| r.owner.cmp(name)).is_err() {
+            let old = records_at(Some(node));
+            note(name, &old, &Records::new());
+            changes.insert(name.clone(), Records::new());
+            if changes.len() > limit {
+                return Ok(Received::Whole(records));
+            }
+        }
+    }
+    removed.sort();
+    added.sort();
+    let diff = Diff { old_soa: crate::diff::soa_of(held), new_soa, removed, added };
+    match derive(held, changes)? {
+        Derived::Done(snapshot) => Ok(Received::Derived { snapshot: Box::new(snapshot), diff }),
+        Derived::Rebuild => Ok(Received::Whole(records)),
+    }
+}
+
 /// Every owner the diffs touch, with its complete records after the last diff.
 fn net_changes(old: &Snapshot, diffs: &[Diff]) -> Result<FxHashMap<Name, Records>, ApplyError> {
     let mut touched: FxHashMap<Name, Records> = FxHashMap::default();

@@ -72,6 +72,19 @@ impl Journal {
         self.trim();
     }
 
+    /// [`Journal::push`], then drop the oldest diffs while the journal holds more
+    /// records than `max_records` (the zone's size: past it, a client is better served
+    /// by AXFR, and the memory is the zone's again). A diff larger than that on its own
+    /// is not kept at all: IXFR from older serials then falls back to AXFR.
+    pub fn push_within(&mut self, d: Diff, max_records: usize) {
+        self.push(d);
+        let mut total: usize = self.diffs.iter().map(Diff::len).sum();
+        while total > max_records.max(1) {
+            let Some(old) = self.diffs.pop_front() else { break };
+            total -= old.len();
+        }
+    }
+
     fn trim(&mut self) {
         while self.diffs.len() > self.limit {
             self.diffs.pop_front();
@@ -233,6 +246,32 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_holds_no_more_records_than_the_zone() {
+        let rr = |serial: u32| crate::diff::Rr {
+            owner: shoal_wire::name::from_ascii("z.").unwrap(),
+            rtype: shoal_wire::Rtype::SOA,
+            ttl: 60,
+            rdata: [vec![0, 0], serial.to_be_bytes().to_vec(), vec![0; 16]].concat().into(),
+        };
+        let diff = |from: u32, n: usize| Diff {
+            old_soa: rr(from),
+            new_soa: rr(from + 1),
+            removed: vec![rr(0); n],
+            added: Vec::new(),
+        };
+        let mut j = Journal::new(100);
+        j.push_within(diff(1, 3), 20);
+        j.push_within(diff(2, 3), 20);
+        assert_eq!(j.len(), 2);
+        // 5 + 5 + 14 records (each diff counts its two SOAs): the oldest goes.
+        j.push_within(diff(3, 12), 20);
+        assert_eq!(j.len(), 2);
+        assert!(j.since(1).is_none() && j.since(2).is_some());
+        j.push_within(diff(4, 30), 20);
+        assert!(j.is_empty(), "a diff larger than the zone is not kept");
+    }
     use shoal_wire::name::from_ascii;
 
     fn soa(s: u32) -> Rr {

@@ -7,7 +7,7 @@
 
 use shoal_wire::name::from_ascii;
 use shoal_wire::{Name, Rtype};
-use shoal_zonedb::apply::{apply, from_records, records_of};
+use shoal_zonedb::apply::{apply, from_axfr, from_records, records_of, Received};
 use shoal_zonedb::diff::{soa_of, Diff, Rr};
 use shoal_zonedb::{answer, Catalog, Options, Snapshot, ZoneState};
 use std::collections::BTreeSet;
@@ -171,7 +171,7 @@ fn random_walk(seed: u64) {
     for r in records_of(&held) {
         ttls.insert((r.owner.clone(), r.rtype, r.rdata.clone()), r.ttl);
     }
-    let (mut applied, mut refused, mut shared) = (0, 0, 0);
+    let (mut applied, mut refused, mut shared, mut axfr_derived) = (0, 0, 0, 0);
     for step in 1..=300 {
         let old_soa = soa_of(&held);
         let mut new_soa = old_soa.clone();
@@ -223,6 +223,16 @@ fn random_walk(seed: u64) {
             (Ok(d), Ok(f)) => {
                 let (d, f) = (Arc::new(d), Arc::new(f));
                 assert_same(step, &d, &f);
+                // The same version received whole (AXFR) and compared with the held one.
+                match from_axfr(&held, all.clone()).expect("a valid zone") {
+                    Received::Derived { snapshot, diff } => {
+                        let via_diff = Arc::new(apply(&held, &[diff]).expect("its own diff applies"));
+                        assert_same(step, &Arc::new(*snapshot), &f);
+                        assert_same(step, &via_diff, &f);
+                        axfr_derived += 1;
+                    }
+                    Received::Whole(records) => assert_eq!(records.len(), all.len()),
+                }
                 if d.shares_base_with(&held) {
                     shared += 1;
                 }
@@ -241,6 +251,7 @@ fn random_walk(seed: u64) {
     assert!(applied > 150, "{applied} applied, {refused} refused");
     assert!(refused > 0, "some random diffs make the zone invalid and must be refused");
     assert!(shared > applied / 2, "most applies share the base: {shared} of {applied}");
+    assert!(axfr_derived > applied / 2, "most AXFRs are derived from the held version: {axfr_derived} of {applied}");
 }
 
 #[test]

@@ -341,7 +341,13 @@ impl Transfers {
         let meter = Arc::clone(&e.meter);
         let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
             let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter);
+            let transferred = matches!(outcome, secondary::Outcome::Updated { .. });
             let _ = events.send(Event::Refreshed { zone, outcome });
+            if transferred {
+                // What the transfer received and built but did not keep was freed on this
+                // thread, which is about to end.
+                crate::sys::release_freed_memory();
+            }
         });
         if let Err(err) = spawned {
             tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
@@ -363,7 +369,7 @@ impl Transfers {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
                 e.meter.published(built_in);
                 for d in diffs {
-                    e.journal.push(d);
+                    e.journal.push_within(d, snapshot.record_count());
                 }
                 if let Some(p) = e.config.journal_path() {
                     if let Err(err) = e.journal.save(&p) {
@@ -464,7 +470,11 @@ impl Transfers {
 
     /// Drop old snapshots that no worker holds any more.
     fn bury(&mut self) {
+        let before = self.graveyard.len();
         self.graveyard.retain(|s| Arc::strong_count(s) > 1);
+        if self.graveyard.len() < before {
+            crate::sys::release_freed_memory();
+        }
     }
 
     /// Re-read the configuration and every zone file that changed.
@@ -583,7 +593,7 @@ impl Transfers {
         }
         tracing::info!(zone = %z.name, old = old.serial(), new = new.serial(), removed = d.removed.len(), added = d.added.len(), "reload: new version");
         let new = shoal_zonedb::apply::shared_with(&old, new, &d);
-        entry.journal.push(d);
+        entry.journal.push_within(d, new.record_count());
         if let Some(p) = z.journal_path() {
             if let Err(e) = entry.journal.save(&p) {
                 tracing::warn!(zone = %z.name, "cannot write IXFR journal {}: {e}", p.display());

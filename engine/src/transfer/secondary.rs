@@ -169,15 +169,25 @@ fn pull(
     let (snapshot, diffs, kind) = match t.received {
         Received::UpToDate { .. } => return Err(PullError::Current),
         Received::Full(records) => {
-            let s = shoal_zonedb::apply::from_records(zone, records, &format!("AXFR from {primary}"))
-                .map_err(|e| PullError::Failed(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))?;
-            let diffs = held.map(|h| vec![shoal_zonedb::diff::diff(h, &s)]).unwrap_or_default();
-            // A new version that differs little shares the untouched nodes with the held one.
-            let s = match (held, diffs.first()) {
-                (Some(h), Some(d)) => shoal_zonedb::apply::shared_with(h, s, d),
-                _ => s,
+            let kind = if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" };
+            let invalid = |e: Vec<shoal_zonedb::LoadError>| {
+                PullError::Failed(e.first().map(|e| e.kind.to_string()).unwrap_or_default())
             };
-            (s, diffs, if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" })
+            let origin = format!("AXFR from {primary}");
+            match held {
+                // Compared with the held version owner by owner: a small change is
+                // applied to it (sharing its nodes) without compiling a second copy.
+                Some(h) => match shoal_zonedb::apply::from_axfr(h, records) {
+                    Ok(shoal_zonedb::apply::Received::Derived { snapshot, diff }) => (*snapshot, vec![diff], kind),
+                    Ok(shoal_zonedb::apply::Received::Whole(records)) => {
+                        let s = shoal_zonedb::apply::from_records(zone, records, &origin).map_err(invalid)?;
+                        let d = shoal_zonedb::diff::diff(h, &s);
+                        (s, vec![d], kind)
+                    }
+                    Err(e) => return Err(PullError::Failed(e.to_string())),
+                },
+                None => (shoal_zonedb::apply::from_records(zone, records, &origin).map_err(invalid)?, Vec::new(), kind),
+            }
         }
         Received::Incremental(diffs) => {
             let h = held.ok_or_else(|| PullError::Failed("incremental answer without a held version".into()))?;
