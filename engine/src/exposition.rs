@@ -9,6 +9,7 @@
 
 use crate::metrics::{WorkerStats, QTYPES};
 use crate::transfer::ZoneStatus;
+use shoal_zonedb::counters::AnswerClass;
 use shoal_zonedb::{Catalog, ZoneState};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -98,7 +99,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
             s.handed_over.get()
         }),
         ("shoal_socket_errors_total", "Failed socket operations.", |s| s.udp_errors.get() + s.tcp_errors.get()),
-        ("shoal_malformed_total", "Malformed queries (answered FORMERR).", |s| s.formerr.get()),
+        ("shoal_malformed_total", "Malformed queries (answered FORMERR).", |s| s.answered(AnswerClass::FormErr)),
     ];
     for (name, help, get) in simple {
         o.family(name, "counter", help);
@@ -109,18 +110,12 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
     }
     o.family("shoal_responses_total", "Responses by RCODE; NOERROR split into answer, nodata and referral.", "counter");
     for ((w, t), ss) in &groups {
-        let mut sums = [0u64; 9];
-        let labels = ss[0].by_rcode();
-        for s in ss {
-            for (i, (_, _, v)) in s.by_rcode().iter().enumerate() {
-                sums[i] += v;
-            }
-        }
-        for (i, (rcode, kind, _)) in labels.iter().enumerate() {
+        for class in AnswerClass::ALL {
+            let v: u64 = ss.iter().map(|s| s.answered(class)).sum();
             o.sample(
                 "shoal_responses_total",
-                &[("worker", &w.to_string()), ("transport", t), ("rcode", rcode), ("kind", kind)],
-                sums[i],
+                &[("worker", &w.to_string()), ("transport", t), ("rcode", class.rcode()), ("kind", class.label())],
+                v,
             );
         }
     }

@@ -6,8 +6,9 @@
 //! Transfers, NOTIFYs and publishes are counted per zone in a [`ZoneMeter`]: these happen
 //! off the hot path, on the transfer side's threads, so plain atomic additions are fine.
 
-use shoal_wire::{Rcode, Rtype};
-use shoal_zonedb::answer::{AnswerKind, Outcome, Response};
+use shoal_wire::Rtype;
+use shoal_zonedb::answer::{Outcome, Response};
+use shoal_zonedb::counters::AnswerClass;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use shoal_zonedb::counters::Counter;
@@ -72,15 +73,8 @@ pub struct WorkerStats {
     pub slot: usize,
     pub queries: Counter,
     pub dropped: Counter,
-    pub noerror: Counter,
-    pub nxdomain: Counter,
-    pub referral: Counter,
-    pub nodata: Counter,
-    pub refused: Counter,
-    pub formerr: Counter,
-    pub servfail: Counter,
-    pub notimp: Counter,
-    pub other_rcode: Counter,
+    /// Answers by [`AnswerClass`] (indexed by `class as usize`).
+    pub answers: [Counter; AnswerClass::ALL.len()],
     pub truncated: Counter,
     /// Messages handed to the transfer side (NOTIFY, transfers, signed queries).
     pub handed_over: Counter,
@@ -118,32 +112,12 @@ impl WorkerStats {
         if truncated {
             self.truncated.inc();
         }
-        match (rcode, kind) {
-            (Rcode::NOERROR, AnswerKind::Referral) => self.referral.inc(),
-            (Rcode::NOERROR, AnswerKind::NoData) => self.nodata.inc(),
-            (Rcode::NOERROR, _) => self.noerror.inc(),
-            (Rcode::NXDOMAIN, _) => self.nxdomain.inc(),
-            (Rcode::REFUSED, _) => self.refused.inc(),
-            (Rcode::FORMERR, _) => self.formerr.inc(),
-            (Rcode::SERVFAIL, _) => self.servfail.inc(),
-            (Rcode::NOTIMP, _) => self.notimp.inc(),
-            _ => self.other_rcode.inc(),
-        }
+        self.answers[AnswerClass::of(rcode, kind) as usize].inc();
     }
 
-    /// Answers by RCODE (NOERROR split into answers, NODATA and referrals by `kind`).
-    pub fn by_rcode(&self) -> [(&'static str, &'static str, u64); 9] {
-        [
-            ("NOERROR", "answer", self.noerror.get()),
-            ("NOERROR", "nodata", self.nodata.get()),
-            ("NOERROR", "referral", self.referral.get()),
-            ("NXDOMAIN", "nxdomain", self.nxdomain.get()),
-            ("REFUSED", "refused", self.refused.get()),
-            ("FORMERR", "formerr", self.formerr.get()),
-            ("SERVFAIL", "servfail", self.servfail.get()),
-            ("NOTIMP", "notimp", self.notimp.get()),
-            ("OTHER", "other", self.other_rcode.get()),
-        ]
+    /// Answers of one class.
+    pub fn answered(&self, class: AnswerClass) -> u64 {
+        self.answers[class as usize].get()
     }
 }
 
@@ -248,7 +222,7 @@ mod tests {
         let w = std::sync::Arc::new(WorkerStats::default());
         let mut b = BadPackets::default();
         assert_eq!(b.since_last(std::slice::from_ref(&w)), None);
-        w.formerr.add(3);
+        w.answers[AnswerClass::FormErr as usize].add(3);
         w.dropped.inc();
         assert_eq!(b.since_last(std::slice::from_ref(&w)), Some((3, 1)));
         assert_eq!(b.since_last(std::slice::from_ref(&w)), None, "reported once");
@@ -272,7 +246,7 @@ pub struct BadPackets {
 impl BadPackets {
     /// What arrived since the last call: (answered FORMERR, dropped), or `None`.
     pub fn since_last(&mut self, stats: &[std::sync::Arc<WorkerStats>]) -> Option<(u64, u64)> {
-        let formerr: u64 = stats.iter().map(|s| s.formerr.get()).sum();
+        let formerr: u64 = stats.iter().map(|s| s.answered(AnswerClass::FormErr)).sum();
         let dropped: u64 = stats.iter().map(|s| s.dropped.get()).sum();
         let d = (formerr.saturating_sub(self.formerr), dropped.saturating_sub(self.dropped));
         self.formerr = formerr;

@@ -32,6 +32,79 @@ impl Counter {
     }
 }
 
+/// What an answered query got, as operators count it: its RCODE, with NOERROR split
+/// into answers, NODATA and referrals. The one classification every counter uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerClass {
+    Answer,
+    NoData,
+    Referral,
+    NxDomain,
+    Refused,
+    FormErr,
+    ServFail,
+    NotImp,
+    Other,
+}
+
+impl AnswerClass {
+    /// Every class, in the order of their `as usize` values.
+    pub const ALL: [AnswerClass; 9] = [
+        AnswerClass::Answer,
+        AnswerClass::NoData,
+        AnswerClass::Referral,
+        AnswerClass::NxDomain,
+        AnswerClass::Refused,
+        AnswerClass::FormErr,
+        AnswerClass::ServFail,
+        AnswerClass::NotImp,
+        AnswerClass::Other,
+    ];
+
+    #[inline]
+    pub fn of(rcode: Rcode, kind: AnswerKind) -> Self {
+        match (rcode, kind) {
+            (Rcode::NOERROR, AnswerKind::Referral) => AnswerClass::Referral,
+            (Rcode::NOERROR, AnswerKind::NoData) => AnswerClass::NoData,
+            (Rcode::NOERROR, _) => AnswerClass::Answer,
+            (Rcode::NXDOMAIN, _) => AnswerClass::NxDomain,
+            (Rcode::REFUSED, _) => AnswerClass::Refused,
+            (Rcode::FORMERR, _) => AnswerClass::FormErr,
+            (Rcode::SERVFAIL, _) => AnswerClass::ServFail,
+            (Rcode::NOTIMP, _) => AnswerClass::NotImp,
+            _ => AnswerClass::Other,
+        }
+    }
+
+    /// The RCODE label (`OTHER` for the rest).
+    pub fn rcode(self) -> &'static str {
+        match self {
+            AnswerClass::Answer | AnswerClass::NoData | AnswerClass::Referral => "NOERROR",
+            AnswerClass::NxDomain => "NXDOMAIN",
+            AnswerClass::Refused => "REFUSED",
+            AnswerClass::FormErr => "FORMERR",
+            AnswerClass::ServFail => "SERVFAIL",
+            AnswerClass::NotImp => "NOTIMP",
+            AnswerClass::Other => "OTHER",
+        }
+    }
+
+    /// A lowercase name of the class.
+    pub fn label(self) -> &'static str {
+        match self {
+            AnswerClass::Answer => "answer",
+            AnswerClass::NoData => "nodata",
+            AnswerClass::Referral => "referral",
+            AnswerClass::NxDomain => "nxdomain",
+            AnswerClass::Refused => "refused",
+            AnswerClass::FormErr => "formerr",
+            AnswerClass::ServFail => "servfail",
+            AnswerClass::NotImp => "notimp",
+            AnswerClass::Other => "other",
+        }
+    }
+}
+
 /// One thread's counts for one zone: a cache line.
 #[derive(Default, Debug)]
 #[repr(align(64))]
@@ -55,12 +128,12 @@ impl ZoneSlot {
         if truncated {
             self.truncated.inc();
         }
-        match (rcode, kind) {
-            (Rcode::NOERROR, AnswerKind::Referral) => self.referral.inc(),
-            (Rcode::NOERROR, AnswerKind::NoData) => self.nodata.inc(),
-            (Rcode::NOERROR, _) => self.noerror.inc(),
-            (Rcode::NXDOMAIN, _) => self.nxdomain.inc(),
-            (Rcode::SERVFAIL, _) => self.servfail.inc(),
+        match AnswerClass::of(rcode, kind) {
+            AnswerClass::Referral => self.referral.inc(),
+            AnswerClass::NoData => self.nodata.inc(),
+            AnswerClass::Answer => self.noerror.inc(),
+            AnswerClass::NxDomain => self.nxdomain.inc(),
+            AnswerClass::ServFail => self.servfail.inc(),
             _ => self.other.inc(),
         }
     }
@@ -123,6 +196,15 @@ impl Default for QueryCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn classes_index_their_own_place() {
+        for (i, c) in AnswerClass::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+        }
+        assert_eq!(AnswerClass::of(Rcode::NOERROR, AnswerKind::Referral), AnswerClass::Referral);
+        assert_eq!(AnswerClass::of(Rcode::BADVERS, AnswerKind::Other), AnswerClass::Other);
+    }
 
     #[test]
     fn slots_are_cache_lines_and_sum() {
