@@ -19,7 +19,7 @@
 
 use crate::apply::ApplyError;
 use crate::block::Block;
-use crate::snapshot::{flags, set_blocks, targets, Node, Rrset, Snapshot};
+use crate::snapshot::{flags, serial_and_negative_ttl, set_blocks, targets, Node, Rrset, Snapshot};
 use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -274,12 +274,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
 
     // The new version: the old base, the old delta with these nodes replaced.
     let apex_node = work.nodes.get(apex).and_then(|n| n.as_ref()).or_else(|| old.node(apex)).expect("apex kept");
-    let soa = apex_node.rrset(Rtype::SOA).expect("validated");
-    let rd = &soa.rdatas[0];
-    let fixed = &rd[rd.len() - 20..];
-    let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
-    let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
-    let negative_ttl = soa.ttl.min(minimum);
+    let (serial, negative_ttl) = serial_and_negative_ttl(apex_node.rrset(Rtype::SOA).expect("validated"));
     let mut delta = old.delta.clone();
     let mut changed: Vec<Name> = Vec::new();
     for (name, node) in work.nodes {

@@ -277,12 +277,8 @@ impl Snapshot {
                 }
             }
         }
-        let soa = nodes[apex_wire].rrset(Rtype::SOA).expect("checked above");
-        let rd = &soa.rdatas[0];
-        let fixed = &rd[rd.len() - 20..];
-        let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
-        let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
-        let negative_ttl = soa.ttl.min(minimum);
+        let (serial, negative_ttl) =
+            serial_and_negative_ttl(nodes[apex_wire].rrset(Rtype::SOA).expect("checked above"));
         let referrers = referrers_of(apex_wire, &nodes);
         let mut snap = Snapshot {
             apex: apex.clone(),
@@ -473,4 +469,14 @@ fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
         }
     }
     m.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect()
+}
+
+/// The serial of the apex SOA RRset, and the TTL of the SOA in negative answers:
+/// min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
+pub(crate) fn serial_and_negative_ttl(soa: &Rrset) -> (u32, u32) {
+    let rd = &soa.rdatas[0];
+    let fixed = &rd[rd.len() - 20..];
+    let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
+    let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
+    (serial, soa.ttl.min(minimum))
 }
