@@ -35,48 +35,10 @@ OUT="${OUT:-$ROOT/target/bench-peers}"
 SERVER_CPU=0
 LOAD_CPU=1
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-# --- cleanup: every process this script starts is recorded and killed by its PID ----------
-PIDS=()
-WORK=""
+# log, die, PIDS/WORK with cleanup on exit, stop, free_port, knot_conf, nsd_conf.
+# shellcheck source=lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
 EXTRA_NAME=""
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        # Bounded: a process that ignores SIGTERM for 5 s gets SIGKILL.
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-    [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-stop() {
-    local pid="$1" keep=() p
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [[ "$p" != "$pid" ]] && keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
 
 # --- tools --------------------------------------------------------------------------------
 if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
@@ -163,10 +125,6 @@ with open(f"{work}/soa.txt", "w") as f:
     f.write("bench.test SOA\n")
 PY
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # Wait (at most 60 s) until the server on port $1 answers the SOA query with NOERROR.
 wait_ready() {
     local port="$1" name="$2" pid="$3"
@@ -202,33 +160,9 @@ EOF
 
 start_knot() {
     local workers="$1" cpus="$2" dir="$WORK/knot"
-    mkdir -p "$dir/run" "$dir/db" "$dir/zones"
-    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
     PORT="$(free_port)"
-    cat >"$dir/knot.conf" <<EOF
-server:
-    rundir: "$dir/run"
-    listen: 127.0.0.1@$PORT
-    udp-workers: $workers
-    tcp-workers: $workers
-    background-workers: 1
-    user: root:root
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: "$dir/db"
-template:
-  - id: default
-    storage: "$dir/zones"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-  - domain: bench.test
-EOF
+    knot_conf "$dir" "$PORT" "$workers" bench.test
+    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
     taskset -c "$cpus" knotd -c "$dir/knot.conf" >"$OUT/logs/knot-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
@@ -237,29 +171,9 @@ EOF
 
 start_nsd() {
     local workers="$1" cpus="$2" dir="$WORK/nsd"
-    mkdir -p "$dir"
-    cp "$WORK/bench.test.zone" "$dir/bench.test.zone"
     PORT="$(free_port)"
-    cat >"$dir/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1
-    port: $PORT
-    server-count: $workers
-    zonesdir: "$dir"
-    pidfile: "$dir/nsd.pid"
-    xfrdfile: "$dir/xfrd.state"
-    zonelistfile: "$dir/zone.list"
-    database: ""
-    username: ""
-    verbosity: 0
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-zone:
-    name: bench.test
-    zonefile: bench.test.zone
-EOF
+    nsd_conf "$dir" "$PORT" "$workers" bench.test
+    cp "$WORK/bench.test.zone" "$dir/bench.test.zone"
     taskset -c "$cpus" nsd -d -c "$dir/nsd.conf" >"$OUT/logs/nsd-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")

@@ -18,43 +18,9 @@ RECORDS="${RECORDS:-1000000}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-$ROOT/target/bench-zones}"
 
-log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
-
-PIDS=()
-WORK=""
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-    [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-stop() {
-    local pid="$1" keep=() p
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [[ "$p" != "$pid" ]] && keep+=("$p"); done
-    PIDS=("${keep[@]+"${keep[@]}"}")
-}
+# log, die, PIDS/WORK with cleanup on exit, stop, free_port, knot_conf, nsd_conf.
+# shellcheck source=lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
 
 if [[ "${SKIP_INSTALL:-0}" != 1 ]] && { ! command -v knotd >/dev/null || ! command -v nsd >/dev/null; }; then
     log "installing knot, nsd"
@@ -95,8 +61,6 @@ print(sum(1 for l in open(f"{work}/v1.zone") if not l.startswith("$") and " SOA 
 PY
 COUNT="$(cat "$WORK/count")"
 log "v1 has $COUNT records"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Seconds until the server on port $1 answers the SOA of big.test. with serial $2 (at
 # most $3 seconds), measured from $4 (epoch seconds, float); -1 if it never does.
@@ -140,22 +104,15 @@ pss() {
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 start_shoal() { # dir zonefile port [secondary primary_port]
-    local dir="$1" file="$2" port="$3"
+    local dir="$1" file="$2" port="$3" source
     mkdir -p "$dir"
     if [[ "${4:-}" == secondary ]]; then
-        cat >"$dir/shoal.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$port"]
-workers = 1
-state_dir = "$dir/state"
-[control]
-socket = "$dir/ctl.sock"
-[[zone]]
-name = "big.test."
-primaries = ["127.0.0.1:$5"]
-EOF
+        source="primaries = [\"127.0.0.1:$5\"]"
     else
-        cat >"$dir/shoal.toml" <<EOF
+        source="file = \"$file\"
+allow_transfer = [\"127.0.0.1\"]"
+    fi
+    cat >"$dir/shoal.toml" <<EOF
 [server]
 listen = ["127.0.0.1:$port"]
 workers = 1
@@ -164,10 +121,8 @@ state_dir = "$dir/state"
 socket = "$dir/ctl.sock"
 [[zone]]
 name = "big.test."
-file = "$file"
-allow_transfer = ["127.0.0.1"]
+$source
 EOF
-    fi
     START=$(date +%s.%N)
     "$SHOAL" serve --config "$dir/shoal.toml" >>"$OUT/logs/shoal-$(basename "$dir").log" 2>&1 &
     PID=$!
@@ -176,32 +131,8 @@ EOF
 
 start_knot() { # dir zonefile port
     local dir="$1" file="$2" port="$3"
-    mkdir -p "$dir/run" "$dir/db" "$dir/zones"
+    knot_conf "$dir" "$port" 1 big.test
     cp "$file" "$dir/zones/big.test.zone"
-    cat >"$dir/knot.conf" <<EOF
-server:
-    rundir: "$dir/run"
-    listen: 127.0.0.1@$port
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-    user: root:root
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: "$dir/db"
-template:
-  - id: default
-    storage: "$dir/zones"
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-    semantic-checks: off
-zone:
-  - domain: big.test
-EOF
     START=$(date +%s.%N)
     knotd -c "$dir/knot.conf" >>"$OUT/logs/knot.log" 2>&1 &
     PID=$!
@@ -210,26 +141,8 @@ EOF
 
 start_nsd() { # dir zonefile port
     local dir="$1" file="$2" port="$3"
-    mkdir -p "$dir"
+    nsd_conf "$dir" "$port" 1 big.test
     cp "$file" "$dir/big.test.zone"
-    cat >"$dir/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1
-    port: $port
-    server-count: 1
-    zonesdir: "$dir"
-    pidfile: "$dir/nsd.pid"
-    xfrdfile: "$dir/xfrd.state"
-    zonelistfile: "$dir/zone.list"
-    database: ""
-    username: ""
-    verbosity: 0
-remote-control:
-    control-enable: no
-zone:
-    name: big.test
-    zonefile: big.test.zone
-EOF
     START=$(date +%s.%N)
     nsd -d -c "$dir/nsd.conf" >>"$OUT/logs/nsd.log" 2>&1 &
     PID=$!
@@ -245,7 +158,7 @@ for server in shoal knot nsd; do
     [[ "$t" != -1 ]] || die "$server did not serve the tiny zone"
     sleep 1
     BASE[$server]=$(pss "$PID")
-    stop "$PID"
+    stop "$PID" 100
     port=$(free_port)
     "start_$server" "$WORK/$server" "$WORK/v1.zone" "$port"
     LOAD[$server]=$(serving_after "$port" 1 300 "$START")
@@ -253,7 +166,7 @@ for server in shoal knot nsd; do
     sleep 2
     MEM[$server]=$(pss "$PID")
     log "$server: serving after ${LOAD[$server]} s; PSS $((MEM[$server] >> 20)) MiB (one-record zone: $((BASE[$server] >> 20)) MiB)"
-    stop "$PID"
+    stop "$PID" 100
 done
 
 # --- 2 and 3: Shoal as a secondary: state_dir restart, AXFR peaks -------------------------
@@ -265,7 +178,7 @@ PPID_SHOAL=$PID
 [[ "$(serving_after "$pport" 1 300 "$START")" != -1 ]] || die "primary did not start"
 start_shoal "$WORK/secondary" "" "$sport" secondary "$pport"
 [[ "$(serving_after "$sport" 1 300 "$START")" != -1 ]] || die "secondary did not transfer v1"
-stop "$PID"
+stop "$PID" 100
 start_shoal "$WORK/secondary" "" "$sport" secondary "$pport"
 SPID=$PID
 STATE_LOAD=$(serving_after "$sport" 1 300 "$START")

@@ -1,0 +1,112 @@
+# Shared by the benchmark scripts (source it): logging, processes started by PID and
+# always stopped, free ports, and the one-zone Knot DNS and NSD configurations every
+# comparison runs the peers with.
+#
+# The sourcing script sets WORK (a scratch folder, removed on exit) and records each
+# process it starts in PIDS.
+
+log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
+
+PIDS=()
+WORK=""
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        # Bounded: a process that ignores SIGTERM for 5 s gets SIGKILL.
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+    [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# stop PID [TENTHS]: SIGTERM, at most TENTHS tenths of a second (default 50), then
+# SIGKILL; the PID is forgotten.
+stop() {
+    local pid="$1" tenths="${2:-50}" keep=() p
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq "$tenths"); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [[ "$p" != "$pid" ]] && keep+=("$p"); done
+    PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# knot_conf DIR PORT WORKERS DOMAIN: DIR/knot.conf serving DOMAIN from
+# DIR/zones/DOMAIN.zone on 127.0.0.1@PORT; nothing written back, no journal, no
+# semantic checks.
+knot_conf() {
+    local dir="$1" port="$2" workers="$3" domain="$4"
+    mkdir -p "$dir/run" "$dir/db" "$dir/zones"
+    cat >"$dir/knot.conf" <<EOF
+server:
+    rundir: "$dir/run"
+    listen: 127.0.0.1@$port
+    udp-workers: $workers
+    tcp-workers: $workers
+    background-workers: 1
+    user: root:root
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$dir/db"
+template:
+  - id: default
+    storage: "$dir/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: $domain
+EOF
+}
+
+# nsd_conf DIR PORT WORKERS DOMAIN: DIR/nsd.conf serving DOMAIN from DIR/DOMAIN.zone on
+# 127.0.0.1 PORT; no database file, no rate limiting, no remote control.
+nsd_conf() {
+    local dir="$1" port="$2" workers="$3" domain="$4"
+    mkdir -p "$dir"
+    cat >"$dir/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1
+    port: $port
+    server-count: $workers
+    zonesdir: "$dir"
+    pidfile: "$dir/nsd.pid"
+    xfrdfile: "$dir/xfrd.state"
+    zonelistfile: "$dir/zone.list"
+    database: ""
+    username: ""
+    verbosity: 0
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: $domain
+    zonefile: $domain.zone
+EOF
+}
