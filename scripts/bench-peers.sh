@@ -41,21 +41,13 @@ source "$ROOT/scripts/lib/peers.sh"
 EXTRA_NAME=""
 
 # --- tools --------------------------------------------------------------------------------
-if [[ "${SKIP_INSTALL:-0}" != 1 ]]; then
-    if ! command -v knotd >/dev/null || ! command -v nsd >/dev/null || ! command -v dnsperf >/dev/null; then
-        log "installing knot, nsd, dnsperf"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
-        apt-get install -y -q knot nsd dnsperf
-    fi
-fi
+install_peers knot nsd dnsperf
 for tool in knotd nsd dnsperf taskset python3 cargo; do
     command -v "$tool" >/dev/null || die "$tool not found (install it or unset SKIP_INSTALL)"
 done
 [[ "$(nproc)" -ge 2 ]] || die "needs at least 2 cores (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU)"
 
-log "building shoal and shoal-loadtest (release) into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p shoal-engine -p shoal-loadtest)
+build_release "$TARGET" shoal-engine shoal-loadtest
 SHOAL="$TARGET/release/shoal"
 LOADTEST="$TARGET/release/shoal-loadtest"
 
@@ -173,7 +165,7 @@ start_nsd() {
     local workers="$1" cpus="$2" dir="$WORK/nsd"
     PORT="$(free_port)"
     nsd_conf "$dir" "$PORT" "$workers" bench.test
-    cp "$WORK/bench.test.zone" "$dir/bench.test.zone"
+    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
     taskset -c "$cpus" nsd -d -c "$dir/nsd.conf" >"$OUT/logs/nsd-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")

@@ -22,15 +22,10 @@ OUT="${OUT:-$ROOT/target/bench-zones}"
 # shellcheck source=lib/peers.sh
 source "$ROOT/scripts/lib/peers.sh"
 
-if [[ "${SKIP_INSTALL:-0}" != 1 ]] && { ! command -v knotd >/dev/null || ! command -v nsd >/dev/null; }; then
-    log "installing knot, nsd"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q && apt-get install -y -q knot nsd
-fi
+install_peers knot nsd
 for tool in knotd nsd python3 cargo; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
-log "building shoal (release) into $TARGET"
-(cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release -q -p shoal-engine)
+build_release "$TARGET" shoal-engine
 SHOAL="$TARGET/release/shoal"
 mkdir -p "$OUT/logs"
 rm -f "$OUT"/logs/* "$OUT/summary.txt"
@@ -91,18 +86,6 @@ print("-1")
 PY
 }
 
-# Proportional set size of a process and its descendants, bytes (shared pages split).
-pss() {
-    local root="$1" total=0 p kb
-    for p in $root $(pgrep -P "$root" || true); do
-        kb=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-        total=$((total + ${kb:-0}))
-    done
-    echo $((total * 1024))
-}
-
-status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-
 start_shoal() { # dir zonefile port [secondary primary_port]
     local dir="$1" file="$2" port="$3" source
     mkdir -p "$dir"
@@ -142,7 +125,7 @@ start_knot() { # dir zonefile port
 start_nsd() { # dir zonefile port
     local dir="$1" file="$2" port="$3"
     nsd_conf "$dir" "$port" 1 big.test
-    cp "$file" "$dir/big.test.zone"
+    cp "$file" "$dir/zones/big.test.zone"
     START=$(date +%s.%N)
     nsd -d -c "$dir/nsd.conf" >>"$OUT/logs/nsd.log" 2>&1 &
     PID=$!

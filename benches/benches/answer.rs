@@ -1,8 +1,9 @@
 //! Criterion benches: parsing a query, answering from a 100k-name zone (positive,
-//! NXDOMAIN, referral, wildcard), and compiling a 1M-record zone.
+//! NXDOMAIN, referral, wildcard), answering from one of 1 to 100,000 zones (finding the
+//! zone must not grow with their number), and compiling a 1M-record zone.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use shoal_benches::{catalog, compile, query, zone_text};
+use shoal_benches::{catalog, compile, query, small_zones_catalog, zone_text};
 use shoal_wire::Request;
 use shoal_zonedb::{answer, Options};
 use std::hint::black_box;
@@ -35,6 +36,19 @@ fn answers(c: &mut Criterion) {
     g.finish();
 }
 
+fn many_zones(c: &mut Criterion) {
+    let opts = Options::default();
+    let mut out = vec![0u8; 65535];
+    let mut g = c.benchmark_group("answer_among_zones");
+    g.throughput(Throughput::Elements(1));
+    for zones in [1usize, 1_000, 100_000] {
+        let cat = small_zones_catalog(zones);
+        let q = query(&format!("www.z{}.many.test.", zones / 2), 1);
+        g.bench_function(format!("{zones}"), |b| b.iter(|| answer(black_box(&q), &cat, &opts, &mut out).len));
+    }
+    g.finish();
+}
+
 fn compile_1m(c: &mut Criterion) {
     // ~1M records: 700k names with A, plus AAAA, TXT and delegations.
     let text = zone_text(700_000);
@@ -46,5 +60,5 @@ fn compile_1m(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, answers, compile_1m);
+criterion_group!(benches, parse, answers, many_zones, compile_1m);
 criterion_main!(benches);

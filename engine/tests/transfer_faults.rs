@@ -164,3 +164,46 @@ fn tiers_update_on_primary_reaches_third_tier() {
         assert!(!s.log_has(&["NOTIFY received", zone]).is_empty(), "{}: no NOTIFY from {from}", s.tag);
     }
 }
+
+/// Timers survive a restart (as in Knot's timer database and NSD's xfrd.state): the
+/// state copy's modification time is when a primary last confirmed it. A restarted
+/// secondary whose copy was just confirmed does not query its primary before the
+/// refresh time; one whose copy is older than the expire time starts expired
+/// (SERVFAIL), instead of serving stale data for another full expire period.
+#[test]
+fn restart_keeps_refresh_and_expire_timers() {
+    let fake = FakePrimary::start(ZONE, false);
+    let zone = ShoalZone::secondary(ZONE, fake.addr)
+        .with("refresh_min = 600")
+        .with("refresh_max = 600")
+        .with("retry_min = 600")
+        .with("expire_min = 3600")
+        .with("expire_max = 3600");
+    let mut shoal = Shoal::new("restart-timers", free_port(), &[zone]);
+    shoal.start();
+    shoal.wait_serial(ZONE, 1);
+    let copy = shoal.dir().join("state").join(ZONE.trim_end_matches('.').to_string() + ".zone");
+    assert!(copy.exists(), "no state copy at {}", copy.display());
+
+    // Restart with the copy just confirmed: served at once, and no SOA query for the
+    // next 2 s (the next check is 600 s after the last).
+    shoal.stop();
+    let queries = fake.soa_queries();
+    shoal.start();
+    assert_eq!(dns::soa_serial(shoal.addr, ZONE), Some(1), "{}", shoal.tail());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(fake.soa_queries(), queries, "a just-confirmed copy was checked again at start\n{}", shoal.tail());
+
+    // Restart with the copy last confirmed two hours ago, past its expire time, and
+    // the primary gone: SERVFAIL, not stale data.
+    shoal.stop();
+    drop(fake);
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options().write(true).open(&copy).unwrap().set_modified(two_hours_ago).unwrap();
+    shoal.start();
+    let servfail = wait_until(WAIT, || {
+        (dns::lookup(shoal.addr, ZONE, dns::TYPE_SOA) == Answer::Rcode(dns::RCODE_SERVFAIL)).then_some(())
+    });
+    assert!(servfail.is_some(), "an expired copy is served after a restart\n{}", shoal.tail());
+    assert!(!shoal.log_has(&["expired", ZONE]).is_empty(), "no log line names the expired zone\n{}", shoal.tail());
+}

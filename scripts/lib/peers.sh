@@ -52,13 +52,51 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# knot_conf DIR PORT WORKERS DOMAIN: DIR/knot.conf serving DOMAIN from
-# DIR/zones/DOMAIN.zone on 127.0.0.1@PORT; nothing written back, no journal, no
-# semantic checks.
+# install_peers PACKAGE...: apt-get install the packages (knot, nsd, dnsperf) unless
+# SKIP_INSTALL=1 or the commands they bring (knotd, nsd, dnsperf) are already there.
+install_peers() {
+    local missing=0 package
+    for package in "$@"; do
+        [[ "$package" == knot ]] && package=knotd
+        command -v "$package" >/dev/null || missing=1
+    done
+    [[ "${SKIP_INSTALL:-0}" != 1 && "$missing" == 1 ]] || return 0
+    log "installing $*"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q "$@"
+}
+
+# build_release TARGET CRATE...: cargo build --release of the crates into TARGET.
+build_release() {
+    local target="$1"
+    shift
+    log "building $* (release) into $target"
+    (cd "$ROOT" && CARGO_TARGET_DIR="$target" cargo build --release -q "${@/#/--package=}")
+}
+
+# Proportional set size of a process and its children, bytes (shared pages split).
+pss() {
+    local root="$1" total=0 p kb
+    for p in $root $(pgrep -P "$root" || true); do
+        kb=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+        total=$((total + ${kb:-0}))
+    done
+    echo $((total * 1024))
+}
+
+# status_kb PID FIELD: a field of /proc/PID/status (VmRSS, VmHWM), kB.
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+# knot_conf DIR PORT WORKERS DOMAIN...: DIR/knot.conf serving each DOMAIN (no trailing
+# dot) from DIR/zones/DOMAIN.zone on 127.0.0.1@PORT; nothing written back, no journal,
+# no semantic checks.
 knot_conf() {
-    local dir="$1" port="$2" workers="$3" domain="$4"
+    local dir="$1" port="$2" workers="$3" domain
+    shift 3
     mkdir -p "$dir/run" "$dir/db" "$dir/zones"
-    cat >"$dir/knot.conf" <<EOF
+    {
+        cat <<EOF
 server:
     rundir: "$dir/run"
     listen: 127.0.0.1@$port
@@ -80,21 +118,25 @@ template:
     journal-content: none
     semantic-checks: off
 zone:
-  - domain: $domain
 EOF
+        for domain in "$@"; do printf '  - domain: %s\n' "$domain"; done
+    } >"$dir/knot.conf"
 }
 
-# nsd_conf DIR PORT WORKERS DOMAIN: DIR/nsd.conf serving DOMAIN from DIR/DOMAIN.zone on
-# 127.0.0.1 PORT; no database file, no rate limiting, no remote control.
+# nsd_conf DIR PORT WORKERS DOMAIN...: DIR/nsd.conf serving each DOMAIN (no trailing
+# dot) from DIR/zones/DOMAIN.zone on 127.0.0.1 PORT; no database file, no rate
+# limiting, no remote control.
 nsd_conf() {
-    local dir="$1" port="$2" workers="$3" domain="$4"
-    mkdir -p "$dir"
-    cat >"$dir/nsd.conf" <<EOF
+    local dir="$1" port="$2" workers="$3" domain
+    shift 3
+    mkdir -p "$dir/zones"
+    {
+        cat <<EOF
 server:
     ip-address: 127.0.0.1
     port: $port
     server-count: $workers
-    zonesdir: "$dir"
+    zonesdir: "$dir/zones"
     pidfile: "$dir/nsd.pid"
     xfrdfile: "$dir/xfrd.state"
     zonelistfile: "$dir/zone.list"
@@ -105,8 +147,7 @@ server:
     rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
-zone:
-    name: $domain
-    zonefile: $domain.zone
 EOF
+        for domain in "$@"; do printf 'zone:\n    name: %s\n    zonefile: %s.zone\n' "$domain" "$domain"; done
+    } >"$dir/nsd.conf"
 }

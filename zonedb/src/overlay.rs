@@ -302,15 +302,16 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
         records: records.max(0) as usize,
         negative: Block::default(),
     };
-    let mut scratch = vec![0u8; 65535];
-    snap.compile_negative(&mut scratch);
-    let compiled: Vec<_> = changed
-        .iter()
-        .map(|name| {
-            let node = snap.delta[name.as_wire()].as_deref().expect("changed nodes are present");
-            snap.node_blocks(name, node, &mut scratch)
-        })
-        .collect();
+    let compiled: Vec<_> = crate::block::with_scratch(|scratch| {
+        snap.compile_negative(scratch);
+        changed
+            .iter()
+            .map(|name| {
+                let node = snap.delta[name.as_wire()].as_deref().expect("changed nodes are present");
+                snap.node_blocks(name, node, scratch)
+            })
+            .collect()
+    });
     for (name, (blocks, referral)) in changed.iter().zip(compiled) {
         let slot = snap.delta.get_mut(name.as_wire()).and_then(Option::as_mut).expect("present");
         let node = Arc::get_mut(slot).expect("a node made for this version is not shared");

@@ -341,12 +341,12 @@ impl Snapshot {
     /// Precompile the answer of every RRset that is answered directly, the referral of
     /// every cut, and the negative-answer SOA (see [`crate::block`]).
     fn compile_blocks(&mut self) {
-        let mut scratch = vec![0u8; 65535];
-        self.compile_negative(&mut scratch);
         // Phase one reads the whole snapshot; phase two writes the blocks back in the
         // same iteration order (the map is not modified in between).
-        let compiled: Vec<_> =
-            self.base.iter().map(|(name, node)| self.node_blocks(name, node, &mut scratch)).collect();
+        let compiled: Vec<_> = crate::block::with_scratch(|scratch| {
+            self.compile_negative(scratch);
+            self.base.iter().map(|(name, node)| self.node_blocks(name, node, scratch)).collect()
+        });
         let base = Arc::get_mut(&mut self.base).expect("a snapshot being compiled is not shared yet");
         for (node, (blocks, referral)) in base.values_mut().zip(compiled) {
             set_blocks(node, blocks, referral);

@@ -16,6 +16,7 @@
 pub mod client;
 pub mod conn;
 pub mod notify;
+pub mod schedule;
 pub mod secondary;
 pub mod signed;
 pub mod tsig;
@@ -24,6 +25,7 @@ pub mod xfr_out;
 use crate::config::{Config, ZoneConfig, ZoneSource};
 use crate::metrics::ZoneMeter;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use schedule::{Due, Schedule};
 use shoal_wire::Name;
 use shoal_zonedb::journal::Journal;
 use shoal_zonedb::{Catalog, QueryCounters, Snapshot, ZoneState};
@@ -148,8 +150,13 @@ impl ZoneEntry {
             s
         };
         let journal = load_journal(config, snapshot.as_deref());
+        let checked =
+            snapshot.as_ref().and(config.state_path()).and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
         let secondary = matches!(config.source, ZoneSource::Primaries(_))
-            .then(|| secondary::SecondaryState::new(snapshot.as_deref(), &config.timers));
+            .then(|| secondary::SecondaryState::new(snapshot.as_deref(), checked, &config.timers));
+        if secondary.as_ref().is_some_and(|s| s.expired) {
+            tracing::warn!(zone = %config.name, "copy in the state directory expired: no primary confirmed it within the SOA expire time; answering SERVFAIL until one does");
+        }
         let queries = Arc::new(QueryCounters::new(threads));
         ZoneEntry { config: config.clone(), queries, meter, snapshot, journal, stamp, secondary }
     }
@@ -174,6 +181,33 @@ pub struct Transfers {
     active_xfrs: Arc<AtomicUsize>,
     /// For refresh threads to report back.
     events: Option<crossbeam_channel::Sender<Event>>,
+    /// Secondary timers, and the bound on refreshes running at once.
+    schedule: Schedule,
+    /// A zone changed since the catalog was last published.
+    dirty: bool,
+    last_publish: Instant,
+    /// How long building the last catalog took.
+    publish_cost: Duration,
+    /// Zones to NOTIFY about once the catalog is published.
+    notify_pending: Vec<Name>,
+}
+
+/// Load every configured zone, on every core: 100,000 small zones start in seconds.
+fn load_all(configs: &[ZoneConfig], threads: usize) -> HashMap<Name, ZoneEntry> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = configs.len().div_ceil(cores).max(1);
+    let loaded: Vec<Vec<ZoneEntry>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = configs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a zone loader thread panicked")).collect()
+    });
+    let mut zones = HashMap::with_capacity(configs.len());
+    for e in loaded.into_iter().flatten() {
+        zones.insert(e.config.name.clone(), e);
+    }
+    zones
 }
 
 fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
@@ -188,20 +222,37 @@ fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
 impl Transfers {
     /// Load every configured zone (and its journal) and build the first catalog.
     pub fn new(config: Config) -> (Transfers, Catalog) {
-        let mut zones = HashMap::new();
-        for z in &config.zones {
-            zones.insert(z.name.clone(), ZoneEntry::new(z, config.answering_threads()));
-        }
-        let t = Transfers {
+        let zones = load_all(&config.zones, config.answering_threads());
+        let mut t = Transfers {
+            schedule: Schedule::new(config.refresh_concurrency),
             config,
             zones,
             catalog: Arc::new(arc_swap::ArcSwap::from_pointee(Catalog::new())),
             graveyard: Vec::new(),
             active_xfrs: Arc::new(AtomicUsize::new(0)),
             events: None,
+            dirty: false,
+            last_publish: Instant::now(),
+            publish_cost: Duration::ZERO,
+            notify_pending: Vec::new(),
         };
+        let names: Vec<Name> = t.zones.keys().cloned().collect();
+        for name in &names {
+            t.schedule_timers(name);
+        }
         let catalog = t.build_catalog();
         (t, catalog)
+    }
+
+    /// Put a secondary zone's current check and expire times in the schedule.
+    fn schedule_timers(&mut self, name: &Name) {
+        let Some(sec) = self.zones.get(name).and_then(|e| e.secondary.as_ref()) else { return };
+        if !sec.in_flight {
+            self.schedule.at(sec.next_check, Due::Check, name);
+        }
+        if let Some(t) = sec.expire_at.filter(|_| !sec.expired) {
+            self.schedule.at(t, Due::Expire, name);
+        }
     }
 
     /// Share the catalog the workers read, and the channel refresh threads report to.
@@ -218,37 +269,88 @@ impl Transfers {
         c
     }
 
+    /// Publish a new catalog once the events at hand are handled.
     fn publish(&mut self) {
+        self.dirty = true;
+    }
+
+    /// NOTIFY a zone's secondaries once its new version is published: a secondary that
+    /// asks for the SOA at once must see the new serial.
+    fn notify_after_publish(&mut self, name: Name) {
+        self.notify_pending.push(name);
+    }
+
+    /// How long until a pending publish may happen: building a catalog of 100,000 zones
+    /// takes milliseconds, so while zones change in a stream (a secondary's first
+    /// transfers) the transfer thread spends at most a fifth of its time on it.
+    fn publish_wait(&self) -> Option<Duration> {
+        self.dirty.then(|| (self.publish_cost * 4).saturating_sub(self.last_publish.elapsed()))
+    }
+
+    fn publish_if_due(&mut self) {
+        if self.publish_wait() != Some(Duration::ZERO) {
+            return;
+        }
+        let started = Instant::now();
         let c = self.build_catalog();
         self.catalog.store(Arc::new(c));
+        self.dirty = false;
+        self.last_publish = Instant::now();
+        self.publish_cost = started.elapsed();
+        for name in std::mem::take(&mut self.notify_pending) {
+            self.send_notifies(&name);
+        }
     }
 
     /// Run until `Stop` (or the channel closes).
     pub fn run(mut self, rx: Receiver<Event>) {
         loop {
-            let wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
+            let mut wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
+            if let Some(w) = self.publish_wait() {
+                wait = wait.min(w);
+            }
             match rx.recv_timeout(wait) {
-                Ok(Event::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Event::Reload) => self.reload(),
-                Ok(Event::Xfr { stream, peer, query, pending, rest }) => self.xfr(stream, peer, query, pending, rest),
-                Ok(Event::Udp { msg, peer, reply }) => self.udp(&msg, peer, &reply),
-                Ok(Event::Refreshed { zone, outcome }) => self.refreshed(&zone, outcome),
-                Ok(Event::Refresh { zone, force_axfr }) => self.start_refresh(&zone, force_axfr),
-                Ok(Event::SendNotify { zone }) => self.send_notifies(&zone),
-                Ok(Event::Plan { query, peer, reply }) => {
-                    let _ = reply.send(self.plan(&query, peer));
+                Ok(event) => {
+                    if !self.handle(event) {
+                        return;
+                    }
+                    // Take what else is waiting (bounded) before publishing once for all of it.
+                    for event in rx.try_iter().take(1024) {
+                        if !self.handle(event) {
+                            return;
+                        }
+                    }
                 }
-                Ok(Event::NotifyTcp { msg, peer, reply }) => {
-                    let _ = reply.send(self.notify_check(&msg, peer));
-                }
-                Ok(Event::Status { reply }) => {
-                    let _ = reply.send(self.status());
-                }
+                Err(RecvTimeoutError::Disconnected) => return,
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.timers();
+            self.publish_if_due();
             self.bury();
         }
+    }
+
+    /// Handle one event; false on `Stop`.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Stop => return false,
+            Event::Reload => self.reload(),
+            Event::Xfr { stream, peer, query, pending, rest } => self.xfr(stream, peer, query, pending, rest),
+            Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
+            Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
+            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, true),
+            Event::SendNotify { zone } => self.send_notifies(&zone),
+            Event::Plan { query, peer, reply } => {
+                let _ = reply.send(self.plan(&query, peer));
+            }
+            Event::NotifyTcp { msg, peer, reply } => {
+                let _ = reply.send(self.notify_check(&msg, peer));
+            }
+            Event::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+        }
+        true
     }
 
     fn status(&self) -> Vec<ZoneStatus> {
@@ -289,77 +391,97 @@ impl Transfers {
 
     /// The earliest secondary timer.
     fn next_timer(&self) -> Instant {
-        let far = Instant::now() + Duration::from_secs(3600);
-        self.zones
-            .values()
-            .filter_map(|e| e.secondary.as_ref())
-            .filter(|s| !s.in_flight)
-            .flat_map(|s| [Some(s.next_check), s.expire_at.filter(|_| !s.expired)])
-            .flatten()
-            .min()
-            .unwrap_or(far)
+        self.schedule.next().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
     }
 
     /// Start due refreshes and expire zones whose primaries have been gone too long.
+    /// Only what is due is looked at, never every zone.
     fn timers(&mut self) {
         let now = Instant::now();
-        let mut due = Vec::new();
-        let mut expired = false;
-        for (name, e) in &mut self.zones {
-            let Some(sec) = e.secondary.as_mut() else { continue };
-            if !sec.expired && sec.expire_at.is_some_and(|t| t <= now) {
-                sec.expired = true;
-                expired = true;
-                tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
+        while let Some((at, due, name)) = self.schedule.pop_due(now) {
+            let Some(sec) = self.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) else { continue };
+            match due {
+                // Stale entries (the timer moved since) are skipped.
+                Due::Expire if sec.expire_at == Some(at) && !sec.expired => {
+                    sec.expired = true;
+                    self.dirty = true;
+                    tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
+                }
+                Due::Check if sec.next_check == at && !sec.in_flight => self.start_refresh(&name, false, false),
+                _ => {}
             }
-            if !sec.in_flight && sec.next_check <= now {
-                due.push(name.clone());
-            }
-        }
-        if expired {
-            self.publish();
-        }
-        for name in due {
-            self.start_refresh(&name, false);
         }
     }
 
-    /// Run one refresh of a secondary zone on its own thread.
-    fn start_refresh(&mut self, name: &Name, force_axfr: bool) {
-        let Some(e) = self.zones.get_mut(name) else { return };
-        let Some(sec) = e.secondary.as_mut() else { return };
+    /// Check a secondary zone's primary: at once if fewer than `refresh_concurrency`
+    /// checks are running, else when its turn in the queue comes (`urgent`, for NOTIFY
+    /// and `shoal ctl`, puts it first).
+    fn start_refresh(&mut self, name: &Name, force_axfr: bool, urgent: bool) {
+        let Some(sec) = self.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) else { return };
+        sec.force_axfr |= force_axfr;
         if sec.in_flight {
             sec.again = true;
             return;
         }
-        let Some(events) = self.events.clone() else { return };
-        sec.in_flight = true;
-        let cfg = e.config.clone();
-        let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
-        let held = e.snapshot.clone();
-        let zone = name.clone();
-        let meter = Arc::clone(&e.meter);
-        let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-            let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter);
-            let transferred = matches!(outcome, secondary::Outcome::Updated { .. });
-            let _ = events.send(Event::Refreshed { zone, outcome });
-            if transferred {
-                // What the transfer received and built but did not keep was freed on this
-                // thread, which is about to end.
-                crate::sys::release_freed_memory();
-            }
-        });
-        if let Err(err) = spawned {
-            tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
-            if let Some(sec) = self.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) {
-                sec.in_flight = false;
-                sec.next_check = Instant::now() + Duration::from_secs(5);
+        if self.schedule.try_start(name, urgent) {
+            self.spawn_refresh(name.clone());
+        } else {
+            tracing::debug!(zone = %name, running = self.schedule.running(), waiting = self.schedule.waiting(), "refresh queued");
+        }
+    }
+
+    /// Run one refresh of a secondary zone on its own thread; its slot in the schedule
+    /// is already counted. Falls through to the queue if it cannot start.
+    fn spawn_refresh(&mut self, first: Name) {
+        let mut next = Some(first);
+        while let Some(name) = next.take() {
+            let Some(events) = self.events.clone() else { return };
+            let Some(e) = self.zones.get_mut(&name) else {
+                next = self.schedule.finished(&name);
+                continue;
+            };
+            let Some(sec) = e.secondary.as_mut() else {
+                next = self.schedule.finished(&name);
+                continue;
+            };
+            sec.in_flight = true;
+            let force_axfr = std::mem::take(&mut sec.force_axfr);
+            let cfg = e.config.clone();
+            let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
+            let held = e.snapshot.clone();
+            let meter = Arc::clone(&e.meter);
+            let zone = name.clone();
+            let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
+                let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter);
+                let transferred = matches!(outcome, secondary::Outcome::Updated { .. });
+                let _ = events.send(Event::Refreshed { zone, outcome });
+                if transferred {
+                    // What the transfer received and built but did not keep was freed on
+                    // this thread, which is about to end.
+                    crate::sys::release_freed_memory();
+                }
+            });
+            if let Err(err) = spawned {
+                tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
+                if let Some(sec) = self.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) {
+                    sec.in_flight = false;
+                    sec.next_check = Instant::now() + Duration::from_secs(5);
+                }
+                self.schedule_timers(&name);
+                next = self.schedule.finished(&name);
             }
         }
     }
 
     /// A refresh thread reported: publish, reschedule, expire.
     fn refreshed(&mut self, name: &Name, outcome: secondary::Outcome) {
+        self.take_outcome(name, outcome);
+        if let Some(next) = self.schedule.finished(name) {
+            self.spawn_refresh(next);
+        }
+    }
+
+    fn take_outcome(&mut self, name: &Name, outcome: secondary::Outcome) {
         let Some(e) = self.zones.get_mut(name) else { return };
         let bounds = e.config.timers;
         let now = Instant::now();
@@ -411,9 +533,10 @@ impl Transfers {
         if std::mem::take(&mut sec.again) {
             sec.next_check = now;
         }
+        self.schedule_timers(name);
         if changed {
             self.publish();
-            self.send_notifies(name);
+            self.notify_after_publish(name.clone());
         }
     }
 
@@ -463,7 +586,7 @@ impl Transfers {
         }
         if let Some(zone) = verdict.refresh {
             tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
-            self.start_refresh(&zone, false);
+            self.start_refresh(&zone, false, true);
         }
         verdict.response
     }
@@ -495,6 +618,7 @@ impl Transfers {
         }
         let mut zones = HashMap::new();
         let mut notify = Vec::new();
+        let mut added = Vec::new();
         for z in &config.zones {
             let mut entry = match self.zones.remove(&z.name) {
                 // Kept: same source, or a primary zone whose file moved (reloaded below).
@@ -513,6 +637,7 @@ impl Transfers {
                     if e.snapshot.is_some() && e.secondary.is_none() {
                         notify.push(z.name.clone());
                     }
+                    added.push(z.name.clone());
                     zones.insert(z.name.clone(), e);
                     continue;
                 }
@@ -533,13 +658,17 @@ impl Transfers {
         }
         for (name, old) in self.zones.drain() {
             tracing::info!(zone = %name, "reload: zone removed");
+            self.schedule.forget(&name);
             self.graveyard.extend(old.snapshot);
         }
         self.zones = zones;
+        for name in added {
+            self.schedule_timers(&name);
+        }
         self.config = config;
         self.publish();
         for name in notify {
-            self.send_notifies(&name);
+            self.notify_after_publish(name);
         }
         tracing::info!(zones = self.zones.len(), "reload done");
     }

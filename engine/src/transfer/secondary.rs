@@ -30,6 +30,8 @@ pub struct SecondaryState {
     pub in_flight: bool,
     /// A NOTIFY arrived during a check: check again when it ends.
     pub again: bool,
+    /// The next check transfers the whole zone (asked while one was running or queued).
+    pub force_axfr: bool,
     pub last_success: Option<std::time::SystemTime>,
     /// When the zone stops being served if no primary answers before.
     pub expire_at: Option<Instant>,
@@ -38,19 +40,34 @@ pub struct SecondaryState {
 }
 
 impl SecondaryState {
-    /// A zone checked at once; `held` (from the state directory) starts the expire
-    /// clock.
-    pub fn new(held: Option<&Snapshot>, bounds: &TimerBounds) -> Self {
-        let expire_at = held.map(|s| Instant::now() + secs(timers(s, bounds).2));
-        SecondaryState {
-            next_check: Instant::now(),
+    /// The timers of a zone at start-up. `held` is the copy from the state directory and
+    /// `checked` the last time a primary confirmed it (the copy's modification time, which
+    /// every successful check renews, as Knot keeps timers in its timer database and NSD
+    /// in xfrd.state): the next check is due a refresh time after it, and the zone expires
+    /// an expire time after it (at once, and unserved, if that has passed). A zone
+    /// without a copy is checked at once.
+    pub fn new(held: Option<&Snapshot>, checked: Option<std::time::SystemTime>, bounds: &TimerBounds) -> Self {
+        let now = Instant::now();
+        let mut state = SecondaryState {
+            next_check: now,
             in_flight: false,
             again: false,
+            force_axfr: false,
             last_success: None,
-            expire_at,
+            expire_at: None,
             expired: false,
             failures: 0,
+        };
+        let Some(held) = held else { return state };
+        let (refresh, _, expire) = timers(held, bounds);
+        let age = checked.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).unwrap_or(Duration::MAX);
+        state.last_success = checked;
+        state.expire_at = Some(now + secs(expire).saturating_sub(age));
+        state.expired = age >= secs(expire);
+        if age < secs(refresh) && !state.expired {
+            state.next_check = now + jitter(secs(refresh) - age);
         }
+        state
     }
 }
 
@@ -68,11 +85,38 @@ pub fn timers(s: &Snapshot, bounds: &TimerBounds) -> (u32, u32, u32) {
     (clamp(field(4), bounds.refresh), clamp(field(8), bounds.retry), clamp(field(12), bounds.expire))
 }
 
-/// Up to a tenth of `d` at random, so refreshes of many zones do not line up.
+/// `d` plus up to a tenth more at random, so refreshes of many zones do not line up.
 pub fn jitter(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
-    let frac = f64::from(nanos % 1000) / 10_000.0;
-    d + d.mul_f64(frac)
+    d + d.mul_f64(random_fraction() / 10.0)
+}
+
+/// A number in [0, 1) from a per-thread xorshift generator seeded by the clock.
+fn random_fraction() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos() as u64) | 1,
+        );
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+/// Record a successful check in the state directory: the copy's modification time is
+/// when a primary last confirmed it (read back by [`SecondaryState::new`]).
+fn mark_checked(cfg: &ZoneConfig) {
+    let Some(p) = cfg.state_path() else { return };
+    let touched =
+        std::fs::File::options().write(true).open(&p).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(e) = touched {
+        tracing::debug!(zone = %cfg.name, "cannot mark the copy {} as checked: {e}", p.display());
+    }
 }
 
 /// The result of one check.
@@ -107,6 +151,7 @@ pub fn refresh(
                 if serial != h.serial() {
                     tracing::warn!(%zone, %primary, held = h.serial(), primary_serial = serial, "primary has an older serial; ignored");
                 }
+                mark_checked(cfg);
                 return Outcome::Current { primary };
             }
         }
@@ -121,7 +166,10 @@ pub fn refresh(
                 }
                 return Outcome::Updated { primary, snapshot, diffs, built_in };
             }
-            Err(PullError::Current) => return Outcome::Current { primary },
+            Err(PullError::Current) => {
+                mark_checked(cfg);
+                return Outcome::Current { primary };
+            }
             Err(PullError::Failed(e)) => {
                 meter.xfr_in.failed.inc();
                 tracing::warn!(%zone, %primary, "transfer failed: {e}; previous version kept");

@@ -47,6 +47,8 @@ struct State {
     fault: Fault,
     /// QTYPEs of the transfer requests received, in order.
     requests: Vec<u16>,
+    /// SOA queries received over UDP.
+    soa_queries: usize,
 }
 
 /// A UDP socket and a TCP listener on the same free loopback port, bound at once (a
@@ -82,7 +84,13 @@ impl FakePrimary {
         let addr = udp.local_addr().expect("bound");
         udp.set_read_timeout(Some(Duration::from_millis(100))).expect("UDP timeout");
         tcp.set_nonblocking(true).expect("nonblocking listener");
-        let state = Arc::new(Mutex::new(State { serial: 1, version: 1, fault: Fault::None, requests: Vec::new() }));
+        let state = Arc::new(Mutex::new(State {
+            serial: 1,
+            version: 1,
+            fault: Fault::None,
+            requests: Vec::new(),
+            soa_queries: 0,
+        }));
         let stop = Arc::new(AtomicBool::new(false));
         let threads = Arc::new(Mutex::new(Vec::new()));
         let key = keyed.then(Key::test_key);
@@ -107,6 +115,11 @@ impl FakePrimary {
     /// QTYPEs of the transfer requests received so far.
     pub fn requests(&self) -> Vec<u16> {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).requests.clone()
+    }
+
+    /// SOA queries received over UDP so far.
+    pub fn soa_queries(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).soa_queries
     }
 
     pub fn zone(&self) -> &str {
@@ -152,6 +165,7 @@ impl Ctx {
             if qtype != dns::TYPE_SOA {
                 continue;
             }
+            self.state.lock().unwrap_or_else(|e| e.into_inner()).soa_queries += 1;
             let (serial, _, _) = self.snapshot();
             let mut resp = self.response(&buf[..n], &[self.soa(serial)]);
             self.sign(&mut resp, &buf[..n], false);

@@ -70,9 +70,14 @@ impl Shoal {
 
     /// [`Shoal::new`], with more TOML tables (`[metrics]`, `[log]`) at the end.
     pub fn with_tables(tag: &str, port: u16, zones: &[ShoalZone], tables: &str) -> Shoal {
+        Shoal::configured(tag, port, "", zones, tables)
+    }
+
+    /// [`Shoal::with_tables`], with more lines in `[server]`.
+    pub fn configured(tag: &str, port: u16, server: &str, zones: &[ShoalZone], tables: &str) -> Shoal {
         let dir = TempDir::new(tag);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut conf = format!("[server]\nlisten = [\"{addr}\"]\nworkers = 1\nstate_dir = \"state\"\n");
+        let mut conf = format!("[server]\nlisten = [\"{addr}\"]\nworkers = 1\nstate_dir = \"state\"\n{server}");
         conf.push_str(&format!(
             "\n[[key]]\nname = \"{KEY_NAME}\"\nalgorithm = \"hmac-sha256\"\nsecret = \"{KEY_SECRET}\"\n"
         ));
