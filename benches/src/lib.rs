@@ -52,10 +52,9 @@ pub fn small_zones_catalog(zones: usize) -> Catalog {
     let mut c = Catalog::new();
     for i in 0..zones {
         let apex = from_ascii(&format!("z{i}.many.test.")).expect("valid");
-        let text = format!(
-            "$TTL 3600\n@ SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n"
-        );
-        let s = shoal_zonedb::load_zone_str(&apex, &text, Path::new("z.zone")).unwrap_or_else(|e| panic!("{}", e[0]));
+        let text =
+            "$TTL 3600\n@ SOA ns1 hostmaster 1 3600 900 604800 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n";
+        let s = shoal_zonedb::load_zone_str(&apex, text, Path::new("z.zone")).unwrap_or_else(|e| panic!("{}", e[0]));
         c.insert(apex, ZoneState::Ready(Arc::new(s)));
     }
     c

@@ -216,7 +216,7 @@ impl<'a> ResponseWriter<'a> {
     pub fn precompiled(
         &mut self,
         bytes: &[u8],
-        pointers: &[u16],
+        pointers: impl IntoIterator<Item = u16>,
         delta: isize,
         counts: [u16; 3],
     ) -> Result<(), WriteError> {
@@ -224,7 +224,7 @@ impl<'a> ResponseWriter<'a> {
         let start = self.len;
         self.buf[start..start + bytes.len()].copy_from_slice(bytes);
         if delta != 0 {
-            for &p in pointers {
+            for p in pointers {
                 let at = start + p as usize;
                 let old = (usize::from(self.buf[at] & 0x3f) << 8) | usize::from(self.buf[at + 1]);
                 let new = (old as isize + delta) as usize;

@@ -19,7 +19,7 @@
 use crate::catalog::{Catalog, ZoneState};
 use crate::counters::QueryCounters;
 use crate::lookup::Lookup;
-use crate::snapshot::{Node, Rrset, Snapshot};
+use crate::snapshot::{NodeRef, RrsetRef, Snapshot};
 use shoal_wire::name::{is_subdomain, lowercase_in_place, NameBuf};
 use shoal_wire::request::{ParseError, Request};
 use shoal_wire::types::flags;
@@ -286,15 +286,17 @@ impl Resolver<'_, '_, '_> {
                     return None;
                 }
                 match node.rrset(qtype) {
-                    Some(r) => (&r.block, 0, Rcode::NOERROR, AnswerKind::Positive, true),
-                    None => (self.snap.negative_block(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true),
+                    Some(r) => (r.block(), 0, Rcode::NOERROR, AnswerKind::Positive, true),
+                    None => {
+                        (self.snap.negative_block().as_ref(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true)
+                    }
                 }
             }
             Lookup::NxDomain => {
-                (self.snap.negative_block(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true)
+                (self.snap.negative_block().as_ref(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true)
             }
             Lookup::Referral { cut, node } => {
-                let b = node.referral.as_deref()?;
+                let b = node.referral()?;
                 (b, (q.len() - cut.len()) as isize, Rcode::NOERROR, AnswerKind::Referral, false)
             }
             _ => return None,
@@ -302,7 +304,7 @@ impl Resolver<'_, '_, '_> {
         if block.is_empty() {
             return None;
         }
-        self.w.precompiled(&block.bytes, &block.pointers, delta, block.counts).ok()?;
+        self.w.precompiled(block.bytes, block.pointers(), delta, block.counts).ok()?;
         self.set_aa(aa);
         Some((rcode, kind))
     }
@@ -334,7 +336,7 @@ impl Resolver<'_, '_, '_> {
                     // Synthesize `name` with `owner` replaced by the DNAME target.
                     let prefix_len = name.as_wire().len() - owner.len();
                     let mut target = NameBuf::default();
-                    if target.set_concat(&name.as_wire()[..prefix_len], &dname.rdatas[0]).is_err() {
+                    if target.set_concat(&name.as_wire()[..prefix_len], dname.first()).is_err() {
                         return (Rcode::YXDOMAIN, AnswerKind::Other);
                     }
                     let cname_owner = if owner_is_q { Owner::Question } else { Owner::Name(name.as_wire()) };
@@ -359,7 +361,7 @@ impl Resolver<'_, '_, '_> {
                                 return (Rcode::NOERROR, AnswerKind::Positive);
                             }
                             let mut t = NameBuf::default();
-                            if t.set(&cname.rdatas[0]).is_err() {
+                            if t.set(cname.first()).is_err() {
                                 return (Rcode::NOERROR, AnswerKind::Positive);
                             }
                             lowercase_in_place_buf(&mut t);
@@ -399,14 +401,14 @@ impl Resolver<'_, '_, '_> {
     }
 
     /// Answer `qtype` from an existing (or wildcard-synthesized) node.
-    fn at_node(&mut self, node: &Node, owner: Owner<'_>) -> (Rcode, AnswerKind) {
+    fn at_node(&mut self, node: NodeRef<'_>, owner: Owner<'_>) -> (Rcode, AnswerKind) {
         let qtype = self.req.qtype;
         if qtype == Rtype::ANY {
-            if node.rrsets.is_empty() {
+            let Some(first) = node.rrsets().next() else {
                 return self.negative(Rcode::NOERROR, AnswerKind::NoData);
-            }
+            };
             // RFC 8482 §4.1: one RRset, over UDP and TCP alike (Knot and NSD do so).
-            self.write_rrset(Section::Answer, owner, &node.rrsets[0]);
+            self.write_rrset(Section::Answer, owner, first);
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         let Some(rrset) = node.rrset(qtype) else {
@@ -418,7 +420,7 @@ impl Resolver<'_, '_, '_> {
         (Rcode::NOERROR, AnswerKind::Positive)
     }
 
-    fn referral(&mut self, cut: &[u8], node: &Node) -> (Rcode, AnswerKind) {
+    fn referral(&mut self, cut: &[u8], node: NodeRef<'_>) -> (Rcode, AnswerKind) {
         let ns = node.rrset(Rtype::NS).expect("delegation has NS");
         if self.write_rrset(Section::Authority, Owner::Name(cut), ns) {
             self.additional_for(ns, Some(cut));
@@ -437,11 +439,11 @@ impl Resolver<'_, '_, '_> {
         (Rcode::NOERROR, kind)
     }
 
-    fn write_rrset(&mut self, section: Section, owner: Owner<'_>, rrset: &Rrset) -> bool {
+    fn write_rrset(&mut self, section: Section, owner: Owner<'_>, rrset: RrsetRef<'_>) -> bool {
         write_rrset(self.w, section, owner, rrset)
     }
 
-    fn additional_for(&mut self, rrset: &Rrset, cut: Option<&[u8]>) {
+    fn additional_for(&mut self, rrset: RrsetRef<'_>, cut: Option<&[u8]>) {
         write_additional(self.w, self.snap, rrset, cut)
     }
 
@@ -452,9 +454,9 @@ impl Resolver<'_, '_, '_> {
 }
 
 /// Write a whole RRset or nothing; on failure set TC. Returns whether it fit.
-pub(crate) fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_>, rrset: &Rrset) -> bool {
+pub(crate) fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_>, rrset: RrsetRef<'_>) -> bool {
     let mark = w.mark();
-    for rd in rrset.rdatas.iter() {
+    for rd in rrset.rdatas() {
         if w.rr(section, owner, rrset.rtype, Class::IN, rrset.ttl, rd).is_err() {
             w.rollback(mark);
             w.set_flags(w.flags() | flags::TC);
@@ -466,7 +468,7 @@ pub(crate) fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: O
 
 /// Addresses of MX, NS and SRV targets that live in this zone. For a referral
 /// (`cut` set), glue below the cut is required: if it does not fit, TC is set.
-pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrset: &Rrset, cut: Option<&[u8]>) {
+pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrset: RrsetRef<'_>, cut: Option<&[u8]>) {
     let at = match rrset.rtype {
         Rtype::NS => 0,
         Rtype::MX => 2,
@@ -475,7 +477,7 @@ pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrse
     };
     let mut done: [NameBuf; 8] = Default::default();
     let mut ndone = 0;
-    for rd in rrset.rdatas.iter() {
+    for rd in rrset.rdatas() {
         let mut target = NameBuf::default();
         if rd.len() <= at || target.set(&rd[at..]).is_err() {
             continue;
@@ -494,7 +496,7 @@ pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrse
         for ty in [Rtype::A, Rtype::AAAA] {
             let Some(addr) = node.rrset(ty) else { continue };
             let mark = w.mark();
-            for a in addr.rdatas.iter() {
+            for a in addr.rdatas() {
                 if w.rr(Section::Additional, Owner::Name(t), ty, Class::IN, addr.ttl, a).is_err() {
                     w.rollback(mark);
                     if required {
@@ -517,7 +519,7 @@ pub(crate) fn write_negative_soa(w: &mut ResponseWriter<'_>, snap: &Snapshot) ->
             Rtype::SOA,
             Class::IN,
             snap.negative_ttl(),
-            &soa.rdatas[0],
+            soa.first(),
         )
         .is_ok();
     if !ok {

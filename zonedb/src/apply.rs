@@ -46,10 +46,12 @@ impl std::error::Error for ApplyError {}
 pub fn records_of(s: &Snapshot) -> Vec<Rr> {
     let mut v: Vec<Rr> = s
         .nodes()
-        .flat_map(|(name, node)| {
-            node.rrsets.iter().flat_map(move |r| {
-                r.rdatas.iter().map(move |rd| Rr { owner: name.clone(), rtype: r.rtype, ttl: r.ttl, rdata: rd.clone() })
-            })
+        .filter(|n| !n.is_empty())
+        .flat_map(|node| {
+            let name = Name::from_wire(node.name()).expect("a stored name");
+            node.rrsets()
+                .flat_map(move |r| r.rdatas().map(move |rd| (r.rtype, r.ttl, rd)))
+                .map(move |(rtype, ttl, rd)| Rr { owner: name.clone(), rtype, ttl, rdata: rd.into() })
         })
         .collect();
     v.sort();
@@ -190,11 +192,12 @@ pub fn from_axfr(held: &Snapshot, mut records: Vec<Rr>) -> Result<Received, Appl
             }
         }
     }
-    for (name, node) in held.nodes().filter(|(_, n)| !n.rrsets.is_empty()) {
-        if records.binary_search_by(|r| r.owner.cmp(name)).is_err() {
+    for node in held.nodes().filter(|n| !n.is_empty()) {
+        if records.binary_search_by(|r| r.owner.as_wire().cmp(node.name())).is_err() {
+            let name = Name::from_wire(node.name()).expect("a stored name");
             let old = records_at(Some(node));
-            note(name, &old, &Records::new());
-            changes.insert(name.clone(), Records::new());
+            note(&name, &old, &Records::new());
+            changes.insert(name, Records::new());
             if changes.len() > limit {
                 return Ok(Received::Whole(records));
             }

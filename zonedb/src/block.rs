@@ -19,8 +19,9 @@ use shoal_wire::{Class, Rtype, HEADER_LEN};
 #[derive(Debug, Clone, Default)]
 pub struct Block {
     pub bytes: Box<[u8]>,
-    /// Positions in `bytes` of compression pointers.
-    pub pointers: Box<[u16]>,
+    /// Positions in `bytes` of compression pointers, as little-endian u16 pairs (the
+    /// form nodes store them in, [`crate::node`]).
+    pub pointers: Box<[u8]>,
     /// Records in answer, authority, additional.
     pub counts: [u16; 3],
 }
@@ -52,6 +53,7 @@ impl Block {
         ];
         let msg = w.written();
         let pointers = find_pointers(msg, start, counts.iter().map(|&c| c as usize).sum())?;
+        let pointers: Vec<u8> = pointers.iter().flat_map(|p| p.to_le_bytes()).collect();
         Some(Block { bytes: msg[start..].into(), pointers: pointers.into_boxed_slice(), counts })
     }
 

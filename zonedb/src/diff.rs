@@ -5,7 +5,7 @@
 //! has no other way to say it. [`diff`] compares two snapshots node by node and RRset by
 //! RRset (RDATA sets are sorted, so each comparison is a merge).
 
-use crate::snapshot::{Rrset, Snapshot};
+use crate::snapshot::{RrsetRef, Snapshot};
 use shoal_wire::{Name, Rtype};
 use std::cmp::Ordering;
 
@@ -55,24 +55,27 @@ pub fn soa_serial(rdata: &[u8]) -> u32 {
 /// The SOA of a snapshot as a record.
 pub fn soa_of(s: &Snapshot) -> Rr {
     let soa = s.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
-    Rr { owner: s.apex().clone(), rtype: Rtype::SOA, ttl: soa.ttl, rdata: soa.rdatas[0].clone() }
+    Rr { owner: s.apex().clone(), rtype: Rtype::SOA, ttl: soa.ttl, rdata: soa.first().into() }
 }
 
 /// What changed from `old` to `new` (SOA excluded from the record lists).
 pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     let mut removed = Vec::new();
     let mut added = Vec::new();
-    for (name, node) in old.nodes() {
-        let other = new.node(name.as_wire());
-        for rrset in node.rrsets.iter().filter(|r| r.rtype != Rtype::SOA) {
+    for node in old.nodes().filter(|n| !n.is_empty()) {
+        let name = Name::from_wire(node.name()).expect("a stored name");
+        let other = new.node(node.name());
+        for rrset in node.rrsets().filter(|r| r.rtype != Rtype::SOA) {
             let counterpart = other.and_then(|n| n.rrset(rrset.rtype));
-            compare(name, rrset, counterpart, &mut removed, &mut added);
+            compare(&name, rrset, counterpart, &mut removed, &mut added);
         }
     }
-    for (name, node) in new.nodes() {
-        let other = old.node(name.as_wire());
-        for rrset in node.rrsets.iter().filter(|r| r.rtype != Rtype::SOA) {
+    for node in new.nodes().filter(|n| !n.is_empty()) {
+        let other = old.node(node.name());
+        let mut name = None;
+        for rrset in node.rrsets().filter(|r| r.rtype != Rtype::SOA) {
             if other.and_then(|n| n.rrset(rrset.rtype)).is_none() {
+                let name = name.get_or_insert_with(|| Name::from_wire(node.name()).expect("a stored name"));
                 push_all(name, rrset, &mut added);
             }
         }
@@ -82,15 +85,15 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
     Diff { old_soa: soa_of(old), new_soa: soa_of(new), removed, added }
 }
 
-fn push_all(name: &Name, rrset: &Rrset, out: &mut Vec<Rr>) {
-    for rd in rrset.rdatas.iter() {
-        out.push(Rr { owner: name.clone(), rtype: rrset.rtype, ttl: rrset.ttl, rdata: rd.clone() });
+fn push_all(name: &Name, rrset: RrsetRef<'_>, out: &mut Vec<Rr>) {
+    for rd in rrset.rdatas() {
+        out.push(Rr { owner: name.clone(), rtype: rrset.rtype, ttl: rrset.ttl, rdata: rd.into() });
     }
 }
 
 /// Compare `old` with its counterpart in the new version (records only in the new one
 /// are added by the caller's second pass when the whole RRset is new).
-fn compare(name: &Name, old: &Rrset, new: Option<&Rrset>, removed: &mut Vec<Rr>, added: &mut Vec<Rr>) {
+fn compare(name: &Name, old: RrsetRef<'_>, new: Option<RrsetRef<'_>>, removed: &mut Vec<Rr>, added: &mut Vec<Rr>) {
     let Some(new) = new else {
         push_all(name, old, removed);
         return;
@@ -101,7 +104,8 @@ fn compare(name: &Name, old: &Rrset, new: Option<&Rrset>, removed: &mut Vec<Rr>,
         return;
     }
     let (mut i, mut j) = (0, 0);
-    let (a, b) = (&old.rdatas, &new.rdatas);
+    let a: Vec<&[u8]> = old.rdatas().collect();
+    let b: Vec<&[u8]> = new.rdatas().collect();
     let rr = |rd: &[u8]| Rr { owner: name.clone(), rtype: old.rtype, ttl: old.ttl, rdata: rd.into() };
     while i < a.len() || j < b.len() {
         let ord = match (a.get(i), b.get(j)) {
@@ -115,11 +119,11 @@ fn compare(name: &Name, old: &Rrset, new: Option<&Rrset>, removed: &mut Vec<Rr>,
                 j += 1;
             }
             Ordering::Less => {
-                removed.push(rr(&a[i]));
+                removed.push(rr(a[i]));
                 i += 1;
             }
             Ordering::Greater => {
-                added.push(rr(&b[j]));
+                added.push(rr(b[j]));
                 j += 1;
             }
         }

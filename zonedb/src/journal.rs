@@ -221,6 +221,11 @@ impl Reader<'_> {
         Ok(s)
     }
 
+    /// Everything not read yet.
+    pub(crate) fn rest(&self) -> &[u8] {
+        &self.b[self.i..]
+    }
+
     pub(crate) fn u32(&mut self) -> Result<u32, &'static str> {
         let s = self.take(4)?;
         Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))

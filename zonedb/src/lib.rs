@@ -25,6 +25,8 @@ pub mod journal;
 pub mod lexer;
 pub mod load;
 pub mod lookup;
+pub mod node;
+pub mod nodemap;
 pub mod overlay;
 pub mod persist;
 pub mod rdata;

@@ -6,7 +6,7 @@
 //! A DS query at a cut is answered from the parent side (RFC 4035 §3.1.4.1), so the walk
 //! does not stop at a cut equal to the qname when the type is DS.
 
-use crate::snapshot::{flags, Node, Snapshot};
+use crate::snapshot::{flags, NodeRef, Snapshot};
 use shoal_wire::name::MAX_LABELS;
 use shoal_wire::{NameBuf, Rtype};
 
@@ -14,25 +14,25 @@ use shoal_wire::{NameBuf, Rtype};
 #[derive(Debug, Clone, Copy)]
 pub enum Lookup<'s> {
     /// The name exists (an empty-non-terminal is a node without RRsets).
-    Found { node: &'s Node },
+    Found { node: NodeRef<'s> },
     /// No such name, but the wildcard `*.<closest encloser>` matches.
-    Wildcard { node: &'s Node },
+    Wildcard { node: NodeRef<'s> },
     /// No such name and no wildcard.
     NxDomain,
     /// The name is at or below the zone cut `cut`.
-    Referral { cut: &'s [u8], node: &'s Node },
+    Referral { cut: &'s [u8], node: NodeRef<'s> },
     /// A DNAME at `owner`, a proper ancestor of the name, redirects it.
-    Dname { owner: &'s [u8], node: &'s Node },
+    Dname { owner: &'s [u8], node: NodeRef<'s> },
 }
 
 impl Snapshot {
     /// Look `qname` (lowercase wire, inside this zone) up for `qtype`.
     pub fn lookup(&self, qname: &[u8], qtype: Rtype) -> Lookup<'_> {
         // The common case in one probe: the name exists and nothing above it redirects.
-        if let Some((name, node)) = self.node_entry(qname) {
+        if let Some(node) = self.node(qname) {
             if !node.has(flags::BELOW_CUT | flags::BELOW_DNAME) {
                 if node.has(flags::DELEGATION) && qtype != Rtype::DS {
-                    return Lookup::Referral { cut: name.as_wire(), node };
+                    return Lookup::Referral { cut: node.name(), node };
                 }
                 return Lookup::Found { node };
             }
@@ -53,10 +53,10 @@ impl Snapshot {
         let mut encloser = &qname[starts[q - a] as usize..];
         for d in a..=q {
             let suffix = &qname[starts[q - d] as usize..];
-            let Some((owner, node)) = self.node_entry(suffix) else {
+            let Some(node) = self.node(suffix) else {
                 return self.wildcard(encloser);
             };
-            let owner = owner.as_wire();
+            let owner = node.name();
             encloser = owner;
             let at_qname = d == q;
             if node.has(flags::DELEGATION) && !(at_qname && qtype == Rtype::DS) {

@@ -19,7 +19,7 @@
 
 use crate::apply::ApplyError;
 use crate::block::Block;
-use crate::snapshot::{flags, serial_and_negative_ttl, set_blocks, targets, Node, Rrset, Snapshot};
+use crate::snapshot::{flags, serial_and_negative_ttl, targets, Node, NodeData, NodeRef, Rrset, Snapshot};
 use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -38,11 +38,11 @@ pub(crate) enum Derived {
 }
 
 /// The records of `node` in the form [`derive`] takes.
-pub(crate) fn records_at(node: Option<&Node>) -> Records {
+pub(crate) fn records_at(node: Option<NodeRef<'_>>) -> Records {
     let mut m = Records::new();
-    for r in node.into_iter().flat_map(|n| n.rrsets.iter()) {
-        for rd in r.rdatas.iter() {
-            m.insert((r.rtype, rd.clone()), r.ttl);
+    for r in node.into_iter().flat_map(|n| n.rrsets()) {
+        for rd in r.rdatas() {
+            m.insert((r.rtype, rd.into()), r.ttl);
         }
     }
     m
@@ -57,12 +57,7 @@ fn rrsets_of(records: Records) -> Vec<Rrset> {
     for ((t, rd), ttl) in records {
         if let Some((ct, cttl)) = current {
             if ct != t {
-                out.push(Rrset {
-                    rtype: ct,
-                    ttl: cttl,
-                    rdatas: std::mem::take(&mut rdatas).into(),
-                    block: Block::default(),
-                });
+                out.push(Rrset { rtype: ct, ttl: cttl, rdatas: std::mem::take(&mut rdatas) });
                 current = None;
             }
         }
@@ -71,7 +66,7 @@ fn rrsets_of(records: Records) -> Vec<Rrset> {
         rdatas.push(rd);
     }
     if let Some((t, ttl)) = current {
-        out.push(Rrset { rtype: t, ttl, rdatas: rdatas.into(), block: Block::default() });
+        out.push(Rrset { rtype: t, ttl, rdatas });
     }
     out
 }
@@ -114,13 +109,13 @@ fn own_flags(owner: &[u8], apex: &[u8], rrsets: &[Rrset]) -> u8 {
 }
 
 /// Whether two versions of a name carry the same addresses (what other answers copy).
-fn same_addresses(a: &[Rrset], b: &[Rrset]) -> bool {
+fn same_addresses(a: NodeRef<'_>, b: &[Rrset]) -> bool {
     [Rtype::A, Rtype::AAAA].iter().all(|&t| {
-        let x = a.iter().find(|r| r.rtype == t);
+        let x = a.rrset(t);
         let y = b.iter().find(|r| r.rtype == t);
         match (x, y) {
             (None, None) => true,
-            (Some(x), Some(y)) => x.ttl == y.ttl && x.rdatas == y.rdatas,
+            (Some(x), Some(y)) => x.ttl == y.ttl && x.rdatas().eq(y.rdatas.iter().map(|r| &r[..])),
             _ => false,
         }
     })
@@ -133,13 +128,13 @@ fn parent(name: &[u8]) -> &[u8] {
 /// The nodes being changed, loaded from the old version when first touched.
 struct Work<'s> {
     old: &'s Snapshot,
-    nodes: FxHashMap<Name, Option<Node>>,
+    nodes: FxHashMap<Name, Option<NodeData>>,
 }
 
 impl Work<'_> {
-    fn slot(&mut self, name: &[u8]) -> &mut Option<Node> {
+    fn slot(&mut self, name: &[u8]) -> &mut Option<NodeData> {
         if !self.nodes.contains_key(name) {
-            let n = self.old.node(name).cloned();
+            let n = self.old.node(name).map(|n| n.to_data());
             self.nodes.insert(Name::from_wire(name).expect("a name of this zone"), n);
         }
         self.nodes.get_mut(name).expect("just inserted")
@@ -165,7 +160,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
             return Err(ApplyError::Invalid(format!("{} is outside the zone", Display(o))));
         }
         let prev = old.node(o);
-        records -= prev.map_or(0, |n| n.rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>()) as i64;
+        records -= prev.map_or(0, |n| n.record_count()) as i64;
         records += recs.len() as i64;
         let rrsets = rrsets_of(recs);
         validate(o, apex, &rrsets)?;
@@ -173,13 +168,13 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
         let structural = flags::DELEGATION | flags::DNAME;
         let (inherited, children) = match prev {
             Some(p) => {
-                if p.children > 0 && p.flags & structural != own & structural {
+                if p.children() > 0 && p.flags() & structural != own & structural {
                     return Ok(Derived::Rebuild);
                 }
-                if !same_addresses(&p.rrsets, &rrsets) {
+                if !same_addresses(p, &rrsets) {
                     moved.push(owner.clone());
                 }
-                (p.flags & (flags::BELOW_CUT | flags::BELOW_DNAME | flags::WILDCARD_CHILD), p.children)
+                (p.flags() & (flags::BELOW_CUT | flags::BELOW_DNAME | flags::WILDCARD_CHILD), p.children())
             }
             None => {
                 created.push(owner.clone());
@@ -190,7 +185,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
         if rrsets.is_empty() {
             emptied.push(owner.clone());
         }
-        let node = Node { flags: own | inherited, children, rrsets: rrsets.into(), referral: None };
+        let node = NodeData { flags: own | inherited, children, rrsets };
         work.nodes.insert(owner, Some(node));
     }
 
@@ -205,7 +200,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
             let wildcard = child.starts_with(b"\x01*");
             let slot = work.slot(&p);
             let made = slot.is_none();
-            let node = slot.get_or_insert_with(Node::default);
+            let node = slot.get_or_insert_with(NodeData::default);
             node.children += 1;
             if wildcard {
                 node.flags |= flags::WILDCARD_CHILD;
@@ -262,8 +257,8 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
                 dependents.extend(owners.iter().cloned());
             }
         }
-        for (owner, node) in old.delta.iter().filter_map(|(n, v)| v.as_deref().map(|v| (n, v))) {
-            if node.rrsets.iter().any(|r| targets(apex, r).any(|t| moved_set.contains(t.as_wire()))) {
+        for (owner, node) in old.delta.iter().filter_map(|(n, v)| v.as_deref().map(|v| (n, v.as_ref()))) {
+            if node.rrsets().any(|r| targets(apex, r.rtype, r.rdatas()).any(|t| moved_set.contains(t.as_wire()))) {
                 dependents.push(owner.clone());
             }
         }
@@ -273,17 +268,26 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
     }
 
     // The new version: the old base, the old delta with these nodes replaced.
-    let apex_node = work.nodes.get(apex).and_then(|n| n.as_ref()).or_else(|| old.node(apex)).expect("apex kept");
-    let (serial, negative_ttl) = serial_and_negative_ttl(apex_node.rrset(Rtype::SOA).expect("validated"));
+    let (serial, negative_ttl) = match work.nodes.get(apex).and_then(|n| n.as_ref()) {
+        Some(a) => {
+            let soa = a.rrset(Rtype::SOA).expect("validated");
+            serial_and_negative_ttl(soa.ttl, &soa.rdatas[0])
+        }
+        None => {
+            let soa = old.apex_node().rrset(Rtype::SOA).expect("a zone has its SOA");
+            serial_and_negative_ttl(soa.ttl, soa.first())
+        }
+    };
     let mut delta = old.delta.clone();
     let mut changed: Vec<Name> = Vec::new();
     for (name, node) in work.nodes {
         match node {
             Some(n) => {
                 changed.push(name.clone());
-                delta.insert(name, Some(Arc::new(n)));
+                let packed = Node::new(name.as_wire(), &n, None);
+                delta.insert(name, Some(Arc::new(packed)));
             }
-            None if old.base.contains_key(name.as_wire()) => {
+            None if old.base.contains(name.as_wire()) => {
                 delta.insert(name, None);
             }
             None => {
@@ -302,20 +306,20 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
         records: records.max(0) as usize,
         negative: Block::default(),
     };
-    let compiled: Vec<_> = crate::block::with_scratch(|scratch| {
+    // Answers read other nodes (additional addresses), so every changed node is in
+    // place before any is compiled.
+    let compiled: Vec<Node> = crate::block::with_scratch(|scratch| {
         snap.compile_negative(scratch);
         changed
             .iter()
             .map(|name| {
                 let node = snap.delta[name.as_wire()].as_deref().expect("changed nodes are present");
-                snap.node_blocks(name, node, scratch)
+                snap.with_blocks(node.as_ref(), scratch)
             })
             .collect()
     });
-    for (name, (blocks, referral)) in changed.iter().zip(compiled) {
-        let slot = snap.delta.get_mut(name.as_wire()).and_then(Option::as_mut).expect("present");
-        let node = Arc::get_mut(slot).expect("a node made for this version is not shared");
-        set_blocks(node, blocks, referral);
+    for (name, node) in changed.iter().zip(compiled) {
+        snap.delta.insert(name.clone(), Some(Arc::new(node)));
     }
     Ok(Derived::Done(snap))
 }

@@ -1,18 +1,26 @@
-//! A zone's copy in the state directory: a compact binary form that loads fast and is
-//! checked before it is trusted.
+//! A zone's copy in the state directory: the compiled form itself, checked before it
+//! is trusted, so a restarted secondary serves a million records in a fraction of a
+//! second instead of compiling them again.
 //!
-//! Layout: the magic `SHOALZ01`, the apex, the record count, the records (owner, type,
-//! TTL, RDATA in wire form), and an FNV-1a checksum of everything before it. Written by
-//! temporary file, fsync and rename. A damaged file is a clear error; the caller falls
-//! back to a transfer from the primary.
+//! Layout: the magic `SHOALZ02`, the apex, the record and node counts, the nodes packed
+//! as a version holds them ([`crate::node`], answers included), and an FNV-1a checksum
+//! of everything before it. Written by temporary file, fsync and rename. Loading checks
+//! the checksum, then every node's structure (no length or compression pointer may
+//! reach outside it) and that the flags agree with the records, so that even a file
+//! written by something else cannot make reading it go astray. A damaged file is a clear
+//! error; the caller falls back to a transfer from the primary. A copy in the first
+//! format (`SHOALZ01`: the records, compiled on load) is still read.
 
-use crate::apply::{from_records, records_of};
-use crate::journal::{open_sealed, put_rr, seal, write_atomically};
+use crate::apply::from_records;
+use crate::journal::{open_sealed, seal, write_atomically};
+use crate::nodemap::NodeMap;
 use crate::snapshot::Snapshot;
 use shoal_wire::Name;
 use std::path::Path;
 
-const MAGIC: &[u8; 8] = b"SHOALZ01";
+const MAGIC: &[u8; 8] = b"SHOALZ02";
+/// The first format: records, compiled on load.
+const MAGIC_RECORDS: &[u8; 8] = b"SHOALZ01";
 
 /// Why a saved zone could not be used.
 #[derive(Debug)]
@@ -39,15 +47,16 @@ impl std::error::Error for PersistError {}
 
 /// Save a snapshot atomically.
 pub fn save(s: &Snapshot, path: &Path) -> std::io::Result<()> {
-    let records = records_of(s);
-    let mut b = Vec::with_capacity(records.len() * 32 + 64);
-    b.extend_from_slice(MAGIC);
     let apex = s.apex().as_wire();
+    let nodes: Vec<&[u8]> = s.nodes().map(|n| n.bytes()).collect();
+    let mut b = Vec::with_capacity(nodes.iter().map(|n| n.len()).sum::<usize>() + apex.len() + 64);
+    b.extend_from_slice(MAGIC);
     b.push(apex.len() as u8);
     b.extend_from_slice(apex);
-    b.extend_from_slice(&(records.len() as u64).to_be_bytes());
-    for r in &records {
-        put_rr(&mut b, r);
+    b.extend_from_slice(&(s.record_count() as u64).to_be_bytes());
+    b.extend_from_slice(&(nodes.len() as u64).to_be_bytes());
+    for n in nodes {
+        b.extend_from_slice(n);
     }
     seal(&mut b);
     write_atomically(path, &b)
@@ -56,8 +65,34 @@ pub fn save(s: &Snapshot, path: &Path) -> std::io::Result<()> {
 /// Load a saved zone `apex`.
 pub fn load(apex: &Name, path: &Path) -> Result<Snapshot, PersistError> {
     let data = std::fs::read(path).map_err(PersistError::Io)?;
+    if data.starts_with(MAGIC_RECORDS) {
+        return load_records(apex, path, &data);
+    }
     let damaged = PersistError::Damaged;
     let mut r = open_sealed(&data, MAGIC).map_err(damaged)?;
+    let al = r.take(1).map_err(damaged)?[0] as usize;
+    if r.take(al).map_err(damaged)? != apex.as_wire() {
+        return Err(PersistError::WrongZone);
+    }
+    let records = r.u64().map_err(damaged)?;
+    let nodes = r.u64().map_err(damaged)?;
+    let arena = r.rest().to_vec();
+    drop(data);
+    let base = NodeMap::from_packed(arena).map_err(damaged)?;
+    if base.len() as u64 != nodes {
+        return Err(PersistError::Damaged("node count mismatch"));
+    }
+    let s = Snapshot::from_compiled(apex, base).map_err(PersistError::Invalid)?;
+    if s.record_count() as u64 != records {
+        return Err(PersistError::Damaged("record count mismatch"));
+    }
+    Ok(s)
+}
+
+/// A copy in the first format: its records, compiled.
+fn load_records(apex: &Name, path: &Path, data: &[u8]) -> Result<Snapshot, PersistError> {
+    let damaged = PersistError::Damaged;
+    let mut r = open_sealed(data, MAGIC_RECORDS).map_err(damaged)?;
     let al = r.take(1).map_err(damaged)?[0] as usize;
     if r.take(al).map_err(damaged)? != apex.as_wire() {
         return Err(PersistError::WrongZone);
@@ -74,6 +109,7 @@ pub fn load(apex: &Name, path: &Path) -> Result<Snapshot, PersistError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::records_of;
     use shoal_wire::name::from_ascii;
 
     #[test]
@@ -88,11 +124,35 @@ mod tests {
         save(&s, &p).unwrap();
         let back = load(&apex, &p).unwrap();
         assert_eq!(records_of(&back), records_of(&s));
+        assert_eq!((back.serial(), back.record_count()), (s.serial(), s.record_count()));
         assert!(matches!(load(&from_ascii("other.").unwrap(), &p), Err(PersistError::WrongZone)));
         let mut d = std::fs::read(&p).unwrap();
         d[20] ^= 1;
         std::fs::write(&p, d).unwrap();
         assert!(matches!(load(&apex, &p), Err(PersistError::Damaged(_))));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A copy saved by an earlier version (records, `SHOALZ01`) is still read.
+    #[test]
+    fn reads_the_first_format() {
+        let apex = from_ascii("example.com.").unwrap();
+        let s =
+            crate::load_zone_str(&apex, "@ 60 SOA ns hm 3 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\n", Path::new("t"))
+                .unwrap();
+        let records = records_of(&s);
+        let mut b = MAGIC_RECORDS.to_vec();
+        b.push(apex.as_wire().len() as u8);
+        b.extend_from_slice(apex.as_wire());
+        b.extend_from_slice(&(records.len() as u64).to_be_bytes());
+        for r in &records {
+            crate::journal::put_rr(&mut b, r);
+        }
+        seal(&mut b);
+        let p = std::env::temp_dir().join(format!("shoal-persist-v1-{}", std::process::id()));
+        std::fs::write(&p, &b).unwrap();
+        let back = load(&apex, &p).unwrap();
+        std::fs::remove_file(&p).ok();
+        assert_eq!(records_of(&back), records);
     }
 }

@@ -6,7 +6,12 @@
 //! present as nodes (RFC 4592 §2.2.2), and per-node flags (apex, delegation point, below
 //! a cut i.e. glue, has a wildcard child, has a DNAME), as Knot's `adjust.c` does.
 //!
-//! Lookups are by exact name through one hash map; the closest encloser is found by
+//! Nodes are stored packed ([`crate::node`]), back to back in one arena per version
+//! ([`crate::nodemap`]): about 75 bytes a record for a zone of A/AAAA/TXT records,
+//! precompiled answers included. Compiling groups the records into unpacked nodes,
+//! packs them, then packs them again with their answers (an answer reads other nodes).
+//!
+//! Lookups are by exact name through one hash index; the closest encloser is found by
 //! walking the qname's ancestors from the apex down, so its cost grows with the number
 //! of labels, never with the size of the zone.
 //!
@@ -20,6 +25,9 @@ use crate::answer;
 use crate::block::Block;
 use crate::error::{LoadError, LoadErrorKind};
 use crate::load::{Loaded, Record};
+use crate::node::Blocks;
+pub use crate::node::{Node, NodeData, NodeRef, Rrset, RrsetRef};
+pub use crate::nodemap::NodeMap;
 use rustc_hash::FxHashMap;
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::writer::{Owner, Section};
@@ -39,19 +47,6 @@ pub mod flags {
     pub const BELOW_DNAME: u8 = 32;
 }
 
-/// The records of one owner and type.
-#[derive(Debug, Clone)]
-pub struct Rrset {
-    pub rtype: Rtype,
-    pub ttl: u32,
-    /// RDATA of each record, in wire form, sorted and without duplicates.
-    pub rdatas: Box<[Box<[u8]>]>,
-    /// The answer to a query for exactly this owner and type: this RRset with owner
-    /// compressed to the question, then the additional addresses. Empty when the
-    /// RRset is never answered directly (NS at a cut, glue).
-    pub block: Block,
-}
-
 /// A record without its owner, while grouping.
 struct Entry {
     rtype: Rtype,
@@ -60,31 +55,6 @@ struct Entry {
     file: u16,
     line: u32,
 }
-
-/// Everything at one name. An empty-non-terminal has no RRsets.
-#[derive(Debug, Clone, Default)]
-pub struct Node {
-    pub flags: u8,
-    /// Nodes one label below this one (empty non-terminals included).
-    pub children: u32,
-    /// Sorted by type.
-    pub rrsets: Box<[Rrset]>,
-    /// At a zone cut: the referral (NS in authority, glue in additional).
-    pub referral: Option<Box<Block>>,
-}
-
-impl Node {
-    pub fn rrset(&self, t: Rtype) -> Option<&Rrset> {
-        self.rrsets.iter().find(|r| r.rtype == t)
-    }
-
-    pub fn has(&self, f: u8) -> bool {
-        self.flags & f != 0
-    }
-}
-
-/// Nodes by lowercase wire name.
-pub type NodeMap = FxHashMap<Name, Node>;
 
 /// For each in-zone name that NS, MX or SRV records point to, the owners of those records.
 pub type Referrers = FxHashMap<Name, Box<[Name]>>;
@@ -142,8 +112,8 @@ impl Snapshot {
         if let Some(o) = run_owner.take() {
             groups.entry(o).or_default().append(&mut run);
         }
-        let mut nodes: FxHashMap<Name, Node> =
-            FxHashMap::with_capacity_and_hasher(groups.len() + 16, Default::default());
+        let mut nodes: FxHashMap<Name, NodeData> =
+            FxHashMap::with_capacity_and_hasher(groups.len(), Default::default());
         let mut soa_seen = false;
         let mut count = 0;
         for (owner, mut entries) in groups {
@@ -156,12 +126,7 @@ impl Snapshot {
             for e in entries {
                 if current.is_some_and(|(t, _)| t != e.rtype) {
                     let (t, ttl) = current.take().expect("checked");
-                    rrsets.push(Rrset {
-                        rtype: t,
-                        ttl,
-                        rdatas: std::mem::take(&mut rdatas).into_boxed_slice(),
-                        block: Block::default(),
-                    });
+                    rrsets.push(Rrset { rtype: t, ttl, rdatas: std::mem::take(&mut rdatas) });
                 }
                 // RFC 2181 §5.2: one TTL per RRset; when the file disagrees with itself
                 // the lowest TTL is used (never caching longer than the owner asked).
@@ -172,7 +137,7 @@ impl Snapshot {
                 }
             }
             if let Some((t, ttl)) = current {
-                rrsets.push(Rrset { rtype: t, ttl, rdatas: rdatas.into_boxed_slice(), block: Block::default() });
+                rrsets.push(Rrset { rtype: t, ttl, rdatas });
             }
             let owner_text = || Display(owner.as_wire()).to_string();
             if let Some(soa) = rrsets.iter().find(|r| r.rtype == Rtype::SOA) {
@@ -204,7 +169,7 @@ impl Snapshot {
             if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
                 fl |= flags::DNAME;
             }
-            nodes.insert(owner, Node { flags: fl, children: 0, rrsets: rrsets.into_boxed_slice(), referral: None });
+            nodes.insert(owner, NodeData { flags: fl, children: 0, rrsets });
         }
         if !soa_seen {
             errors.push(LoadError {
@@ -277,15 +242,19 @@ impl Snapshot {
                 }
             }
         }
-        let (serial, negative_ttl) =
-            serial_and_negative_ttl(nodes[apex_wire].rrset(Rtype::SOA).expect("checked above"));
+        let soa = nodes[apex_wire].rrset(Rtype::SOA).expect("checked above");
+        let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, &soa.rdatas[0]);
         let referrers = referrers_of(apex_wire, &nodes);
+        // Packed without answers first; answers read other nodes (additional addresses,
+        // glue), so they are compiled from this map into the final one.
+        let first = NodeMap::pack_all(nodes.iter().map(|(n, d)| (n.as_wire(), d)));
+        drop(nodes);
         let mut snap = Snapshot {
             apex: apex.clone(),
             apex_labels: apex.label_count(),
             serial,
             negative_ttl,
-            base: Arc::new(nodes),
+            base: Arc::new(first),
             delta: FxHashMap::default(),
             referrers: Arc::new(referrers),
             records: count,
@@ -295,17 +264,62 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// A zone from nodes compiled before (its copy in the state directory): the apex
+    /// must be there with its SOA; the negative answer and the referrer index are
+    /// rebuilt, the nodes' answers are used as they are.
+    pub(crate) fn from_compiled(apex: &Name, base: NodeMap) -> Result<Snapshot, String> {
+        let soa = base.get(apex.as_wire()).and_then(|n| n.rrset(Rtype::SOA)).ok_or("no SOA at the apex")?;
+        if soa.len() != 1 || soa.first().len() < 22 {
+            return Err("bad apex SOA".into());
+        }
+        let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, soa.first());
+        let mut referrers: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
+        let mut records = 0;
+        for node in base.iter() {
+            if !is_subdomain(node.name(), apex.as_wire()) {
+                return Err(format!("{} is outside the zone", Display(node.name())));
+            }
+            // What answering relies on the flags for.
+            if (node.has(flags::DELEGATION) && node.rrset(Rtype::NS).is_none())
+                || (node.has(flags::DNAME) && node.rrset(Rtype::DNAME).is_none())
+            {
+                return Err(format!("{}: flags disagree with its records", Display(node.name())));
+            }
+            records += node.record_count();
+            for rrset in node.rrsets() {
+                for t in targets(apex.as_wire(), rrset.rtype, rrset.rdatas()) {
+                    let v = referrers.entry(t).or_default();
+                    if v.last().map(Name::as_wire) != Some(node.name()) {
+                        v.push(Name::from_wire(node.name()).expect("checked"));
+                    }
+                }
+            }
+        }
+        let mut snap = Snapshot {
+            apex: apex.clone(),
+            apex_labels: apex.label_count(),
+            serial,
+            negative_ttl,
+            base: Arc::new(base),
+            delta: FxHashMap::default(),
+            referrers: Arc::new(referrers.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect()),
+            records,
+            negative: Block::default(),
+        };
+        crate::block::with_scratch(|scratch| snap.compile_negative(scratch));
+        Ok(snap)
+    }
+
     /// The precompiled blocks of one node: the answer of each RRset (in order) and the
     /// referral at a cut. Reads the rest of the zone for additional addresses.
-    pub(crate) fn node_blocks(&self, name: &Name, node: &Node, scratch: &mut [u8]) -> (Vec<Block>, Option<Box<Block>>) {
+    pub(crate) fn node_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> (Vec<Block>, Option<Block>) {
         if node.has(flags::BELOW_CUT) {
             return (Vec::new(), None);
         }
-        let owner = name.as_wire();
+        let owner = node.name();
         let cut = node.has(flags::DELEGATION);
         let blocks = node
-            .rrsets
-            .iter()
+            .rrsets()
             .map(|rrset| {
                 if cut && rrset.rtype == Rtype::NS {
                     return Block::default();
@@ -326,9 +340,14 @@ impl Snapshot {
                     true
                 }
             })
-            .map(Box::new)
         });
         (blocks, referral)
+    }
+
+    /// `node` packed again with its answers compiled.
+    pub(crate) fn with_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> Node {
+        let (answers, referral) = self.node_blocks(node, scratch);
+        Node::new(node.name(), &node.to_data(), Some(Blocks { answers: &answers, referral: referral.as_ref() }))
     }
 
     /// Recompile the negative-answer SOA (after the apex SOA changed).
@@ -339,18 +358,24 @@ impl Snapshot {
     }
 
     /// Precompile the answer of every RRset that is answered directly, the referral of
-    /// every cut, and the negative-answer SOA (see [`crate::block`]).
+    /// every cut, and the negative-answer SOA (see [`crate::block`]): the base is packed
+    /// again, node by node, with its answers.
     fn compile_blocks(&mut self) {
-        // Phase one reads the whole snapshot; phase two writes the blocks back in the
-        // same iteration order (the map is not modified in between).
-        let compiled: Vec<_> = crate::block::with_scratch(|scratch| {
+        let base = crate::block::with_scratch(|scratch| {
             self.compile_negative(scratch);
-            self.base.iter().map(|(name, node)| self.node_blocks(name, node, scratch)).collect()
+            let mut out = NodeMap::with_capacity(self.base.len(), self.base.arena_len() * 2);
+            for node in self.base.iter() {
+                let (answers, referral) = self.node_blocks(node, scratch);
+                out.insert(
+                    node.name(),
+                    &node.to_data(),
+                    Some(Blocks { answers: &answers, referral: referral.as_ref() }),
+                );
+            }
+            out.shrink_to_fit();
+            out
         });
-        let base = Arc::get_mut(&mut self.base).expect("a snapshot being compiled is not shared yet");
-        for (node, (blocks, referral)) in base.values_mut().zip(compiled) {
-            set_blocks(node, blocks, referral);
-        }
+        self.base = Arc::new(base);
     }
 
     /// The precompiled negative-answer SOA.
@@ -381,32 +406,26 @@ impl Snapshot {
 
     /// The node at exactly `name` (lowercase wire).
     #[inline]
-    pub fn node(&self, name: &[u8]) -> Option<&Node> {
-        self.node_entry(name).map(|(_, n)| n)
-    }
-
-    /// The node at exactly `name` with its stored name.
-    #[inline]
-    pub fn node_entry(&self, name: &[u8]) -> Option<(&Name, &Node)> {
+    pub fn node(&self, name: &[u8]) -> Option<NodeRef<'_>> {
         if !self.delta.is_empty() {
-            if let Some((n, v)) = self.delta.get_key_value(name) {
-                return v.as_deref().map(|node| (n, node));
+            if let Some(v) = self.delta.get(name) {
+                return v.as_deref().map(Node::as_ref);
             }
         }
-        self.base.get_key_value(name)
+        self.base.get(name)
     }
 
-    pub fn apex_node(&self) -> &Node {
+    pub fn apex_node(&self) -> NodeRef<'_> {
         self.node(self.apex.as_wire()).expect("a zone has its apex")
     }
 
     /// Every node, in no particular order.
-    pub fn nodes(&self) -> impl Iterator<Item = (&Name, &Node)> {
+    pub fn nodes(&self) -> impl Iterator<Item = NodeRef<'_>> {
         let delta = &self.delta;
         self.base
             .iter()
-            .filter(move |(n, _)| delta.is_empty() || !delta.contains_key(n.as_wire()))
-            .chain(delta.iter().filter_map(|(n, v)| v.as_deref().map(|node| (n, node))))
+            .filter(move |n| delta.is_empty() || !delta.contains_key(n.name()))
+            .chain(delta.values().filter_map(|v| v.as_deref().map(Node::as_ref)))
     }
 
     /// Nodes changed since the base was compiled (what a later apply copies).
@@ -430,23 +449,19 @@ impl Snapshot {
     }
 }
 
-/// Store compiled blocks into a node (in RRset order).
-pub(crate) fn set_blocks(node: &mut Node, blocks: Vec<Block>, referral: Option<Box<Block>>) {
-    for (rrset, b) in node.rrsets.iter_mut().zip(blocks) {
-        rrset.block = b;
-    }
-    node.referral = referral;
-}
-
-/// The in-zone targets (lowercase wire) of an NS, MX or SRV RRset; nothing for other types.
-pub(crate) fn targets<'r>(apex: &'r [u8], rrset: &'r Rrset) -> impl Iterator<Item = Name> + 'r {
-    let at = match rrset.rtype {
+/// The in-zone targets (lowercase wire) of NS, MX or SRV records; nothing for other types.
+pub(crate) fn targets<'r>(
+    apex: &'r [u8],
+    rtype: Rtype,
+    rdatas: impl Iterator<Item = &'r [u8]> + 'r,
+) -> impl Iterator<Item = Name> + 'r {
+    let at = match rtype {
         Rtype::NS => Some(0),
         Rtype::MX => Some(2),
         Rtype::SRV => Some(6),
         _ => None,
     };
-    rrset.rdatas.iter().filter_map(move |rd| {
+    rdatas.filter_map(move |rd| {
         let at = at?;
         let mut buf = shoal_wire::name::NameBuf::default();
         shoal_wire::name::parse_name(rd, at, &mut buf).ok()?;
@@ -456,11 +471,11 @@ pub(crate) fn targets<'r>(apex: &'r [u8], rrset: &'r Rrset) -> impl Iterator<Ite
 }
 
 /// Who points to each in-zone target.
-fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
+fn referrers_of(apex: &[u8], nodes: &FxHashMap<Name, NodeData>) -> Referrers {
     let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
     for (owner, node) in nodes {
         for rrset in node.rrsets.iter() {
-            for t in targets(apex, rrset) {
+            for t in targets(apex, rrset.rtype, rrset.rdatas.iter().map(|r| &r[..])) {
                 let v = m.entry(t).or_default();
                 if v.last() != Some(owner) {
                     v.push(owner.clone());
@@ -471,12 +486,11 @@ fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
     m.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect()
 }
 
-/// The serial of the apex SOA RRset, and the TTL of the SOA in negative answers:
-/// min(SOA TTL, SOA MINIMUM) (RFC 2308 §3).
-pub(crate) fn serial_and_negative_ttl(soa: &Rrset) -> (u32, u32) {
-    let rd = &soa.rdatas[0];
+/// The serial of the apex SOA, and the TTL of the SOA in negative answers:
+/// min(SOA TTL, SOA MINIMUM) (RFC 2308 §3), from the SOA's TTL and RDATA.
+pub(crate) fn serial_and_negative_ttl(ttl: u32, rd: &[u8]) -> (u32, u32) {
     let fixed = &rd[rd.len() - 20..];
     let serial = u32::from_be_bytes(fixed[0..4].try_into().expect("4 bytes"));
     let minimum = u32::from_be_bytes(fixed[16..20].try_into().expect("4 bytes"));
-    (serial, soa.ttl.min(minimum))
+    (serial, ttl.min(minimum))
 }

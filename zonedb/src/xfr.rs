@@ -32,10 +32,10 @@ impl<'a> From<&'a Rr> for RrRef<'a> {
 pub fn axfr_records(s: &Snapshot) -> impl Iterator<Item = RrRef<'_>> {
     let apex = s.apex().as_wire();
     let soa = s.apex_node().rrset(Rtype::SOA).expect("zone has SOA");
-    let soa_ref = RrRef { owner: apex, rtype: Rtype::SOA, ttl: soa.ttl, rdata: &soa.rdatas[0] };
-    let body = s.nodes().flat_map(|(name, node)| {
-        node.rrsets.iter().filter(|r| r.rtype != Rtype::SOA).flat_map(move |r| {
-            r.rdatas.iter().map(move |rd| RrRef { owner: name.as_wire(), rtype: r.rtype, ttl: r.ttl, rdata: rd })
+    let soa_ref = RrRef { owner: apex, rtype: Rtype::SOA, ttl: soa.ttl, rdata: soa.first() };
+    let body = s.nodes().flat_map(|node| {
+        node.rrsets().filter(|r| r.rtype != Rtype::SOA).flat_map(move |r| {
+            r.rdatas().map(move |rd| RrRef { owner: node.name(), rtype: r.rtype, ttl: r.ttl, rdata: rd })
         })
     });
     std::iter::once(soa_ref).chain(body).chain(std::iter::once(soa_ref))
