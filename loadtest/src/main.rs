@@ -21,6 +21,7 @@ mod slots;
 mod stats;
 mod sys;
 mod tcp;
+mod timeline;
 mod udp;
 
 use clap::{Args, Parser, Subcommand};
@@ -115,6 +116,13 @@ struct RunArgs {
     /// Label of the CSV row.
     #[arg(long, default_value = "")]
     label: String,
+    /// Write answers per second and latency percentiles per window of time (--window-ms)
+    /// to this CSV file: what the server did while something happened to it.
+    #[arg(long)]
+    timeline: Option<PathBuf>,
+    /// Width of a --timeline window, milliseconds.
+    #[arg(long, default_value_t = 100)]
+    window_ms: u64,
 }
 
 #[derive(Args)]
@@ -149,6 +157,8 @@ pub struct Plan {
     pub first_query: usize,
     /// Spin instead of sleeping when there is nothing to do.
     pub busy_poll: bool,
+    /// Keep a timeline with windows this wide.
+    pub window: Option<Duration>,
 }
 
 fn seconds(name: &str, value: f64, min: f64, max: f64) -> Result<Duration, String> {
@@ -174,6 +184,9 @@ fn plans(args: &RunArgs, queries: &QuerySet) -> Result<Vec<Plan>, String> {
             SlotTable::MAX_CAPACITY - 1
         ));
     }
+    if args.window_ms == 0 || args.window_ms > 60_000 {
+        return Err("--window-ms must be between 1 and 60000".into());
+    }
     if args.batch == 0 || args.batch > 1024 {
         return Err("--batch must be between 1 and 1024".into());
     }
@@ -197,6 +210,7 @@ fn plans(args: &RunArgs, queries: &QuerySet) -> Result<Vec<Plan>, String> {
                 phases,
                 first_query: t * queries.len() / args.threads,
                 busy_poll: args.busy_poll,
+                window: args.timeline.as_ref().map(|_| Duration::from_millis(args.window_ms)),
             }
         })
         .collect())
@@ -289,6 +303,13 @@ fn run(args: RunArgs) -> ExitCode {
         outstanding: args.max_outstanding,
     };
     say(report.text());
+    if let (Some(path), Some(t)) = (&args.timeline, &stats.timeline) {
+        let windows = (phases.send_end_ns - phases.measure_ns).div_ceil(args.window_ms * 1_000_000) as usize;
+        if let Err(e) = t.write_csv(path, windows) {
+            eprintln!("shoal-loadtest: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
     if let Some(path) = &args.csv {
         if let Err(e) = report.append_csv(path) {
             eprintln!("shoal-loadtest: {}: {e}", path.display());

@@ -11,6 +11,7 @@
 
 use crate::query::{check_response, message_id, rcode_name, QuerySet, Verdict};
 use crate::slots::SlotTable;
+use crate::timeline::Timeline;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -52,6 +53,8 @@ pub struct Stats {
     /// When the last valid answer arrived (clock nanoseconds): the end of the measurement
     /// when answers still arrive after sending stopped.
     pub last_answer_ns: u64,
+    /// Answers and latency per window of time, when asked for (`--timeline`).
+    pub timeline: Option<Timeline>,
 }
 
 impl Default for Stats {
@@ -85,7 +88,15 @@ impl Stats {
             latency_sum_ns: 0,
             latency: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds"),
             last_answer_ns: 0,
+            timeline: None,
         }
+    }
+
+    /// Stats that also keep a [`Timeline`] of `window_ns` windows from `origin_ns`.
+    pub fn with_timeline(window: Option<Duration>, origin_ns: u64) -> Stats {
+        let mut s = Stats::new();
+        s.timeline = window.map(|w| Timeline::new(origin_ns, w.as_nanos() as u64));
+        s
     }
 
     /// Responses that were not valid answers to an outstanding query.
@@ -140,6 +151,9 @@ impl Stats {
                 self.latency_sum_ns += ns;
                 self.latency.saturating_record(ns);
                 self.last_answer_ns = self.last_answer_ns.max(now_ns);
+                if let Some(t) = &mut self.timeline {
+                    t.answer(now_ns, ns);
+                }
             }
             Verdict::NotResponse => self.not_response += 1,
             Verdict::QuestionMismatch => self.question_mismatch += 1,
@@ -148,6 +162,9 @@ impl Stats {
     }
 
     pub fn merge(&mut self, other: &Stats) {
+        if let Some(b) = &other.timeline {
+            self.timeline.get_or_insert_with(|| b.empty_like()).merge(b);
+        }
         self.sent += other.sent;
         self.completed += other.completed;
         self.lost += other.lost;

@@ -183,7 +183,7 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
     }
     let fds: Vec<_> = conns.iter().map(|c| c.stream.as_ref().expect("connected").as_raw_fd()).collect();
     let mut poll = PollSet::new(&fds);
-    let mut stats = Stats::new();
+    let mut stats = Stats::with_timeline(plan.window, plan.phases.measure_ns);
     let mut cursor = Cursor::new(plan.first_query, queries.len());
     let mut pacer = plan.rate.map(Pacer::new);
     let phases = plan.phases;

@@ -122,7 +122,7 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
         measure_ns: plan.phases.measure_ns,
     };
     let mut recv = RecvBatch::new(plan.batch, false);
-    let mut stats = Stats::new();
+    let mut stats = Stats::with_timeline(plan.window, plan.phases.measure_ns);
     let mut pacer = plan.rate.map(Pacer::new);
     let phases = plan.phases;
     let mut next_expire = 0u64;

@@ -199,7 +199,13 @@ fn load_all(configs: &[ZoneConfig], threads: usize) -> HashMap<Name, ZoneEntry> 
     let loaded: Vec<Vec<ZoneEntry>> = std::thread::scope(|scope| {
         let handles: Vec<_> = configs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    let loaded = part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>();
+                    crate::sys::release_freed_memory();
+                    loaded
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().expect("a zone loader thread panicked")).collect()
     });
@@ -223,6 +229,8 @@ impl Transfers {
     /// Load every configured zone (and its journal) and build the first catalog.
     pub fn new(config: Config) -> (Transfers, Catalog) {
         let zones = load_all(&config.zones, config.answering_threads());
+        // Compiling needs several times the memory of what it keeps; give it back.
+        crate::sys::release_freed_memory();
         let mut t = Transfers {
             schedule: Schedule::new(config.refresh_concurrency),
             config,

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Scenario xfr-under-load: does taking transfers disturb serving?
+#
+# A Shoal secondary (one worker, pinned to CPU 0) serves a zone of RECORDS records
+# (mostly A/AAAA/TXT, scripts/lib/bigzone.py) from a Knot DNS primary, under open-loop
+# load of RATE queries/s from shoal-loadtest (CPU 1). Knot, the load generator and
+# Shoal's transfer thread share CPU 1. While the load runs:
+#
+#   (a) at 10 s, Shoal is made to take the whole zone again by AXFR (`shoal ctl
+#       zone-retransfer`: received, compared with the held version, applied);
+#   (b) from 30 s, IXFRS small changes are committed on Knot one by one (`knotc
+#       zone-set`, one transaction each); Knot NOTIFYs and Shoal follows by IXFR.
+#
+# shoal-loadtest writes answers/s and p50/p99/max latency per 100 ms window
+# (timeline.csv); plot.py draws them with the transfer intervals (xfr-under-load.svg)
+# and prints the baseline (the windows before the first transfer) and every window whose
+# rate fell below 90% of it or whose p99 went above twice it.
+#
+# Environment: RECORDS=1000000, RATE=100000, IXFRS=1000, DURATION=70, OUT=dir (default
+# target/xfr-under-load), SKIP_INSTALL=1, CARGO_TARGET_DIR.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RECORDS="${RECORDS:-1000000}"
+RATE="${RATE:-100000}"
+IXFRS="${IXFRS:-1000}"
+DURATION="${DURATION:-70}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+OUT="${OUT:-$ROOT/target/xfr-under-load}"
+
+# log, die, PIDS/WORK with cleanup on exit, stop, free_port, install_peers, build_release.
+# shellcheck source=../../scripts/lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
+
+install_peers knot knot-dnsutils
+for tool in knotd knotc taskset python3 cargo; do command -v "$tool" >/dev/null || die "$tool not found"; done
+[[ "$(nproc)" -ge 2 ]] || die "needs 2 cores (Shoal's worker on CPU 0, the rest on CPU 1)"
+build_release "$TARGET" shoal-engine shoal-loadtest
+SHOAL="$TARGET/release/shoal"
+LOADTEST="$TARGET/release/shoal-loadtest"
+mkdir -p "$OUT"
+WORK="$(mktemp -d /tmp/xfr-under-load.XXXXXX)"
+
+log "generating big.test. with about $RECORDS records"
+python3 "$ROOT/scripts/lib/bigzone.py" "$WORK" "$RECORDS"
+python3 - "$WORK" "$RECORDS" <<'PY'
+import sys
+work, records = sys.argv[1], int(sys.argv[2])
+names = int(records / (1 + 1 / 3 + 1 / 5))
+with open(f"{work}/queries", "w") as f:
+    for i in range(100_000):
+        h = i * 7919 % names
+        f.write(f"h{h}.big.test. A\n" if i % 10 else f"nx{i}.big.test. A\n")
+PY
+
+kport=$(free_port)
+sport=$(free_port)
+mkdir -p "$WORK/knot/run" "$WORK/knot/db" "$WORK/knot/zones" "$WORK/shoal"
+cp "$WORK/v1.zone" "$WORK/knot/zones/big.test.zone"
+cat >"$WORK/knot/knot.conf" <<EOF
+server:
+    rundir: "$WORK/knot/run"
+    listen: 127.0.0.1@$kport
+    background-workers: 1
+    user: root:root
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$WORK/knot/db"
+remote:
+  - id: shoal
+    address: 127.0.0.1@$sport
+acl:
+  - id: shoal
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "$WORK/knot/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: changes
+    semantic-checks: off
+zone:
+  - domain: big.test
+    notify: shoal
+    acl: shoal
+EOF
+cat >"$WORK/shoal/shoal.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$sport"]
+workers = 1
+state_dir = "$WORK/shoal/state"
+[control]
+socket = "$WORK/shoal/ctl.sock"
+[[zone]]
+name = "big.test."
+primaries = ["127.0.0.1:$kport"]
+EOF
+
+log "starting Knot (primary, CPU 1) and Shoal (secondary, worker on CPU 0)"
+taskset -c 1 knotd -c "$WORK/knot/knot.conf" >"$OUT/knot.log" 2>&1 &
+PIDS+=($!)
+"$SHOAL" serve --config "$WORK/shoal/shoal.toml" >"$OUT/shoal.log" 2>&1 &
+SHOAL_PID=$!
+PIDS+=("$SHOAL_PID")
+serial() { kdig +short +time=1 +retry=0 -p "$1" @127.0.0.1 big.test. SOA 2>/dev/null | awk '{print $3}'; }
+for _ in $(seq 600); do
+    [[ "$(serial "$sport")" == 1 ]] && break
+    sleep 0.5
+done
+[[ "$(serial "$sport")" == 1 ]] || die "Shoal did not take big.test. from Knot"
+log "Shoal serves big.test. serial 1"
+
+knotc_do() { knotc -c "$WORK/knot/knot.conf" "$@" >/dev/null; }
+since() { python3 -c "import time; print(f'{time.time() - $1:.3f}')"; }
+: >"$OUT/events.txt"
+
+log "load: $RATE q/s for $DURATION s"
+START=$(date +%s.%N)
+taskset -c 1 "$LOADTEST" run -p "$sport" -d "$WORK/queries" -Q "$RATE" -l "$DURATION" -q 20000 -c 8 \
+    --timeline "$OUT/timeline.csv" >"$OUT/loadtest.txt" 2>&1 &
+LOAD_PID=$!
+PIDS+=("$LOAD_PID")
+
+sleep 10
+a_start=$(since "$START")
+"$SHOAL" ctl --socket "$WORK/shoal/ctl.sock" zone-retransfer big.test. >/dev/null
+axfrs_before=$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)
+for _ in $(seq 1200); do
+    [[ "$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)" -gt "$axfrs_before" ]] && break
+    sleep 0.05
+done
+a_end=$(since "$START")
+echo "axfr $a_start $a_end" >>"$OUT/events.txt"
+log "AXFR of $RECORDS records taken from ${a_start} s to ${a_end} s"
+
+sleep "$(python3 -c "print(max(0.0, 30 - $(since "$START")))")"
+b_start=$(since "$START")
+ixfrs_before=$(grep -c 'kind="IXFR"' "$OUT/shoal.log" || true)
+for i in $(seq "$IXFRS"); do
+    knotc_do zone-begin big.test.
+    knotc_do zone-set big.test. "change$i" 3600 A "192.0.2.$((i % 250 + 1))"
+    knotc_do zone-commit big.test.
+done
+target=$((IXFRS + 1))
+for _ in $(seq 600); do
+    [[ "$(serial "$sport")" -ge "$target" ]] && break
+    sleep 0.05
+done
+b_end=$(since "$START")
+echo "ixfr $b_start $b_end" >>"$OUT/events.txt"
+IXFRS_TAKEN=$(($(grep -c 'kind="IXFR"' "$OUT/shoal.log" || true) - ixfrs_before))
+log "$IXFRS commits on Knot from ${b_start} s to ${b_end} s; Shoal took $IXFRS_TAKEN IXFRs, serial $(serial "$sport")"
+
+while kill -0 "$LOAD_PID" 2>/dev/null; do sleep 0.5; done
+grep -E "Queries per second|Queries lost" "$OUT/loadtest.txt" || true
+python3 "$ROOT/loadtest/scenarios/plot.py" "$OUT/timeline.csv" "$OUT/events.txt" "$OUT/xfr-under-load.svg" \
+    "$RATE q/s, $RECORDS-record AXFR (a), $IXFRS commits as IXFR (b)" | tee "$OUT/summary.txt"
+echo "IXFRs taken by Shoal: $IXFRS_TAKEN (for $IXFRS commits on the primary)" | tee -a "$OUT/summary.txt"
