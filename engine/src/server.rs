@@ -82,6 +82,17 @@ impl Server {
                 r
             })?);
         }
+        // With cores to spare, everything else (the transfer thread and the refresh and
+        // transfer threads it starts, metrics, control) runs there, never beside a
+        // worker: applying a big transfer must not take a worker's core. Threads inherit
+        // the affinity of the thread that starts them, so this one is set first.
+        let spare: Vec<usize> = cores.iter().skip(config.workers).copied().collect();
+        if config.workers <= cores.len() && !spare.is_empty() {
+            match crate::sys::pin_to_cores(&spare) {
+                Ok(()) => tracing::info!(cores = ?spare, "transfer and control threads kept off the workers' cores"),
+                Err(e) => tracing::warn!("cannot keep the transfer thread off the workers' cores: {e}"),
+            }
+        }
         let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
         let started = std::time::Instant::now();
         let (report_stats, report_shared) = (stats.clone(), Arc::clone(&shared));

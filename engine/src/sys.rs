@@ -46,10 +46,17 @@ pub fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 
 /// Pin the calling thread to `core`. Failure is harmless (logged by the caller).
 pub fn pin_to_core(core: usize) -> io::Result<()> {
+    pin_to_cores(&[core])
+}
+
+/// Let the calling thread (and the threads it starts later) run only on `cores`.
+pub fn pin_to_cores(cores: &[usize]) -> io::Result<()> {
     // SAFETY: cpu_set_t is plain data for which all-zero is a valid (empty) set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes one bit inside `set`; `core` is reduced modulo the set size.
-    unsafe { libc::CPU_SET(core % (8 * std::mem::size_of::<libc::cpu_set_t>()), &mut set) };
+    for &core in cores {
+        // SAFETY: CPU_SET writes one bit inside `set`; `core` is reduced modulo the set size.
+        unsafe { libc::CPU_SET(core % (8 * std::mem::size_of::<libc::cpu_set_t>()), &mut set) };
+    }
     // SAFETY: pid 0 is the calling thread; the pointer and size describe `set`.
     let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
     if r == 0 {
