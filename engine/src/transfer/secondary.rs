@@ -45,7 +45,7 @@ impl SecondaryState {
     /// every successful check renews, as Knot keeps timers in its timer database and NSD
     /// in xfrd.state): the next check is due a refresh time after it, and the zone expires
     /// an expire time after it (at once, and unserved, if that has passed). A zone
-    /// without a copy is checked at once.
+    /// without a copy, or whose copy's time cannot be read, is checked at once.
     pub fn new(held: Option<&Snapshot>, checked: Option<std::time::SystemTime>, bounds: &TimerBounds) -> Self {
         let now = Instant::now();
         let mut state = SecondaryState {
@@ -60,8 +60,14 @@ impl SecondaryState {
         };
         let Some(held) = held else { return state };
         let (refresh, _, expire) = timers(held, bounds);
-        let age = checked.and_then(|t| std::time::SystemTime::now().duration_since(t).ok()).unwrap_or(Duration::MAX);
-        state.last_success = checked;
+        let Some(checked) = checked else {
+            // No record of the last check: check at once, expire counted from now.
+            state.expire_at = Some(now + secs(expire));
+            return state;
+        };
+        // A time in the future (the clock went back) counts as just checked.
+        let age = std::time::SystemTime::now().duration_since(checked).unwrap_or(Duration::ZERO);
+        state.last_success = Some(checked);
         state.expire_at = Some(now + secs(expire).saturating_sub(age));
         state.expired = age >= secs(expire);
         if age < secs(refresh) && !state.expired {
@@ -274,4 +280,48 @@ fn pull(
 /// Errors after which AXFR is worth a try.
 fn ixfr_fallback(e: &ClientError) -> bool {
     matches!(e, ClientError::Rcode(1 | 4 | 5) | ClientError::Xfr(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    fn zone() -> Snapshot {
+        let apex = shoal_wire::name::from_ascii("example.com.").unwrap();
+        // refresh 600, retry 60, expire 3600
+        let text = "@ 60 SOA ns hm 1 600 60 3600 60\n@ 60 NS ns\nns 60 A 192.0.2.1\n";
+        shoal_zonedb::load_zone_str(&apex, text, std::path::Path::new("t")).unwrap()
+    }
+
+    const BOUNDS: TimerBounds = TimerBounds { refresh: (1, 100_000), retry: (1, 100_000), expire: (1, 100_000) };
+
+    #[test]
+    fn timers_resume_from_the_last_check() {
+        let z = zone();
+        let now = Instant::now();
+        // Checked a minute ago: next check about 540 s on (plus up to a tenth), expiry 3540 s on.
+        let s = SecondaryState::new(Some(&z), Some(SystemTime::now() - Duration::from_secs(60)), &BOUNDS);
+        assert!(!s.expired);
+        let next = s.next_check.duration_since(now).as_secs();
+        assert!((530..=600).contains(&next), "next check in {next} s");
+        let expire = s.expire_at.unwrap().duration_since(now).as_secs();
+        assert!((3530..=3541).contains(&expire), "expires in {expire} s");
+        // Past expire: unserved, checked at once.
+        let old = SecondaryState::new(Some(&z), Some(SystemTime::now() - Duration::from_secs(7200)), &BOUNDS);
+        assert!(old.expired && old.next_check <= Instant::now());
+    }
+
+    #[test]
+    fn an_unknown_or_future_check_time_does_not_expire_the_copy() {
+        let z = zone();
+        let unknown = SecondaryState::new(Some(&z), None, &BOUNDS);
+        assert!(!unknown.expired && unknown.next_check <= Instant::now());
+        assert!(unknown.expire_at.unwrap() > Instant::now() + Duration::from_secs(3500));
+        let future = SecondaryState::new(Some(&z), Some(SystemTime::now() + Duration::from_secs(86_400)), &BOUNDS);
+        assert!(!future.expired);
+        assert!(future.next_check > Instant::now() + Duration::from_secs(590), "counted as just checked");
+        let none = SecondaryState::new(None, None, &BOUNDS);
+        assert!(!none.expired && none.expire_at.is_none());
+    }
 }
