@@ -136,15 +136,16 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         eprintln!("error: cannot set up signals: {e}");
         return ExitCode::FAILURE;
     }
-    let server = match shoal_engine::server::Server::start(&config) {
+    let builtin = config.zones.iter().any(|z| matches!(z.source, ZoneSource::Builtin));
+    let server = match shoal_engine::server::Server::start(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
-    if config.zones.iter().any(|z| matches!(z.source, ZoneSource::Builtin)) {
-        let a = config.listen[0];
+    if builtin {
+        let a = server.listen()[0];
         tracing::info!("serving the bundled example zone: try  dig @{} -p {} www.example.com A", a.ip(), a.port());
     }
     loop {

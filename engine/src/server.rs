@@ -18,13 +18,17 @@ pub struct Server {
     transfer: Option<std::thread::JoinHandle<()>>,
     metrics: Option<std::thread::JoinHandle<()>>,
     events: crossbeam_channel::Sender<Event>,
+    listen: Vec<std::net::SocketAddr>,
     control: Option<std::path::PathBuf>,
 }
 
 impl Server {
     /// Load the zones and start the workers. Fails if a socket cannot be bound.
-    pub fn start(config: &Config) -> io::Result<Server> {
-        let (mut transfers, catalog) = Transfers::new(config.clone());
+    pub fn start(mut config: Config) -> io::Result<Server> {
+        // The zones' configurations go to the transfer side, which keeps the only copy
+        // (100,000 zones of configuration add up).
+        let zones = std::mem::take(&mut config.zones);
+        let (mut transfers, catalog) = Transfers::new(Config { zones, ..config.clone() });
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
         let (events, rx) = crossbeam_channel::bounded(1024);
         transfers.connect(Arc::clone(&catalog), events.clone());
@@ -132,10 +136,16 @@ impl Server {
             metrics,
             events,
             control: config.control_socket.clone(),
+            listen: config.listen.clone(),
         })
     }
 
     /// Ask the transfer thread to re-read the configuration and zone files.
+    /// The addresses served.
+    pub fn listen(&self) -> &[std::net::SocketAddr] {
+        &self.listen
+    }
+
     pub fn reload(&self) {
         let _ = self.events.send(Event::Reload);
     }

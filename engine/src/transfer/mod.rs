@@ -227,8 +227,10 @@ fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
 
 impl Transfers {
     /// Load every configured zone (and its journal) and build the first catalog.
-    pub fn new(config: Config) -> (Transfers, Catalog) {
+    pub fn new(mut config: Config) -> (Transfers, Catalog) {
         let zones = load_all(&config.zones, config.answering_threads());
+        // Each zone keeps its own configuration; a second copy of every one is not kept.
+        config.zones = Vec::new();
         // Compiling needs several times the memory of what it keeps; give it back.
         crate::sys::release_freed_memory();
         let mut t = Transfers {
@@ -673,6 +675,8 @@ impl Transfers {
         for name in added {
             self.schedule_timers(&name);
         }
+        let mut config = config;
+        config.zones = Vec::new();
         self.config = config;
         self.publish();
         for name in notify {
