@@ -83,26 +83,46 @@ fn put_block(out: &mut Vec<u8>, b: Option<&Block>) {
 /// Append the packed form of a node to `out`. Without `blocks`, every RRset keeps its
 /// RDATA and has no answer (a first pass, before answers can be compiled).
 pub(crate) fn pack(out: &mut Vec<u8>, name: &[u8], node: &NodeData, blocks: Option<Blocks<'_>>) {
+    let sets = node.rrsets.iter().map(|r| (r.rtype, r.ttl, r.rdatas.iter().map(|rd| &rd[..])));
+    pack_sets(out, name, (node.flags, node.children), node.rrsets.len(), sets, blocks);
+}
+
+/// Append a packed node again, with `blocks`: RDATA is copied straight from it, without
+/// unpacking it into allocations first (compiling a zone repacks every node).
+pub(crate) fn repack(out: &mut Vec<u8>, node: NodeRef<'_>, blocks: Option<Blocks<'_>>) {
+    let sets = node.rrsets().map(|r| (r.rtype, r.ttl, r.rdatas()));
+    let count = node.rrsets().count();
+    pack_sets(out, node.name(), (node.flags(), node.children()), count, sets, blocks);
+}
+
+/// What [`pack`] and [`repack`] share: `sets` yields (type, TTL, RDATA) per RRset.
+fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
+    out: &mut Vec<u8>,
+    name: &[u8],
+    (flags, children): (u8, u32),
+    count: usize,
+    sets: impl Iterator<Item = (Rtype, u32, R)>,
+    blocks: Option<Blocks<'_>>,
+) {
     out.push(name.len() as u8);
     out.extend_from_slice(name);
-    out.push(node.flags);
-    put_u32(out, node.children);
-    put_u16(out, node.rrsets.len() as u16);
+    out.push(flags);
+    put_u32(out, children);
+    put_u16(out, count as u16);
     let referral = blocks.as_ref().and_then(|b| b.referral);
     out.push(u8::from(referral.is_some()));
-    for (i, r) in node.rrsets.iter().enumerate() {
+    for (i, (rtype, ttl, rdatas)) in sets.enumerate() {
         let block = blocks.as_ref().and_then(|b| b.answers.get(i)).filter(|b| !b.is_empty());
-        put_u16(out, r.rtype.0);
-        put_u32(out, r.ttl);
-        put_u32(out, r.rdatas.len() as u32);
-        let derived =
-            block.is_some_and(|b| !r.rtype.rdata_compressible() && usize::from(b.counts[0]) == r.rdatas.len());
+        let (n, len) = rdatas.clone().fold((0usize, 0usize), |(n, l), rd| (n + 1, l + 2 + rd.len()));
+        put_u16(out, rtype.0);
+        put_u32(out, ttl);
+        put_u32(out, n as u32);
+        let derived = block.is_some_and(|b| !rtype.rdata_compressible() && usize::from(b.counts[0]) == n);
         if derived {
             put_u32(out, 0);
         } else {
-            let len: usize = r.rdatas.iter().map(|rd| 2 + rd.len()).sum();
             put_u32(out, len as u32);
-            for rd in &r.rdatas {
+            for rd in rdatas {
                 put_u16(out, rd.len() as u16);
                 out.extend_from_slice(rd);
             }
@@ -508,6 +528,15 @@ impl Node {
 
     pub fn as_ref(&self) -> NodeRef<'_> {
         NodeRef(&self.0)
+    }
+
+    /// `node` packed again with `blocks`.
+    pub(crate) fn repacked(node: NodeRef<'_>, blocks: Blocks<'_>) -> Node {
+        let mut v = Vec::with_capacity(
+            node.bytes().len() + blocks.answers.iter().map(|b| b.bytes.len() + 16).sum::<usize>() + 64,
+        );
+        repack(&mut v, node, Some(blocks));
+        Node(v.into_boxed_slice())
     }
 }
 

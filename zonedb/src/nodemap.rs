@@ -6,7 +6,7 @@
 //! them. A map is built once and never changed; versions derived from it keep it (an
 //! `Arc`) and put their changed nodes beside it ([`crate::snapshot`]).
 
-use crate::node::{check, pack, packed_len, Blocks, NodeData, NodeRef};
+use crate::node::{check, pack, packed_len, repack, Blocks, NodeData, NodeRef};
 use hashbrown::HashTable;
 use std::hash::Hasher;
 
@@ -71,6 +71,16 @@ impl NodeMap {
         debug_assert!(self.get(name).is_none(), "a node is inserted once");
         let at = self.arena.len();
         pack(&mut self.arena, name, node, blocks);
+        let arena = &self.arena;
+        self.index.insert_unique(hash(name), at, |&o| hash(NodeRef::at(arena, o).name()));
+    }
+
+    /// Add `node` (from another map), packed again with `blocks`.
+    pub fn insert_repacked(&mut self, node: NodeRef<'_>, blocks: Blocks<'_>) {
+        let name = node.name();
+        debug_assert!(self.get(name).is_none(), "a node is inserted once");
+        let at = self.arena.len();
+        repack(&mut self.arena, node, Some(blocks));
         let arena = &self.arena;
         self.index.insert_unique(hash(name), at, |&o| hash(NodeRef::at(arena, o).name()));
     }

@@ -347,7 +347,7 @@ impl Snapshot {
     /// `node` packed again with its answers compiled.
     pub(crate) fn with_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> Node {
         let (answers, referral) = self.node_blocks(node, scratch);
-        Node::new(node.name(), &node.to_data(), Some(Blocks { answers: &answers, referral: referral.as_ref() }))
+        Node::repacked(node, Blocks { answers: &answers, referral: referral.as_ref() })
     }
 
     /// Recompile the negative-answer SOA (after the apex SOA changed).
@@ -366,11 +366,7 @@ impl Snapshot {
             let mut out = NodeMap::with_capacity(self.base.len(), self.base.arena_len() * 2);
             for node in self.base.iter() {
                 let (answers, referral) = self.node_blocks(node, scratch);
-                out.insert(
-                    node.name(),
-                    &node.to_data(),
-                    Some(Blocks { answers: &answers, referral: referral.as_ref() }),
-                );
+                out.insert_repacked(node, Blocks { answers: &answers, referral: referral.as_ref() });
             }
             out.shrink_to_fit();
             out

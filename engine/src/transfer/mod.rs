@@ -195,17 +195,15 @@ pub struct Transfers {
 /// Load every configured zone, on every core: 100,000 small zones start in seconds.
 fn load_all(configs: &[ZoneConfig], threads: usize) -> HashMap<Name, ZoneEntry> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if configs.len() < 2 * cores {
+        // A few (big) zones gain nothing from threads.
+        return configs.iter().map(|z| (z.name.clone(), ZoneEntry::new(z, threads))).collect();
+    }
     let chunk = configs.len().div_ceil(cores).max(1);
     let loaded: Vec<Vec<ZoneEntry>> = std::thread::scope(|scope| {
         let handles: Vec<_> = configs
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let loaded = part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>();
-                    crate::sys::release_freed_memory();
-                    loaded
-                })
-            })
+            .map(|part| scope.spawn(move || part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().map(|h| h.join().expect("a zone loader thread panicked")).collect()
     });
@@ -231,8 +229,6 @@ impl Transfers {
         let zones = load_all(&config.zones, config.answering_threads());
         // Each zone keeps its own configuration; a second copy of every one is not kept.
         config.zones = Vec::new();
-        // Compiling needs several times the memory of what it keeps; give it back.
-        crate::sys::release_freed_memory();
         let mut t = Transfers {
             schedule: Schedule::new(config.refresh_concurrency),
             config,
@@ -314,6 +310,9 @@ impl Transfers {
 
     /// Run until `Stop` (or the channel closes).
     pub fn run(mut self, rx: Receiver<Event>) {
+        // Compiling the zones at start needed several times the memory they keep (on
+        // loader threads, now gone): give it back, once the workers are serving.
+        crate::sys::release_freed_memory();
         loop {
             let mut wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
             if let Some(w) = self.publish_wait() {
