@@ -54,16 +54,14 @@ impl NodeMap {
             offsets.push(at);
             at = check(&arena, at)?;
         }
-        let mut index = HashTable::with_capacity(offsets.len());
+        let mut m = NodeMap { arena, index: HashTable::with_capacity(offsets.len()) };
         for o in offsets {
-            let name = NodeRef::at(&arena, o).name();
-            let h = hash(name);
-            if index.find(h, |&x| NodeRef::at(&arena, x).name() == name).is_some() {
+            if m.get(NodeRef::at(&m.arena, o).name()).is_some() {
                 return Err("a name is stored twice");
             }
-            index.insert_unique(h, o, |&x| hash(NodeRef::at(&arena, x).name()));
+            m.index_node(o);
         }
-        Ok(NodeMap { arena, index })
+        Ok(m)
     }
 
     /// Add the node at `name`, which must not be in the map yet.
@@ -71,18 +69,22 @@ impl NodeMap {
         debug_assert!(self.get(name).is_none(), "a node is inserted once");
         let at = self.arena.len();
         pack(&mut self.arena, name, node, blocks);
-        let arena = &self.arena;
-        self.index.insert_unique(hash(name), at, |&o| hash(NodeRef::at(arena, o).name()));
+        self.index_node(at);
     }
 
     /// Add `node` (from another map), packed again with `blocks`.
     pub fn insert_repacked(&mut self, node: NodeRef<'_>, blocks: Blocks<'_>) {
-        let name = node.name();
-        debug_assert!(self.get(name).is_none(), "a node is inserted once");
+        debug_assert!(self.get(node.name()).is_none(), "a node is inserted once");
         let at = self.arena.len();
         repack(&mut self.arena, node, Some(blocks));
+        self.index_node(at);
+    }
+
+    /// Index the node packed at `at` in the arena (its name is not there yet).
+    fn index_node(&mut self, at: usize) {
         let arena = &self.arena;
-        self.index.insert_unique(hash(name), at, |&o| hash(NodeRef::at(arena, o).name()));
+        let h = hash(NodeRef::at(arena, at).name());
+        self.index.insert_unique(h, at, |&o| hash(NodeRef::at(arena, o).name()));
     }
 
     /// The node at exactly `name` (lowercase wire).
