@@ -244,11 +244,11 @@ impl Snapshot {
         }
         let soa = nodes[apex_wire].rrset(Rtype::SOA).expect("checked above");
         let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, &soa.rdatas[0]);
-        let referrers = referrers_of(apex_wire, &nodes);
         // Packed without answers first; answers read other nodes (additional addresses,
         // glue), so they are compiled from this map into the final one.
         let first = NodeMap::pack_all(nodes.iter().map(|(n, d)| (n.as_wire(), d)));
         drop(nodes);
+        let referrers = referrers_of(apex_wire, &first);
         let mut snap = Snapshot {
             apex: apex.clone(),
             apex_labels: apex.label_count(),
@@ -273,7 +273,6 @@ impl Snapshot {
             return Err("bad apex SOA".into());
         }
         let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, soa.first());
-        let mut referrers: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
         let mut records = 0;
         for node in base.iter() {
             if !is_subdomain(node.name(), apex.as_wire()) {
@@ -286,15 +285,8 @@ impl Snapshot {
                 return Err(format!("{}: flags disagree with its records", Display(node.name())));
             }
             records += node.record_count();
-            for rrset in node.rrsets() {
-                for t in targets(apex.as_wire(), rrset.rtype, rrset.rdatas()) {
-                    let v = referrers.entry(t).or_default();
-                    if v.last().map(Name::as_wire) != Some(node.name()) {
-                        v.push(Name::from_wire(node.name()).expect("checked"));
-                    }
-                }
-            }
         }
+        let referrers = referrers_of(apex.as_wire(), &base);
         let mut snap = Snapshot {
             apex: apex.clone(),
             apex_labels: apex.label_count(),
@@ -302,7 +294,7 @@ impl Snapshot {
             negative_ttl,
             base: Arc::new(base),
             delta: FxHashMap::default(),
-            referrers: Arc::new(referrers.into_iter().map(|(k, v)| (k, v.into_boxed_slice())).collect()),
+            referrers: Arc::new(referrers),
             records,
             negative: Block::default(),
         };
@@ -467,14 +459,14 @@ pub(crate) fn targets<'r>(
 }
 
 /// Who points to each in-zone target.
-fn referrers_of(apex: &[u8], nodes: &FxHashMap<Name, NodeData>) -> Referrers {
+fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
     let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
-    for (owner, node) in nodes {
-        for rrset in node.rrsets.iter() {
-            for t in targets(apex, rrset.rtype, rrset.rdatas.iter().map(|r| &r[..])) {
+    for node in nodes.iter() {
+        for rrset in node.rrsets() {
+            for t in targets(apex, rrset.rtype, rrset.rdatas()) {
                 let v = m.entry(t).or_default();
-                if v.last() != Some(owner) {
-                    v.push(owner.clone());
+                if v.last().map(Name::as_wire) != Some(node.name()) {
+                    v.push(Name::from_wire(node.name()).expect("a stored name"));
                 }
             }
         }
