@@ -23,7 +23,7 @@ ZONES="${ZONES:-100000}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-$ROOT/target/bench-many-zones}"
 
-# log, die, PIDS/WORK with cleanup on exit, stop, free_port.
+# log, die, PIDS/WORK with cleanup on exit, stop, free_port, start_server, pss.
 # shellcheck source=lib/peers.sh
 source "$ROOT/scripts/lib/peers.sh"
 
@@ -98,17 +98,6 @@ while pending and time.time() - start < limit:
         time.sleep(0.02)
 print(f"{time.time() - start:.3f}" if not pending else "-1")
 PY
-}
-
-start_server() { # server dir
-    START=$(date +%s.%N)
-    case "$1" in
-        shoal) "$SHOAL" serve --config "$2/shoal.toml" >>"$OUT/logs/shoal-$(basename "$2").log" 2>&1 & ;;
-        knot) knotd -c "$2/knot.conf" >>"$OUT/logs/knot-$(basename "$2").log" 2>&1 & ;;
-        nsd) nsd -d -c "$2/nsd.conf" >>"$OUT/logs/nsd-$(basename "$2").log" 2>&1 & ;;
-    esac
-    PID=$!
-    PIDS+=("$PID")
 }
 
 echo "z0.test." >"$WORK/first"

@@ -18,7 +18,7 @@ RECORDS="${RECORDS:-1000000}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-$ROOT/target/bench-zones}"
 
-# log, die, PIDS/WORK with cleanup on exit, stop, free_port, knot_conf, nsd_conf.
+# log, die, PIDS/WORK with cleanup on exit, stop, free_port, knot_conf, nsd_conf, start_server, pss.
 # shellcheck source=lib/peers.sh
 source "$ROOT/scripts/lib/peers.sh"
 
@@ -86,30 +86,21 @@ socket = "$dir/ctl.sock"
 name = "big.test."
 $source
 EOF
-    START=$(date +%s.%N)
-    "$SHOAL" serve --config "$dir/shoal.toml" >>"$OUT/logs/shoal-$(basename "$dir").log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
+    start_server shoal "$dir"
 }
 
 start_knot() { # dir zonefile port
     local dir="$1" file="$2" port="$3"
     knot_conf "$dir" "$port" 1 big.test
     cp "$file" "$dir/zones/big.test.zone"
-    START=$(date +%s.%N)
-    knotd -c "$dir/knot.conf" >>"$OUT/logs/knot.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
+    start_server knot "$dir"
 }
 
 start_nsd() { # dir zonefile port
     local dir="$1" file="$2" port="$3"
     nsd_conf "$dir" "$port" 1 big.test
     cp "$file" "$dir/zones/big.test.zone"
-    START=$(date +%s.%N)
-    nsd -d -c "$dir/nsd.conf" >>"$OUT/logs/nsd.log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
+    start_server nsd "$dir"
 }
 
 declare -A LOAD MEM BASE

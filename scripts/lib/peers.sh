@@ -88,6 +88,21 @@ pss() {
 # status_kb PID FIELD: a field of /proc/PID/status (VmRSS, VmHWM), kB.
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
+# start_server shoal|knot|nsd DIR: start $SHOAL (DIR/shoal.toml), knotd (DIR/knot.conf)
+# or nsd (DIR/nsd.conf) in the background, output appended to
+# $OUT/logs/SERVER-$(basename DIR).log; sets START (epoch seconds) and PID, and records PID.
+start_server() {
+    START=$(date +%s.%N)
+    case "$1" in
+        shoal) "$SHOAL" serve --config "$2/shoal.toml" >>"$OUT/logs/shoal-$(basename "$2").log" 2>&1 & ;;
+        knot) knotd -c "$2/knot.conf" >>"$OUT/logs/knot-$(basename "$2").log" 2>&1 & ;;
+        nsd) nsd -d -c "$2/nsd.conf" >>"$OUT/logs/nsd-$(basename "$2").log" 2>&1 & ;;
+        *) die "start_server: unknown server $1" ;;
+    esac
+    PID=$!
+    PIDS+=("$PID")
+}
+
 # knot_conf DIR PORT WORKERS DOMAIN...: DIR/knot.conf serving each DOMAIN (no trailing
 # dot) from DIR/zones/DOMAIN.zone on 127.0.0.1@PORT; nothing written back, no journal,
 # no semantic checks.
