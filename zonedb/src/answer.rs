@@ -466,15 +466,21 @@ pub(crate) fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: O
     true
 }
 
+/// Where the name whose addresses go in the additional section sits in the RDATA of
+/// `t` (NS, MX, SRV); `None` for types without additional processing.
+pub(crate) fn target_offset(t: Rtype) -> Option<usize> {
+    match t {
+        Rtype::NS => Some(0),
+        Rtype::MX => Some(2),
+        Rtype::SRV => Some(6),
+        _ => None,
+    }
+}
+
 /// Addresses of MX, NS and SRV targets that live in this zone. For a referral
 /// (`cut` set), glue below the cut is required: if it does not fit, TC is set.
 pub(crate) fn write_additional(w: &mut ResponseWriter<'_>, snap: &Snapshot, rrset: RrsetRef<'_>, cut: Option<&[u8]>) {
-    let at = match rrset.rtype {
-        Rtype::NS => 0,
-        Rtype::MX => 2,
-        Rtype::SRV => 6,
-        _ => return,
-    };
+    let Some(at) = target_offset(rrset.rtype) else { return };
     let mut done: [NameBuf; 8] = Default::default();
     let mut ndone = 0;
     for rd in rrset.rdatas() {

@@ -5,6 +5,7 @@
 //! Applying an IXFR derives the new version from the held one, sharing what did not
 //! change ([`crate::overlay`]).
 
+use crate::build::Builder;
 use crate::diff::{Diff, Rr};
 use crate::error::LoadError;
 use crate::load::{Loaded, Record};
@@ -98,7 +99,7 @@ fn show(r: &Rr) -> String {
 /// A delta larger than this many nodes, or than an eighth of the base, is folded into
 /// a new base (a full compile, on the caller's thread) so lookups stay one probe and
 /// later applies copy little.
-const MAX_DELTA: usize = 4096;
+pub(crate) const MAX_DELTA: usize = 4096;
 
 /// Apply `diffs` (in order) to `old`. The result shares every node the diffs do not
 /// touch with `old` (see [`crate::overlay`]); its cost follows the number of changed
@@ -106,24 +107,32 @@ const MAX_DELTA: usize = 4096;
 /// are folded into a new base, which compile the whole zone.
 pub fn apply(old: &Snapshot, diffs: &[Diff]) -> Result<Snapshot, ApplyError> {
     let changes = net_changes(old, diffs)?;
-    let invalid = |e: Vec<LoadError>| ApplyError::Invalid(e.first().map(|e| e.to_string()).unwrap_or_default());
-    match derive(old, changes.clone())? {
+    match derive(old, &changes)? {
         Derived::Done(s) if s.delta_len() <= MAX_DELTA.max(s.base_len() / 8) => Ok(s),
-        Derived::Done(s) => from_records(s.apex(), records_of(&s), "IXFR").map_err(invalid),
-        Derived::Rebuild => {
-            let mut records: Vec<Rr> =
-                records_of(old).into_iter().filter(|r| !changes.contains_key(&r.owner)).collect();
-            for (owner, recs) in changes {
-                records.extend(recs.into_iter().map(|((rtype, rdata), ttl)| Rr {
-                    owner: owner.clone(),
-                    rtype,
-                    ttl,
-                    rdata,
-                }));
-            }
-            from_records(old.apex(), records, "IXFR").map_err(invalid)
+        Derived::Done(s) => rebuild(&s, &FxHashMap::default(), "IXFR"),
+        Derived::Rebuild => rebuild(old, &changes, "IXFR"),
+    }
+}
+
+/// `s` compiled again from its records, with `changes` replacing the owners they name,
+/// record by record through a [`Builder`] (no list of the zone's records is made).
+pub(crate) fn rebuild(s: &Snapshot, changes: &FxHashMap<Name, Records>, origin: &str) -> Result<Snapshot, ApplyError> {
+    let mut b = Builder::new(s.apex(), s.base_len() + s.delta_len(), s.base.arena_len() * 3 / 2);
+    b.add_source(origin.into());
+    for node in s.nodes().filter(|n| changes.is_empty() || !changes.contains_key(n.name())) {
+        b.add_node(node);
+    }
+    for (owner, records) in changes {
+        for ((rtype, rdata), ttl) in records {
+            b.add(owner.as_wire(), *rtype, *ttl, rdata, 0, 0);
         }
     }
+    b.finish().map_err(invalid)
+}
+
+/// The first problem compiling found, as an apply error.
+pub(crate) fn invalid(e: Vec<LoadError>) -> ApplyError {
+    ApplyError::Invalid(e.first().map(|e| e.to_string()).unwrap_or_default())
 }
 
 /// `new`, or the same version derived from `old` by `diff` when the change is small:
@@ -136,79 +145,6 @@ pub fn shared_with(old: &Snapshot, new: Snapshot, diff: &Diff) -> Snapshot {
     match apply(old, std::slice::from_ref(diff)) {
         Ok(s) if s.serial() == new.serial() && s.record_count() == new.record_count() => s,
         _ => new,
-    }
-}
-
-/// What a zone received whole (AXFR) becomes when a version is held.
-pub enum Received {
-    /// Few owners changed: the new version derived from the held one (sharing its
-    /// nodes; no full compile was made), and the diff that leads to it.
-    Derived { snapshot: Box<Snapshot>, diff: Diff },
-    /// Too much changed: compile these records (given back) instead.
-    Whole(Vec<Rr>),
-}
-
-/// Compare a zone received whole with `held`, owner by owner, without compiling it:
-/// a small change is applied to `held` (peak memory is the held version, the received
-/// records and the changed owners, not a second copy of the zone).
-pub fn from_axfr(held: &Snapshot, mut records: Vec<Rr>) -> Result<Received, ApplyError> {
-    records.sort_unstable();
-    let apex = held.apex();
-    let Some(new_soa) = records.iter().find(|r| r.rtype == Rtype::SOA && &r.owner == apex).cloned() else {
-        return Err(ApplyError::Invalid("no SOA at the apex".into()));
-    };
-    let limit = MAX_DELTA.max(held.record_count() / 8);
-    let mut changes: FxHashMap<Name, Records> = FxHashMap::default();
-    let (mut removed, mut added) = (Vec::new(), Vec::new());
-    let mut note = |owner: &Name, old: &Records, new: &Records| {
-        for ((t, rd), ttl) in old.iter().filter(|(k, ttl)| new.get(*k) != Some(*ttl) && k.0 != Rtype::SOA) {
-            removed.push(Rr { owner: owner.clone(), rtype: *t, ttl: *ttl, rdata: rd.clone() });
-        }
-        for ((t, rd), ttl) in new.iter().filter(|(k, ttl)| old.get(*k) != Some(*ttl) && k.0 != Rtype::SOA) {
-            added.push(Rr { owner: owner.clone(), rtype: *t, ttl: *ttl, rdata: rd.clone() });
-        }
-    };
-    for group in records.chunk_by(|a, b| a.owner == b.owner) {
-        let owner = &group[0].owner;
-        let mut new = Records::new();
-        for r in group {
-            new.insert((r.rtype, r.rdata.clone()), r.ttl);
-        }
-        // One TTL per RRset, the lowest, as compiling decides.
-        let mut lowest: FxHashMap<Rtype, u32> = FxHashMap::default();
-        for ((t, _), ttl) in &new {
-            let e = lowest.entry(*t).or_insert(*ttl);
-            *e = (*e).min(*ttl);
-        }
-        for ((t, _), ttl) in new.iter_mut() {
-            *ttl = lowest[t];
-        }
-        let old = records_at(held.node(owner.as_wire()));
-        if old != new {
-            note(owner, &old, &new);
-            changes.insert(owner.clone(), new);
-            if changes.len() > limit {
-                return Ok(Received::Whole(records));
-            }
-        }
-    }
-    for node in held.nodes().filter(|n| !n.is_empty()) {
-        if records.binary_search_by(|r| r.owner.as_wire().cmp(node.name())).is_err() {
-            let name = Name::from_wire(node.name()).expect("a stored name");
-            let old = records_at(Some(node));
-            note(&name, &old, &Records::new());
-            changes.insert(name, Records::new());
-            if changes.len() > limit {
-                return Ok(Received::Whole(records));
-            }
-        }
-    }
-    removed.sort();
-    added.sort();
-    let diff = Diff { old_soa: crate::diff::soa_of(held), new_soa, removed, added };
-    match derive(held, changes)? {
-        Derived::Done(snapshot) => Ok(Received::Derived { snapshot: Box::new(snapshot), diff }),
-        Derived::Rebuild => Ok(Received::Whole(records)),
     }
 }
 

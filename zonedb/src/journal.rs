@@ -63,6 +63,11 @@ impl Journal {
         self.trim();
     }
 
+    /// Forget every diff (the next version does not follow from the newest one).
+    pub fn clear(&mut self) {
+        self.diffs.clear();
+    }
+
     /// Append a diff, keeping the chain and the bound.
     pub fn push(&mut self, d: Diff) {
         if self.diffs.back().is_some_and(|last| last.new_serial() != d.old_serial()) {
@@ -148,14 +153,27 @@ impl Journal {
 
 /// Write `data` to `path` via a temporary file in the same folder, fsync, rename.
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |w| w.write_all(data))
+}
+
+/// [`write_atomically`], with the contents streamed by `write` through a buffer (a
+/// million-record zone copy is never assembled in memory).
+pub fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
+    let written = (|| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
+        write(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -164,6 +182,36 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A writer that keeps the checksum of what goes through it; [`Sealing::seal`]
+/// appends it (the framing [`open_sealed`] checks).
+pub(crate) struct Sealing<W: Write> {
+    inner: W,
+    sum: u64,
+}
+
+impl<W: Write> Sealing<W> {
+    pub(crate) fn new(inner: W) -> Self {
+        Sealing { inner, sum: FNV_START }
+    }
+
+    pub(crate) fn seal(mut self) -> std::io::Result<()> {
+        let sum = self.sum;
+        self.inner.write_all(&sum.to_be_bytes())
+    }
+}
+
+impl<W: Write> Write for Sealing<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(b)?;
+        self.sum = fnv1a_more(self.sum, &b[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 // The record encoding and checksummed framing shared by the journal and the
@@ -182,7 +230,13 @@ pub(crate) fn put_rr(buf: &mut Vec<u8>, r: &Rr) {
 
 /// FNV-1a, 64-bit: enough to detect a torn or damaged file.
 pub fn fnv1a(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_more(FNV_START, b)
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continue a checksum over more bytes.
+fn fnv1a_more(mut h: u64, b: &[u8]) -> u64 {
     for &x in b {
         h ^= u64::from(x);
         h = h.wrapping_mul(0x0100_0000_01b3);

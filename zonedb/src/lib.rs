@@ -17,10 +17,12 @@
 pub mod answer;
 pub mod apply;
 pub mod block;
+pub mod build;
 pub mod catalog;
 pub mod counters;
 pub mod diff;
 pub mod error;
+pub mod incoming;
 pub mod journal;
 pub mod lexer;
 pub mod load;
@@ -45,13 +47,21 @@ use shoal_wire::Name;
 use std::path::Path;
 
 /// Load and compile the zone `apex` from the master file at `path`.
+/// The records are compiled as they are read ([`build`]), never held as a list.
 pub fn load_zone(apex: &Name, path: &Path) -> Result<Snapshot, Vec<LoadError>> {
-    let loaded = load::load_file(apex, path)?;
-    Snapshot::compile(apex, loaded)
+    let size = std::fs::metadata(path).map_or(0, |m| m.len() as usize);
+    load::load_file_into(apex, path, builder_for(apex, size))?.finish()
 }
 
 /// Load and compile the zone `apex` from text (tests, the bundled example zone).
 pub fn load_zone_str(apex: &Name, text: &str, path: &Path) -> Result<Snapshot, Vec<LoadError>> {
-    let loaded = load::load_str(apex, text, path)?;
-    Snapshot::compile(apex, loaded)
+    load::load_str_into(apex, text, path, builder_for(apex, text.len()))?.finish()
+}
+
+/// A builder sized for a master file of `size` bytes: a record takes about three
+/// times its text packed with its answer; the index starts below the owners a file
+/// that size holds and grows (an oversized index costs memory, an oversized arena
+/// only address space).
+fn builder_for(apex: &Name, size: usize) -> build::Builder {
+    build::Builder::new(apex, size / 64, size * 3 + 4096)
 }

@@ -42,10 +42,41 @@ pub struct Loaded {
     pub files: Vec<PathBuf>,
 }
 
-struct State<'z> {
+/// Where loading puts what it reads: a list of records ([`Loaded`]), or a zone being
+/// compiled as it is read ([`crate::build::Builder`]).
+pub trait Sink {
+    /// A file is being read; records from it carry the index returned.
+    fn source(&mut self, path: &Path) -> u16;
+    /// One record; `owner` is lowercase wire form, inside the zone.
+    fn record(&mut self, owner: &[u8], rtype: Rtype, ttl: u32, rdata: &[u8], file: u16, line: u32);
+}
+
+impl Sink for Loaded {
+    fn source(&mut self, path: &Path) -> u16 {
+        self.files.push(path.to_path_buf());
+        (self.files.len() - 1) as u16
+    }
+
+    fn record(&mut self, owner: &[u8], rtype: Rtype, ttl: u32, rdata: &[u8], file: u16, line: u32) {
+        let owner = Name::from_wire(owner).expect("owner built by text::name is valid");
+        self.records.push(Record { owner, rtype, ttl, rdata: rdata.into(), file, line });
+    }
+}
+
+impl Sink for crate::build::Builder {
+    fn source(&mut self, path: &Path) -> u16 {
+        self.add_source(path.to_path_buf())
+    }
+
+    fn record(&mut self, owner: &[u8], rtype: Rtype, ttl: u32, rdata: &[u8], file: u16, line: u32) {
+        self.add(owner, rtype, ttl, rdata, file, line);
+    }
+}
+
+struct State<'z, S: Sink> {
     apex: &'z Name,
     zone_text: String,
-    loaded: Loaded,
+    sink: S,
     errors: Vec<LoadError>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
@@ -53,33 +84,36 @@ struct State<'z> {
 
 /// Load the zone `apex` from `path` (and what it includes).
 pub fn load_file(apex: &Name, path: &Path) -> Result<Loaded, Vec<LoadError>> {
-    let mut st = State::new(apex);
+    load_file_into(apex, path, Loaded::default())
+}
+
+/// Load the zone `apex` from `path` (and what it includes) into `sink`.
+pub fn load_file_into<S: Sink>(apex: &Name, path: &Path, sink: S) -> Result<S, Vec<LoadError>> {
+    let mut st = State::new(apex, sink);
     st.file(path, apex.as_wire().to_vec(), 0, None);
     st.finish()
 }
 
 /// Load the zone `apex` from text; `path` names it in errors and anchors `$INCLUDE`.
 pub fn load_str(apex: &Name, text: &str, path: &Path) -> Result<Loaded, Vec<LoadError>> {
-    let mut st = State::new(apex);
+    load_str_into(apex, text, path, Loaded::default())
+}
+
+/// Load the zone `apex` from text into `sink`.
+pub fn load_str_into<S: Sink>(apex: &Name, text: &str, path: &Path, sink: S) -> Result<S, Vec<LoadError>> {
+    let mut st = State::new(apex, sink);
     st.text(text, path, apex.as_wire().to_vec(), 0);
     st.finish()
 }
 
-impl<'z> State<'z> {
-    fn new(apex: &'z Name) -> Self {
-        State {
-            apex,
-            zone_text: apex.to_string(),
-            loaded: Loaded::default(),
-            errors: Vec::new(),
-            default_ttl: None,
-            last_ttl: None,
-        }
+impl<'z, S: Sink> State<'z, S> {
+    fn new(apex: &'z Name, sink: S) -> Self {
+        State { apex, zone_text: apex.to_string(), sink, errors: Vec::new(), default_ttl: None, last_ttl: None }
     }
 
-    fn finish(self) -> Result<Loaded, Vec<LoadError>> {
+    fn finish(self) -> Result<S, Vec<LoadError>> {
         if self.errors.is_empty() {
-            Ok(self.loaded)
+            Ok(self.sink)
         } else {
             Err(self.errors)
         }
@@ -115,8 +149,7 @@ impl<'z> State<'z> {
     }
 
     fn text(&mut self, text: &str, path: &Path, mut origin: Vec<u8>, depth: usize) {
-        let file_idx = self.loaded.files.len() as u16;
-        self.loaded.files.push(path.to_path_buf());
+        let file_idx = self.sink.source(path);
         let mut lx = Lexer::new(text);
         let mut toks: Vec<Token<'_>> = Vec::with_capacity(16);
         let mut owner: Option<Vec<u8>> = None;
@@ -218,15 +251,7 @@ impl<'z> State<'z> {
                 }
                 None => self.default_ttl.or(self.last_ttl).unwrap_or(DEFAULT_TTL),
             };
-            let owner_name = Name::from_wire(own).expect("owner built by text::name is valid");
-            self.loaded.records.push(Record {
-                owner: owner_name,
-                rtype,
-                ttl,
-                rdata: rd.as_slice().into(),
-                file: file_idx,
-                line: line as u32,
-            });
+            self.sink.record(own, rtype, ttl, &rd, file_idx, line as u32);
         }
     }
 

@@ -96,7 +96,7 @@ pub(crate) fn repack(out: &mut Vec<u8>, node: NodeRef<'_>, blocks: Option<Blocks
 }
 
 /// What [`pack`] and [`repack`] share: `sets` yields (type, TTL, RDATA) per RRset.
-fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
+pub(crate) fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
     out: &mut Vec<u8>,
     name: &[u8],
     (flags, children): (u8, u32),

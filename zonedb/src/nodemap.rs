@@ -7,6 +7,7 @@
 //! `Arc`) and put their changed nodes beside it ([`crate::snapshot`]).
 
 use crate::node::{check, pack, packed_len, repack, Blocks, NodeData, NodeRef};
+use crate::snapshot::flags;
 use hashbrown::HashTable;
 use std::hash::Hasher;
 
@@ -21,6 +22,8 @@ fn hash(name: &[u8]) -> u64 {
 pub struct NodeMap {
     arena: Vec<u8>,
     index: HashTable<usize>,
+    /// Bytes of replaced nodes still in the arena (see [`Self::replace`]).
+    dead: usize,
 }
 
 impl std::fmt::Debug for NodeMap {
@@ -32,7 +35,7 @@ impl std::fmt::Debug for NodeMap {
 impl NodeMap {
     /// An empty map with room for `nodes` nodes of `bytes` packed bytes in all.
     pub fn with_capacity(nodes: usize, bytes: usize) -> NodeMap {
-        NodeMap { arena: Vec::with_capacity(bytes), index: HashTable::with_capacity(nodes) }
+        NodeMap { arena: Vec::with_capacity(bytes), index: HashTable::with_capacity(nodes), dead: 0 }
     }
 
     /// Pack the nodes of `data` (blocks not compiled yet), sized exactly.
@@ -54,7 +57,7 @@ impl NodeMap {
             offsets.push(at);
             at = check(&arena, at)?;
         }
-        let mut m = NodeMap { arena, index: HashTable::with_capacity(offsets.len()) };
+        let mut m = NodeMap { arena, index: HashTable::with_capacity(offsets.len()), dead: 0 };
         for o in offsets {
             if m.get(NodeRef::at(&m.arena, o).name()).is_some() {
                 return Err("a name is stored twice");
@@ -78,6 +81,97 @@ impl NodeMap {
         let at = self.arena.len();
         repack(&mut self.arena, node, Some(blocks));
         self.index_node(at);
+    }
+
+    /// Append a node that `write` packs at the end of the arena (its name must be new);
+    /// returns its offset.
+    pub(crate) fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let at = self.arena.len();
+        write(&mut self.arena);
+        debug_assert!(self.get(NodeRef::at(&self.arena, at).name()).is_none(), "a node is inserted once");
+        self.index_node(at);
+        at
+    }
+
+    /// Replace the node at offset `old` by `bytes` (a packed node of the same name),
+    /// appended; the old bytes stay in the arena, flagged dead, until [`Self::compact`].
+    /// Returns the new offset.
+    pub(crate) fn replace(&mut self, old: usize, bytes: &[u8]) -> usize {
+        let at = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        *self.flags_mut(old) |= flags::DEAD;
+        self.dead += NodeRef::at(&self.arena, old).bytes().len();
+        let h = hash(NodeRef::at(&self.arena, old).name());
+        if let Some(slot) = self.index.find_mut(h, |&o| o == old) {
+            *slot = at;
+        }
+        at
+    }
+
+    /// Where the node at `name` starts in the arena.
+    pub(crate) fn offset_of(&self, name: &[u8]) -> Option<usize> {
+        let arena = &self.arena;
+        self.index.find(hash(name), |&o| NodeRef::at(arena, o).name() == name).copied()
+    }
+
+    /// The node that starts at `at`.
+    pub(crate) fn node_at(&self, at: usize) -> NodeRef<'_> {
+        NodeRef::at(&self.arena, at)
+    }
+
+    /// The flags of the node at `at`, to change while a version is built.
+    pub(crate) fn flags_mut(&mut self, at: usize) -> &mut u8 {
+        let i = at + 1 + usize::from(self.arena[at]);
+        &mut self.arena[i]
+    }
+
+    /// Count one more child of the node at `at`.
+    pub(crate) fn add_child(&mut self, at: usize) {
+        let i = at + 2 + usize::from(self.arena[at]);
+        let c = u32::from_le_bytes(self.arena[i..i + 4].try_into().expect("4 bytes")) + 1;
+        self.arena[i..i + 4].copy_from_slice(&c.to_le_bytes());
+    }
+
+    /// Bytes of replaced nodes still in the arena.
+    pub(crate) fn dead_bytes(&self) -> usize {
+        self.dead
+    }
+
+    /// Every node in arena order with its offset, replaced ones (flagged dead) included.
+    pub(crate) fn walk(&self) -> impl Iterator<Item = (usize, NodeRef<'_>)> {
+        let arena = &self.arena;
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            (at < arena.len()).then(|| {
+                let node = NodeRef::at(arena, at);
+                let this = at;
+                at += node.bytes().len();
+                (this, node)
+            })
+        })
+    }
+
+    /// Drop the nodes flagged dead, moving the others down, and index them again.
+    pub(crate) fn compact(&mut self) {
+        let (mut read, mut write) = (0, 0);
+        while read < self.arena.len() {
+            let node = NodeRef::at(&self.arena, read);
+            let len = node.bytes().len();
+            if !node.has(flags::DEAD) {
+                self.arena.copy_within(read..read + len, write);
+                write += len;
+            }
+            read += len;
+        }
+        self.arena.truncate(write);
+        self.dead = 0;
+        self.index.clear();
+        let mut at = 0;
+        while at < self.arena.len() {
+            let len = NodeRef::at(&self.arena, at).bytes().len();
+            self.index_node(at);
+            at += len;
+        }
     }
 
     /// Index the node packed at `at` in the arena (its name is not there yet).
@@ -120,6 +214,16 @@ impl NodeMap {
     /// Give back the arena's unused capacity.
     pub fn shrink_to_fit(&mut self) {
         self.arena.shrink_to_fit();
+    }
+
+    /// Give back the arena's unused capacity when it is more than the arena itself.
+    /// Capacity reserved and never written is address space, not memory; shrinking
+    /// a large arena copies it, which is what a zone's peak must not pay for a
+    /// reservation that was merely generous.
+    pub(crate) fn shrink_if_oversized(&mut self) {
+        if self.arena.capacity() > 2 * self.arena.len() {
+            self.arena.shrink_to_fit();
+        }
     }
 
     /// Bytes held: the arena and the index.

@@ -146,7 +146,7 @@ impl Work<'_> {
 }
 
 /// Apply `changes` (each touched owner's complete new records) to `old`.
-pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Result<Derived, ApplyError> {
+pub(crate) fn derive(old: &Snapshot, changes: &FxHashMap<Name, Records>) -> Result<Derived, ApplyError> {
     let apex = old.apex.as_wire().to_vec();
     let apex = apex.as_slice();
     let mut work = Work { old, nodes: FxHashMap::default() };
@@ -162,7 +162,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
         let prev = old.node(o);
         records -= prev.map_or(0, |n| n.record_count()) as i64;
         records += recs.len() as i64;
-        let rrsets = rrsets_of(recs);
+        let rrsets = rrsets_of(recs.clone());
         validate(o, apex, &rrsets)?;
         let own = own_flags(o, apex, &rrsets);
         let structural = flags::DELEGATION | flags::DNAME;
@@ -186,7 +186,7 @@ pub(crate) fn derive(old: &Snapshot, changes: FxHashMap<Name, Records>) -> Resul
             emptied.push(owner.clone());
         }
         let node = NodeData { flags: own | inherited, children, rrsets };
-        work.nodes.insert(owner, Some(node));
+        work.nodes.insert(owner.clone(), Some(node));
     }
 
     // New names: link each to its parent, creating empty non-terminals up to an existing

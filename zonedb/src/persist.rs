@@ -12,10 +12,11 @@
 //! format (`SHOALZ01`: the records, compiled on load) is still read.
 
 use crate::apply::from_records;
-use crate::journal::{open_sealed, seal, write_atomically};
+use crate::journal::{open_sealed, write_atomically_with, Sealing};
 use crate::nodemap::NodeMap;
 use crate::snapshot::Snapshot;
 use shoal_wire::Name;
+use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"SHOALZ02";
@@ -45,21 +46,21 @@ impl std::fmt::Display for PersistError {
 
 impl std::error::Error for PersistError {}
 
-/// Save a snapshot atomically.
+/// Save a snapshot atomically, streaming its nodes to the file.
 pub fn save(s: &Snapshot, path: &Path) -> std::io::Result<()> {
     let apex = s.apex().as_wire();
-    let nodes: Vec<&[u8]> = s.nodes().map(|n| n.bytes()).collect();
-    let mut b = Vec::with_capacity(nodes.iter().map(|n| n.len()).sum::<usize>() + apex.len() + 64);
-    b.extend_from_slice(MAGIC);
-    b.push(apex.len() as u8);
-    b.extend_from_slice(apex);
-    b.extend_from_slice(&(s.record_count() as u64).to_be_bytes());
-    b.extend_from_slice(&(nodes.len() as u64).to_be_bytes());
-    for n in nodes {
-        b.extend_from_slice(n);
-    }
-    seal(&mut b);
-    write_atomically(path, &b)
+    write_atomically_with(path, |file| {
+        let mut w = Sealing::new(file);
+        w.write_all(MAGIC)?;
+        w.write_all(&[apex.len() as u8])?;
+        w.write_all(apex)?;
+        w.write_all(&(s.record_count() as u64).to_be_bytes())?;
+        w.write_all(&(s.nodes().count() as u64).to_be_bytes())?;
+        for n in s.nodes() {
+            w.write_all(n.bytes())?;
+        }
+        w.seal()
+    })
 }
 
 /// Load a saved zone `apex`.
@@ -152,7 +153,7 @@ mod tests {
         for r in &records {
             crate::journal::put_rr(&mut b, r);
         }
-        seal(&mut b);
+        crate::journal::seal(&mut b);
         let p = std::env::temp_dir().join(format!("shoal-persist-v1-{}", std::process::id()));
         std::fs::write(&p, &b).unwrap();
         let back = load(&apex, &p).unwrap();

@@ -23,8 +23,9 @@
 
 use crate::answer;
 use crate::block::Block;
-use crate::error::{LoadError, LoadErrorKind};
-use crate::load::{Loaded, Record};
+use crate::build::Builder;
+use crate::error::LoadError;
+use crate::load::Loaded;
 use crate::node::Blocks;
 pub use crate::node::{Node, NodeData, NodeRef, Rrset, RrsetRef};
 pub use crate::nodemap::NodeMap;
@@ -45,15 +46,10 @@ pub mod flags {
     pub const DNAME: u8 = 16;
     /// Strictly below a DNAME: never answered from its own data (RFC 6672 §2.3).
     pub const BELOW_DNAME: u8 = 32;
-}
-
-/// A record without its owner, while grouping.
-struct Entry {
-    rtype: Rtype,
-    ttl: u32,
-    rdata: Box<[u8]>,
-    file: u16,
-    line: u32,
+    /// While a version is built: the node's answers are still to be compiled.
+    pub(crate) const PENDING: u8 = 64;
+    /// While a version is built: the node was replaced by a later copy in the arena.
+    pub(crate) const DEAD: u8 = 128;
 }
 
 /// For each in-zone name that NS, MX or SRV records point to, the owners of those records.
@@ -79,189 +75,22 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Validate and compile the records of zone `apex`.
+    /// Validate and compile the records of zone `apex` ([`crate::build`]).
     pub fn compile(apex: &Name, loaded: Loaded) -> Result<Snapshot, Vec<LoadError>> {
-        let zone_text = apex.to_string();
         let Loaded { records, files } = loaded;
-        let total = records.len();
-        let mut errors = Vec::new();
-        let err = |errors: &mut Vec<LoadError>, file: u16, line: u32, kind| {
-            errors.push(LoadError {
-                zone: zone_text.clone(),
-                file: files.get(file as usize).cloned().unwrap_or_default(),
-                line: line as usize,
-                kind,
-            })
-        };
-        // Group by owner, moving the records. A master file lists an owner's records
-        // together, so runs are grouped without a hash probe per record.
-        let mut groups: FxHashMap<Name, Vec<Entry>> =
-            FxHashMap::with_capacity_and_hasher(total / 2 + 1, Default::default());
-        let mut run_owner: Option<Name> = None;
-        let mut run: Vec<Entry> = Vec::new();
+        // Room for the packed zone: owners (runs of one owner) and about the bytes
+        // each record takes packed with its answer.
+        let owners = 1 + records.windows(2).filter(|w| w[0].owner != w[1].owner).count();
+        let bytes: usize = records.iter().map(|r| 40 + r.rdata.len()).sum::<usize>()
+            + records.first().map_or(0, |r| owners * (10 + r.owner.as_wire().len()));
+        let mut b = Builder::new(apex, owners, bytes);
+        for f in files {
+            b.add_source(f);
+        }
         for r in records {
-            let Record { owner, rtype, ttl, rdata, file, line } = r;
-            if run_owner.as_ref() != Some(&owner) {
-                if let Some(o) = run_owner.take() {
-                    groups.entry(o).or_default().append(&mut run);
-                }
-                run_owner = Some(owner);
-            }
-            run.push(Entry { rtype, ttl, rdata, file, line });
+            b.add(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata, r.file, r.line);
         }
-        if let Some(o) = run_owner.take() {
-            groups.entry(o).or_default().append(&mut run);
-        }
-        let mut nodes: FxHashMap<Name, NodeData> =
-            FxHashMap::with_capacity_and_hasher(groups.len(), Default::default());
-        let mut soa_seen = false;
-        let mut count = 0;
-        for (owner, mut entries) in groups {
-            entries.sort_unstable_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| a.rdata.cmp(&b.rdata)));
-            let first_line = |t: Rtype| entries.iter().find(|r| r.rtype == t).map_or((0, 0), |r| (r.file, r.line));
-            let positions = (first_line(Rtype::SOA), first_line(Rtype::CNAME));
-            let mut rrsets: Vec<Rrset> = Vec::new();
-            let mut rdatas: Vec<Box<[u8]>> = Vec::new();
-            let mut current: Option<(Rtype, u32)> = None;
-            for e in entries {
-                if current.is_some_and(|(t, _)| t != e.rtype) {
-                    let (t, ttl) = current.take().expect("checked");
-                    rrsets.push(Rrset { rtype: t, ttl, rdatas: std::mem::take(&mut rdatas) });
-                }
-                // RFC 2181 §5.2: one TTL per RRset; when the file disagrees with itself
-                // the lowest TTL is used (never caching longer than the owner asked).
-                let cur = current.get_or_insert((e.rtype, e.ttl));
-                cur.1 = cur.1.min(e.ttl);
-                if rdatas.last() != Some(&e.rdata) {
-                    rdatas.push(e.rdata);
-                }
-            }
-            if let Some((t, ttl)) = current {
-                rrsets.push(Rrset { rtype: t, ttl, rdatas });
-            }
-            let owner_text = || Display(owner.as_wire()).to_string();
-            if let Some(soa) = rrsets.iter().find(|r| r.rtype == Rtype::SOA) {
-                let (f, l) = positions.0;
-                if owner != *apex || soa.rdatas.len() > 1 {
-                    err(&mut errors, f, l, LoadErrorKind::MultipleSoa { owner: owner_text() });
-                } else {
-                    soa_seen = true;
-                }
-            }
-            if let Some(c) = rrsets.iter().find(|r| r.rtype == Rtype::CNAME) {
-                let (f, l) = positions.1;
-                if c.rdatas.len() > 1 {
-                    err(&mut errors, f, l, LoadErrorKind::MultipleCname { owner: owner_text() });
-                }
-                if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
-                    err(&mut errors, f, l, LoadErrorKind::CnameAndDname { owner: owner_text() });
-                } else if rrsets.iter().any(|r| !matches!(r.rtype, Rtype::CNAME | Rtype::RRSIG | Rtype::NSEC)) {
-                    err(&mut errors, f, l, LoadErrorKind::CnameAndOtherData { owner: owner_text() });
-                }
-            }
-            count += rrsets.iter().map(|r| r.rdatas.len()).sum::<usize>();
-            let mut fl = 0;
-            if owner == *apex {
-                fl |= flags::APEX;
-            } else if rrsets.iter().any(|r| r.rtype == Rtype::NS) {
-                fl |= flags::DELEGATION;
-            }
-            if rrsets.iter().any(|r| r.rtype == Rtype::DNAME) {
-                fl |= flags::DNAME;
-            }
-            nodes.insert(owner, NodeData { flags: fl, children: 0, rrsets });
-        }
-        if !soa_seen {
-            errors.push(LoadError {
-                zone: zone_text.clone(),
-                file: files.first().cloned().unwrap_or_default(),
-                line: 0,
-                kind: LoadErrorKind::NoSoa,
-            });
-        }
-        if !errors.is_empty() {
-            errors.sort_by(|a, b| a.file.cmp(&b.file).then(a.line.cmp(&b.line)));
-            return Err(errors);
-        }
-        let apex_wire = apex.as_wire();
-        // Empty non-terminals (walking up until an existing node) and wildcard parents.
-        let mut missing: Vec<Name> = Vec::new();
-        let mut wildcard_parents: Vec<Name> = Vec::new();
-        for owner in nodes.keys() {
-            let w = owner.as_wire();
-            if w.len() <= apex_wire.len() {
-                continue;
-            }
-            let parent = &w[1 + w[0] as usize..];
-            if w.starts_with(b"\x01*") {
-                wildcard_parents.push(Name::from_wire(parent).expect("suffix of a valid name"));
-            }
-            let mut p = parent;
-            while p.len() > apex_wire.len() && !nodes.contains_key(p) {
-                missing.push(Name::from_wire(p).expect("suffix of a valid name"));
-                p = &p[1 + p[0] as usize..];
-            }
-        }
-        for m in missing {
-            nodes.entry(m).or_default();
-        }
-        let parents: Vec<Name> = nodes
-            .keys()
-            .filter(|o| o.as_wire().len() > apex_wire.len())
-            .map(|o| Name::from_wire(&o.as_wire()[1 + o.as_wire()[0] as usize..]).expect("suffix of a valid name"))
-            .collect();
-        for p in parents {
-            if let Some(n) = nodes.get_mut(p.as_wire()) {
-                n.children += 1;
-            }
-        }
-        for w in wildcard_parents {
-            if let Some(n) = nodes.get_mut(w.as_wire()) {
-                n.flags |= flags::WILDCARD_CHILD;
-            }
-        }
-        // Below-cut flags: a strict ancestor (below the apex) is a delegation.
-        let has_cuts = nodes.values().any(|n| n.has(flags::DELEGATION));
-        if has_cuts {
-            let mut below: Vec<Name> = Vec::new();
-            for owner in nodes.keys() {
-                let w = owner.as_wire();
-                let mut off = 0;
-                while w.len() - off > apex_wire.len() {
-                    off += 1 + w[off] as usize;
-                    if w.len() - off > apex_wire.len() && nodes.get(&w[off..]).is_some_and(|n| n.has(flags::DELEGATION))
-                    {
-                        below.push(owner.clone());
-                        break;
-                    }
-                }
-            }
-            for b in below {
-                if let Some(n) = nodes.get_mut(b.as_wire()) {
-                    n.flags |= flags::BELOW_CUT;
-                }
-            }
-        }
-        let soa = nodes[apex_wire].rrset(Rtype::SOA).expect("checked above");
-        let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, &soa.rdatas[0]);
-        // Packed without answers first; answers read other nodes (additional addresses,
-        // glue), so they are compiled from this map into the final one.
-        let first = NodeMap::pack_all(nodes.iter().map(|(n, d)| (n.as_wire(), d)));
-        drop(nodes);
-        let referrers = referrers_of(apex_wire, &first);
-        let mut snap = Snapshot {
-            apex: apex.clone(),
-            apex_labels: apex.label_count(),
-            serial,
-            negative_ttl,
-            base: Arc::new(first),
-            delta: FxHashMap::default(),
-            referrers: Arc::new(referrers),
-            records: count,
-            negative: Block::default(),
-        };
-        snap.compile_blocks();
-        Ok(snap)
+        b.finish()
     }
 
     /// A zone from nodes compiled before (its copy in the state directory): the apex
@@ -316,13 +145,7 @@ impl Snapshot {
                 if cut && rrset.rtype == Rtype::NS {
                     return Block::default();
                 }
-                Block::compile(owner, rrset.rtype, scratch, |w| {
-                    answer::write_rrset(w, Section::Answer, Owner::Question, rrset) && {
-                        answer::write_additional(w, self, rrset, None);
-                        true
-                    }
-                })
-                .unwrap_or_default()
+                answer_block(owner, rrset, scratch, Some(self))
             })
             .collect();
         let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
@@ -347,23 +170,6 @@ impl Snapshot {
         let apex = self.apex.as_wire().to_vec();
         self.negative =
             Block::compile(&apex, Rtype::SOA, scratch, |w| answer::write_negative_soa(w, self)).unwrap_or_default();
-    }
-
-    /// Precompile the answer of every RRset that is answered directly, the referral of
-    /// every cut, and the negative-answer SOA (see [`crate::block`]): the base is packed
-    /// again, node by node, with its answers.
-    fn compile_blocks(&mut self) {
-        let base = crate::block::with_scratch(|scratch| {
-            self.compile_negative(scratch);
-            let mut out = NodeMap::with_capacity(self.base.len(), self.base.arena_len() * 2);
-            for node in self.base.iter() {
-                let (answers, referral) = self.node_blocks(node, scratch);
-                out.insert_repacked(node, Blocks { answers: &answers, referral: referral.as_ref() });
-            }
-            out.shrink_to_fit();
-            out
-        });
-        self.base = Arc::new(base);
     }
 
     /// The precompiled negative-answer SOA.
@@ -401,6 +207,15 @@ impl Snapshot {
             }
         }
         self.base.get(name)
+    }
+
+    /// Where the node at `name` starts in the base arena, when this version reads it
+    /// from there (not from its delta).
+    pub(crate) fn base_offset(&self, name: &[u8]) -> Option<usize> {
+        if !self.delta.is_empty() && self.delta.contains_key(name) {
+            return None;
+        }
+        self.base.offset_of(name)
     }
 
     pub fn apex_node(&self) -> NodeRef<'_> {
@@ -443,12 +258,7 @@ pub(crate) fn targets<'r>(
     rtype: Rtype,
     rdatas: impl Iterator<Item = &'r [u8]> + 'r,
 ) -> impl Iterator<Item = Name> + 'r {
-    let at = match rtype {
-        Rtype::NS => Some(0),
-        Rtype::MX => Some(2),
-        Rtype::SRV => Some(6),
-        _ => None,
-    };
+    let at = answer::target_offset(rtype);
     rdatas.filter_map(move |rd| {
         let at = at?;
         let mut buf = shoal_wire::name::NameBuf::default();
@@ -458,8 +268,23 @@ pub(crate) fn targets<'r>(
     })
 }
 
+/// The precompiled answer of one RRset: its records, then the in-zone addresses of the
+/// names it points to, read from `zone` (an RRset of a type without additional
+/// processing needs no zone, [`answer::target_offset`]).
+pub(crate) fn answer_block(owner: &[u8], rrset: RrsetRef<'_>, scratch: &mut [u8], zone: Option<&Snapshot>) -> Block {
+    Block::compile(owner, rrset.rtype, scratch, |w| {
+        answer::write_rrset(w, Section::Answer, Owner::Question, rrset) && {
+            if let Some(zone) = zone {
+                answer::write_additional(w, zone, rrset, None);
+            }
+            true
+        }
+    })
+    .unwrap_or_default()
+}
+
 /// Who points to each in-zone target.
-fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
+pub(crate) fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
     let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
     for node in nodes.iter() {
         for rrset in node.rrsets() {

@@ -7,10 +7,15 @@
 //! class IN and inside the zone; the stream must start with the zone's SOA and end with
 //! it (RFC 5936 §2.2). IXFR responses (RFC 1995 §4) are told apart by their second
 //! record: the client's SOA starts the incremental form, anything else is a full zone.
-//! Nothing is applied here: the caller gets the complete, validated result or an error.
+//!
+//! The records of a full zone are handed to a [`Sink`] as they arrive (the version
+//! held compares them as they stream in, [`crate::incoming`]), never collected here;
+//! the steps of an incremental answer are collected and returned.
 
 use crate::diff::{soa_serial, Diff, Rr};
-use shoal_wire::name::{is_subdomain, parse_name, Display};
+use crate::load::Sink;
+use crate::xfr::RrRef;
+use shoal_wire::name::{is_subdomain, lowercase_in_place, parse_name, Display};
 use shoal_wire::{Name, NameBuf, Rtype};
 
 /// Why a transfer stream is unusable.
@@ -49,8 +54,8 @@ impl std::error::Error for XfrError {}
 pub enum Received {
     /// The primary has nothing newer than the client's serial.
     UpToDate { serial: u32 },
-    /// A whole zone (SOA included once).
-    Full(Vec<Rr>),
+    /// A whole zone, given to the sink record by record (SOA included once).
+    Full { records: usize },
     /// Diffs from the client's serial on.
     Incremental(Vec<Diff>),
 }
@@ -72,7 +77,8 @@ pub struct XfrParser {
     client_serial: Option<u32>,
     first: Option<Rr>,
     state: State,
-    records: Vec<Rr>,
+    /// Records of a full zone given to the sink.
+    records: usize,
     diffs: Vec<Diff>,
     current: Option<Diff>,
     pub messages: usize,
@@ -86,7 +92,7 @@ impl XfrParser {
             client_serial,
             first: None,
             state: State::Start,
-            records: Vec::new(),
+            records: 0,
             diffs: Vec::new(),
             current: None,
             messages: 0,
@@ -101,11 +107,12 @@ impl XfrParser {
 
     /// Records received so far.
     pub fn record_count(&self) -> usize {
-        self.records.len() + self.diffs.iter().map(Diff::len).sum::<usize>()
+        self.records + self.diffs.iter().map(Diff::len).sum::<usize>()
     }
 
-    /// Feed one response message (TSIG already checked and stripped by the caller).
-    pub fn feed(&mut self, msg: &[u8]) -> Result<(), XfrError> {
+    /// Feed one response message (TSIG already checked and stripped by the caller);
+    /// the records of a full zone go to `full`.
+    pub fn feed(&mut self, msg: &[u8], full: &mut dyn Sink) -> Result<(), XfrError> {
         self.messages += 1;
         self.bytes += msg.len();
         if msg.len() < 12 {
@@ -125,81 +132,96 @@ impl XfrParser {
         for _ in 0..qd {
             pos = parse_name(msg, pos, &mut scratch).map_err(|_| XfrError::Malformed("bad question"))? + 4;
         }
+        let mut rdata = Vec::with_capacity(512);
         for _ in 0..an {
-            let (rr, class, next) = read_rr(msg, pos)?;
+            let (rtype, class, ttl, next) = read_rr(msg, pos, &mut scratch, &mut rdata)?;
             pos = next;
             if class != 1 {
                 return Err(XfrError::NotClassIn);
             }
-            self.record(rr)?;
+            self.record(RrRef { owner: scratch.as_wire(), rtype, ttl, rdata: &rdata }, full)?;
         }
         Ok(())
     }
 
-    fn record(&mut self, rr: Rr) -> Result<(), XfrError> {
-        if !is_subdomain(rr.owner.as_wire(), self.apex.as_wire()) {
-            return Err(XfrError::OutOfZone(Display(rr.owner.as_wire()).to_string()));
+    fn give(&mut self, full: &mut dyn Sink, r: RrRef<'_>) {
+        self.records += 1;
+        full.record(r.owner, r.rtype, r.ttl, r.rdata, 0, self.records as u32);
+    }
+
+    fn record(&mut self, rr: RrRef<'_>, full: &mut dyn Sink) -> Result<(), XfrError> {
+        if !is_subdomain(rr.owner, self.apex.as_wire()) {
+            return Err(XfrError::OutOfZone(Display(rr.owner).to_string()));
         }
         let is_soa = rr.rtype == Rtype::SOA;
+        let at_apex = rr.owner == self.apex.as_wire();
+        let owned = |r: &RrRef<'_>| Rr {
+            owner: Name::from_wire(r.owner).expect("parsed name"),
+            rtype: r.rtype,
+            ttl: r.ttl,
+            rdata: r.rdata.into(),
+        };
         let final_serial = self.first.as_ref().map(|f| soa_serial(&f.rdata));
         match self.state {
             State::Start => {
-                if !is_soa || rr.owner != self.apex {
+                if !is_soa || !at_apex {
                     return Err(XfrError::FirstNotSoa);
                 }
-                self.first = Some(rr);
+                self.first = Some(owned(&rr));
                 self.state = State::AfterFirst;
             }
             State::AfterFirst => {
                 let first = self.first.clone().expect("set in Start");
-                if is_soa && self.client_serial == Some(soa_serial(&rr.rdata)) && rr.owner == self.apex {
-                    self.current = Some(Diff { old_soa: rr, new_soa: first.clone(), removed: vec![], added: vec![] });
+                if is_soa && self.client_serial == Some(soa_serial(rr.rdata)) && at_apex {
+                    self.current = Some(Diff { old_soa: owned(&rr), new_soa: first, removed: vec![], added: vec![] });
                     self.state = State::Deleting;
-                } else if is_soa && soa_serial(&rr.rdata) == soa_serial(&first.rdata) {
+                } else if is_soa && soa_serial(rr.rdata) == soa_serial(&first.rdata) {
                     // An empty zone body: SOA, SOA.
-                    self.records.push(first);
+                    self.give(full, RrRef::from(&first));
                     self.state = State::Done;
                 } else {
-                    self.records.push(first);
-                    self.records.push(rr);
+                    self.give(full, RrRef::from(&first));
+                    self.give(full, rr);
                     self.state = State::Full;
                 }
             }
             State::Full => {
                 if is_soa {
-                    if Some(soa_serial(&rr.rdata)) != final_serial || rr.owner != self.apex {
+                    if Some(soa_serial(rr.rdata)) != final_serial || !at_apex {
                         return Err(XfrError::Malformed("SOA inside a full zone transfer"));
                     }
                     self.state = State::Done;
                 } else {
-                    self.records.push(rr);
+                    self.give(full, rr);
                 }
             }
             State::Deleting => {
                 let cur = self.current.as_mut().expect("set when Deleting");
                 if is_soa {
-                    cur.new_soa = rr;
+                    cur.new_soa = owned(&rr);
                     self.state = State::Adding;
                 } else {
-                    cur.removed.push(rr);
+                    cur.removed.push(owned(&rr));
                 }
             }
             State::Adding => {
                 if is_soa {
                     let cur = self.current.take().expect("set when Adding");
                     let ended_at_final = Some(cur.new_serial()) == final_serial;
-                    if soa_serial(&rr.rdata) != cur.new_serial() {
+                    if soa_serial(rr.rdata) != cur.new_serial() {
                         return Err(XfrError::Malformed("IXFR sequence does not continue from the previous one"));
                     }
                     self.diffs.push(cur);
                     if ended_at_final {
                         self.state = State::Done;
                     } else {
-                        self.current = Some(Diff { old_soa: rr.clone(), new_soa: rr, removed: vec![], added: vec![] });
+                        let soa = owned(&rr);
+                        self.current =
+                            Some(Diff { old_soa: soa.clone(), new_soa: soa, removed: vec![], added: vec![] });
                         self.state = State::Deleting;
                     }
                 } else {
-                    self.current.as_mut().expect("set when Adding").added.push(rr);
+                    self.current.as_mut().expect("set when Adding").added.push(owned(&rr));
                 }
             }
             State::Done => return Err(XfrError::TrailingData),
@@ -211,7 +233,7 @@ impl XfrParser {
     pub fn finish(self) -> Result<Received, XfrError> {
         match self.state {
             State::Done if !self.diffs.is_empty() => Ok(Received::Incremental(self.diffs)),
-            State::Done => Ok(Received::Full(self.records)),
+            State::Done => Ok(Received::Full { records: self.records }),
             // A lone SOA answers an IXFR whose client is current (RFC 1995 §2).
             State::AfterFirst if self.client_serial.is_some() => {
                 let first = self.first.expect("set");
@@ -244,10 +266,21 @@ fn layout(t: Rtype) -> &'static [Field] {
     }
 }
 
-/// Read one record at `pos`: the record, its class, and the offset after it.
-fn read_rr(msg: &[u8], pos: usize) -> Result<(Rr, u16, usize), XfrError> {
-    let mut owner = NameBuf::default();
-    let p = parse_name(msg, pos, &mut owner).map_err(|_| XfrError::Malformed("bad owner name"))?;
+/// Read one record at `pos` into `owner` (lowercased) and `rdata` (names in it
+/// decompressed): its type, class, TTL, and the offset after it.
+fn read_rr(
+    msg: &[u8],
+    pos: usize,
+    owner: &mut NameBuf,
+    rdata: &mut Vec<u8>,
+) -> Result<(Rtype, u16, u32, usize), XfrError> {
+    let p = parse_name(msg, pos, owner).map_err(|_| XfrError::Malformed("bad owner name"))?;
+    let mut lower = [0u8; 255];
+    let w = owner.as_wire();
+    lower[..w.len()].copy_from_slice(w);
+    lowercase_in_place(&mut lower[..w.len()]);
+    let n = w.len();
+    owner.set(&lower[..n]).map_err(|_| XfrError::Malformed("bad owner name"))?;
     let h = msg.get(p..p + 10).ok_or(XfrError::Malformed("truncated record"))?;
     let rtype = Rtype(u16::from_be_bytes([h[0], h[1]]));
     let class = u16::from_be_bytes([h[2], h[3]]);
@@ -258,7 +291,7 @@ fn read_rr(msg: &[u8], pos: usize) -> Result<(Rr, u16, usize), XfrError> {
     if end > msg.len() {
         return Err(XfrError::Malformed("RDATA past the end of the message"));
     }
-    let mut rdata = Vec::with_capacity(rdlen + 16);
+    rdata.clear();
     let mut i = start;
     for f in layout(rtype) {
         match *f {
@@ -285,14 +318,17 @@ fn read_rr(msg: &[u8], pos: usize) -> Result<(Rr, u16, usize), XfrError> {
     if rtype == Rtype::SOA && rdata.len() < 22 {
         return Err(XfrError::Malformed("short SOA"));
     }
-    let owner = Name::from_wire(owner.as_wire()).map_err(|_| XfrError::Malformed("bad owner name"))?;
-    Ok((Rr { owner, rtype, ttl, rdata: rdata.into() }, class, end))
+    if rdata.len() > usize::from(u16::MAX) {
+        return Err(XfrError::Malformed("RDATA longer than 65535 bytes once decompressed"));
+    }
+    Ok((rtype, class, ttl, end))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::diff::diff;
+    use crate::load::Loaded;
     use crate::xfr::{axfr_records, ixfr_records, Packer};
     use shoal_wire::name::from_ascii;
     use std::path::Path;
@@ -323,11 +359,17 @@ mod tests {
     fn axfr_roundtrip_through_messages() {
         let s = snap(V1);
         let mut p = XfrParser::new(s.apex().clone(), None);
+        let mut got = Loaded::default();
         for m in messages(axfr_records(&s), 120) {
-            p.feed(&m).unwrap();
+            p.feed(&m, &mut got).unwrap();
         }
         assert!(p.done());
-        let Received::Full(mut recs) = p.finish().unwrap() else { panic!() };
+        assert_eq!(p.finish().unwrap(), Received::Full { records: got.records.len() });
+        let mut recs: Vec<Rr> = got
+            .records
+            .into_iter()
+            .map(|r| Rr { owner: r.owner, rtype: r.rtype, ttl: r.ttl, rdata: r.rdata })
+            .collect();
         recs.sort();
         assert_eq!(recs, crate::apply::records_of(&s));
     }
@@ -339,12 +381,12 @@ mod tests {
         let cur = crate::diff::soa_of(&b);
         let mut p = XfrParser::new(a.apex().clone(), Some(1));
         for m in messages(ixfr_records(&cur, std::slice::from_ref(&d)), 512) {
-            p.feed(&m).unwrap();
+            p.feed(&m, &mut Loaded::default()).unwrap();
         }
         assert_eq!(p.finish().unwrap(), Received::Incremental(vec![d]));
         let mut p = XfrParser::new(a.apex().clone(), Some(2));
         for m in messages(std::iter::once(crate::xfr::RrRef::from(&cur)), 512) {
-            p.feed(&m).unwrap();
+            p.feed(&m, &mut Loaded::default()).unwrap();
         }
         assert_eq!(p.finish().unwrap(), Received::UpToDate { serial: 2 });
     }
@@ -353,19 +395,20 @@ mod tests {
     fn broken_streams_are_errors() {
         let s = snap(V1);
         let msgs = messages(axfr_records(&s), 100);
+        let mut sink = Loaded::default();
         let mut p = XfrParser::new(s.apex().clone(), None);
-        p.feed(&msgs[0]).unwrap();
+        p.feed(&msgs[0], &mut sink).unwrap();
         assert_eq!(p.finish().unwrap_err(), XfrError::Incomplete);
         let mut p = XfrParser::new(from_ascii("example.org.").unwrap(), None);
-        assert!(matches!(p.feed(&msgs[0]).unwrap_err(), XfrError::OutOfZone(_)));
+        assert!(matches!(p.feed(&msgs[0], &mut sink).unwrap_err(), XfrError::OutOfZone(_)));
         let mut m = msgs[0].clone();
         m[3] |= 5;
         let mut p = XfrParser::new(s.apex().clone(), None);
-        assert_eq!(p.feed(&m).unwrap_err(), XfrError::Rcode(5));
+        assert_eq!(p.feed(&m, &mut sink).unwrap_err(), XfrError::Rcode(5));
         // Garbage after the header.
         let mut p = XfrParser::new(s.apex().clone(), None);
         let mut g = msgs[0][..40].to_vec();
         g.extend_from_slice(&[0xc0, 0xff, 1, 2]);
-        assert!(p.feed(&g).is_err());
+        assert!(p.feed(&g, &mut sink).is_err());
     }
 }

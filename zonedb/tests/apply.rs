@@ -9,8 +9,10 @@
 
 use shoal_wire::name::from_ascii;
 use shoal_wire::{Name, Rtype};
-use shoal_zonedb::apply::{apply, from_axfr, from_records, records_of, Received};
+use shoal_zonedb::apply::{apply, from_records, records_of};
 use shoal_zonedb::diff::{soa_of, Diff, Rr};
+use shoal_zonedb::incoming::{Applied, Incoming};
+use shoal_zonedb::load::Sink;
 use shoal_zonedb::{answer, Catalog, Options, Snapshot, ZoneState};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -227,14 +229,14 @@ fn random_walk(seed: u64) {
                 let (d, f) = (Arc::new(d), Arc::new(f));
                 assert_same(step, &d, &f);
                 // The same version received whole (AXFR) and compared with the held one.
-                match from_axfr(&held, all.clone()).expect("a valid zone") {
-                    Received::Derived { snapshot, diff } => {
+                match receive_whole(&apex, &held, &all, step).expect("a valid zone") {
+                    Applied { snapshot, diff: Some(diff) } => {
                         let via_diff = Arc::new(apply(&held, &[diff]).expect("its own diff applies"));
-                        assert_same(step, &Arc::new(*snapshot), &f);
+                        assert_same(step, &Arc::new(snapshot), &f);
                         assert_same(step, &via_diff, &f);
                         axfr_derived += 1;
                     }
-                    Received::Whole(records) => assert_eq!(records.len(), all.len()),
+                    Applied { snapshot, diff: None } => assert_same(step, &Arc::new(snapshot), &f),
                 }
                 if d.shares_base_with(&held) {
                     shared += 1;
@@ -257,7 +259,10 @@ fn random_walk(seed: u64) {
                 }
                 applied += 1;
             }
-            (Err(_), Err(_)) => refused += 1,
+            (Err(_), Err(_)) => {
+                assert!(receive_whole(&apex, &held, &all, step).is_err(), "step {step}: an invalid AXFR is refused");
+                refused += 1;
+            }
             (d, f) => panic!("step {step}: apply {:?} but a full compile {:?}", d.map(|_| ()), f.map(|_| ())),
         }
     }
@@ -266,6 +271,30 @@ fn random_walk(seed: u64) {
     assert!(shared > applied / 2, "most applies share the base: {shared} of {applied}");
     assert!(axfr_derived > applied / 2, "most AXFRs are derived from the held version: {axfr_derived} of {applied}");
     assert!(persisted > 10, "{persisted} versions saved and loaded");
+}
+
+/// `all` received whole against `held`, three ways by step: each owner's records
+/// together (as senders list them), each owner's records split over the stream, and
+/// built whole from the first changed owner on.
+fn receive_whole(
+    apex: &Name,
+    held: &Snapshot,
+    all: &[Rr],
+    step: usize,
+) -> Result<Applied, shoal_zonedb::apply::ApplyError> {
+    let mut order: Vec<&Rr> = all.iter().collect();
+    if step % 3 == 1 {
+        let (even, odd): (Vec<_>, Vec<_>) = order.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        order = even.into_iter().chain(odd).map(|(_, r)| r).collect();
+    }
+    let mut incoming = Incoming::new(apex, Some(held), "test");
+    if step % 3 == 2 {
+        incoming = incoming.with_limit(0);
+    }
+    for r in order {
+        incoming.record(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata, 0, 0);
+    }
+    incoming.finish()
 }
 
 #[test]

@@ -6,6 +6,7 @@
 use super::tsig::{self, Key, Signer, Verifier};
 use shoal_wire::{Name, Rtype};
 use shoal_zonedb::diff::Rr;
+use shoal_zonedb::load::Sink;
 use shoal_zonedb::xfr_in::{Received, XfrError, XfrParser};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -157,7 +158,7 @@ fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
         return Err(ClientError::Rcode(rcode));
     }
     let mut p = XfrParser::new(zone.clone(), Some(0));
-    p.feed(resp).map_err(ClientError::Xfr)?;
+    p.feed(resp, &mut shoal_zonedb::load::Loaded::default()).map_err(ClientError::Xfr)?;
     match p.finish() {
         Ok(Received::UpToDate { serial }) => Ok(serial),
         _ => Err(ClientError::BadResponse("no SOA for the zone in the answer")),
@@ -197,12 +198,14 @@ pub struct Transfer {
     pub messages: usize,
 }
 
-/// Pull `zone` from `primary`: IXFR from `held` when given, else AXFR.
+/// Pull `zone` from `primary`: IXFR from `held` when given, else AXFR. The records of
+/// a whole zone go to `full` as they arrive.
 pub fn transfer(
     primary: SocketAddr,
     zone: &Name,
     held: Option<&Rr>,
     key: Option<&Key>,
+    full: &mut dyn Sink,
 ) -> Result<Transfer, ClientError> {
     let started = Instant::now();
     let id = new_id();
@@ -236,7 +239,7 @@ pub fn transfer(
                 return Err(ClientError::Tsig(e.code));
             }
         }
-        parser.feed(&m).map_err(|e| match e {
+        parser.feed(&m, full).map_err(|e| match e {
             XfrError::Rcode(r) => ClientError::Rcode(r),
             other => ClientError::Xfr(other),
         })?;

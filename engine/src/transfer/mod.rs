@@ -499,6 +499,11 @@ impl Transfers {
             secondary::Outcome::Updated { primary, snapshot, diffs, built_in } => {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
                 e.meter.published(built_in);
+                if diffs.is_empty() {
+                    // Transferred whole without a diff: the journal's chain ends at the
+                    // version replaced, so clients of older serials get AXFR.
+                    e.journal.clear();
+                }
                 for d in diffs {
                     e.journal.push_within(d, snapshot.record_count());
                 }

@@ -17,6 +17,7 @@ use crate::config::{TimerBounds, ZoneConfig};
 use crate::metrics::ZoneMeter;
 use shoal_wire::Name;
 use shoal_zonedb::diff::{soa_of, soa_serial, Diff};
+use shoal_zonedb::incoming::Incoming;
 use shoal_zonedb::xfr_in::Received;
 use shoal_zonedb::Snapshot;
 use std::net::SocketAddr;
@@ -209,11 +210,16 @@ fn pull(
 ) -> Result<Pulled, PullError> {
     let started = Instant::now();
     let held_soa = held.filter(|_| !force_axfr).map(soa_of);
-    let t = match client::transfer(primary, zone, held_soa.as_ref(), key) {
+    let origin = format!("transfer from {primary}");
+    // A whole zone is compared with the held version as it streams in (a new receiver
+    // for each attempt: a failed one may have fed it part of a zone).
+    let mut incoming = Incoming::new(zone, held, &origin);
+    let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming) {
         Ok(t) => t,
         Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
             tracing::info!(%zone, %primary, "IXFR not usable ({e}); trying AXFR");
-            client::transfer(primary, zone, None, key).map_err(|e| PullError::Failed(e.to_string()))?
+            incoming = Incoming::new(zone, held, &origin);
+            client::transfer(primary, zone, None, key, &mut incoming).map_err(|e| PullError::Failed(e.to_string()))?
         }
         Err(e) => return Err(PullError::Failed(e.to_string())),
     };
@@ -222,26 +228,10 @@ fn pull(
     let building = Instant::now();
     let (snapshot, diffs, kind) = match t.received {
         Received::UpToDate { .. } => return Err(PullError::Current),
-        Received::Full(records) => {
+        Received::Full { .. } => {
             let kind = if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" };
-            let invalid = |e: Vec<shoal_zonedb::LoadError>| {
-                PullError::Failed(e.first().map(|e| e.kind.to_string()).unwrap_or_default())
-            };
-            let origin = format!("AXFR from {primary}");
-            match held {
-                // Compared with the held version owner by owner: a small change is
-                // applied to it (sharing its nodes) without compiling a second copy.
-                Some(h) => match shoal_zonedb::apply::from_axfr(h, records) {
-                    Ok(shoal_zonedb::apply::Received::Derived { snapshot, diff }) => (*snapshot, vec![diff], kind),
-                    Ok(shoal_zonedb::apply::Received::Whole(records)) => {
-                        let s = shoal_zonedb::apply::from_records(zone, records, &origin).map_err(invalid)?;
-                        let d = shoal_zonedb::diff::diff(h, &s);
-                        (s, vec![d], kind)
-                    }
-                    Err(e) => return Err(PullError::Failed(e.to_string())),
-                },
-                None => (shoal_zonedb::apply::from_records(zone, records, &origin).map_err(invalid)?, Vec::new(), kind),
-            }
+            let applied = incoming.finish().map_err(|e| PullError::Failed(e.to_string()))?;
+            (applied.snapshot, applied.diff.into_iter().collect(), kind)
         }
         Received::Incremental(diffs) => {
             let h = held.ok_or_else(|| PullError::Failed("incremental answer without a held version".into()))?;
