@@ -91,6 +91,7 @@ printed to stderr and the exit status is 1.")]
 }
 
 fn main() -> ExitCode {
+    shoal_engine::sys::return_freed_memory_at_once();
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
         Command::Check { config } => {
