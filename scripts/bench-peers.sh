@@ -11,6 +11,9 @@
 #   2. closed loop TCP with pipelining: shoal-loadtest --tcp against Shoal, Knot and NSD;
 #   3. latency at load: shoal-loadtest open loop at 80% of Shoal's median peak, p99 of each;
 #   4. all cores: each server with 2 workers, nothing pinned, one round.
+#   5. the zone itself, ROUNDS rounds: time from start to serving it from its master file
+#      and memory (PSS) once loaded; then, as a secondary of a Shoal primary on CPU 1, time
+#      from start to serving it by AXFR, and memory after.
 #
 # Environment:
 #   DURATION=10      seconds per measurement        ROUNDS=3      rounds of step 1 and 2
@@ -52,7 +55,7 @@ SHOAL="$TARGET/release/shoal"
 LOADTEST="$TARGET/release/shoal-loadtest"
 
 mkdir -p "$OUT/logs"
-rm -f "$OUT"/logs/*.txt "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt"
+rm -f "$OUT"/logs/*.txt "$OUT"/logs/*.log "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt" "$OUT/zone.csv"
 WORK="$(mktemp -d /tmp/bench-peers.XXXXXX)"
 
 # --- zone and queries -----------------------------------------------------------------------
@@ -269,6 +272,61 @@ for server in shoal knot nsd; do
 done
 EXTRA_NAME=""
 
+# --- 5: load time, memory and AXFR in ------------------------------------------------------------
+SERIAL=$(awk '$3 == "SOA" || $4 == "SOA" {print $(NF - 4); exit}' "$WORK/bench.test.zone")
+log "zone: load from the master file and AXFR in (serial $SERIAL), $ROUNDS rounds"
+PPORT=$(free_port)
+mkdir -p "$WORK/primary"
+cat >"$WORK/primary/shoal.toml" <<EOF
+[server]
+listen = ["127.0.0.1:$PPORT"]
+workers = 1
+
+[[zone]]
+name = "bench.test."
+file = "$WORK/bench.test.zone"
+allow_transfer = ["127.0.0.1"]
+EOF
+PIN="$LOAD_CPU" start_server shoal "$WORK/primary"
+PRIMARY_PID=$PID
+wait_ready "$PPORT" primary "$PRIMARY_PID"
+# zone_server SERVER MODE DIR PORT: configure and start SERVER on CPU 0 with one worker,
+# serving bench.test. from its master file (MODE file) or from the primary (secondary).
+zone_server() {
+    local server="$1" mode="$2" dir="$3" port="$4" primary=""
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [[ "$mode" == secondary ]] && primary="127.0.0.1@$PPORT"
+    case "$server" in
+    shoal)
+        local source="file = \"$WORK/bench.test.zone\""
+        [[ "$mode" == secondary ]] && source="primaries = [\"127.0.0.1:$PPORT\"]"
+        printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n\n[[zone]]\nname = "bench.test."\n%s\n' \
+            "$port" "$dir" "$source" >"$dir/shoal.toml"
+        ;;
+    knot) PRIMARY="$primary" knot_conf "$dir" "$port" 1 bench.test ;;
+    nsd) PRIMARY="$primary" nsd_conf "$dir" "$port" 1 bench.test ;;
+    esac
+    [[ "$server" != shoal && "$mode" == file ]] && cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
+    PIN="$SERVER_CPU" start_server "$server" "$dir"
+}
+echo "server,kind,round,seconds,pss" >"$OUT/zone.csv"
+for round in $(seq "$ROUNDS"); do
+    for server in shoal knot nsd; do
+        for mode in file secondary; do
+            port=$(free_port)
+            zone_server "$server" "$mode" "$WORK/zone-$server-$mode" "$port"
+            t=$(serving_after "$port" bench.test "$SERIAL" 120 "$START")
+            [[ "$t" != -1 ]] || die "$server ($mode) did not serve bench.test. within 120 s"
+            sleep 1
+            echo "$server,$mode,$round,$t,$(pss "$PID")" >>"$OUT/zone.csv"
+            log "  $server-$mode-r$round: serving after $t s, PSS $(($(pss "$PID") >> 20)) MiB"
+            stop "$PID"
+        done
+    done
+done
+stop "$PRIMARY_PID"
+
 # --- tables -----------------------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
 import csv, glob, os, re, statistics, sys
@@ -367,5 +425,35 @@ busy = max((r["loadavg"] for r in runs), default=0)
 if busy > 2.5:
     print(f"\nNote: the 1-minute load average reached {busy:.2f} before a run (a quiet machine shows about 2 here:"
           " the server and the load). Other jobs shared the cores; treat the figures as noisy and compare rounds.")
-print(f"\nCSV: {out}/runs.csv (every run), {out}/summary.csv; raw outputs in {out}/logs/")
+zone = {}
+if os.path.exists(f"{out}/zone.csv"):
+    for r in csv.DictReader(open(f"{out}/zone.csv")):
+        zone.setdefault((r["server"], r["kind"]), []).append((float(r["seconds"]), int(r["pss"])))
+if zone:
+    print("\nThe zone itself: from its master file, and by AXFR from a Shoal primary on the other core"
+          " (medians over the rounds; memory is PSS once serving)\n")
+    print(f"{'server':<8} {'load s':>7} {'min-max':>12} {'PSS MiB':>8} {'AXFR in s':>10} {'min-max':>12} {'PSS MiB':>8}")
+    med = {}
+    for server in ("shoal", "knot", "nsd"):
+        cols = []
+        for kind in ("file", "secondary"):
+            v = zone.get((server, kind), [])
+            if not v:
+                cols += ["-", "-", "-"]
+                continue
+            t = statistics.median(x[0] for x in v)
+            m = statistics.median(x[1] for x in v) / 2**20
+            med[(server, kind)] = (t, m)
+            cols += [f"{t:.2f}", f"{min(x[0] for x in v):.2f}-{max(x[0] for x in v):.2f}", f"{m:.1f}"]
+        print(f"{server:<8} {cols[0]:>7} {cols[1]:>12} {cols[2]:>8} {cols[3]:>10} {cols[4]:>12} {cols[5]:>8}")
+    print()
+    for peer in ("knot", "nsd"):
+        parts = []
+        for kind, what in (("file", "load time"), ("secondary", "AXFR in")):
+            a, b = med.get(("shoal", kind)), med.get((peer, kind))
+            if a and b:
+                parts.append(f"{what} {a[0] / b[0]:.2f}, memory {a[1] / b[1]:.2f}")
+        if parts:
+            print(f"  Shoal/{peer}: " + "; ".join(parts))
+print(f"\nCSV: {out}/runs.csv (every run), {out}/summary.csv, {out}/zone.csv; raw outputs in {out}/logs/")
 PY

@@ -90,22 +90,57 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # start_server shoal|knot|nsd DIR: start $SHOAL (DIR/shoal.toml), knotd (DIR/knot.conf)
 # or nsd (DIR/nsd.conf) in the background, output appended to
-# $OUT/logs/SERVER-$(basename DIR).log; sets START (epoch seconds) and PID, and records PID.
+# $OUT/logs/SERVER-$(basename DIR).log, pinned to the CPUs in PIN when it is set; sets
+# START (epoch seconds) and PID, and records PID.
 start_server() {
+    local pin=()
+    [[ -n "${PIN:-}" ]] && pin=(taskset -c "$PIN")
     START=$(date +%s.%N)
     case "$1" in
-        shoal) "$SHOAL" serve --config "$2/shoal.toml" >>"$OUT/logs/shoal-$(basename "$2").log" 2>&1 & ;;
-        knot) knotd -c "$2/knot.conf" >>"$OUT/logs/knot-$(basename "$2").log" 2>&1 & ;;
-        nsd) nsd -d -c "$2/nsd.conf" >>"$OUT/logs/nsd-$(basename "$2").log" 2>&1 & ;;
+        shoal) "${pin[@]}" "$SHOAL" serve --config "$2/shoal.toml" >>"$OUT/logs/shoal-$(basename "$2").log" 2>&1 & ;;
+        knot) "${pin[@]}" knotd -c "$2/knot.conf" >>"$OUT/logs/knot-$(basename "$2").log" 2>&1 & ;;
+        nsd) "${pin[@]}" nsd -d -c "$2/nsd.conf" >>"$OUT/logs/nsd-$(basename "$2").log" 2>&1 & ;;
         *) die "start_server: unknown server $1" ;;
     esac
     PID=$!
     PIDS+=("$PID")
 }
 
+# serving_after PORT ZONE SERIAL LIMIT START: seconds from START (epoch seconds, float)
+# until the server on 127.0.0.1 PORT answers the SOA of ZONE (no trailing dot) with
+# SERIAL, polling every 5 ms for at most LIMIT seconds; -1 if it never does.
+serving_after() {
+    python3 - "$@" <<'PY'
+import socket, struct, sys, time
+port, zone, serial, limit, start = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+qname = b"".join(bytes([len(l)]) + l.encode() for l in zone.split(".") if l) + b"\0"
+q = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname + b"\x00\x06\x00\x01"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.01)
+while time.time() - start < limit:
+    try:
+        s.sendto(q, ("127.0.0.1", port))
+        m = s.recv(4096)
+        if len(m) > 12 and m[3] & 15 == 0 and struct.unpack(">H", m[6:8])[0] >= 1:
+            # The SOA is the first answer: skip the question, the owner, the fixed fields.
+            pos = len(q)
+            pos = pos + 2 if m[pos] & 0xC0 else pos + m[pos:].index(0) + 1
+            rdlen = struct.unpack(">H", m[pos + 8:pos + 10])[0]
+            end = pos + 10 + rdlen
+            if struct.unpack(">I", m[end - 20:end - 16])[0] == serial:
+                print(f"{time.time() - start:.3f}")
+                sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.005)
+print("-1")
+PY
+}
+
 # knot_conf DIR PORT WORKERS DOMAIN...: DIR/knot.conf serving each DOMAIN (no trailing
 # dot) from DIR/zones/DOMAIN.zone on 127.0.0.1@PORT; nothing written back, no journal,
-# no semantic checks.
+# no semantic checks. With PRIMARY=ADDR@PORT set, the zones are secondaries of it
+# (transferred at start, NOTIFY accepted from 127.0.0.1).
 knot_conf() {
     local dir="$1" port="$2" workers="$3" domain
     shift 3
@@ -124,6 +159,19 @@ log:
     any: warning
 database:
     storage: "$dir/db"
+EOF
+        if [[ -n "${PRIMARY:-}" ]]; then
+            cat <<EOF
+remote:
+  - id: primary
+    address: $PRIMARY
+acl:
+  - id: notify
+    address: 127.0.0.1
+    action: notify
+EOF
+        fi
+        cat <<EOF
 template:
   - id: default
     storage: "$dir/zones"
@@ -132,15 +180,17 @@ template:
     zonefile-load: whole
     journal-content: none
     semantic-checks: off
-zone:
 EOF
+        [[ -z "${PRIMARY:-}" ]] || printf '    master: primary\n    acl: notify\n'
+        echo "zone:"
         for domain in "$@"; do printf '  - domain: %s\n' "$domain"; done
     } >"$dir/knot.conf"
 }
 
 # nsd_conf DIR PORT WORKERS DOMAIN...: DIR/nsd.conf serving each DOMAIN (no trailing
 # dot) from DIR/zones/DOMAIN.zone on 127.0.0.1 PORT; no database file, no rate
-# limiting, no remote control.
+# limiting, no remote control. With PRIMARY=ADDR@PORT set, the zones are secondaries
+# of it (transferred at start, NOTIFY accepted from 127.0.0.1).
 nsd_conf() {
     local dir="$1" port="$2" workers="$3" domain
     shift 3
@@ -163,6 +213,11 @@ server:
 remote-control:
     control-enable: no
 EOF
-        for domain in "$@"; do printf 'zone:\n    name: %s\n    zonefile: %s.zone\n' "$domain" "$domain"; done
+        for domain in "$@"; do
+            printf 'zone:\n    name: %s\n    zonefile: %s.zone\n' "$domain" "$domain"
+            if [[ -n "${PRIMARY:-}" ]]; then
+                printf '    request-xfr: %s NOKEY\n    allow-notify: 127.0.0.1 NOKEY\n' "$PRIMARY"
+            fi
+        done
     } >"$dir/nsd.conf"
 }
