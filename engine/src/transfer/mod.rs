@@ -822,6 +822,8 @@ fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
     }
     match Journal::load(&path, z.ixfr_journal) {
         Ok(j) if j.newest_serial() == Some(s.serial()) => j,
+        // Saved empty (the last version came whole): nothing to say.
+        Ok(j) if j.is_empty() => empty,
         Ok(_) => {
             tracing::info!(zone = %z.name, "IXFR journal {} does not end at serial {}; starting a new one", path.display(), s.serial());
             empty
