@@ -23,7 +23,7 @@ use crate::node::{pack_sets, repack, Blocks, NodeRef};
 use crate::nodemap::NodeMap;
 use crate::snapshot::{answer_block, flags, referrers_of, serial_and_negative_ttl, Snapshot};
 use rustc_hash::{FxHashMap, FxHashSet};
-use shoal_wire::name::Display;
+use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,9 +84,14 @@ impl Builder {
         (self.files.len() - 1) as u16
     }
 
-    /// Add one record. `owner` is in lowercase wire form, at or below the apex;
-    /// `file` and `line` say where it came from, for errors.
+    /// Add one record. `owner` is in lowercase wire form, at or below the apex (a
+    /// record outside the zone is an error); `file` and `line` say where it came
+    /// from, for errors.
     pub fn add(&mut self, owner: &[u8], rtype: Rtype, ttl: u32, rdata: &[u8], file: u16, line: u32) {
+        if !is_subdomain(owner, self.apex.as_wire()) {
+            self.error((file, line), LoadErrorKind::OutOfZone { owner: Display(owner).to_string() });
+            return;
+        }
         if owner != self.owner.as_slice() {
             self.flush();
             self.owner.clear();
@@ -340,5 +345,85 @@ fn flag_below_cuts(map: &mut NodeMap, apex: &[u8]) {
             *f |= flags::BELOW_CUT | flags::PENDING;
         }
         at = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_wire::name::from_ascii;
+
+    fn name(s: &str) -> Name {
+        from_ascii(s).unwrap()
+    }
+
+    /// Records of example.com. fed in `order`, some owners split over the stream.
+    fn build(records: &[(&str, Rtype, &[u8])]) -> Result<Snapshot, Vec<LoadError>> {
+        let apex = name("example.com.");
+        let mut b = Builder::new(&apex, 4, 256);
+        b.add_source(PathBuf::from("t"));
+        for (i, (owner, t, rd)) in records.iter().enumerate() {
+            b.add(name(owner).as_wire(), *t, 60, rd, 0, i as u32 + 1);
+        }
+        b.finish()
+    }
+
+    const SOA: &[u8] =
+        b"\x02ns\x07example\x03com\x00\x02hm\x07example\x03com\x00\0\0\0\x01\0\0\0\x02\0\0\0\x03\0\0\0\x04\0\0\0\x05";
+    const NS: &[u8] = b"\x02ns\x07example\x03com\x00";
+    const NS_SUB: &[u8] = b"\x02ns\x03sub\x07example\x03com\x00";
+
+    #[test]
+    fn owners_split_over_the_stream_are_merged_and_structure_is_worked_out() {
+        let s = build(&[
+            ("a.b.c.example.com.", Rtype::A, b"\x01\x02\x03\x04"),
+            ("example.com.", Rtype::SOA, SOA),
+            ("a.b.c.example.com.", Rtype::TXT, b"\x02hi"),
+            ("example.com.", Rtype::NS, NS),
+            ("ns.example.com.", Rtype::A, b"\x01\x02\x03\x05"),
+            ("*.w.example.com.", Rtype::A, b"\x01\x02\x03\x06"),
+            ("sub.example.com.", Rtype::NS, NS_SUB),
+            ("ns.sub.example.com.", Rtype::A, b"\x01\x02\x03\x07"),
+            ("a.b.c.example.com.", Rtype::A, b"\x01\x02\x03\x04"),
+            ("a.b.c.example.com.", Rtype::A, b"\x01\x02\x03\x08"),
+        ])
+        .expect("a valid zone");
+        assert_eq!(s.record_count(), 9, "the duplicate A counted once");
+        let node = |n: &str| s.node(name(n).as_wire()).unwrap_or_else(|| panic!("{n} missing"));
+        let abc = node("a.b.c.example.com.");
+        assert_eq!(abc.rrset(Rtype::A).unwrap().len(), 2);
+        assert!(abc.rrset(Rtype::TXT).is_some());
+        assert!(!abc.rrset(Rtype::A).unwrap().block().is_empty(), "answers compiled");
+        // Empty non-terminals, child counts, flags.
+        assert!(node("b.c.example.com.").is_empty() && node("c.example.com.").is_empty());
+        assert_eq!(node("example.com.").children(), 4, "ns, c, w and sub");
+        assert_eq!(node("c.example.com.").children(), 1);
+        assert!(node("w.example.com.").has(flags::WILDCARD_CHILD));
+        assert!(node("sub.example.com.").has(flags::DELEGATION));
+        assert!(node("sub.example.com.").referral().is_some(), "referral with its glue");
+        let glue = node("ns.sub.example.com.");
+        assert!(glue.has(flags::BELOW_CUT) && glue.rrset(Rtype::A).unwrap().block().is_empty());
+        for n in s.nodes() {
+            assert!(!n.has(flags::PENDING | flags::DEAD), "{n:?} left half built");
+        }
+        // The apex NS answer carries the in-zone address of its target.
+        let ns = node("example.com.").rrset(Rtype::NS).unwrap().block();
+        assert_eq!(ns.counts, [1, 0, 1]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = build(&[
+            ("example.com.", Rtype::SOA, SOA),
+            ("www.example.org.", Rtype::A, b"\x01\x02\x03\x04"),
+            ("x.example.com.", Rtype::CNAME, NS),
+            ("x.example.com.", Rtype::A, b"\x01\x02\x03\x04"),
+        ])
+        .unwrap_err();
+        let got: Vec<(usize, String)> = e.iter().map(|e| (e.line, e.kind.to_string())).collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, 2, "outside the zone: {got:?}");
+        assert_eq!(got[1].0, 3, "the CNAME's line: {got:?}");
+        assert!(build(&[("a.example.com.", Rtype::A, b"\x01\x02\x03\x04")]).is_err(), "no SOA");
     }
 }

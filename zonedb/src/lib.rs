@@ -2,9 +2,13 @@
 //!
 //! - [`load`] reads RFC 1035 master files ([`lexer`], [`text`], [`rdata`]) into
 //!   records, with errors that name zone, file and line;
-//! - [`snapshot`] validates and compiles those records into an immutable
-//!   [`Snapshot`]: lowercase wire names in a hash index, RRsets in wire form, empty
-//!   non-terminals and node flags (cut, glue, wildcard child, DNAME) precomputed;
+//! - [`build`] compiles records as they stream in (from a file, a transfer, a rebuild)
+//!   into an immutable [`Snapshot`] ([`snapshot`]): packed nodes ([`node`]) in one arena
+//!   with a hash index ([`nodemap`]), empty non-terminals and node flags (cut, glue,
+//!   wildcard child, DNAME) precomputed;
+//! - [`apply`] and [`overlay`] derive a new version from the held one by an IXFR, and
+//!   [`incoming`] by a zone received whole, sharing what did not change; [`xfr_in`]
+//!   parses transfer streams and [`xfr`] writes them; [`persist`] is the state copy;
 //! - [`block`] holds response sections precompiled per RRset, cut and zone, copied into
 //!   responses with a pointer fix-up instead of being encoded per query;
 //! - [`lookup`] places a name in a snapshot (exact, wildcard, NXDOMAIN, referral, DNAME);

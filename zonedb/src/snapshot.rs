@@ -1,15 +1,17 @@
 //! [`Snapshot`]: one immutable, compiled version of one zone.
 //!
-//! Compiling ([`Snapshot::compile`]) validates the records (one SOA at the apex, no
-//! CNAME beside other data) and precomputes what every query would otherwise work out:
+//! Compiling ([`crate::build`], or [`Snapshot::compile`] for a list of records)
+//! validates the records (one SOA at the apex, no CNAME beside other data) and
+//! precomputes what every query would otherwise work out:
 //! names lowercase in wire form, RRsets grouped and sorted by type, empty non-terminals
 //! present as nodes (RFC 4592 §2.2.2), and per-node flags (apex, delegation point, below
 //! a cut i.e. glue, has a wildcard child, has a DNAME), as Knot's `adjust.c` does.
 //!
 //! Nodes are stored packed ([`crate::node`]), back to back in one arena per version
 //! ([`crate::nodemap`]): about 75 bytes a record for a zone of A/AAAA/TXT records,
-//! precompiled answers included. Compiling groups the records into unpacked nodes,
-//! packs them, then packs them again with their answers (an answer reads other nodes).
+//! precompiled answers included. Compiling packs each owner's records as they come,
+//! with its answers when they need no other name; the rest are compiled once the whole
+//! zone is in (an answer with additional addresses reads other nodes).
 //!
 //! Lookups are by exact name through one hash index; the closest encloser is found by
 //! walking the qname's ancestors from the apex down, so its cost grows with the number
