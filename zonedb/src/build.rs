@@ -21,7 +21,7 @@ use crate::block::{with_scratch, Block};
 use crate::error::{LoadError, LoadErrorKind};
 use crate::node::{pack_sets, repack, Blocks, NodeRef};
 use crate::nodemap::NodeMap;
-use crate::snapshot::{answer_block, flags, referrers_of, serial_and_negative_ttl, Snapshot};
+use crate::snapshot::{answer_block, flags, referrers_from, serial_and_negative_ttl, Snapshot};
 use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -233,10 +233,7 @@ impl Builder {
         let apex = self.apex.as_wire();
         let mut map = self.map;
         add_empty_non_terminals(&mut map, apex);
-        count_children(&mut map, apex);
-        if self.cuts {
-            flag_below_cuts(&mut map, apex);
-        }
+        let pending = link(&mut map, apex, self.cuts);
         let soa = map.get(apex).and_then(|n| n.rrset(Rtype::SOA)).expect("checked: the apex has the SOA");
         let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, soa.first());
         let mut snap = Snapshot {
@@ -250,10 +247,9 @@ impl Builder {
             records: self.records,
             negative: Block::default(),
         };
-        // The answers that read other names (additional addresses, glue), and nodes
-        // below a cut compiled before the cut was known (they answer nothing).
-        let pending: Vec<usize> =
-            snap.base.walk().filter(|(_, n)| n.has(flags::PENDING) && !n.has(flags::DEAD)).map(|(at, _)| at).collect();
+        // The nodes with NS, MX or SRV records are all pending: who points where is
+        // found among them alone.
+        let referrers = referrers_from(apex, pending.iter().map(|&at| snap.base.node_at(at)));
         let compiled: Vec<(usize, crate::node::Node)> = with_scratch(|scratch| {
             snap.compile_negative(scratch);
             pending.iter().map(|&at| (at, snap.with_blocks(snap.base.node_at(at), scratch))).collect()
@@ -267,7 +263,7 @@ impl Builder {
             map.compact();
         }
         map.shrink_if_oversized();
-        snap.referrers = Arc::new(referrers_of(apex, &map));
+        snap.referrers = Arc::new(referrers);
         snap.base = Arc::new(map);
         Ok(snap)
     }
@@ -286,15 +282,18 @@ fn parent(name: &[u8]) -> &[u8] {
 /// §2.2.2): they exist, and answer NODATA.
 fn add_empty_non_terminals(map: &mut NodeMap, apex: &[u8]) {
     let mut missing: FxHashSet<Name> = FxHashSet::default();
+    // Siblings come together: a parent just found present (or added) is not probed again.
+    let mut last: &[u8] = &[];
     for (_, node) in map.walk().filter(|(_, n)| !n.has(flags::DEAD)) {
         let mut p = node.name();
         while p.len() > apex.len() {
             p = parent(p);
-            if p.len() <= apex.len() || map.contains(p) || missing.contains(p) {
+            if p.len() <= apex.len() || p == last || map.contains(p) || missing.contains(p) {
                 break;
             }
             missing.insert(Name::from_wire(p).expect("suffix of a valid name"));
         }
+        last = p;
     }
     for m in missing {
         map.append(|arena| {
@@ -303,49 +302,60 @@ fn add_empty_non_terminals(map: &mut NodeMap, apex: &[u8]) {
     }
 }
 
-/// Count each node's children and flag the parents of wildcards.
-fn count_children(map: &mut NodeMap, apex: &[u8]) {
+/// Link every node to the rest: count each node's children, flag the parents of
+/// wildcards and, when the zone has cuts, every node strictly below one (glue or
+/// occluded data; one whose answers were compiled is marked to be compiled again, as
+/// it answers nothing). Returns the nodes whose answers are still to be compiled.
+fn link(map: &mut NodeMap, apex: &[u8], cuts: bool) -> Vec<usize> {
+    let mut pending = Vec::new();
+    // Siblings come together: the last parent found is reused without a probe.
+    let mut last = (Vec::new(), None);
     let mut at = 0;
     while at < map.arena_len() {
         let node = map.node_at(at);
         let next = at + node.bytes().len();
+        if node.has(flags::DEAD) {
+            at = next;
+            continue;
+        }
         let name = node.name();
-        if !node.has(flags::DEAD) && name.len() > apex.len() {
-            let wildcard = name.starts_with(b"\x01*");
-            if let Some(p) = map.offset_of(parent(name)) {
-                map.add_child(p);
-                if wildcard {
-                    *map.flags_mut(p) |= flags::WILDCARD_CHILD;
+        let below = cuts && {
+            let mut p = name;
+            let mut found = false;
+            while p.len() > apex.len() {
+                p = parent(p);
+                if p.len() > apex.len() && map.get(p).is_some_and(|n| n.has(flags::DELEGATION)) {
+                    found = true;
+                    break;
                 }
             }
+            found
+        };
+        let wildcard = name.starts_with(b"\x01*");
+        let parent_at = match name.len() > apex.len() {
+            true if last.0.as_slice() == parent(name) => last.1,
+            true => {
+                let p = parent(name);
+                last = (p.to_vec(), map.offset_of(p));
+                last.1
+            }
+            false => None,
+        };
+        if below {
+            *map.flags_mut(at) |= flags::BELOW_CUT | flags::PENDING;
         }
-        at = next;
-    }
-}
-
-/// Flag every node strictly below a zone cut (glue or occluded data). One whose answers
-/// were compiled is marked for compiling again (it answers nothing).
-fn flag_below_cuts(map: &mut NodeMap, apex: &[u8]) {
-    let mut at = 0;
-    while at < map.arena_len() {
-        let node = map.node_at(at);
-        let next = at + node.bytes().len();
-        let name = node.name();
-        let mut below = false;
-        let mut p = name;
-        while !node.has(flags::DEAD) && p.len() > apex.len() {
-            p = parent(p);
-            if p.len() > apex.len() && map.get(p).is_some_and(|n| n.has(flags::DELEGATION)) {
-                below = true;
-                break;
+        if map.node_at(at).has(flags::PENDING) {
+            pending.push(at);
+        }
+        if let Some(p) = parent_at {
+            map.add_child(p);
+            if wildcard {
+                *map.flags_mut(p) |= flags::WILDCARD_CHILD;
             }
         }
-        if below {
-            let f = map.flags_mut(at);
-            *f |= flags::BELOW_CUT | flags::PENDING;
-        }
         at = next;
     }
+    pending
 }
 
 #[cfg(test)]

@@ -63,9 +63,9 @@ pub fn load_zone_str(apex: &Name, text: &str, path: &Path) -> Result<Snapshot, V
 }
 
 /// A builder sized for a master file of `size` bytes: a record takes about three
-/// times its text packed with its answer; the index starts below the owners a file
-/// that size holds and grows (an oversized index costs memory, an oversized arena
-/// only address space).
+/// times its text packed with its answer (room for four is reserved: an oversized
+/// arena costs address space, not memory, and one that must grow is copied); the
+/// index is sized for a line of about 40 bytes per owner.
 fn builder_for(apex: &Name, size: usize) -> build::Builder {
-    build::Builder::new(apex, size / 64, size * 3 + 4096)
+    build::Builder::new(apex, size / 40, size * 4 + 4096)
 }

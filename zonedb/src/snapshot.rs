@@ -287,8 +287,13 @@ pub(crate) fn answer_block(owner: &[u8], rrset: RrsetRef<'_>, scratch: &mut [u8]
 
 /// Who points to each in-zone target.
 pub(crate) fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
+    referrers_from(apex, nodes.iter())
+}
+
+/// Who points to each in-zone target, among `nodes`.
+pub(crate) fn referrers_from<'n>(apex: &[u8], nodes: impl Iterator<Item = NodeRef<'n>>) -> Referrers {
     let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
-    for node in nodes.iter() {
+    for node in nodes {
         for rrset in node.rrsets() {
             for t in targets(apex, rrset.rtype, rrset.rdatas()) {
                 let v = m.entry(t).or_default();
