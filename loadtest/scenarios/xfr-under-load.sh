@@ -19,8 +19,13 @@
 # and prints the baseline (the windows before the first transfer) and every window whose
 # rate fell below 90% of it or whose p99 went above twice it.
 #
-# Environment: RECORDS=1000000, RATE=100000, IXFRS=1000, DURATION=70, OUT=dir (default
-# target/xfr-under-load), SKIP_INSTALL=1, CARGO_TARGET_DIR.
+# CONTROL=1 runs the same minute without Shoal taking anything: at 10 s the AXFR goes
+# from Knot to kdig (on CPU 1) instead, and Shoal does not serve ixfr.test., so Knot
+# commits and serves as before while Shoal only answers the load. What the windows show
+# then is this machine, not Shoal's transfers; compare the two runs.
+#
+# Environment: RECORDS=1000000, RATE=100000, IXFRS=1000, DURATION=70, CONTROL=0,
+# OUT=dir (default target/xfr-under-load), SKIP_INSTALL=1, CARGO_TARGET_DIR.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -28,6 +33,7 @@ RECORDS="${RECORDS:-1000000}"
 RATE="${RATE:-100000}"
 IXFRS="${IXFRS:-1000}"
 DURATION="${DURATION:-70}"
+CONTROL="${CONTROL:-0}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-$ROOT/target/xfr-under-load}"
 
@@ -109,10 +115,10 @@ socket = "$WORK/shoal/ctl.sock"
 [[zone]]
 name = "big.test."
 primaries = ["127.0.0.1:$kport"]
-[[zone]]
-name = "ixfr.test."
-primaries = ["127.0.0.1:$kport"]
 EOF
+if [[ "$CONTROL" != 1 ]]; then
+    printf '[[zone]]\nname = "ixfr.test."\nprimaries = ["127.0.0.1:%s"]\n' "$kport" >>"$WORK/shoal/shoal.toml"
+fi
 
 log "starting Knot (primary, CPU 1) and Shoal (secondary, worker on CPU 0)"
 taskset -c 1 knotd -c "$WORK/knot/knot.conf" >"$OUT/knot.log" 2>&1 &
@@ -131,7 +137,7 @@ for _ in $(seq 600); do
 done
 [[ "$(serial "$sport")" == 1 ]] || die "Shoal did not take big.test. from Knot"
 for _ in $(seq 100); do
-    [[ "$(serial "$sport" ixfr.test.)" == 1 ]] && break
+    [[ "$CONTROL" == 1 || "$(serial "$sport" ixfr.test.)" == 1 ]] && break
     sleep 0.2
 done
 log "Shoal serves big.test. serial 1"
@@ -152,12 +158,16 @@ PIDS+=("$LOAD_PID")
 
 sleep 10
 a_start=$(since "$START")
-"$SHOAL" ctl --socket "$WORK/shoal/ctl.sock" zone-retransfer big.test. >/dev/null
-axfrs_before=$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)
-for _ in $(seq 1200); do
-    [[ "$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)" -gt "$axfrs_before" ]] && break
-    sleep 0.05
-done
+if [[ "$CONTROL" == 1 ]]; then
+    kdig +time=60 -p "$kport" @127.0.0.1 big.test. AXFR >/dev/null
+else
+    axfrs_before=$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)
+    "$SHOAL" ctl --socket "$WORK/shoal/ctl.sock" zone-retransfer big.test. >/dev/null
+    for _ in $(seq 1200); do
+        [[ "$(grep -c 'kind="AXFR"' "$OUT/shoal.log" || true)" -gt "$axfrs_before" ]] && break
+        sleep 0.05
+    done
+fi
 a_end=$(since "$START")
 echo "axfr $a_start $a_end" >>"$OUT/events.txt"
 log "AXFR of $RECORDS records taken from ${a_start} s to ${a_end} s"
@@ -173,17 +183,20 @@ for i in range(1, int(sys.argv[1]) + 1):
     time.sleep(0.02)
 PY
 target=$((IXFRS + 1))
+follower=$sport
+[[ "$CONTROL" == 1 ]] && follower=$kport
 for _ in $(seq 600); do
-    [[ "$(serial "$sport" ixfr.test.)" -ge "$target" ]] && break
+    [[ "$(serial "$follower" ixfr.test.)" -ge "$target" ]] && break
     sleep 0.05
 done
 b_end=$(since "$START")
 echo "ixfr $b_start $b_end" >>"$OUT/events.txt"
 IXFRS_TAKEN=$(($(grep -c 'kind="IXFR"' "$OUT/shoal.log" || true) - ixfrs_before))
-log "$IXFRS commits on Knot from ${b_start} s to ${b_end} s; Shoal took $IXFRS_TAKEN IXFRs, serial $(serial "$sport" ixfr.test.)"
+log "$IXFRS commits on Knot from ${b_start} s to ${b_end} s; Shoal took $IXFRS_TAKEN IXFRs, serial $(serial "$follower" ixfr.test.)"
 
 while kill -0 "$LOAD_PID" 2>/dev/null; do sleep 0.5; done
 grep -E "Queries per second|Queries lost" "$OUT/loadtest.txt" || true
 python3 "$ROOT/loadtest/scenarios/plot.py" "$OUT/timeline.csv" "$OUT/events.txt" "$OUT/xfr-under-load.svg" \
-    "$RATE q/s, $RECORDS-record AXFR (a), $IXFRS commits as IXFR (b)" | tee "$OUT/summary.txt"
+    "$RATE q/s, $RECORDS-record AXFR (a), $IXFRS commits as IXFR (b)$([[ "$CONTROL" == 1 ]] && echo ", CONTROL: Shoal takes neither")" \
+    | tee "$OUT/summary.txt"
 echo "IXFRs taken by Shoal: $IXFRS_TAKEN (for $IXFRS commits on the primary)" | tee -a "$OUT/summary.txt"
