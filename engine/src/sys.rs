@@ -303,8 +303,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// later. What allocates is loading, transfers and compiling, never answering (see
 /// the allocation tests); a transfer frees as much as it allocates, and pages kept
 /// for reuse that never comes made up a fifth of a secondary's peak while it took a
-/// million-record AXFR. Call first thing in `main`.
+/// million-record AXFR. Call first thing in `main`; `MIMALLOC_PURGE_DELAY` in the
+/// environment still wins.
 pub fn return_freed_memory_at_once() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return; // The operator chose.
+    }
     // SAFETY: mi_option_set only stores an option value; setting it before any other
     // thread starts is allowed, and 0 is a documented value (immediate purging).
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };

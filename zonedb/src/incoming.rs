@@ -139,7 +139,9 @@ impl<'h> Incoming<'h> {
 
     /// Switch to building the whole version: the changes kept so far go in first.
     fn start_building(&mut self) {
-        let (nodes, bytes) = self.held.map_or((1024, 1 << 20), |h| (h.base.len(), h.base.arena_len() * 3 / 2));
+        // Sized like the held version; without one the size is unknown, and most zones
+        // are small (a secondary of 100,000 zones builds each from a few records).
+        let (nodes, bytes) = self.held.map_or((16, 4096), |h| (h.base.len(), h.base.arena_len() * 3 / 2));
         let mut b = Builder::new(&self.apex, nodes, bytes);
         b.add_source(self.origin.clone());
         for (owner, records) in std::mem::take(&mut self.changed) {
