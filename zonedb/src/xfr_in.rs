@@ -15,7 +15,7 @@
 use crate::diff::{soa_serial, Diff, Rr};
 use crate::load::Sink;
 use crate::xfr::RrRef;
-use shoal_wire::name::{is_subdomain, lowercase_in_place, parse_name, Display};
+use shoal_wire::name::{is_subdomain, parse_name, Display};
 use shoal_wire::{Name, NameBuf, Rtype};
 
 /// Why a transfer stream is unusable.
@@ -266,8 +266,8 @@ fn layout(t: Rtype) -> &'static [Field] {
     }
 }
 
-/// Read one record at `pos` into `owner` (lowercased) and `rdata` (names in it
-/// decompressed): its type, class, TTL, and the offset after it.
+/// Read one record at `pos` into `owner` (lowercased, as `parse_name` reads every
+/// name) and `rdata` (names in it decompressed): its type, class, TTL, and the offset after it.
 fn read_rr(
     msg: &[u8],
     pos: usize,
@@ -275,12 +275,6 @@ fn read_rr(
     rdata: &mut Vec<u8>,
 ) -> Result<(Rtype, u16, u32, usize), XfrError> {
     let p = parse_name(msg, pos, owner).map_err(|_| XfrError::Malformed("bad owner name"))?;
-    let mut lower = [0u8; 255];
-    let w = owner.as_wire();
-    lower[..w.len()].copy_from_slice(w);
-    lowercase_in_place(&mut lower[..w.len()]);
-    let n = w.len();
-    owner.set(&lower[..n]).map_err(|_| XfrError::Malformed("bad owner name"))?;
     let h = msg.get(p..p + 10).ok_or(XfrError::Malformed("truncated record"))?;
     let rtype = Rtype(u16::from_be_bytes([h[0], h[1]]));
     let class = u16::from_be_bytes([h[2], h[3]]);
