@@ -28,15 +28,83 @@ use shoal_wire::{Name, Rtype};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// One record of the current run; its RDATA is `bytes[at..at + len]`.
+/// One record of a [`Run`]; its RDATA is `bytes[at..at + len]` of the run.
 #[derive(Clone, Copy)]
-struct Entry {
-    rtype: Rtype,
-    ttl: u32,
+pub(crate) struct Entry {
+    pub(crate) rtype: Rtype,
+    pub(crate) ttl: u32,
     at: u32,
     len: u16,
     file: u16,
     line: u32,
+}
+
+/// One owner's records as they arrive, each an entry into one byte buffer (no
+/// allocation per record). The builder packs a run; [`crate::incoming`] compares it
+/// with the version held.
+#[derive(Default)]
+pub(crate) struct Run {
+    /// The owner, lowercase wire form.
+    pub(crate) owner: Vec<u8>,
+    pub(crate) entries: Vec<Entry>,
+    bytes: Vec<u8>,
+}
+
+impl Run {
+    /// Start the run of `owner` (the previous one must have been taken).
+    pub(crate) fn start(&mut self, owner: &[u8]) {
+        self.owner.clear();
+        self.owner.extend_from_slice(owner);
+    }
+
+    /// Add a record (RDATA at most 65,535 bytes, as on the wire).
+    pub(crate) fn push(&mut self, rtype: Rtype, ttl: u32, rdata: &[u8], file: u16, line: u32) {
+        let at = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(rdata);
+        self.entries.push(Entry { rtype, ttl, at, len: rdata.len() as u16, file, line });
+    }
+
+    pub(crate) fn rdata(&self, e: &Entry) -> &[u8] {
+        &self.bytes[e.at as usize..e.at as usize + usize::from(e.len)]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Where the first record of type `t` came from, `(0, 0)` if none.
+    fn position(&self, t: Rtype) -> (u16, u32) {
+        self.entries.iter().find(|e| e.rtype == t).map_or((0, 0), |e| (e.file, e.line))
+    }
+
+    /// Sort by type and RDATA, drop duplicates, and give each RRset one TTL: the
+    /// lowest when the records disagree (RFC 2181 §5.2; never caching longer than the
+    /// owner asked), as every version of a zone is compiled.
+    pub(crate) fn normalize(&mut self) {
+        let bytes = self.bytes.as_slice();
+        let rdata = |e: &Entry| &bytes[e.at as usize..e.at as usize + usize::from(e.len)];
+        self.entries.sort_unstable_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| rdata(a).cmp(rdata(b))));
+        self.entries.dedup_by(|later, kept| {
+            let same = later.rtype == kept.rtype && rdata(later) == rdata(kept);
+            kept.ttl = kept.ttl.min(if same { later.ttl } else { kept.ttl });
+            same
+        });
+        for set in self.entries.chunk_by_mut(|a, b| a.rtype == b.rtype) {
+            let ttl = set.iter().map(|e| e.ttl).min().unwrap_or(0);
+            set.iter_mut().for_each(|e| e.ttl = ttl);
+        }
+    }
+
+    /// The RRsets of a normalized run.
+    pub(crate) fn sets(&self) -> std::slice::ChunkBy<'_, Entry, impl FnMut(&Entry, &Entry) -> bool> {
+        self.entries.chunk_by(|a, b| a.rtype == b.rtype)
+    }
+
+    /// Empty the run (its owner stays until the next [`Run::start`]).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes.clear();
+    }
 }
 
 /// Builds one version of a zone from its records.
@@ -44,10 +112,7 @@ pub struct Builder {
     apex: Name,
     files: Vec<PathBuf>,
     map: NodeMap,
-    /// The owner of the current run (lowercase wire form).
-    owner: Vec<u8>,
-    run: Vec<Entry>,
-    bytes: Vec<u8>,
+    run: Run,
     /// The run packed without answers, to compile them from.
     plain: Vec<u8>,
     /// The run packed with its answers.
@@ -66,9 +131,7 @@ impl Builder {
             apex: apex.clone(),
             files: Vec::new(),
             map: NodeMap::with_capacity(nodes, bytes),
-            owner: Vec::new(),
-            run: Vec::new(),
-            bytes: Vec::new(),
+            run: Run::default(),
             plain: Vec::new(),
             packed: Vec::new(),
             errors: Vec::new(),
@@ -92,14 +155,11 @@ impl Builder {
             self.error((file, line), LoadErrorKind::OutOfZone { owner: Display(owner).to_string() });
             return;
         }
-        if owner != self.owner.as_slice() {
+        if owner != self.run.owner.as_slice() {
             self.flush();
-            self.owner.clear();
-            self.owner.extend_from_slice(owner);
+            self.run.start(owner);
         }
-        let at = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(rdata);
-        self.run.push(Entry { rtype, ttl, at, len: rdata.len() as u16, file, line });
+        self.run.push(rtype, ttl, rdata, file, line);
     }
 
     /// Add every record of a node of another version.
@@ -125,34 +185,22 @@ impl Builder {
         if self.run.is_empty() {
             return;
         }
-        let earlier = self.map.offset_of(&self.owner);
+        let earlier = self.map.offset_of(&self.run.owner);
         if let Some(at) = earlier {
             let node = self.map.node_at(at);
             self.records -= node.record_count();
             for r in node.rrsets() {
                 for rd in r.rdatas() {
-                    let at = self.bytes.len() as u32;
-                    self.bytes.extend_from_slice(rd);
-                    self.run.push(Entry { rtype: r.rtype, ttl: r.ttl, at, len: rd.len() as u16, file: 0, line: 0 });
+                    self.run.push(r.rtype, r.ttl, rd, 0, 0);
                 }
             }
         }
-        let position = |run: &[Entry], t: Rtype| run.iter().find(|e| e.rtype == t).map_or((0, 0), |e| (e.file, e.line));
-        let (soa_at, cname_at) = (position(&self.run, Rtype::SOA), position(&self.run, Rtype::CNAME));
-        let bytes = self.bytes.as_slice();
-        let rdata = move |e: &Entry| rdata_of(bytes, e);
-        self.run.sort_unstable_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| rdata(a).cmp(rdata(b))));
-        // Duplicates go; RFC 2181 §5.2: one TTL per RRset, the lowest when the
-        // records disagree (never caching longer than the owner asked).
-        self.run.dedup_by(|later, kept| {
-            let same = later.rtype == kept.rtype && rdata(later) == rdata(kept);
-            kept.ttl = kept.ttl.min(if same { later.ttl } else { kept.ttl });
-            same
-        });
-        let run = std::mem::take(&mut self.run);
-        let count = |t: Rtype| run.iter().filter(|e| e.rtype == t).count();
-        let owner_text = || Display(&self.owner).to_string();
-        let is_apex = self.owner.as_slice() == self.apex.as_wire();
+        let (soa_at, cname_at) = (self.run.position(Rtype::SOA), self.run.position(Rtype::CNAME));
+        self.run.normalize();
+        let run = &self.run;
+        let count = |t: Rtype| run.entries.iter().filter(|e| e.rtype == t).count();
+        let owner_text = || Display(&run.owner).to_string();
+        let is_apex = run.owner.as_slice() == self.apex.as_wire();
         let mut problems = Vec::new();
         if count(Rtype::SOA) > 0 {
             if !is_apex || count(Rtype::SOA) > 1 {
@@ -167,7 +215,7 @@ impl Builder {
             }
             if count(Rtype::DNAME) > 0 {
                 problems.push((cname_at, LoadErrorKind::CnameAndDname { owner: owner_text() }));
-            } else if run.iter().any(|e| !matches!(e.rtype, Rtype::CNAME | Rtype::RRSIG | Rtype::NSEC)) {
+            } else if run.entries.iter().any(|e| !matches!(e.rtype, Rtype::CNAME | Rtype::RRSIG | Rtype::NSEC)) {
                 problems.push((cname_at, LoadErrorKind::CnameAndOtherData { owner: owner_text() }));
             }
         }
@@ -181,16 +229,13 @@ impl Builder {
         if count(Rtype::DNAME) > 0 {
             fl |= flags::DNAME;
         }
-        let needs_zone = run.iter().any(|e| target_offset(e.rtype).is_some());
+        let needs_zone = run.entries.iter().any(|e| target_offset(e.rtype).is_some());
         if needs_zone {
             fl |= flags::PENDING;
         }
-        let sets = run.chunk_by(|a, b| a.rtype == b.rtype);
-        let rrsets =
-            sets.clone().map(|g| (g[0].rtype, g.iter().map(|e| e.ttl).min().unwrap_or(0), g.iter().map(rdata)));
-        let nsets = sets.count();
+        let rrsets = run.sets().map(|g| (g[0].rtype, g[0].ttl, g.iter().map(|e| run.rdata(e))));
         self.plain.clear();
-        pack_sets(&mut self.plain, &self.owner, (fl, 0), nsets, rrsets, None);
+        pack_sets(&mut self.plain, &run.owner, (fl, 0), run.sets().count(), rrsets, None);
         let out = if needs_zone {
             &self.plain
         } else {
@@ -209,13 +254,11 @@ impl Builder {
                 self.map.append(|arena| arena.extend_from_slice(out));
             }
         }
-        self.records += run.len();
+        self.records += run.entries.len();
+        self.run.clear();
         for (at, kind) in problems {
             self.error(at, kind);
         }
-        self.run = run;
-        self.run.clear();
-        self.bytes.clear();
     }
 
     /// The compiled zone, or every problem found (each with its file and line).
@@ -267,10 +310,6 @@ impl Builder {
         snap.base = Arc::new(map);
         Ok(snap)
     }
-}
-
-fn rdata_of<'b>(bytes: &'b [u8], e: &Entry) -> &'b [u8] {
-    &bytes[e.at as usize..e.at as usize + usize::from(e.len)]
 }
 
 /// The parent of a name below the apex.

@@ -16,7 +16,7 @@
 //! held version plus the new one, never a list of records beside them.
 
 use crate::apply::{ApplyError, MAX_DELTA};
-use crate::build::Builder;
+use crate::build::{Builder, Run};
 use crate::diff::{Diff, Rr};
 use crate::load::Sink;
 use crate::overlay::{derive, records_at, Derived, Records};
@@ -24,15 +24,6 @@ use crate::snapshot::Snapshot;
 use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::{Name, Rtype};
 use std::path::{Path, PathBuf};
-
-/// One record of the current owner's run; its RDATA is `bytes[at..at + len]`.
-#[derive(Clone, Copy)]
-struct Entry {
-    rtype: Rtype,
-    ttl: u32,
-    at: usize,
-    len: usize,
-}
 
 /// What a finished transfer made.
 pub struct Applied {
@@ -94,9 +85,7 @@ pub struct Incoming<'h> {
     apex: Name,
     held: Option<&'h Snapshot>,
     origin: PathBuf,
-    owner: Vec<u8>,
-    run: Vec<Entry>,
-    bytes: Vec<u8>,
+    run: Run,
     unchanged: Option<Unchanged>,
     changed: FxHashMap<Name, Records>,
     /// Changed owners past which the rest goes to a builder: a thirty-second of the
@@ -115,9 +104,7 @@ impl<'h> Incoming<'h> {
             apex: apex.clone(),
             held,
             origin: PathBuf::from(origin),
-            owner: Vec::new(),
-            run: Vec::new(),
-            bytes: Vec::new(),
+            run: Run::default(),
             unchanged: held.map(Unchanged::new),
             changed: FxHashMap::default(),
             limit: held.map_or(0, |h| MAX_DELTA.max(h.record_count() / 32)),
@@ -157,38 +144,26 @@ impl<'h> Incoming<'h> {
         if self.run.is_empty() {
             return;
         }
-        let bytes = &self.bytes;
-        let rdata = |e: &Entry| &bytes[e.at..e.at + e.len];
-        self.run.sort_unstable_by(|a, b| a.rtype.cmp(&b.rtype).then_with(|| rdata(a).cmp(rdata(b))));
-        self.run.dedup_by(|later, kept| {
-            let same = later.rtype == kept.rtype && rdata(later) == rdata(kept);
-            kept.ttl = kept.ttl.min(if same { later.ttl } else { kept.ttl });
-            same
-        });
-        // One TTL per RRset, the lowest, as compiling makes it.
-        for group in self.run.chunk_by_mut(|a, b| a.rtype == b.rtype) {
-            let ttl = group.iter().map(|e| e.ttl).min().unwrap_or(0);
-            group.iter_mut().for_each(|e| e.ttl = ttl);
-        }
+        self.run.normalize();
         let held = self.held.expect("only with a version held");
         let unchanged = self.unchanged.as_mut().expect("with a version held");
-        let owner = self.owner.as_slice();
+        let run = &self.run;
+        let owner = run.owner.as_slice();
+        let received = || run.entries.iter().map(|e| ((e.rtype, run.rdata(e).into()), e.ttl));
         if let Some(records) = self.changed.get_mut(owner) {
             // The owner came back: the sender does not group owners.
-            records.extend(self.run.iter().map(|e| ((e.rtype, rdata(e).into()), e.ttl)));
+            records.extend(received());
         } else if unchanged.get(held, owner) {
             unchanged.set(held, owner, false);
             let mut records = records_at(held.node(owner));
-            records.extend(self.run.iter().map(|e| ((e.rtype, rdata(e).into()), e.ttl)));
+            records.extend(received());
             self.changed.insert(Name::from_wire(owner).expect("parsed name"), records);
-        } else if held.node(owner).is_some_and(|n| same_records(n, &self.run, bytes)) {
+        } else if held.node(owner).is_some_and(|n| same_records(n, run)) {
             unchanged.set(held, owner, true);
         } else {
-            let records = self.run.iter().map(|e| ((e.rtype, rdata(e).into()), e.ttl)).collect();
-            self.changed.insert(Name::from_wire(owner).expect("parsed name"), records);
+            self.changed.insert(Name::from_wire(owner).expect("parsed name"), received().collect());
         }
         self.run.clear();
-        self.bytes.clear();
         if self.changed.len() > self.limit {
             self.start_building();
         }
@@ -251,31 +226,27 @@ impl Sink for Incoming<'_> {
         if rtype == Rtype::SOA && owner == self.apex.as_wire() && self.soa.is_none() {
             self.soa = Some(Rr { owner: self.apex.clone(), rtype, ttl, rdata: rdata.into() });
         }
-        if self.builder.is_none() && owner != self.owner.as_slice() {
+        if self.builder.is_none() && owner != self.run.owner.as_slice() {
             self.flush();
-            self.owner.clear();
-            self.owner.extend_from_slice(owner);
+            self.run.start(owner);
         }
         if let Some(b) = self.builder.as_mut() {
             b.add(owner, rtype, ttl, rdata, file, line);
             return;
         }
-        let at = self.bytes.len();
-        self.bytes.extend_from_slice(rdata);
-        self.run.push(Entry { rtype, ttl, at, len: rdata.len() });
+        self.run.push(rtype, ttl, rdata, file, line);
     }
 }
 
-/// Whether `node` holds exactly the records of `run` (sorted, without duplicates, one
-/// TTL per RRset).
-fn same_records(node: crate::snapshot::NodeRef<'_>, run: &[Entry], bytes: &[u8]) -> bool {
-    let mut groups = run.chunk_by(|a, b| a.rtype == b.rtype);
+/// Whether `node` holds exactly the records of a normalized `run`.
+fn same_records(node: crate::snapshot::NodeRef<'_>, run: &Run) -> bool {
+    let mut groups = run.sets();
     for rrset in node.rrsets() {
         let Some(g) = groups.next() else { return false };
         if g[0].rtype != rrset.rtype || g[0].ttl != rrset.ttl || g.len() != rrset.len() {
             return false;
         }
-        if !rrset.rdatas().zip(g).all(|(rd, e)| rd == &bytes[e.at..e.at + e.len]) {
+        if !rrset.rdatas().zip(g).all(|(rd, e)| rd == run.rdata(e)) {
             return false;
         }
     }
