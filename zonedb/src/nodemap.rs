@@ -6,7 +6,7 @@
 //! them. A map is built once and never changed; versions derived from it keep it (an
 //! `Arc`) and put their changed nodes beside it ([`crate::snapshot`]).
 
-use crate::node::{check, pack, packed_len, repack, Blocks, NodeData, NodeRef};
+use crate::node::{check, NodeRef};
 use crate::snapshot::flags;
 use hashbrown::HashTable;
 use std::hash::Hasher;
@@ -38,16 +38,6 @@ impl NodeMap {
         NodeMap { arena: Vec::with_capacity(bytes), index: HashTable::with_capacity(nodes), dead: 0 }
     }
 
-    /// Pack the nodes of `data` (blocks not compiled yet), sized exactly.
-    pub fn pack_all<'d>(data: impl ExactSizeIterator<Item = (&'d [u8], &'d NodeData)> + Clone) -> NodeMap {
-        let bytes = data.clone().map(|(n, d)| packed_len(n, d)).sum();
-        let mut m = NodeMap::with_capacity(data.len(), bytes);
-        for (name, node) in data {
-            m.insert(name, node, None);
-        }
-        m
-    }
-
     /// A map over nodes already packed back to back (a zone copy read from disk): every
     /// node is checked ([`crate::node`]) and every name must be new.
     pub fn from_packed(arena: Vec<u8>) -> Result<NodeMap, &'static str> {
@@ -65,22 +55,6 @@ impl NodeMap {
             m.index_node(o);
         }
         Ok(m)
-    }
-
-    /// Add the node at `name`, which must not be in the map yet.
-    pub fn insert(&mut self, name: &[u8], node: &NodeData, blocks: Option<Blocks<'_>>) {
-        debug_assert!(self.get(name).is_none(), "a node is inserted once");
-        let at = self.arena.len();
-        pack(&mut self.arena, name, node, blocks);
-        self.index_node(at);
-    }
-
-    /// Add `node` (from another map), packed again with `blocks`.
-    pub fn insert_repacked(&mut self, node: NodeRef<'_>, blocks: Blocks<'_>) {
-        debug_assert!(self.get(node.name()).is_none(), "a node is inserted once");
-        let at = self.arena.len();
-        repack(&mut self.arena, node, Some(blocks));
-        self.index_node(at);
     }
 
     /// Append a node that `write` packs at the end of the arena (its name must be new);
@@ -211,11 +185,6 @@ impl NodeMap {
         self.arena.len()
     }
 
-    /// Give back the arena's unused capacity.
-    pub fn shrink_to_fit(&mut self) {
-        self.arena.shrink_to_fit();
-    }
-
     /// Give back the arena's unused capacity when it is more than the arena itself.
     /// Capacity reserved and never written is address space, not memory; shrinking
     /// a large arena copies it, which is what a zone's peak must not pay for a
@@ -225,17 +194,12 @@ impl NodeMap {
             self.arena.shrink_to_fit();
         }
     }
-
-    /// Bytes held: the arena and the index.
-    pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.index.capacity() * (std::mem::size_of::<usize>() + 1)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Rrset;
+    use crate::node::{pack, packed_len, NodeData, Rrset};
     use shoal_wire::Rtype;
 
     #[test]
@@ -256,7 +220,11 @@ mod tests {
                 rrsets: vec![Rrset { rtype: Rtype::A, ttl: 60, rdatas: vec![Box::from(&i.to_be_bytes()[..])] }],
             })
             .collect();
-        let m = NodeMap::pack_all(names.iter().map(Vec::as_slice).zip(data.iter()));
+        let bytes = names.iter().zip(&data).map(|(n, d)| packed_len(n, d)).sum();
+        let mut m = NodeMap::with_capacity(names.len(), bytes);
+        for (n, d) in names.iter().zip(&data) {
+            m.append(|arena| pack(arena, n, d, None));
+        }
         assert_eq!(m.len(), 1000);
         for (i, n) in names.iter().enumerate() {
             let node = m.get(n).expect("present");
