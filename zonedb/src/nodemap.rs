@@ -3,8 +3,9 @@
 //!
 //! The index is a hash table of offsets (8 bytes a slot), hashed by the name the offset
 //! points at, so a probe compares names in the arena and nothing keeps a second copy of
-//! them. A map is built once and never changed; versions derived from it keep it (an
-//! `Arc`) and put their changed nodes beside it ([`crate::snapshot`]).
+//! them. A map is filled and linked by [`crate::build`] and never changed once a
+//! version holds it; versions derived from it keep it (an `Arc`) and put their changed
+//! nodes beside it ([`crate::snapshot`]).
 
 use crate::node::{check, NodeRef};
 use crate::snapshot::flags;
