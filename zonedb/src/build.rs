@@ -6,7 +6,7 @@
 //! owner is sorted, checked (one SOA, at the apex; CNAME alone) and packed straight
 //! into the arena ([`crate::nodemap`]). Its answers are compiled at once when they need
 //! nothing from other names, which is every type but NS, MX and SRV (those carry
-//! in-zone addresses, [`crate::answer::target_offset`]). An owner that comes back later
+//! in-zone addresses, `answer::target_offset`). An owner that comes back later
 //! is merged with its earlier node, which is replaced.
 //!
 //! Once every record is in, the structure is worked out in place: empty non-terminals,
