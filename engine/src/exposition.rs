@@ -7,7 +7,7 @@
 //! 100,000 quiet zones does not expose millions of zero series; per-zone gauges
 //! (serial, loaded, expire deadline) are written for every zone.
 
-use crate::metrics::{WorkerStats, QTYPES};
+use crate::metrics::{WorkerStats, BATCH_BOUNDS_MICROS, QTYPES};
 use crate::transfer::ZoneStatus;
 use shoal_zonedb::counters::AnswerClass;
 use shoal_zonedb::{Catalog, ZoneState};
@@ -124,6 +124,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         let v: u64 = stats.iter().map(|s| s.qtypes[i].get()).sum();
         o.sample("shoal_queries_by_qtype_total", &[("qtype", name)], v);
     }
+    batch_times(o, &groups);
     let tcp: Vec<_> = groups.iter().filter(|((_, t), _)| *t == "tcp").collect();
     let conn: [TypedWorkerFamily; 4] = [
         ("shoal_tcp_connections_accepted_total", "counter", "TCP connections accepted.", |s| s.tcp_accepted.get()),
@@ -142,6 +143,30 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         for ((w, _), ss) in &tcp {
             o.sample(name, &[("worker", &w.to_string())], ss.iter().map(|s| get(s)).sum::<u64>());
         }
+    }
+}
+
+/// The UDP threads' batch times, a histogram per worker.
+fn batch_times(o: &mut Out, groups: &BTreeMap<(usize, &'static str), Vec<&WorkerStats>>) {
+    const NAME: &str = "shoal_udp_batch_seconds";
+    o.family(NAME, "histogram", "Time to answer and send one batch of UDP queries (the receive's wait excluded).");
+    for ((w, _), ss) in groups.iter().filter(|((_, t), _)| *t == "udp") {
+        let worker = w.to_string();
+        let mut counts = [0u64; BATCH_BOUNDS_MICROS.len() + 1];
+        for s in ss {
+            for (c, n) in counts.iter_mut().zip(s.batch_time.counts()) {
+                *c += n;
+            }
+        }
+        let mut cumulative = 0;
+        for (i, n) in counts.iter().enumerate() {
+            cumulative += n;
+            let le = BATCH_BOUNDS_MICROS.get(i).map_or_else(|| "+Inf".to_string(), |&b| (b as f64 / 1e6).to_string());
+            o.sample(&format!("{NAME}_bucket"), &[("worker", &worker), ("le", &le)], cumulative);
+        }
+        let seconds: f64 = ss.iter().map(|s| s.batch_time.seconds()).sum();
+        o.sample(&format!("{NAME}_sum"), &[("worker", &worker)], seconds);
+        o.sample(&format!("{NAME}_count"), &[("worker", &worker)], cumulative);
     }
 }
 
@@ -281,11 +306,18 @@ mod tests {
     fn renders_valid_families_and_escapes_labels() {
         let w = Arc::new(WorkerStats::new(0, Transport::Udp, 0));
         w.queries.add(7);
+        w.batch_time.record(std::time::Duration::from_micros(20));
+        w.batch_time.record(std::time::Duration::from_millis(50));
         let catalog = Catalog::new();
         let text = render(&Sources { workers: &[w], catalog: &catalog, zones: None, uptime_seconds: 3 });
         assert!(text.contains("shoal_queries_total{worker=\"0\",transport=\"udp\"} 7\n"), "{text}");
         assert!(text.contains("shoal_zone_status_available 0\n"));
         assert!(text.contains("# TYPE shoal_tcp_connections_open gauge\n"));
+        assert!(text.contains("shoal_udp_batch_seconds_bucket{worker=\"0\",le=\"0.000016\"} 0\n"), "{text}");
+        assert!(text.contains("shoal_udp_batch_seconds_bucket{worker=\"0\",le=\"0.000032\"} 1\n"), "{text}");
+        assert!(text.contains("shoal_udp_batch_seconds_bucket{worker=\"0\",le=\"0.016384\"} 1\n"), "{text}");
+        assert!(text.contains("shoal_udp_batch_seconds_bucket{worker=\"0\",le=\"+Inf\"} 2\n"), "{text}");
+        assert!(text.contains("shoal_udp_batch_seconds_count{worker=\"0\"} 2\n"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (series, value) = line.rsplit_once(' ').expect("name value");
             assert!(value.parse::<f64>().is_ok(), "{line}");

@@ -9,6 +9,9 @@
 //! drops (shorter than a header, or a response) gets no reply. NOTIFY messages, signed
 //! queries and IXFR over UDP go to the transfer thread, which answers them through a
 //! second handle on the same socket.
+//!
+//! Each batch's time, from the receive returning to the send returning, goes into the
+//! thread's [`crate::metrics::BatchTimes`]: two vDSO clock reads per batch.
 
 use super::{options, Shared};
 use crate::metrics::WorkerStats;
@@ -18,7 +21,7 @@ use shoal_zonedb::{answer, Catalog, Outcome};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a receive blocks before the thread checks whether it should stop.
 const WAKE: Duration = Duration::from_millis(250);
@@ -44,7 +47,11 @@ pub fn run(sock: std::net::UdpSocket, reply: Arc<std::net::UdpSocket>, shared: A
             }
             // The catalog is read after the (blocking) receive, so a batch is answered
             // from the newest version, never one older than the wait.
-            Ok(n) => udp.answer_batch(fd, n, &reply, cache.load(), &shared, &stats),
+            Ok(n) => {
+                let started = Instant::now();
+                udp.answer_batch(fd, n, &reply, cache.load(), &shared, &stats);
+                stats.batch_time.record(started.elapsed());
+            }
             Err(_) => {
                 stats.udp_errors.inc();
                 // A persistent error must not spin the core.
