@@ -17,7 +17,10 @@
 # shoal-loadtest writes answers/s and p50/p99/max latency per 100 ms window
 # (timeline.csv); plot.py draws them with the transfer intervals (xfr-under-load.svg)
 # and prints the baseline (the windows before the first transfer) and every window whose
-# rate fell below 90% of it or whose p99 went above twice it.
+# rate fell below 90% of it or whose p99 went above twice it. Shoal's own view comes
+# from its /metrics, scraped at each phase's start and end: batch_times.py prints how
+# long its UDP worker took per batch in each phase, so an excursion the load generator
+# saw can be told from one in the worker (none slow in that phase: not the worker's).
 #
 # CONTROL=1 runs the same minute without Shoal taking anything: at 10 s the AXFR goes
 # from Knot to kdig (on CPU 1) instead, and Shoal does not serve ixfr.test., so Knot
@@ -68,6 +71,7 @@ PY
 
 kport=$(free_port)
 sport=$(free_port)
+mport=$(free_port)
 mkdir -p "$WORK/knot/run" "$WORK/knot/db" "$WORK/knot/zones" "$WORK/shoal"
 cp "$WORK/v1.zone" "$WORK/knot/zones/big.test.zone"
 cp "$WORK/ixfr.zone" "$WORK/knot/zones/ixfr.test.zone"
@@ -112,6 +116,8 @@ workers = 1
 state_dir = "$WORK/shoal/state"
 [control]
 socket = "$WORK/shoal/ctl.sock"
+[metrics]
+listen = "127.0.0.1:$mport"
 [[zone]]
 name = "big.test."
 primaries = ["127.0.0.1:$kport"]
@@ -142,10 +148,18 @@ for _ in $(seq 100); do
 done
 log "Shoal serves big.test. serial 1"
 
+scrape() {
+    python3 -c "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \
+        >"$OUT/metrics.$1" || die "cannot read Shoal's metrics"
+    # When, and CPU 0's times (user nice system idle iowait irq softirq steal, in 1/100 s):
+    # time the hypervisor gave the worker's core to someone else shows up as steal.
+    { echo "# time $(date +%s.%N)"; grep '^cpu0 ' /proc/stat | sed 's/^/# /'; } >>"$OUT/metrics.$1"
+}
 since() { python3 -c "import time; print(f'{time.time() - $1:.3f}')"; }
 : >"$OUT/events.txt"
 
 log "load: $RATE q/s for $DURATION s"
+scrape 0-start
 START=$(date +%s.%N)
 # SCHED_FIFO (when allowed): CPU 1 also runs Knot and Shoal's transfer thread, and the
 # load generator's own waits for the CPU must not be measured as Shoal's latency.
@@ -157,6 +171,7 @@ LOAD_PID=$!
 PIDS+=("$LOAD_PID")
 
 sleep 10
+scrape 1-before-a
 a_start=$(since "$START")
 if [[ "$CONTROL" == 1 ]]; then
     kdig +time=60 -p "$kport" @127.0.0.1 big.test. AXFR >/dev/null
@@ -169,10 +184,12 @@ else
     done
 fi
 a_end=$(since "$START")
+scrape 2-a
 echo "axfr $a_start $a_end" >>"$OUT/events.txt"
 log "AXFR of $RECORDS records taken from ${a_start} s to ${a_end} s"
 
 sleep "$(python3 -c "print(max(0.0, 30 - $(since "$START")))")"
+scrape 3-before-b
 b_start=$(since "$START")
 ixfrs_before=$(grep -c 'kind="IXFR"' "$OUT/shoal.log" || true)
 # One knotc reading transactions from stdin, paced at 50 a second.
@@ -190,13 +207,18 @@ for _ in $(seq 600); do
     sleep 0.05
 done
 b_end=$(since "$START")
+scrape 4-b
 echo "ixfr $b_start $b_end" >>"$OUT/events.txt"
 IXFRS_TAKEN=$(($(grep -c 'kind="IXFR"' "$OUT/shoal.log" || true) - ixfrs_before))
 log "$IXFRS commits on Knot from ${b_start} s to ${b_end} s; Shoal took $IXFRS_TAKEN IXFRs, serial $(serial "$follower" ixfr.test.)"
 
 while kill -0 "$LOAD_PID" 2>/dev/null; do sleep 0.5; done
+scrape 5-end
 grep -E "Queries per second|Queries lost" "$OUT/loadtest.txt" || true
 python3 "$ROOT/loadtest/scenarios/plot.py" "$OUT/timeline.csv" "$OUT/events.txt" "$OUT/xfr-under-load.svg" \
     "$RATE q/s, $RECORDS-record AXFR (a), $IXFRS commits as IXFR (b)$([[ "$CONTROL" == 1 ]] && echo ", CONTROL: Shoal takes neither")" \
     | tee "$OUT/summary.txt"
+python3 "$ROOT/loadtest/scenarios/batch_times.py" "start=$OUT/metrics.0-start" "before (a)=$OUT/metrics.1-before-a" \
+    "(a) AXFR=$OUT/metrics.2-a" "between=$OUT/metrics.3-before-b" "(b) IXFR stream=$OUT/metrics.4-b" \
+    "after (b)=$OUT/metrics.5-end" | tee -a "$OUT/summary.txt"
 echo "IXFRs taken by Shoal: $IXFRS_TAKEN (for $IXFRS commits on the primary)" | tee -a "$OUT/summary.txt"
