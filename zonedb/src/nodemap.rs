@@ -1,15 +1,16 @@
 //! [`NodeMap`]: the nodes of one compiled version, packed back to back in one arena
 //! ([`crate::node`]) and found by exact name through an index of arena offsets.
 //!
-//! The index is a hash table of offsets (8 bytes a slot), hashed by the name the offset
-//! points at, so a probe compares names in the arena and nothing keeps a second copy of
-//! them. A map is filled and linked by [`crate::build`] and never changed once a
+//! The index ([`NameIndex`]) is a hash table of offsets (8 bytes a slot), hashed by the
+//! name the offset points at, so a probe compares names in the arena and nothing keeps
+//! a second copy of them. [`NodeMap::prefetch`] and [`NodeMap::prefetch_node`] start a
+//! lookup's two cache misses (the slot, then the node) ahead of the lookup itself. A map is filled and linked by [`crate::build`] and never changed once a
 //! version holds it; versions derived from it keep it (an `Arc`) and put their changed
 //! nodes beside it ([`crate::snapshot`]).
 
+use crate::nameindex::{prefetch_line, NameIndex};
 use crate::node::{check, NodeRef};
 use crate::snapshot::flags;
-use hashbrown::HashTable;
 use std::hash::Hasher;
 
 fn hash(name: &[u8]) -> u64 {
@@ -22,7 +23,7 @@ fn hash(name: &[u8]) -> u64 {
 #[derive(Default)]
 pub struct NodeMap {
     arena: Vec<u8>,
-    index: HashTable<usize>,
+    index: NameIndex,
     /// Bytes of replaced nodes still in the arena (see [`Self::replace`]).
     dead: usize,
 }
@@ -36,7 +37,7 @@ impl std::fmt::Debug for NodeMap {
 impl NodeMap {
     /// An empty map with room for `nodes` nodes of `bytes` packed bytes in all.
     pub fn with_capacity(nodes: usize, bytes: usize) -> NodeMap {
-        NodeMap { arena: Vec::with_capacity(bytes), index: HashTable::with_capacity(nodes), dead: 0 }
+        NodeMap { arena: Vec::with_capacity(bytes), index: NameIndex::with_capacity(nodes), dead: 0 }
     }
 
     /// A map over nodes already packed back to back (a zone copy read from disk): every
@@ -48,7 +49,7 @@ impl NodeMap {
             offsets.push(at);
             at = check(&arena, at)?;
         }
-        let mut m = NodeMap { arena, index: HashTable::with_capacity(offsets.len()), dead: 0 };
+        let mut m = NodeMap { arena, index: NameIndex::with_capacity(offsets.len()), dead: 0 };
         for o in offsets {
             if m.get(NodeRef::at(&m.arena, o).name()).is_some() {
                 return Err("a name is stored twice");
@@ -77,16 +78,14 @@ impl NodeMap {
         *self.flags_mut(old) |= flags::DEAD;
         self.dead += NodeRef::at(&self.arena, old).bytes().len();
         let h = hash(NodeRef::at(&self.arena, old).name());
-        if let Some(slot) = self.index.find_mut(h, |&o| o == old) {
-            *slot = at;
-        }
+        self.index.replace(h, old, at);
         at
     }
 
     /// Where the node at `name` starts in the arena.
     pub(crate) fn offset_of(&self, name: &[u8]) -> Option<usize> {
         let arena = &self.arena;
-        self.index.find(hash(name), |&o| NodeRef::at(arena, o).name() == name).copied()
+        self.index.find(hash(name), |o| NodeRef::at(arena, o).name() == name)
     }
 
     /// The node that starts at `at`.
@@ -153,14 +152,40 @@ impl NodeMap {
     fn index_node(&mut self, at: usize) {
         let arena = &self.arena;
         let h = hash(NodeRef::at(arena, at).name());
-        self.index.insert_unique(h, at, |&o| hash(NodeRef::at(arena, o).name()));
+        self.index.insert_unique(h, at, |o| hash(NodeRef::at(arena, o).name()));
     }
 
     /// The node at exactly `name` (lowercase wire).
     #[inline]
     pub fn get(&self, name: &[u8]) -> Option<NodeRef<'_>> {
         let arena = &self.arena;
-        self.index.find(hash(name), |&o| NodeRef::at(arena, o).name() == name).map(|&o| NodeRef::at(arena, o))
+        self.index.find(hash(name), |o| NodeRef::at(arena, o).name() == name).map(|o| NodeRef::at(arena, o))
+    }
+
+    /// Start loading the index slot where a lookup of `name` begins; returns the hash
+    /// to pass to [`Self::prefetch_node`] once that slot has had time to arrive.
+    #[inline]
+    pub fn prefetch(&self, name: &[u8]) -> u64 {
+        let h = hash(name);
+        self.index.prefetch(h);
+        h
+    }
+
+    /// The offset of the first node whose hash tag is `h`'s (what [`Self::prefetch_node`]
+    /// asks for).
+    pub(crate) fn index_first(&self, h: u64) -> Option<usize> {
+        self.index.first(h)
+    }
+
+    /// Start loading the first two cache lines of the node a lookup of hash `h` would
+    /// compare first (its name, flags and the start of its answers).
+    #[inline]
+    pub fn prefetch_node(&self, h: u64) {
+        if let Some(at) = self.index_first(h) {
+            let p = self.arena.as_ptr().wrapping_add(at);
+            prefetch_line(p);
+            prefetch_line(p.wrapping_add(64));
+        }
     }
 
     pub fn contains(&self, name: &[u8]) -> bool {
@@ -170,7 +195,7 @@ impl NodeMap {
     /// Every node, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = NodeRef<'_>> {
         let arena = &self.arena;
-        self.index.iter().map(move |&o| NodeRef::at(arena, o))
+        self.index.iter().map(move |o| NodeRef::at(arena, o))
     }
 
     pub fn len(&self) -> usize {
