@@ -180,6 +180,12 @@ impl UdpBatch {
         (q, r)
     }
 
+    /// Datagram `i` of the last `recv`, as [`Self::slot`] gives it.
+    pub fn query(&self, i: usize) -> &[u8] {
+        let len = (self.rx_hdr[i].msg_len as usize).min(RX_SLOT);
+        &self.rx[i * RX_SLOT..i * RX_SLOT + len]
+    }
+
     /// The source address of datagram `i`.
     pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
         let a = &self.addrs[i];

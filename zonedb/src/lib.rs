@@ -39,6 +39,7 @@ pub mod persist;
 pub mod rdata;
 pub mod snapshot;
 pub mod text;
+pub mod warm;
 pub mod xfr;
 pub mod xfr_in;
 

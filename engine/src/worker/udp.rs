@@ -10,13 +10,17 @@
 //! queries and IXFR over UDP go to the transfer thread, which answers them through a
 //! second handle on the same socket.
 //!
+//! Before answering a batch, the thread starts every query's lookup
+//! ([`shoal_zonedb::warm`]) so that the cache misses of a large zone overlap.
+//!
 //! Each batch's time, from the receive returning to the send returning, goes into the
 //! thread's [`crate::metrics::BatchTimes`]: two vDSO clock reads per batch.
 
 use super::{options, Shared};
 use crate::metrics::WorkerStats;
-use crate::sys::UdpBatch;
+use crate::sys::{UdpBatch, BATCH};
 use arc_swap::Cache;
+use shoal_zonedb::warm::{warm, Warming};
 use shoal_zonedb::{answer, Catalog, Outcome};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
@@ -104,6 +108,14 @@ impl UdpState {
         stats: &WorkerStats,
     ) {
         let opts = options(shared, false);
+        // Start every query's lookup before answering any, so their cache misses overlap.
+        let mut warming: [Option<Warming<'_>>; BATCH] = [None; BATCH];
+        for (i, w) in warming.iter_mut().enumerate().take(n) {
+            *w = warm(self.batch.query(i), catalog);
+        }
+        for w in warming[..n].iter().flatten() {
+            w.node();
+        }
         let mut queued = 0;
         for i in 0..n {
             let (q, r) = self.batch.slot(i);
