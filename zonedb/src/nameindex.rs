@@ -9,8 +9,9 @@
 //! that finds its name reads 1 to 5 slots on average, one that does not 2 to 33, over
 //! the growth cycle. It also lets a caller start a lookup's cache misses before it
 //! needs the answer: [`NameIndex::prefetch`] loads a hash's first slots,
-//! [`NameIndex::first`] then finds the offset to load from the arena. A worker does both for a whole batch of queries before answering any, so
-//! their misses overlap instead of coming one after another.
+//! [`NameIndex::first`] then finds the offset to load from the arena. A worker does
+//! both for a whole batch of queries before answering any, so their misses overlap
+//! instead of coming one after another ([`crate::warm`]).
 
 /// A slot no offset uses.
 const EMPTY: u64 = u64::MAX;

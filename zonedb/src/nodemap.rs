@@ -4,9 +4,11 @@
 //! The index ([`NameIndex`]) is a hash table of offsets (8 bytes a slot), hashed by the
 //! name the offset points at, so a probe compares names in the arena and nothing keeps
 //! a second copy of them. [`NodeMap::prefetch`] and [`NodeMap::prefetch_node`] start a
-//! lookup's two cache misses (the slot, then the node) ahead of the lookup itself. A map is filled and linked by [`crate::build`] and never changed once a
-//! version holds it; versions derived from it keep it (an `Arc`) and put their changed
-//! nodes beside it ([`crate::snapshot`]).
+//! lookup's two cache misses (the slot, then the node) ahead of the lookup itself.
+//!
+//! A map is filled and linked by [`crate::build`] and never changed once a version
+//! holds it; versions derived from it keep it (an `Arc`) and put their changed nodes
+//! beside it ([`crate::snapshot`]).
 
 use crate::nameindex::{prefetch_line, NameIndex};
 use crate::node::{check, NodeRef};
