@@ -81,6 +81,7 @@ struct RawServer {
     udp_rcvbuf: usize,
     #[serde(default = "default_refresh_concurrency")]
     refresh_concurrency: usize,
+    refresh_rate: Option<u32>,
     state_dir: Option<PathBuf>,
 }
 
@@ -97,6 +98,7 @@ impl Default for RawServer {
             drain_timeout: default_drain(),
             udp_rcvbuf: default_udp_rcvbuf(),
             refresh_concurrency: default_refresh_concurrency(),
+            refresh_rate: None,
             state_dir: None,
         }
     }
@@ -279,6 +281,9 @@ pub struct Config {
     pub udp_rcvbuf: usize,
     /// Secondary refreshes running at once; the rest wait their turn.
     pub refresh_concurrency: usize,
+    /// Secondary checks started per second at most (BIND's `serial-query-rate`);
+    /// `None`: [`Config::refresh_rate_for`] picks one from the number of zones.
+    pub refresh_rate: Option<u32>,
     /// On SIGTERM, how long TCP answers already owed may take to be written.
     pub drain_timeout: std::time::Duration,
     /// Where `/metrics`, `/health` and `/ready` are served over HTTP, if anywhere.
@@ -319,6 +324,14 @@ impl Config {
     /// and a TCP thread. Each has a slot in every zone's query counters.
     pub fn answering_threads(&self) -> usize {
         self.workers * (self.listen.len() + 1)
+    }
+
+    /// Secondary checks started per second, for `secondaries` secondary zones: the
+    /// configured `refresh_rate`, else twice what zones refreshing every minute need,
+    /// and at least 100. A limit must never make routine checks late; it only keeps
+    /// a backlog (a first sync of many zones) from reaching the primaries at once.
+    pub fn refresh_rate_for(&self, secondaries: usize) -> u32 {
+        self.refresh_rate.unwrap_or_else(|| u32::try_from(secondaries / 30).unwrap_or(u32::MAX).max(100))
     }
 }
 
@@ -522,6 +535,7 @@ impl Config {
             drain_timeout: std::time::Duration::from_secs(raw.server.drain_timeout),
             udp_rcvbuf: raw.server.udp_rcvbuf,
             refresh_concurrency: raw.server.refresh_concurrency.max(1),
+            refresh_rate: raw.server.refresh_rate,
             listen,
             workers,
             identity: raw.server.identity,
@@ -626,6 +640,11 @@ mod tests {
         assert_eq!(c.log.level.as_deref(), Some("info,shoal_engine::transfer=debug"));
         assert_eq!(c.drain_timeout, std::time::Duration::from_secs(5));
         assert!(Config::builtin().metrics_listen.is_none());
+        let c = Config::builtin();
+        assert_eq!(c.refresh_rate_for(10), 100);
+        assert_eq!(c.refresh_rate_for(100_000), 3333);
+        let c = Config::parse("[server]\nrefresh_rate = 50\n", Path::new("c.toml")).unwrap();
+        assert_eq!(c.refresh_rate_for(100_000), 50, "configured, it is used as it is");
         for bad in ["[metrics]\nlisten = \"localhost\"\n", "[log]\nformat = \"xml\"\n", "[log]\nlevel = \"info,[\"\n"] {
             let e = Config::parse(bad, Path::new("c.toml")).unwrap_err().to_string();
             assert!(e.contains("metrics.listen") || e.contains("log."), "{bad}: {e}");

@@ -229,8 +229,9 @@ impl Transfers {
         let zones = load_all(&config.zones, config.answering_threads());
         // Each zone keeps its own configuration; a second copy of every one is not kept.
         config.zones = Vec::new();
+        let secondaries = zones.values().filter(|e| e.secondary.is_some()).count();
         let mut t = Transfers {
-            schedule: Schedule::new(config.refresh_concurrency),
+            schedule: Schedule::new(config.refresh_concurrency, config.refresh_rate_for(secondaries)),
             config,
             zones,
             catalog: Arc::new(arc_swap::ArcSwap::from_pointee(Catalog::new())),
@@ -420,6 +421,10 @@ impl Transfers {
                 _ => {}
             }
         }
+        // Queued checks the rate held back.
+        while let Some(name) = self.schedule.start_waiting(now) {
+            self.spawn_refresh(name);
+        }
     }
 
     /// Check a secondary zone's primary: at once if fewer than `refresh_concurrency`
@@ -432,7 +437,7 @@ impl Transfers {
             sec.again = true;
             return;
         }
-        if self.schedule.try_start(name, urgent) {
+        if self.schedule.try_start(name, urgent, Instant::now()) {
             self.spawn_refresh(name.clone());
         } else {
             tracing::debug!(zone = %name, running = self.schedule.running(), waiting = self.schedule.waiting(), "refresh queued");
@@ -446,11 +451,11 @@ impl Transfers {
         while let Some(name) = next.take() {
             let Some(events) = self.events.clone() else { return };
             let Some(e) = self.zones.get_mut(&name) else {
-                next = self.schedule.finished(&name);
+                next = self.schedule.finished(&name, Instant::now());
                 continue;
             };
             let Some(sec) = e.secondary.as_mut() else {
-                next = self.schedule.finished(&name);
+                next = self.schedule.finished(&name, Instant::now());
                 continue;
             };
             sec.in_flight = true;
@@ -477,7 +482,7 @@ impl Transfers {
                     sec.next_check = Instant::now() + Duration::from_secs(5);
                 }
                 self.schedule_timers(&name);
-                next = self.schedule.finished(&name);
+                next = self.schedule.finished(&name, Instant::now());
             }
         }
     }
@@ -485,7 +490,7 @@ impl Transfers {
     /// A refresh thread reported: publish, reschedule, expire.
     fn refreshed(&mut self, name: &Name, outcome: secondary::Outcome) {
         self.take_outcome(name, outcome);
-        if let Some(next) = self.schedule.finished(name) {
+        if let Some(next) = self.schedule.finished(name, Instant::now()) {
             self.spawn_refresh(next);
         }
     }
@@ -679,6 +684,8 @@ impl Transfers {
         for name in added {
             self.schedule_timers(&name);
         }
+        let secondaries = self.zones.values().filter(|e| e.secondary.is_some()).count();
+        self.schedule.set_rate(config.refresh_rate_for(secondaries));
         let mut config = config;
         config.zones = Vec::new();
         self.config = config;
