@@ -174,16 +174,20 @@ impl UdpBatch {
     /// Datagram `i` of the last `recv` (truncated datagrams are cut at RX_SLOT bytes),
     /// and the response slot for it.
     pub fn slot(&mut self, i: usize) -> (&[u8], &mut [u8]) {
-        let len = (self.rx_hdr[i].msg_len as usize).min(RX_SLOT);
-        let q = &self.rx[i * RX_SLOT..i * RX_SLOT + len];
+        let q = &self.rx[self.rx_range(i)];
         let r = &mut self.tx[i * self.tx_slot..(i + 1) * self.tx_slot];
         (q, r)
     }
 
     /// Datagram `i` of the last `recv`, as [`Self::slot`] gives it.
     pub fn query(&self, i: usize) -> &[u8] {
+        &self.rx[self.rx_range(i)]
+    }
+
+    /// Where datagram `i` of the last `recv` lies in the receive buffer.
+    fn rx_range(&self, i: usize) -> std::ops::Range<usize> {
         let len = (self.rx_hdr[i].msg_len as usize).min(RX_SLOT);
-        &self.rx[i * RX_SLOT..i * RX_SLOT + len]
+        i * RX_SLOT..i * RX_SLOT + len
     }
 
     /// The source address of datagram `i`.

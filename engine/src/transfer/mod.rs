@@ -229,9 +229,8 @@ impl Transfers {
         let zones = load_all(&config.zones, config.answering_threads());
         // Each zone keeps its own configuration; a second copy of every one is not kept.
         config.zones = Vec::new();
-        let secondaries = zones.values().filter(|e| e.secondary.is_some()).count();
         let mut t = Transfers {
-            schedule: Schedule::new(config.refresh_concurrency, config.refresh_rate_for(secondaries)),
+            schedule: Schedule::new(config.refresh_concurrency, refresh_rate(&config, &zones)),
             config,
             zones,
             catalog: Arc::new(arc_swap::ArcSwap::from_pointee(Catalog::new())),
@@ -684,8 +683,7 @@ impl Transfers {
         for name in added {
             self.schedule_timers(&name);
         }
-        let secondaries = self.zones.values().filter(|e| e.secondary.is_some()).count();
-        self.schedule.set_rate(config.refresh_rate_for(secondaries));
+        self.schedule.set_rate(refresh_rate(&config, &self.zones));
         let mut config = config;
         config.zones = Vec::new();
         self.config = config;
@@ -821,6 +819,11 @@ fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
 }
 
 /// The zone's journal from disk, if it ends at the loaded version.
+/// Secondary checks started per second for these zones (see [`Config::refresh_rate_for`]).
+fn refresh_rate(config: &Config, zones: &HashMap<Name, ZoneEntry>) -> u32 {
+    config.refresh_rate_for(zones.values().filter(|e| e.secondary.is_some()).count())
+}
+
 fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
     let empty = Journal::new(z.ixfr_journal);
     let (Some(path), Some(s)) = (z.journal_path(), snapshot) else { return empty };
