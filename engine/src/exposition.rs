@@ -7,7 +7,7 @@
 //! 100,000 quiet zones does not expose millions of zero series; per-zone gauges
 //! (serial, loaded, expire deadline) are written for every zone.
 
-use crate::metrics::{WorkerStats, BATCH_BOUNDS_MICROS, QTYPES};
+use crate::metrics::{RefreshStats, Total, WorkerStats, BATCH_BOUNDS_MICROS, QTYPES};
 use crate::transfer::ZoneStatus;
 use shoal_zonedb::counters::AnswerClass;
 use shoal_zonedb::{Catalog, ZoneState};
@@ -27,8 +27,13 @@ type ZoneFamily = (&'static str, &'static str, fn(&ZoneStatus) -> f64);
 pub struct Sources<'a> {
     pub workers: &'a [Arc<WorkerStats>],
     pub catalog: &'a Catalog,
-    /// The transfer side's view of the zones (`None` if it did not answer in time).
+    /// Whether to write the per-zone series (`/metrics?zones=no` leaves them out).
+    pub per_zone: bool,
+    /// The transfer side's view of the zones (`None` if it did not answer in time, or
+    /// was not asked).
     pub zones: Option<&'a [ZoneStatus]>,
+    /// The secondary side's checks, over every zone.
+    pub refresh: &'a RefreshStats,
     pub uptime_seconds: u64,
 }
 
@@ -64,12 +69,16 @@ impl Out {
 pub fn render(src: &Sources<'_>) -> String {
     let mut o = Out(String::with_capacity(16 * 1024));
     workers(&mut o, src.workers);
-    zone_queries(&mut o, src.catalog);
-    if let Some(z) = src.zones {
-        zone_states(&mut o, z);
+    if src.per_zone {
+        zone_queries(&mut o, src.catalog);
+        if let Some(z) = src.zones {
+            zone_states(&mut o, z);
+        }
+        o.family("shoal_zone_status_available", "gauge", "1 when the transfer side answered this scrape in time.");
+        o.sample("shoal_zone_status_available", &[], u8::from(src.zones.is_some()));
     }
-    o.family("shoal_zone_status_available", "gauge", "1 when the transfer side answered this scrape in time.");
-    o.sample("shoal_zone_status_available", &[], u8::from(src.zones.is_some()));
+    zone_counts(&mut o, src.catalog);
+    refresh(&mut o, src.refresh);
     o.family("shoal_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
     o.sample("shoal_process_resident_memory_bytes", &[], crate::metrics::resident_bytes().unwrap_or(0));
     o.family("shoal_uptime_seconds", "gauge", "Seconds since the server started.");
@@ -194,6 +203,10 @@ fn zone_queries(o: &mut Out, catalog: &Catalog) {
             }
         }
     }
+}
+
+/// How many zones are served and not.
+fn zone_counts(o: &mut Out, catalog: &Catalog) {
     let (ready, failed) = catalog.iter().fold((0u64, 0u64), |(r, f), (_, e)| match e.state {
         ZoneState::Ready(_) => (r + 1, f),
         ZoneState::Failed => (r, f + 1),
@@ -201,6 +214,26 @@ fn zone_queries(o: &mut Out, catalog: &Catalog) {
     o.family("shoal_zones", "gauge", "Configured zones: served, or not (not loaded or expired).");
     o.sample("shoal_zones", &[("state", "served")], ready);
     o.sample("shoal_zones", &[("state", "not_served")], failed);
+}
+
+/// The secondary side's checks of its primaries, over every zone.
+fn refresh(o: &mut Out, r: &RefreshStats) {
+    let families: [(&str, &str, &str, &Total); 5] = [
+        ("shoal_refresh_checks_total", "counter", "Checks of a primary started (secondary zones).", &r.started),
+        ("shoal_refresh_soa_queries_total", "counter", "SOA queries sent to primaries, every try.", &r.soa_sent),
+        (
+            "shoal_refresh_soa_timeouts_total",
+            "counter",
+            "SOA query tries no answer came to in time (each retried, three tries in all).",
+            &r.soa_unanswered,
+        ),
+        ("shoal_refresh_running", "gauge", "Checks running now (at most refresh_concurrency).", &r.running),
+        ("shoal_refresh_queued", "gauge", "Checks due and waiting for a slot or for refresh_rate.", &r.queued),
+    ];
+    for (name, kind, help, v) in families {
+        o.family(name, kind, help);
+        o.sample(name, &[], v.get());
+    }
 }
 
 /// The transfer side's per-zone state and counters.
@@ -309,7 +342,17 @@ mod tests {
         w.batch_time.record(std::time::Duration::from_micros(20));
         w.batch_time.record(std::time::Duration::from_millis(50));
         let catalog = Catalog::new();
-        let text = render(&Sources { workers: &[w], catalog: &catalog, zones: None, uptime_seconds: 3 });
+        let refresh = RefreshStats::default();
+        refresh.soa_sent.add(4);
+        let text = render(&Sources {
+            workers: &[w],
+            catalog: &catalog,
+            per_zone: true,
+            zones: None,
+            refresh: &refresh,
+            uptime_seconds: 3,
+        });
+        assert!(text.contains("shoal_refresh_soa_queries_total 4\n"), "{text}");
         assert!(text.contains("shoal_queries_total{worker=\"0\",transport=\"udp\"} 7\n"), "{text}");
         assert!(text.contains("shoal_zone_status_available 0\n"));
         assert!(text.contains("# TYPE shoal_tcp_connections_open gauge\n"));
@@ -324,5 +367,26 @@ mod tests {
             assert!(series.starts_with("shoal_"), "{line}");
         }
         assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
+    }
+
+    #[test]
+    fn without_zones_only_server_wide_families_are_written() {
+        let mut catalog = Catalog::new();
+        catalog.insert(shoal_wire::name::from_ascii("a.test.").unwrap(), ZoneState::Failed);
+        let refresh = RefreshStats::default();
+        let src = |per_zone| Sources {
+            workers: &[],
+            catalog: &catalog,
+            per_zone,
+            zones: None,
+            refresh: &refresh,
+            uptime_seconds: 1,
+        };
+        let all = render(&src(true));
+        assert!(all.contains("shoal_zone_status_available 0\n"), "{all}");
+        let server = render(&src(false));
+        assert!(server.contains("shoal_zones{state=\"not_served\"} 1\n"), "{server}");
+        assert!(server.contains("shoal_refresh_queued 0\n"), "{server}");
+        assert!(!server.contains("shoal_zone_"), "{server}");
     }
 }

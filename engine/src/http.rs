@@ -11,7 +11,7 @@
 //! worker.
 
 use crate::exposition::{self, Sources};
-use crate::metrics::WorkerStats;
+use crate::metrics::{RefreshStats, WorkerStats};
 use crate::transfer::Event;
 use crate::worker::Shared;
 use arc_swap::ArcSwap;
@@ -31,6 +31,8 @@ pub struct Context {
     pub workers: Vec<Arc<WorkerStats>>,
     pub catalog: Arc<ArcSwap<Catalog>>,
     pub events: crossbeam_channel::Sender<Event>,
+    /// The secondary side's checks, over every zone.
+    pub refresh: Arc<RefreshStats>,
     pub started: Instant,
     /// Set when the server stops.
     pub shared: Arc<Shared>,
@@ -54,11 +56,12 @@ pub fn start(addr: SocketAddr, ctx: Context) -> std::io::Result<std::thread::Joi
 }
 
 fn respond(req: tiny_http::Request, ctx: &Context) {
-    let path = req.url().split('?').next().unwrap_or("");
+    let (path, query) = req.url().split_once('?').unwrap_or((req.url(), ""));
     let (status, content_type, body) = match (req.method(), path) {
-        (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => {
-            (200, "text/plain; version=0.0.4; charset=utf-8", metrics(ctx))
-        }
+        (tiny_http::Method::Get | tiny_http::Method::Head, "/metrics") => match per_zone(query) {
+            Some(per_zone) => (200, "text/plain; version=0.0.4; charset=utf-8", metrics(ctx, per_zone)),
+            None => (400, "text/plain", "/metrics takes zones=yes (the default) or zones=no\n".to_string()),
+        },
         (tiny_http::Method::Get | tiny_http::Method::Head, "/health") => (200, "text/plain", "ok\n".to_string()),
         (tiny_http::Method::Get | tiny_http::Method::Head, "/ready") => {
             let (ready, body) = readiness(&ctx.catalog.load());
@@ -76,13 +79,33 @@ fn respond(req: tiny_http::Request, ctx: &Context) {
     }
 }
 
-fn metrics(ctx: &Context) -> String {
-    let zones = zone_status(&ctx.events);
+/// Whether a scrape wants the per-zone series: `zones=no` leaves them out (an instance
+/// of 100,000 zones renders 30 MB with them, and the transfer side is asked for every
+/// zone's state), for a frequent scrape of the server-wide figures. `None`: a value
+/// other than yes or no.
+fn per_zone(query: &str) -> Option<bool> {
+    let mut per_zone = true;
+    for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+        if k == "zones" {
+            per_zone = match v {
+                "yes" => true,
+                "no" => false,
+                _ => return None,
+            };
+        }
+    }
+    Some(per_zone)
+}
+
+fn metrics(ctx: &Context, per_zone: bool) -> String {
+    let zones = if per_zone { zone_status(&ctx.events) } else { None };
     let catalog = ctx.catalog.load();
     exposition::render(&Sources {
         workers: &ctx.workers,
         catalog: &catalog,
+        per_zone,
         zones: zones.as_deref(),
+        refresh: &ctx.refresh,
         uptime_seconds: ctx.started.elapsed().as_secs(),
     })
 }
@@ -116,6 +139,15 @@ pub fn readiness(catalog: &Catalog) -> (bool, String) {
 mod tests {
     use super::*;
     use shoal_wire::name::from_ascii;
+
+    #[test]
+    fn zones_no_leaves_out_the_per_zone_series() {
+        assert_eq!(per_zone(""), Some(true));
+        assert_eq!(per_zone("zones=yes"), Some(true));
+        assert_eq!(per_zone("zones=no"), Some(false));
+        assert_eq!(per_zone("x=1&zones=no"), Some(false));
+        assert_eq!(per_zone("zones=0"), None);
+    }
 
     #[test]
     fn ready_names_the_zones_not_served() {

@@ -32,6 +32,7 @@ impl Server {
         let catalog = Arc::new(ArcSwap::from_pointee(catalog));
         let (events, rx) = crossbeam_channel::bounded(1024);
         transfers.connect(Arc::clone(&catalog), events.clone());
+        let refresh_stats = transfers.refresh_stats();
         let shared = Arc::new(Shared {
             catalog,
             identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
@@ -110,6 +111,7 @@ impl Server {
                     workers: stats.clone(),
                     catalog: Arc::clone(&shared.catalog),
                     events: events.clone(),
+                    refresh: Arc::clone(&refresh_stats),
                     started,
                     shared: Arc::clone(&shared),
                 };

@@ -4,6 +4,7 @@
 //! thread, never on a worker.
 
 use super::tsig::{self, Key, Signer, Verifier};
+use crate::metrics::RefreshStats;
 use shoal_wire::{Name, Rtype};
 use shoal_zonedb::diff::Rr;
 use shoal_zonedb::load::Sink;
@@ -112,8 +113,14 @@ fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
     }
 }
 
-/// The serial of the primary's SOA for `zone`.
-pub fn query_soa(primary: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<u32, ClientError> {
+/// The serial of the primary's SOA for `zone`; each datagram sent, and each try left
+/// unanswered, is counted in `stats`.
+pub fn query_soa(
+    primary: SocketAddr,
+    zone: &Name,
+    key: Option<&Key>,
+    stats: &RefreshStats,
+) -> Result<u32, ClientError> {
     let id = new_id();
     let mut q = request(id, zone, Rtype::SOA, None);
     let mac = sign(&mut q, key);
@@ -126,6 +133,7 @@ pub fn query_soa(primary: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<
     let mut resp = None;
     'tries: for _ in 0..3 {
         sock.send(&q)?;
+        stats.soa_sent.inc();
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             match sock.recv(&mut buf) {
@@ -138,6 +146,7 @@ pub fn query_soa(primary: SocketAddr, zone: &Name, key: Option<&Key>) -> Result<
                 Err(e) => return Err(e.into()),
             }
         }
+        stats.soa_unanswered.inc();
     }
     let mut resp = resp.ok_or(ClientError::Timeout)?;
     if resp[2] & 0x02 != 0 {

@@ -23,7 +23,7 @@ pub mod tsig;
 pub mod xfr_out;
 
 use crate::config::{Config, ZoneConfig, ZoneSource};
-use crate::metrics::ZoneMeter;
+use crate::metrics::{RefreshStats, ZoneMeter};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use schedule::{Due, Schedule};
 use shoal_wire::Name;
@@ -190,6 +190,8 @@ pub struct Transfers {
     publish_cost: Duration,
     /// Zones to NOTIFY about once the catalog is published.
     notify_pending: Vec<Name>,
+    /// Checks of primaries over every zone, for the metrics endpoint.
+    refresh_stats: Arc<RefreshStats>,
 }
 
 /// Load every configured zone, on every core: 100,000 small zones start in seconds.
@@ -241,6 +243,7 @@ impl Transfers {
             last_publish: Instant::now(),
             publish_cost: Duration::ZERO,
             notify_pending: Vec::new(),
+            refresh_stats: Arc::default(),
         };
         let names: Vec<Name> = t.zones.keys().cloned().collect();
         for name in &names {
@@ -259,6 +262,11 @@ impl Transfers {
         if let Some(t) = sec.expire_at.filter(|_| !sec.expired) {
             self.schedule.at(t, Due::Expire, name);
         }
+    }
+
+    /// The secondary side's counters over every zone (the metrics endpoint reads them).
+    pub fn refresh_stats(&self) -> Arc<RefreshStats> {
+        Arc::clone(&self.refresh_stats)
     }
 
     /// Share the catalog the workers read, and the channel refresh threads report to.
@@ -334,6 +342,8 @@ impl Transfers {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.timers();
+            self.refresh_stats.running.set(self.schedule.running() as u64);
+            self.refresh_stats.queued.set(self.schedule.waiting() as u64);
             self.publish_if_due();
             self.bury();
         }
@@ -463,9 +473,10 @@ impl Transfers {
             let key = cfg.transfer_key.map(|i| self.config.keys[i].clone());
             let held = e.snapshot.clone();
             let meter = Arc::clone(&e.meter);
+            let stats = Arc::clone(&self.refresh_stats);
             let zone = name.clone();
             let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-                let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter);
+                let outcome = secondary::refresh(&cfg, key.as_ref(), held, force_axfr, &meter, &stats);
                 let transferred = matches!(outcome, secondary::Outcome::Updated { .. });
                 let _ = events.send(Event::Refreshed { zone, outcome });
                 if transferred {
@@ -546,7 +557,7 @@ impl Transfers {
             sec.next_check = now + secondary::jitter(Duration::from_secs(u64::from(refresh)));
         } else {
             sec.failures += 1;
-            sec.next_check = now + Duration::from_secs(u64::from(retry));
+            sec.next_check = now + secondary::jitter(Duration::from_secs(u64::from(retry)));
         }
         if std::mem::take(&mut sec.again) {
             sec.next_check = now;
