@@ -8,18 +8,21 @@
 #      transferred (at most refresh_concurrency checks at once); then restarted: time to
 #      serve every zone from state_dir, and the SOA queries its primary gets in the 10 s
 #      after (none are due: the copies were just confirmed);
-#   3. refresh timers: a fresh secondary with refresh 60 s; SOA queries per second at
-#      the primary over the 80 s after its first transfers (every zone is checked once
-#      more in that window): how many seconds they spread over, and the busiest second's
-#      share of the zones (a secondary that checked every zone on one tick would put
-#      them all in one second).
+#   3. refresh timers: a fresh secondary with refresh 60 s; over the WINDOW seconds
+#      after its first transfers (every zone is checked at least once more), sampled
+#      each second: SOA queries at the primary, and the secondary's checks started, SOA
+#      queries sent and unanswered; the busiest second's share of the zones (a
+#      secondary that checked every zone on one tick would put them all in one second;
+#      refresh_rate bounds it at twice what the zones need).
 #
-# Environment: ZONES=100000, OUT=dir (default target/bench-many-zones), SKIP_INSTALL=1,
+# Environment: ZONES=100000, WINDOW=90 (seconds of part 3), OUT=dir (default
+# target/bench-many-zones), SKIP_INSTALL=1,
 # CARGO_TARGET_DIR. Prints a table; summary.txt and logs/ in OUT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ZONES="${ZONES:-100000}"
+WINDOW="${WINDOW:-90}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 OUT="${OUT:-$ROOT/target/bench-many-zones}"
 
@@ -123,8 +126,8 @@ for server in shoal knot nsd; do
 done
 
 # --- 2: Shoal as a secondary of every zone ------------------------------------------------
-metric() { # port name: the value of an unlabelled or fully given series, 0 if absent
-    curl -s "127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2; found=1} END {if (!found) print 0}'
+metric() { # port name: the value of an unlabelled or fully given server-wide series, 0 if absent
+    curl -s "127.0.0.1:$1/metrics?zones=no" | awk -v m="$2" '$1 == m {print $2; found=1} END {if (!found) print 0}'
 }
 pport=$(free_port)
 pmetrics=$(free_port)
@@ -186,27 +189,38 @@ secondary_config 60
 rm -rf "$WORK/secondary/state"
 start_server shoal "$WORK/secondary"
 [[ "$(served_after 600)" != -1 ]] || die "the secondary with refresh 60 did not start"
-: >"$WORK/soa-per-second"
-prev=$(soa_at_primary)
-for _ in $(seq 80); do
-    sleep 1
-    now=$(soa_at_primary)
-    echo $((now - prev)) >>"$WORK/soa-per-second"
-    prev=$now
-done
-cp "$WORK/soa-per-second" "$OUT/soa-per-second.txt"
+# One sample a second on a fixed grid, with its time: the server-wide series of both
+# sides (/metrics?zones=no, a few kB; the full page of 100,000 zones takes longer than
+# a second to render).
+python3 - "$pmetrics" "$smetrics" "$WINDOW" >"$OUT/refresh-samples.txt" <<'PY'
+import sys, time, urllib.request
+pm, sm, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def scrape(port, names):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics?zones=no", timeout=10).read().decode()
+    vals = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+    return [int(float(vals.get(x, 0))) for x in names]
+print("# seconds primary_soa_queries checks soa_sent soa_timeouts running queued")
+t0 = time.time()
+for i in range(n + 1):
+    time.sleep(max(0.0, t0 + i - time.time()))
+    t = time.time() - t0
+    p = scrape(pm, ['shoal_queries_by_qtype_total{qtype="SOA"}'])
+    s = scrape(sm, ["shoal_refresh_checks_total", "shoal_refresh_soa_queries_total",
+                    "shoal_refresh_soa_timeouts_total", "shoal_refresh_running", "shoal_refresh_queued"])
+    print(f"{t:.3f}", *p, *s, flush=True)
+PY
 stop "$PID" 300
 
 python3 - "$ZONES" "${LOAD[shoal]}" "${LOAD[knot]}" "${LOAD[nsd]}" "${MEM[shoal]}" "${MEM[knot]}" "${MEM[nsd]}" \
     "${BASE[shoal]}" "${BASE[knot]}" "${BASE[nsd]}" "$FIRST" "$RESTART" "$RESTART_SOA" "$SEC_MEM" \
-    "$WORK/soa-per-second" <<'PY' | tee "$OUT/summary.txt"
+    "$OUT/refresh-samples.txt" <<'PY' | tee "$OUT/summary.txt"
 import sys
 a = sys.argv[1:]
 n = int(a[0]); names = ["shoal", "knot", "nsd"]
 load = dict(zip(names, map(float, a[1:4]))); mem = dict(zip(names, map(int, a[4:7])))
 base = dict(zip(names, map(int, a[7:10])))
 first, restart, restart_soa, sec_mem = float(a[10]), float(a[11]), int(a[12]), int(a[13])
-rates = [int(x) for x in open(a[14]).read().split()]
+rows = [[float(x) for x in l.split()] for l in open(a[14]) if not l.startswith("#")]
 per_zone = {s: (mem[s] - base[s]) / n for s in names}
 print(f"\n{n} zones of 10 records each, loaded from master files\n")
 print(f"{'server':<8} {'start s':>8} {'PSS MiB':>9} {'bytes/zone':>11}")
@@ -216,7 +230,16 @@ print(f"\nShoal/Knot: start-up {load['shoal'] / load['knot']:.2f}, bytes/zone {p
 print(f"Shoal/NSD:  start-up {load['shoal'] / load['nsd']:.2f}, bytes/zone {per_zone['shoal'] / per_zone['nsd']:.2f}")
 print(f"\nShoal secondary of {n} zones: all transferred after {first:.1f} s; restarted: serving all from state_dir after {restart:.2f} s,")
 print(f"  {restart_soa} SOA queries at the primary in the 10 s after the restart; PSS {sec_mem / 2**20:.0f} MiB ({sec_mem / n:.0f} bytes/zone)")
-busy = [r for r in rates if r]
-print(f"Refresh 60 s, next {len(rates)} s: {sum(rates)} SOA queries at the primary over {len(busy)} seconds; "
-      f"the busiest second had {max(rates)} ({100 * max(rates) / n:.1f}% of the zones)")
+# Per second of the window: (seconds, SOA queries at the primary, checks started, SOA
+# queries sent and unanswered by the secondary, checks queued at the end).
+secs = [(b[0] - a[0], b[1] - a[1], b[2] - a[2], b[3] - a[3], b[4] - a[4], b[6]) for a, b in zip(rows, rows[1:])]
+span = rows[-1][0] - rows[0][0]
+at_primary, checks, sent, lost = (sum(s[i] for s in secs) for i in (1, 2, 3, 4))
+peak = max(s[1] / s[0] for s in secs)
+queued = [s for s in secs if s[5] > 0]
+print(f"Refresh 60 s, the {span:.0f} s after the first transfers: {at_primary:.0f} SOA queries at the primary; "
+      f"the secondary started {checks:.0f} checks and sent {sent:.0f} SOA queries ({sent / max(checks, 1):.3f} a check), "
+      f"{lost:.0f} unanswered")
+print(f"  busiest second: {peak:.0f} SOA queries a second at the primary ({100 * peak / n:.1f}% of the zones); "
+      f"checks waited for refresh_rate or a slot in {len(queued)} of {len(secs)} seconds")
 PY
