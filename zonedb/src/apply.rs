@@ -9,9 +9,9 @@ use crate::build::Builder;
 use crate::diff::{Diff, Rr};
 use crate::error::LoadError;
 use crate::load::{Loaded, Record};
+use crate::namehash::NameMap;
 use crate::overlay::{derive, records_at, Derived, Records};
 use crate::snapshot::Snapshot;
-use rustc_hash::FxHashMap;
 use shoal_wire::name::Display;
 use shoal_wire::{Name, Rtype};
 use std::path::PathBuf;
@@ -109,14 +109,14 @@ pub fn apply(old: &Snapshot, diffs: &[Diff]) -> Result<Snapshot, ApplyError> {
     let changes = net_changes(old, diffs)?;
     match derive(old, &changes)? {
         Derived::Done(s) if s.delta_len() <= MAX_DELTA.max(s.base_len() / 8) => Ok(s),
-        Derived::Done(s) => rebuild(&s, &FxHashMap::default(), "IXFR"),
+        Derived::Done(s) => rebuild(&s, &NameMap::default(), "IXFR"),
         Derived::Rebuild => rebuild(old, &changes, "IXFR"),
     }
 }
 
 /// `s` compiled again from its records, with `changes` replacing the owners they name,
 /// record by record through a [`Builder`] (no list of the zone's records is made).
-pub(crate) fn rebuild(s: &Snapshot, changes: &FxHashMap<Name, Records>, origin: &str) -> Result<Snapshot, ApplyError> {
+pub(crate) fn rebuild(s: &Snapshot, changes: &NameMap<Name, Records>, origin: &str) -> Result<Snapshot, ApplyError> {
     let mut b = Builder::new(s.apex(), s.base_len() + s.delta_len(), s.base.arena_len() * 3 / 2);
     b.add_source(origin.into());
     for node in s.nodes().filter(|n| changes.is_empty() || !changes.contains_key(n.name())) {
@@ -149,8 +149,8 @@ pub fn shared_with(old: &Snapshot, new: Snapshot, diff: &Diff) -> Snapshot {
 }
 
 /// Every owner the diffs touch, with its complete records after the last diff.
-fn net_changes(old: &Snapshot, diffs: &[Diff]) -> Result<FxHashMap<Name, Records>, ApplyError> {
-    let mut touched: FxHashMap<Name, Records> = FxHashMap::default();
+fn net_changes(old: &Snapshot, diffs: &[Diff]) -> Result<NameMap<Name, Records>, ApplyError> {
+    let mut touched: NameMap<Name, Records> = NameMap::default();
     let mut held = old.serial();
     let mut soa = None;
     for d in diffs {

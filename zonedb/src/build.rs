@@ -19,10 +19,10 @@
 use crate::answer::target_offset;
 use crate::block::{with_scratch, Block};
 use crate::error::{LoadError, LoadErrorKind};
+use crate::namehash::{NameMap, NameSet};
 use crate::node::{pack_sets, repack, Blocks, NodeRef};
 use crate::nodemap::NodeMap;
 use crate::snapshot::{answer_block, flags, referrers_from, serial_and_negative_ttl, Snapshot};
-use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
 use std::path::PathBuf;
@@ -285,7 +285,7 @@ impl Builder {
             serial,
             negative_ttl,
             base: Arc::new(map),
-            delta: FxHashMap::default(),
+            delta: NameMap::default(),
             referrers: Arc::default(),
             records: self.records,
             negative: Block::default(),
@@ -320,7 +320,7 @@ fn parent(name: &[u8]) -> &[u8] {
 /// Add the names between the apex and each owner that have no records (RFC 4592
 /// §2.2.2): they exist, and answer NODATA.
 fn add_empty_non_terminals(map: &mut NodeMap, apex: &[u8]) {
-    let mut missing: FxHashSet<Name> = FxHashSet::default();
+    let mut missing: NameSet<Name> = NameSet::default();
     // Siblings come together: a parent just found present (or added) is not probed again.
     let mut last: &[u8] = &[];
     for (_, node) in map.walk().filter(|(_, n)| !n.has(flags::DEAD)) {

@@ -7,8 +7,8 @@
 //! of falling through to a parent zone or REFUSED.
 
 use crate::counters::QueryCounters;
+use crate::namehash::NameMap;
 use crate::snapshot::Snapshot;
-use rustc_hash::FxHashMap;
 use shoal_wire::Name;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub struct CatalogEntry {
 /// The set of zones, immutable once built.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
-    zones: FxHashMap<Name, CatalogEntry>,
+    zones: NameMap<Name, CatalogEntry>,
     /// The largest apex label count, to skip hopeless probes for long qnames.
     deepest: usize,
 }

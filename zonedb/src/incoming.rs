@@ -19,9 +19,9 @@ use crate::apply::{ApplyError, MAX_DELTA};
 use crate::build::{Builder, Run};
 use crate::diff::{Diff, Rr};
 use crate::load::Sink;
+use crate::namehash::{NameMap, NameSet};
 use crate::overlay::{derive, records_at, Derived, Records};
 use crate::snapshot::Snapshot;
-use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::{Name, Rtype};
 use std::path::{Path, PathBuf};
 
@@ -38,12 +38,12 @@ pub struct Applied {
 /// held delta's nodes.
 struct Unchanged {
     base: Vec<u64>,
-    delta: FxHashSet<Name>,
+    delta: NameSet<Name>,
 }
 
 impl Unchanged {
     fn new(held: &Snapshot) -> Unchanged {
-        Unchanged { base: vec![0; held.base.arena_len() / 8 / 64 + 1], delta: FxHashSet::default() }
+        Unchanged { base: vec![0; held.base.arena_len() / 8 / 64 + 1], delta: NameSet::default() }
     }
 
     fn bit(at: usize) -> (usize, u64) {
@@ -87,7 +87,7 @@ pub struct Incoming<'h> {
     origin: PathBuf,
     run: Run,
     unchanged: Option<Unchanged>,
-    changed: FxHashMap<Name, Records>,
+    changed: NameMap<Name, Records>,
     /// Changed owners past which the rest goes to a builder: a thirty-second of the
     /// zone (a kept owner costs a few hundred bytes, a built record about eighty, so
     /// the changes kept never weigh more than the zone being built would).
@@ -106,7 +106,7 @@ impl<'h> Incoming<'h> {
             origin: PathBuf::from(origin),
             run: Run::default(),
             unchanged: held.map(Unchanged::new),
-            changed: FxHashMap::default(),
+            changed: NameMap::default(),
             limit: held.map_or(0, |h| MAX_DELTA.max(h.record_count() / 32)),
             builder: None,
             soa: None,
@@ -254,7 +254,7 @@ fn same_records(node: crate::snapshot::NodeRef<'_>, run: &Run) -> bool {
 }
 
 /// The diff from `held` to the version `changes` make (SOAs aside), as IXFR carries it.
-fn diff_of(held: &Snapshot, new_soa: Rr, changes: &FxHashMap<Name, Records>) -> Diff {
+fn diff_of(held: &Snapshot, new_soa: Rr, changes: &NameMap<Name, Records>) -> Diff {
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     for (owner, new) in changes {
         let old = records_at(held.node(owner.as_wire()));

@@ -31,6 +31,7 @@ pub mod journal;
 pub mod lexer;
 pub mod load;
 pub mod lookup;
+pub mod namehash;
 pub mod nameindex;
 pub mod node;
 pub mod nodemap;

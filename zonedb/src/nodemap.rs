@@ -10,16 +10,10 @@
 //! holds it; versions derived from it keep it (an `Arc`) and put their changed nodes
 //! beside it ([`crate::snapshot`]).
 
+use crate::namehash::hash;
 use crate::nameindex::{prefetch_line, NameIndex};
 use crate::node::{check, NodeRef};
 use crate::snapshot::flags;
-use std::hash::Hasher;
-
-fn hash(name: &[u8]) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    h.write(name);
-    h.finish()
-}
 
 /// Packed nodes by lowercase wire name.
 #[derive(Default)]

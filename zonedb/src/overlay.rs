@@ -19,8 +19,8 @@
 
 use crate::apply::ApplyError;
 use crate::block::Block;
+use crate::namehash::{NameMap, NameSet};
 use crate::snapshot::{flags, serial_and_negative_ttl, targets, Node, NodeData, NodeRef, Rrset, Snapshot};
-use rustc_hash::{FxHashMap, FxHashSet};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
 use std::cmp::Reverse;
@@ -128,7 +128,7 @@ fn parent(name: &[u8]) -> &[u8] {
 /// The nodes being changed, loaded from the old version when first touched.
 struct Work<'s> {
     old: &'s Snapshot,
-    nodes: FxHashMap<Name, Option<NodeData>>,
+    nodes: NameMap<Name, Option<NodeData>>,
 }
 
 impl Work<'_> {
@@ -146,10 +146,10 @@ impl Work<'_> {
 }
 
 /// Apply `changes` (each touched owner's complete new records) to `old`.
-pub(crate) fn derive(old: &Snapshot, changes: &FxHashMap<Name, Records>) -> Result<Derived, ApplyError> {
+pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result<Derived, ApplyError> {
     let apex = old.apex.as_wire().to_vec();
     let apex = apex.as_slice();
-    let mut work = Work { old, nodes: FxHashMap::default() };
+    let mut work = Work { old, nodes: NameMap::default() };
     let mut records = old.records as i64;
     let mut created: Vec<Name> = Vec::new();
     let mut emptied: Vec<Name> = Vec::new();
@@ -250,7 +250,7 @@ pub(crate) fn derive(old: &Snapshot, changes: &FxHashMap<Name, Records>) -> Resu
 
     // Answers that carry the addresses of a name that changed, appeared or went away.
     if !moved.is_empty() {
-        let moved_set: FxHashSet<&[u8]> = moved.iter().map(Name::as_wire).collect();
+        let moved_set: NameSet<&[u8]> = moved.iter().map(Name::as_wire).collect();
         let mut dependents: Vec<Name> = Vec::new();
         for m in &moved {
             if let Some(owners) = old.referrers.get(m.as_wire()) {

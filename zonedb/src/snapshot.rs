@@ -28,10 +28,10 @@ use crate::block::Block;
 use crate::build::Builder;
 use crate::error::LoadError;
 use crate::load::Loaded;
+use crate::namehash::NameMap;
 use crate::node::Blocks;
 pub use crate::node::{Node, NodeData, NodeRef, Rrset, RrsetRef};
 pub use crate::nodemap::NodeMap;
-use rustc_hash::FxHashMap;
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::writer::{Owner, Section};
 use shoal_wire::{Name, Rtype};
@@ -55,7 +55,7 @@ pub mod flags {
 }
 
 /// For each in-zone name that NS, MX or SRV records point to, the owners of those records.
-pub type Referrers = FxHashMap<Name, Box<[Name]>>;
+pub type Referrers = NameMap<Name, Box<[Name]>>;
 
 /// An immutable compiled zone.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ pub struct Snapshot {
     /// The nodes as compiled from a complete set of records, shared between versions.
     pub(crate) base: Arc<NodeMap>,
     /// Nodes changed since `base`: `None` marks a name deleted from it.
-    pub(crate) delta: FxHashMap<Name, Option<Arc<Node>>>,
+    pub(crate) delta: NameMap<Name, Option<Arc<Node>>>,
     /// Who points to what in `base` (delta nodes are scanned instead).
     pub(crate) referrers: Arc<Referrers>,
     pub(crate) records: usize,
@@ -124,7 +124,7 @@ impl Snapshot {
             serial,
             negative_ttl,
             base: Arc::new(base),
-            delta: FxHashMap::default(),
+            delta: NameMap::default(),
             referrers: Arc::new(referrers),
             records,
             negative: Block::default(),
@@ -292,7 +292,7 @@ pub(crate) fn referrers_of(apex: &[u8], nodes: &NodeMap) -> Referrers {
 
 /// Who points to each in-zone target, among `nodes`.
 pub(crate) fn referrers_from<'n>(apex: &[u8], nodes: impl Iterator<Item = NodeRef<'n>>) -> Referrers {
-    let mut m: FxHashMap<Name, Vec<Name>> = FxHashMap::default();
+    let mut m: NameMap<Name, Vec<Name>> = NameMap::default();
     for node in nodes {
         for rrset in node.rrsets() {
             for t in targets(apex, rrset.rtype, rrset.rdatas()) {
