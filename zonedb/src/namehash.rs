@@ -12,9 +12,9 @@
 //!
 //! The function is a folded multiply (the 128-bit product of two words, its halves
 //! xored) over 16-byte blocks, with the running state and a key in its operands, as in
-//! foldhash and aHash's fallback: one multiply per 16 bytes, about FxHash's cost on
-//! names. It is not a MAC; it is enough that collisions cannot be chosen without the
-//! keys.
+//! foldhash and aHash's fallback: a multiply for the length and one per 16 bytes,
+//! within a nanosecond of FxHash on names. It is not a MAC; it is enough that
+//! collisions cannot be chosen without the keys.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -57,10 +57,24 @@ fn absorb(k: u64, mut h: u64, bytes: &[u8]) -> u64 {
         let tail = &bytes[n - 16..];
         fold(h ^ word(tail), word(&tail[8..]) ^ k)
     } else {
-        let mut b = [0u8; 16];
-        b[..n].copy_from_slice(bytes);
-        fold(h ^ word(&b), word(&b[8..]) ^ k)
+        // Two reads that between them cover every byte (overlapping when n is not 8
+        // or 4; the length is in h).
+        let (lo, hi) = if n >= 8 {
+            (word(bytes), word(&bytes[n - 8..]))
+        } else if n >= 4 {
+            (u64::from(half(bytes)), u64::from(half(&bytes[n - 4..])))
+        } else if n > 0 {
+            (u64::from(bytes[0]), u64::from(bytes[n / 2]) << 8 | u64::from(bytes[n - 1]))
+        } else {
+            (0, 0)
+        };
+        fold(h ^ lo, hi ^ k)
     }
+}
+
+#[inline]
+fn half(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b[..4].try_into().expect("4 bytes"))
 }
 
 /// The hash of a name's wire bytes (or any bytes) under this process's keys.
