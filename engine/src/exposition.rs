@@ -37,9 +37,20 @@ pub struct Sources<'a> {
     pub uptime_seconds: u64,
 }
 
-/// A label value with `\`, `"` and newlines escaped.
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+/// Append a label value with `\`, `"` and newlines escaped (600,000 of them for
+/// 100,000 zones: no allocation each).
+fn push_escaped(out: &mut String, v: &str) {
+    let mut rest = v;
+    while let Some(i) = rest.find(['\\', '"', '\n']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'\\' => "\\\\",
+            b'"' => "\\\"",
+            _ => "\\n",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
 }
 
 struct Out(String);
@@ -57,7 +68,10 @@ impl Out {
                 if i > 0 {
                     self.0.push(',');
                 }
-                let _ = write!(self.0, "{k}=\"{}\"", esc(v));
+                self.0.push_str(k);
+                self.0.push_str("=\"");
+                push_escaped(&mut self.0, v);
+                self.0.push('"');
             }
             self.0.push('}');
         }
@@ -181,8 +195,12 @@ fn batch_times(o: &mut Out, groups: &BTreeMap<(usize, &'static str), Vec<&Worker
 
 /// Each zone's query counts, from the catalog's counters (zones with queries only).
 fn zone_queries(o: &mut Out, catalog: &Catalog) {
-    let mut zones: Vec<_> = catalog.iter().map(|(n, e)| (n.to_string(), e.counters.totals())).collect();
-    zones.retain(|(_, t)| t.queries > 0);
+    let mut zones: Vec<_> = catalog
+        .iter()
+        .map(|(n, e)| (n, e.counters.totals()))
+        .filter(|(_, t)| t.queries > 0)
+        .map(|(n, t)| (n.to_string(), t))
+        .collect();
     zones.sort_by(|a, b| a.0.cmp(&b.0));
     o.family("shoal_zone_queries_total", "counter", "Queries answered from a zone (zones with queries only).");
     for (z, t) in &zones {
@@ -366,7 +384,9 @@ mod tests {
             assert!(value.parse::<f64>().is_ok(), "{line}");
             assert!(series.starts_with("shoal_"), "{line}");
         }
-        assert_eq!(esc("a\"b\\c"), "a\\\"b\\\\c");
+        let mut escaped = String::new();
+        push_escaped(&mut escaped, "a\"b\\c\nd");
+        assert_eq!(escaped, "a\\\"b\\\\c\\nd");
     }
 
     #[test]
