@@ -5,7 +5,9 @@
 //!
 //! Per-zone counters are written only once they are non-zero, so an instance with
 //! 100,000 quiet zones does not expose millions of zero series; per-zone gauges
-//! (serial, loaded, expire deadline) are written for every zone.
+//! (serial, loaded, expire deadline) are written for every zone, unless the scrape
+//! asks for the server-wide families only ([`Sources::per_zone`]): workers, zones
+//! served, the secondary side's checks over every zone, the process.
 
 use crate::metrics::{RefreshStats, Total, WorkerStats, BATCH_BOUNDS_MICROS, QTYPES};
 use crate::transfer::ZoneStatus;
