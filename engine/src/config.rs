@@ -82,6 +82,8 @@ struct RawServer {
     #[serde(default = "default_refresh_concurrency")]
     refresh_concurrency: usize,
     refresh_rate: Option<u32>,
+    #[serde(default)]
+    max_transfer_bytes: u64,
     state_dir: Option<PathBuf>,
 }
 
@@ -99,6 +101,7 @@ impl Default for RawServer {
             udp_rcvbuf: default_udp_rcvbuf(),
             refresh_concurrency: default_refresh_concurrency(),
             refresh_rate: None,
+            max_transfer_bytes: 0,
             state_dir: None,
         }
     }
@@ -156,6 +159,7 @@ struct RawZone {
     ixfr_journal: usize,
     #[serde(default)]
     bump_serial: bool,
+    max_transfer_bytes: Option<u64>,
 }
 
 fn default_journal() -> usize {
@@ -205,6 +209,9 @@ pub struct ZoneConfig {
     /// Who may NOTIFY this (secondary) zone; default: its primaries.
     pub allow_notify: Acl,
     pub timers: TimerBounds,
+    /// An incoming transfer is cut off past this many bytes of messages (0: no limit),
+    /// as NSD's `size-limit-xfr`.
+    pub max_transfer_bytes: u64,
     /// Where a secondary zone's copy and journal live.
     pub state_dir: PathBuf,
 }
@@ -222,6 +229,7 @@ impl ZoneConfig {
             bump_serial: false,
             allow_notify: Acl::default(),
             timers: TimerBounds::default(),
+            max_transfer_bytes: 0,
             state_dir: PathBuf::from("."),
         }
     }
@@ -511,6 +519,7 @@ impl Config {
                 bump_serial: z.bump_serial,
                 allow_notify,
                 timers,
+                max_transfer_bytes: z.max_transfer_bytes.unwrap_or(raw.server.max_transfer_bytes),
                 state_dir: state_dir.clone(),
             });
         }
@@ -566,6 +575,18 @@ fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_transfer_bytes_defaults_from_the_server_and_a_zone_overrides_it() {
+        let text = "[server]\nstate_dir = \"s\"\nmax_transfer_bytes = 1000000\n\
+                    [[zone]]\nname = \"a.\"\nprimaries = [\"192.0.2.1\"]\n\
+                    [[zone]]\nname = \"b.\"\nprimaries = [\"192.0.2.1\"]\nmax_transfer_bytes = 0\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.zones[0].max_transfer_bytes, 1_000_000);
+        assert_eq!(c.zones[1].max_transfer_bytes, 0, "0: no limit for this zone");
+        let none = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"f\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(none.zones[0].max_transfer_bytes, 0, "no limit unless asked");
+    }
 
     #[test]
     fn unknown_key_is_named() {

@@ -26,11 +26,14 @@ fn www(version: u8) -> Answer {
     Answer::Records { lines: vec![format!("www.{ZONE} 3600 A 192.0.2.{version}")], aa: true }
 }
 
-/// A Shoal secondary of `fake` holding serial 1.
-fn secondary_at_serial_1(tag: &str, fake: &FakePrimary, keyed: bool) -> Shoal {
+/// A Shoal secondary of `fake` holding serial 1, with `lines` more in its zone.
+fn secondary_at_serial_1(tag: &str, fake: &FakePrimary, keyed: bool, lines: &[&str]) -> Shoal {
     let mut z = ShoalZone::secondary(ZONE, fake.addr).fast_timers(3, 3600);
     if keyed {
         z = z.keyed();
+    }
+    for l in lines {
+        z = z.with(l);
     }
     let mut shoal = Shoal::new(tag, free_port(), &[z]);
     shoal.start();
@@ -42,8 +45,13 @@ fn secondary_at_serial_1(tag: &str, fake: &FakePrimary, keyed: bool) -> Shoal {
 /// The common story: serial 1, then serial 2 behind `fault`; Shoal keeps serial 1 and
 /// logs `reason`; then the fault is lifted and serial 2 arrives.
 fn keeps_old_version(tag: &str, fault: Fault, keyed: bool, reason: &str) {
+    keeps_old_version_with(tag, fault, keyed, &[], reason);
+}
+
+/// [`keeps_old_version`], with `lines` more in the secondary's zone.
+fn keeps_old_version_with(tag: &str, fault: Fault, keyed: bool, lines: &[&str], reason: &str) {
     let fake = FakePrimary::start(ZONE, keyed);
-    let mut shoal = secondary_at_serial_1(tag, &fake, keyed);
+    let mut shoal = secondary_at_serial_1(tag, &fake, keyed, lines);
     let failures_before = shoal.log_has(&["transfer failed"]).len();
     fake.set(2, 2, fault);
     let failed = wait_until(WAIT, || {
@@ -106,9 +114,21 @@ fn fault_garbage_bytes_keep_old_version() {
 /// RFC 1995 §4: an IXFR that cannot be applied is not fatal; the secondary falls
 /// back to AXFR, and a good AXFR brings the new version.
 #[test]
+fn fault_transfer_over_max_transfer_bytes_keeps_old_version() {
+    // The zone's usual transfer is a few hundred bytes; the oversized one about 45 kB.
+    keeps_old_version_with(
+        "fault-oversized",
+        Fault::Oversized,
+        false,
+        &["max_transfer_bytes = 20000"],
+        "max_transfer_bytes (20000 bytes)",
+    );
+}
+
+#[test]
 fn fault_ixfr_deleting_missing_record_falls_back_to_axfr() {
     let fake = FakePrimary::start(ZONE, false);
-    let shoal = secondary_at_serial_1("fault-ixfr-delete", &fake, false);
+    let shoal = secondary_at_serial_1("fault-ixfr-delete", &fake, false, &[]);
     fake.set(2, 2, Fault::IxfrDeleteMissing);
     shoal.wait_serial(ZONE, 2);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(2), "{}", shoal.tail());

@@ -29,6 +29,8 @@ pub enum ClientError {
     Tsig(u16),
     BadResponse(&'static str),
     Xfr(XfrError),
+    /// The transfer passed `max_transfer_bytes` (the limit) and was cut off.
+    TooLarge(u64),
 }
 
 impl std::fmt::Display for ClientError {
@@ -40,6 +42,9 @@ impl std::fmt::Display for ClientError {
             ClientError::Tsig(c) => write!(f, "TSIG verification failed (error {c})"),
             ClientError::BadResponse(w) => write!(f, "bad response: {w}"),
             ClientError::Xfr(e) => write!(f, "{e}"),
+            ClientError::TooLarge(limit) => {
+                write!(f, "the transfer passed max_transfer_bytes ({limit} bytes) and was cut off")
+            }
         }
     }
 }
@@ -215,6 +220,7 @@ pub fn transfer(
     held: Option<&Rr>,
     key: Option<&Key>,
     full: &mut dyn Sink,
+    max_bytes: u64,
 ) -> Result<Transfer, ClientError> {
     let started = Instant::now();
     let id = new_id();
@@ -226,6 +232,7 @@ pub fn transfer(
     let client_serial = held.map(|h| shoal_zonedb::diff::soa_serial(&h.rdata));
     let mut parser = XfrParser::new(zone.clone(), client_serial);
     let mut verifier = key.map(|k| Verifier::new(k, &mac));
+    let mut received = 0u64;
     loop {
         if started.elapsed() > TRANSFER_TIMEOUT {
             return Err(ClientError::Timeout);
@@ -238,6 +245,11 @@ pub fn transfer(
         };
         if m.len() < 12 || m[..2] != id.to_be_bytes() {
             return Err(ClientError::BadResponse("response ID does not match"));
+        }
+        // Checked before the message is parsed: what is over the limit is never kept.
+        received += m.len() as u64;
+        if max_bytes > 0 && received > max_bytes {
+            return Err(ClientError::TooLarge(max_bytes));
         }
         if let Some(v) = verifier.as_mut() {
             if let Err(e) = v.verify(&m, tsig::now()) {

@@ -167,7 +167,7 @@ pub fn refresh(
                 return Outcome::Current { primary };
             }
         }
-        match pull(zone, primary, key, held.as_deref(), force_axfr, meter) {
+        match pull(zone, primary, key, held.as_deref(), force_axfr, meter, cfg.max_transfer_bytes) {
             Ok(Pulled { snapshot, diffs, built_in }) => {
                 if let Some(p) = cfg.state_path() {
                     if let Err(e) =
@@ -212,6 +212,7 @@ fn pull(
     held: Option<&Snapshot>,
     force_axfr: bool,
     meter: &ZoneMeter,
+    max_bytes: u64,
 ) -> Result<Pulled, PullError> {
     let started = Instant::now();
     let held_soa = held.filter(|_| !force_axfr).map(soa_of);
@@ -219,12 +220,13 @@ fn pull(
     // A whole zone is compared with the held version as it streams in (a new receiver
     // for each attempt: a failed one may have fed it part of a zone).
     let mut incoming = Incoming::new(zone, held, &origin);
-    let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming) {
+    let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming, max_bytes) {
         Ok(t) => t,
         Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
             tracing::info!(%zone, %primary, "IXFR not usable ({e}); trying AXFR");
             incoming = Incoming::new(zone, held, &origin);
-            client::transfer(primary, zone, None, key, &mut incoming).map_err(|e| PullError::Failed(e.to_string()))?
+            client::transfer(primary, zone, None, key, &mut incoming, max_bytes)
+                .map_err(|e| PullError::Failed(e.to_string()))?
         }
         Err(e) => return Err(PullError::Failed(e.to_string())),
     };
@@ -244,7 +246,7 @@ fn pull(
                 Ok(s) => (s, diffs, "IXFR"),
                 Err(e) => {
                     tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
-                    return pull(zone, primary, key, held, true, meter);
+                    return pull(zone, primary, key, held, true, meter, max_bytes);
                 }
             }
         }

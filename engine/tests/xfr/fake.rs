@@ -35,6 +35,9 @@ pub enum Fault {
     Garbage,
     /// IXFR deletes a record the secondary does not have; AXFR is correct.
     IxfrDeleteMissing,
+    /// A complete, valid transfer of the zone with 400 TXT records of 100 bytes more
+    /// (about 45 kB in one message).
+    Oversized,
 }
 
 /// How long [`Fault::Stall`] keeps a connection silent at most: beyond Shoal's 10 s
@@ -210,6 +213,15 @@ impl Ctx {
                 self.response(&q, &rrs)
             }
             (_, Fault::None | Fault::IxfrDeleteMissing | Fault::BadTsig) => self.response(&q, &whole(&zone, &soa)),
+            (_, Fault::Oversized) => {
+                let mut rrs = whole(&zone, &soa);
+                for i in 0..400 {
+                    let mut txt = vec![99u8];
+                    txt.extend(std::iter::repeat_n(b'x', 99));
+                    rrs.insert(2, (self.origin(&format!("t{i}")), dns::TYPE_TXT, 3600, txt));
+                }
+                self.response(&q, &rrs)
+            }
             (_, Fault::OutOfZone) => {
                 let mut rrs = whole(&zone, &soa);
                 rrs.insert(2, ("evil.example.net.".to_string(), dns::TYPE_A, 3600, vec![192, 0, 2, 66]));
