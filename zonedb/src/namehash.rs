@@ -6,8 +6,8 @@
 //! customer's. With an unkeyed hash such a zone can be made of names that all collide:
 //! under FxHash (rustc-hash 2), every name of 70 bytes whose bytes 32..40 equal a
 //! function of its first 16 hashes alike whatever its bytes 40..48 hold, and a table of
-//! n of them takes n²/2 probes to build (100,000 names: minutes of the transfer thread,
-//! which every zone's updates wait for). Here the keys are drawn from the operating
+//! n of them takes n²/2 probes to build (100,000 names: 38 s of the transfer thread,
+//! which every zone's updates wait for; a million, about an hour). Here the keys are drawn from the operating
 //! system once per process, so nobody outside knows which names collide.
 //!
 //! The function is a folded multiply (the 128-bit product of two words, its halves
