@@ -829,12 +829,12 @@ fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
     }
 }
 
-/// The zone's journal from disk, if it ends at the loaded version.
 /// Secondary checks started per second for these zones (see [`Config::refresh_rate_for`]).
 fn refresh_rate(config: &Config, zones: &HashMap<Name, ZoneEntry>) -> u32 {
     config.refresh_rate_for(zones.values().filter(|e| e.secondary.is_some()).count())
 }
 
+/// The zone's journal from disk, if it ends at the loaded version.
 fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
     let empty = Journal::new(z.ixfr_journal);
     let (Some(path), Some(s)) = (z.journal_path(), snapshot) else { return empty };
