@@ -232,7 +232,6 @@ pub fn transfer(
     let client_serial = held.map(|h| shoal_zonedb::diff::soa_serial(&h.rdata));
     let mut parser = XfrParser::new(zone.clone(), client_serial);
     let mut verifier = key.map(|k| Verifier::new(k, &mac));
-    let mut received = 0u64;
     loop {
         if started.elapsed() > TRANSFER_TIMEOUT {
             return Err(ClientError::Timeout);
@@ -246,9 +245,9 @@ pub fn transfer(
         if m.len() < 12 || m[..2] != id.to_be_bytes() {
             return Err(ClientError::BadResponse("response ID does not match"));
         }
-        // Checked before the message is parsed: what is over the limit is never kept.
-        received += m.len() as u64;
-        if max_bytes > 0 && received > max_bytes {
+        // Checked before the message is parsed (the parser counts what it was fed):
+        // what is over the limit is never kept.
+        if max_bytes > 0 && (parser.bytes + m.len()) as u64 > max_bytes {
             return Err(ClientError::TooLarge(max_bytes));
         }
         if let Some(v) = verifier.as_mut() {
