@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use shoal_benches::{compile, ixfr, zone_text};
-use shoal_zonedb::apply::apply;
+use shoal_zonedb::change::apply::apply;
 use std::time::Duration;
 
 #[global_allocator]

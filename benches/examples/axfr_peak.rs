@@ -21,14 +21,14 @@ fn main() {
     let apex = from_ascii("big.test.").expect("valid");
     let held = shoal_zonedb::load_zone(&apex, Path::new(&a[1])).expect("valid zone");
     let text = std::fs::read_to_string(&a[2]).expect("readable");
-    let loaded = shoal_zonedb::load::load_str(&apex, &text, Path::new(&a[2])).expect("valid");
+    let loaded = shoal_zonedb::text::load::load_str(&apex, &text, Path::new(&a[2])).expect("valid");
     drop(text);
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
     let base = status("VmRSS");
     let in_thread = a.get(3).map(String::as_str) != Some("main");
     let run = || {
-        let mut inc = shoal_zonedb::incoming::Incoming::new(&apex, Some(&held), "peer");
-        use shoal_zonedb::load::Sink;
+        let mut inc = shoal_zonedb::change::incoming::Incoming::new(&apex, Some(&held), "peer");
+        use shoal_zonedb::text::load::Sink;
         for r in &loaded.records {
             inc.record(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata, 0, 0);
         }
@@ -36,7 +36,7 @@ fn main() {
         let applied = inc.finish().expect("valid");
         let fin = status("VmHWM");
         let state = std::env::temp_dir().join(format!("axfr-peak-{}.state", std::process::id()));
-        shoal_zonedb::persist::save(&applied.snapshot, &state).unwrap();
+        shoal_zonedb::change::persist::save(&applied.snapshot, &state).unwrap();
         std::fs::remove_file(&state).ok();
         let saved = status("VmHWM");
         println!(

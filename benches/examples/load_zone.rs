@@ -15,11 +15,11 @@ fn main() {
     let text = zone_text(names);
     let apex = from_ascii(APEX).expect("valid");
     let t = Instant::now();
-    let loaded = shoal_zonedb::load::load_str(&apex, &text, Path::new("gen.zone")).expect("valid zone");
+    let loaded = shoal_zonedb::text::load::load_str(&apex, &text, Path::new("gen.zone")).expect("valid zone");
     let parse = t.elapsed();
     let n = loaded.records.len();
     let t = Instant::now();
-    let snap = shoal_zonedb::Snapshot::compile(&apex, loaded).expect("valid zone");
+    let snap = shoal_zonedb::store::build::compile(&apex, loaded).expect("valid zone");
     let compile = t.elapsed();
     println!(
         "{n} records: parse {parse:?}, compile {compile:?}, total {:?}; serial {}",

@@ -3,6 +3,11 @@
 //! `zone_text(n)` makes a zone `bench.test.` with `n` names (A on every name, AAAA on
 //! every 4th, TXT on every 8th, a delegation with glue every 100th, and a wildcard),
 //! the shape `scripts/bench-peers.sh` serves.
+//!
+//! ## Limitations
+//!
+//! - The benches time functions on one core; the whole server is measured by
+//!   `scripts/bench-peers.sh` and `loadtest/`, against Knot DNS and NSD.
 
 use shoal_wire::name::from_ascii;
 use shoal_zonedb::{Catalog, Snapshot, ZoneState};
@@ -75,8 +80,8 @@ pub fn query(name: &str, qtype: u16) -> Vec<u8> {
 
 /// An IXFR of `changes` records to a zone made by [`zone_text`]: `changes` hosts spread
 /// over the zone get a new address (one record each), and the serial goes up by one.
-pub fn ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::diff::Diff {
-    use shoal_zonedb::diff::{soa_of, Diff, Rr};
+pub fn ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::change::diff::Diff {
+    use shoal_zonedb::change::diff::{soa_of, Diff, Rr};
     let old_soa = soa_of(held);
     let mut new_soa = old_soa.clone();
     let mut rd = new_soa.rdata.to_vec();

@@ -172,7 +172,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
 fn ctl(config: Option<PathBuf>, socket: Option<PathBuf>, json: bool, command: &str) -> ExitCode {
     let socket = match (socket, config) {
         (Some(s), _) => s,
-        (None, Some(c)) => match shoal_engine::control::socket_of(&c) {
+        (None, Some(c)) => match shoal_engine::ops::control::socket_of(&c) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -185,7 +185,7 @@ fn ctl(config: Option<PathBuf>, socket: Option<PathBuf>, json: bool, command: &s
         }
     };
     let line = if json { format!("{command} --json") } else { command.to_string() };
-    match shoal_engine::control::request(&socket, &line) {
+    match shoal_engine::ops::control::request(&socket, &line) {
         Ok((true, out)) => {
             print!("{out}");
             ExitCode::SUCCESS
@@ -215,7 +215,7 @@ fn check(path: PathBuf) -> ExitCode {
             println!("zone {}: secondary, no copy in {} yet (it will be transferred)", z.name, p.display());
             continue;
         }
-        match shoal_engine::zones::load(z) {
+        match shoal_engine::zones::load::load(z) {
             Ok(s) => println!("zone {}: ok, serial {}, {} records", z.name, s.serial(), s.record_count()),
             Err(errors) => {
                 failed = true;

@@ -1,10 +1,10 @@
-//! Starting the server: load zones, publish the catalog, bind every worker's sockets,
+//! Starting the server: load zones, publish the zone set, bind every worker's sockets,
 //! start one pinned worker thread per core and the transfer thread; reload and stop.
 
 use crate::config::Config;
 use crate::metrics::{Transport, WorkerStats};
+use crate::serve::{self, Shared, Sockets};
 use crate::transfer::{Event, Transfers};
-use crate::worker::{self, Shared, Sockets};
 use arc_swap::ArcSwap;
 use std::io;
 use std::sync::atomic::AtomicBool;
@@ -28,13 +28,13 @@ impl Server {
         // The zones' configurations go to the transfer side, which keeps the only copy
         // (100,000 zones of configuration add up).
         let zones = std::mem::take(&mut config.zones);
-        let (mut transfers, catalog) = Transfers::new(Config { zones, ..config.clone() });
-        let catalog = Arc::new(ArcSwap::from_pointee(catalog));
+        let (mut transfers, zone_set) = Transfers::new(Config { zones, ..config.clone() });
+        let zone_set = Arc::new(ArcSwap::from_pointee(zone_set));
         let (events, rx) = crossbeam_channel::bounded(1024);
-        transfers.connect(Arc::clone(&catalog), events.clone());
+        transfers.connect(Arc::clone(&zone_set), events.clone());
         let refresh_stats = transfers.refresh_stats();
         let shared = Arc::new(Shared {
-            catalog,
+            zones: zone_set,
             identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
             version: config.version.as_ref().map(|s| s.as_bytes().to_vec()),
             udp_payload: config.udp_payload,
@@ -70,7 +70,7 @@ impl Server {
                 let sh = Arc::clone(&shared);
                 threads.push(std::thread::Builder::new().name(format!("shoal-udp-{i}.{k}")).spawn(move || {
                     pin_here("UDP");
-                    worker::udp::run(u, reply, sh, st);
+                    serve::udp::run(u, reply, sh, st);
                     Ok(())
                 })?);
             }
@@ -80,7 +80,7 @@ impl Server {
             let listeners = tcp;
             threads.push(std::thread::Builder::new().name(format!("shoal-tcp-{i}")).spawn(move || {
                 pin_here("TCP");
-                let r = worker::run_tcp(listeners, sh, st);
+                let r = serve::run_tcp(listeners, sh, st);
                 if let Err(e) = &r {
                     tracing::error!(worker = i, "TCP thread stopped: {e}");
                 }
@@ -102,27 +102,27 @@ impl Server {
         let started = std::time::Instant::now();
         let (report_stats, report_shared) = (stats.clone(), Arc::clone(&shared));
         threads.push(std::thread::Builder::new().name("shoal-report".into()).spawn(move || {
-            crate::metrics::report_bad_packets(report_stats, &report_shared.stop);
+            crate::ops::bad_packets::report_bad_packets(report_stats, &report_shared.stop);
             Ok(())
         })?);
         let metrics = match config.metrics_listen {
             Some(addr) => {
-                let ctx = crate::http::Context {
+                let ctx = crate::ops::http::Context {
                     workers: stats.clone(),
-                    catalog: Arc::clone(&shared.catalog),
+                    zones: Arc::clone(&shared.zones),
                     events: events.clone(),
                     refresh: Arc::clone(&refresh_stats),
                     started,
                     shared: Arc::clone(&shared),
                 };
-                let t = crate::http::start(addr, ctx)?;
+                let t = crate::ops::http::start(addr, ctx)?;
                 tracing::info!("metrics on http://{addr}/metrics (and /health, /ready)");
                 Some(t)
             }
             None => None,
         };
         if let Some(sock) = &config.control_socket {
-            match crate::control::start(sock, events.clone(), started) {
+            match crate::ops::control::start(sock, events.clone(), started) {
                 Ok(()) => tracing::info!("control socket {}", sock.display()),
                 Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
             }

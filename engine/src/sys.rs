@@ -1,5 +1,7 @@
 //! Every syscall that the standard library and mio do not wrap: sockets with
-//! SO_REUSEPORT and large buffers (socket2), and pinning a thread to a core (libc).
+//! SO_REUSEPORT and large buffers (socket2), batched UDP receive and send
+//! (`recvmmsg`/`sendmmsg`), pinning a thread to a core, signals and the allocator's
+//! release of freed memory (libc).
 //! Each `unsafe` block carries its `// SAFETY:` reason.
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -87,6 +89,38 @@ pub const BATCH: usize = 64;
 /// FORMERR (a query has no business being larger).
 pub const RX_SLOT: usize = 4096;
 
+/// Where datagram `i` of the last `recv` lies in the receive buffer.
+fn rx_range(hdr: &[libc::mmsghdr], i: usize) -> std::ops::Range<usize> {
+    let len = (hdr[i].msg_len as usize).min(RX_SLOT);
+    i * RX_SLOT..i * RX_SLOT + len
+}
+
+/// The datagrams of a [`UdpBatch`]'s last receive.
+pub struct Datagrams<'b> {
+    rx: &'b [u8],
+    hdr: &'b [libc::mmsghdr],
+}
+
+impl<'b> Datagrams<'b> {
+    /// Datagram `i` (truncated datagrams are cut at RX_SLOT bytes).
+    pub fn get(&self, i: usize) -> &'b [u8] {
+        &self.rx[rx_range(self.hdr, i)]
+    }
+}
+
+/// The response slots of a [`UdpBatch`], one per datagram.
+pub struct ResponseSlots<'b> {
+    tx: &'b mut [u8],
+    slot: usize,
+}
+
+impl ResponseSlots<'_> {
+    /// The slot for the response to datagram `i`.
+    pub fn get(&mut self, i: usize) -> &mut [u8] {
+        &mut self.tx[i * self.slot..(i + 1) * self.slot]
+    }
+}
+
 /// Buffers and message headers for batched UDP I/O. Allocated once per worker; the
 /// headers point into the buffers, which live on the heap and never move.
 pub struct UdpBatch {
@@ -171,23 +205,17 @@ impl UdpBatch {
         Ok(self.received)
     }
 
-    /// Datagram `i` of the last `recv` (truncated datagrams are cut at RX_SLOT bytes),
-    /// and the response slot for it.
-    pub fn slot(&mut self, i: usize) -> (&[u8], &mut [u8]) {
-        let q = &self.rx[self.rx_range(i)];
-        let r = &mut self.tx[i * self.tx_slot..(i + 1) * self.tx_slot];
-        (q, r)
+    /// The datagrams of the last `recv` and the response slots, apart: every query of
+    /// a batch can be read while the responses are written.
+    pub fn split(&mut self) -> (Datagrams<'_>, ResponseSlots<'_>) {
+        let received = Datagrams { rx: &self.rx, hdr: &self.rx_hdr };
+        let slots = ResponseSlots { tx: &mut self.tx, slot: self.tx_slot };
+        (received, slots)
     }
 
-    /// Datagram `i` of the last `recv`, as [`Self::slot`] gives it.
+    /// Datagram `i` of the last `recv` (truncated datagrams are cut at RX_SLOT bytes).
     pub fn query(&self, i: usize) -> &[u8] {
-        &self.rx[self.rx_range(i)]
-    }
-
-    /// Where datagram `i` of the last `recv` lies in the receive buffer.
-    fn rx_range(&self, i: usize) -> std::ops::Range<usize> {
-        let len = (self.rx_hdr[i].msg_len as usize).min(RX_SLOT);
-        i * RX_SLOT..i * RX_SLOT + len
+        &self.rx[rx_range(&self.rx_hdr, i)]
     }
 
     /// The source address of datagram `i`.
@@ -312,9 +340,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Have the allocator give freed pages back to the OS as they empty, instead of 10 ms
 /// later. What allocates is loading, transfers and compiling, never answering (see
 /// the allocation tests); a transfer frees as much as it allocates, and pages kept
-/// for reuse that never comes made up a fifth of a secondary's peak while it took a
-/// million-record AXFR. Call first thing in `main`; `MIMALLOC_PURGE_DELAY` in the
-/// environment still wins.
+/// for a reuse that does not come would raise a secondary's peak memory while it takes
+/// a large AXFR. Call first thing in `main`; `MIMALLOC_PURGE_DELAY` in the environment
+/// still wins.
 pub fn return_freed_memory_at_once() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return; // The operator chose.

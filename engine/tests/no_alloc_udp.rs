@@ -1,11 +1,12 @@
-//! The whole UDP hot path (recvmmsg, catalog, answer, sendmmsg) allocates nothing per
+//! The whole UDP hot path (recvmmsg, prepare, answer, count, sendmmsg) allocates nothing per
 //! query: a counting global allocator counts this thread's allocations while a worker's
 //! UDP state drains batches of queries from a real loopback socket.
 
 use arc_swap::ArcSwap;
-use shoal_engine::metrics::WorkerStats;
-use shoal_engine::worker::udp::UdpState;
-use shoal_engine::worker::Shared;
+use shoal_engine::metrics::{QueryCounters, WorkerStats};
+use shoal_engine::serve::udp::UdpState;
+use shoal_engine::serve::Shared;
+use shoal_engine::zones::ZoneSet;
 use shoal_wire::name::from_ascii;
 use shoal_zonedb::{Catalog, ZoneState};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -44,10 +45,11 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let zone = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.3\n";
     let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("z")).unwrap();
     let mut cat = Catalog::new();
-    let zone_counters = Arc::new(shoal_zonedb::QueryCounters::new(1));
-    cat.insert_counted(apex, ZoneState::Ready(Arc::new(snap)), Arc::clone(&zone_counters));
+    let zone_counters = Arc::new(QueryCounters::new(1));
+    cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
+    let zone_set = ZoneSet { catalog: cat, counters: vec![Arc::clone(&zone_counters)] };
     let shared = Shared {
-        catalog: Arc::new(ArcSwap::from_pointee(cat)),
+        zones: Arc::new(ArcSwap::from_pointee(zone_set)),
         identity: None,
         version: None,
         udp_payload: 1232,
@@ -69,7 +71,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
     // Slot 0 of the zone's counters: every answer is counted per zone too.
     let stats = WorkerStats::new(0, shoal_engine::metrics::Transport::Udp, 0);
     let mut udp = UdpState::new(1232);
-    let catalog = shared.catalog.load_full();
+    let zones = shared.zones.load_full();
     let mut answered = 0;
     let mut allocations = 0;
     for round in 0..5 {
@@ -79,7 +81,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         // Wait (bounded) until the datagrams are queued on the server socket.
         std::thread::sleep(Duration::from_millis(50));
         let before = ALLOCS.with(Cell::get);
-        udp.drain(&server, &reply, &catalog, &shared, &stats);
+        udp.drain(&server, &reply, &zones, &shared, &stats);
         let used = ALLOCS.with(Cell::get) - before;
         if round > 0 {
             allocations += used;

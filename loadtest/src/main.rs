@@ -13,6 +13,11 @@
 //! and `unsafe`), `query` (query file, encoding, response checks), `slots` (outstanding
 //! queries by ID), `clock` (phases, pacing), `stats` (counters, histogram, report), `udp`
 //! and `tcp` (the send/receive loops), `reflect` (the reflector).
+//!
+//! ## Limitations
+//!
+//! - Queries go to one server address; no DoT, DoH or XFR load.
+//! - TCP connections are opened at the start and kept: connection churn is not measured.
 
 mod clock;
 mod query;

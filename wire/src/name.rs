@@ -65,6 +65,11 @@ impl NameBuf {
         self.len = total as u8;
         Ok(())
     }
+
+    /// Lowercase the name in place (a name copied from RDATA keeps its case).
+    pub fn make_lowercase(&mut self) {
+        lowercase_in_place(&mut self.bytes[..self.len as usize]);
+    }
 }
 
 impl fmt::Debug for NameBuf {

@@ -4,6 +4,7 @@
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use shoal_wire::name::from_ascii;
+use shoal_zonedb::answer::answer_record_by_record;
 use shoal_zonedb::{answer, Catalog, Options, ZoneState};
 use std::path::Path;
 use std::sync::Arc;
@@ -369,10 +370,9 @@ fn precompiled_blocks_equal_record_by_record_encoding() {
         for t in [1u16, 2, 6, 15, 16, 28, 33, 43, 99] {
             for edns in [None, Some((512, 0, false, false)), Some((4096, 0, true, false))] {
                 let q = query(name, t, 1, edns);
-                let fast = Options::default();
-                let slow = Options { use_blocks: false, ..Options::default() };
-                let ra = answer(&q, &cat, &fast, &mut a);
-                let rb = answer(&q, &cat, &slow, &mut b);
+                let opts = Options::default();
+                let ra = answer(&q, &cat, &opts, &mut a);
+                let rb = answer_record_by_record(&q, &cat, &opts, &mut b);
                 assert_eq!(ra, rb, "{name} {t} {edns:?}");
                 assert_eq!(&a[..ra.len], &b[..rb.len], "{name} {t} {edns:?}");
             }

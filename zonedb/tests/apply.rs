@@ -9,10 +9,10 @@
 
 use shoal_wire::name::from_ascii;
 use shoal_wire::{Name, Rtype};
-use shoal_zonedb::apply::{apply, from_records, records_of};
-use shoal_zonedb::diff::{soa_of, Diff, Rr};
-use shoal_zonedb::incoming::{Applied, Incoming};
-use shoal_zonedb::load::Sink;
+use shoal_zonedb::change::apply::{apply, from_records, records_of};
+use shoal_zonedb::change::diff::{soa_of, Diff, Rr};
+use shoal_zonedb::change::incoming::{Applied, Incoming};
+use shoal_zonedb::text::load::Sink;
 use shoal_zonedb::{answer, Catalog, Options, Snapshot, ZoneState};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -245,8 +245,9 @@ fn random_walk(seed: u64) {
                 // delta flattened) answers the same.
                 if step % 10 == 0 {
                     let path = std::env::temp_dir().join(format!("shoal-apply-{}-{seed:x}.zone", std::process::id()));
-                    shoal_zonedb::persist::save(&d, &path).expect("save");
-                    let back = Arc::new(shoal_zonedb::persist::load(&apex, &path).expect("load what was saved"));
+                    shoal_zonedb::change::persist::save(&d, &path).expect("save");
+                    let back =
+                        Arc::new(shoal_zonedb::change::persist::load(&apex, &path).expect("load what was saved"));
                     std::fs::remove_file(&path).ok();
                     assert_same(step, &back, &f);
                     persisted += 1;
@@ -281,7 +282,7 @@ fn receive_whole(
     held: &Snapshot,
     all: &[Rr],
     step: usize,
-) -> Result<Applied, shoal_zonedb::apply::ApplyError> {
+) -> Result<Applied, shoal_zonedb::change::ApplyError> {
     let mut order: Vec<&Rr> = all.iter().collect();
     if step % 3 == 1 {
         let (even, odd): (Vec<_>, Vec<_>) = order.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);

@@ -3,12 +3,12 @@
 //! and every signed response checked. Blocking I/O with timeouts; runs on a refresh
 //! thread, never on a worker.
 
-use super::tsig::{self, Key, Signer, Verifier};
+use crate::access::tsig::{self, Key, Signer, Verifier};
 use crate::metrics::RefreshStats;
-use shoal_wire::{Name, Rtype};
-use shoal_zonedb::diff::Rr;
-use shoal_zonedb::load::Sink;
-use shoal_zonedb::xfr_in::{Received, XfrError, XfrParser};
+use shoal_wire::{Name, Rtype, Serial};
+use shoal_zonedb::change::diff::Rr;
+use shoal_zonedb::change::xfr_in::{Received, XfrError, XfrParser};
+use shoal_zonedb::text::load::Sink;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
@@ -172,7 +172,7 @@ fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
         return Err(ClientError::Rcode(rcode));
     }
     let mut p = XfrParser::new(zone.clone(), Some(0));
-    p.feed(resp, &mut shoal_zonedb::load::Loaded::default()).map_err(ClientError::Xfr)?;
+    p.feed(resp, &mut shoal_zonedb::text::load::Loaded::default()).map_err(ClientError::Xfr)?;
     match p.finish() {
         Ok(Received::UpToDate { serial }) => Ok(serial),
         _ => Err(ClientError::BadResponse("no SOA for the zone in the answer")),
@@ -229,7 +229,7 @@ pub fn transfer(
     let mac = sign(&mut q, key);
     let mut s = connect(primary)?;
     write_msg(&mut s, &q)?;
-    let client_serial = held.map(|h| shoal_zonedb::diff::soa_serial(&h.rdata));
+    let client_serial = held.map(|h| shoal_zonedb::change::diff::soa_serial(&h.rdata));
     let mut parser = XfrParser::new(zone.clone(), client_serial);
     let mut verifier = key.map(|k| Verifier::new(k, &mac));
     loop {
@@ -283,7 +283,7 @@ fn lone_soa_not_newer(m: &[u8], client_serial: u32) -> bool {
         return false;
     }
     match soa_serial_any(m) {
-        Some(s) => !super::serial_gt(s, client_serial),
+        Some(s) => !Serial(s).is_newer_than(Serial(client_serial)),
         None => false,
     }
 }

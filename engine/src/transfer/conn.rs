@@ -8,11 +8,12 @@
 //! are asked of the transfer thread over the event channel; the streaming itself
 //! happens here, so a large AXFR never holds up the transfer thread or a worker.
 
-use super::tsig::Key;
 use super::{signed, xfr_out, Event};
+use crate::access::tsig::Key;
+use crate::zones::ZoneSet;
 use crossbeam_channel::Sender;
 use shoal_wire::{Opcode, Request, Rtype};
-use shoal_zonedb::{answer, Catalog, Options};
+use shoal_zonedb::{answer, Options};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -31,7 +32,7 @@ const DECISION_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Context {
     pub events: Sender<Event>,
     pub keys: Vec<Key>,
-    pub catalog: Arc<arc_swap::ArcSwap<Catalog>>,
+    pub zones: Arc<arc_swap::ArcSwap<ZoneSet>>,
     pub udp_payload: u16,
     pub identity: Option<Vec<u8>>,
     pub version: Option<Vec<u8>>,
@@ -116,9 +117,9 @@ fn handle(stream: &mut TcpStream, peer: SocketAddr, msg: &[u8], ctx: &Context) -
             Err(_) => false,
         };
     }
-    let catalog = ctx.catalog.load_full();
+    let zones = ctx.zones.load_full();
     if is(&|r| r.tsig_at.is_some()) {
-        return match signed::answer_signed(msg, &ctx.keys, &catalog, true, ctx.udp_payload) {
+        return match signed::answer_signed(msg, &ctx.keys, &zones.catalog, true, ctx.udp_payload) {
             Some(resp) => write_message(stream, &resp),
             None => true,
         };
@@ -128,9 +129,8 @@ fn handle(stream: &mut TcpStream, peer: SocketAddr, msg: &[u8], ctx: &Context) -
         udp_payload: ctx.udp_payload,
         identity: ctx.identity.as_deref(),
         version: ctx.version.as_deref(),
-        ..Options::default()
     };
     let mut out = vec![0u8; 65535];
-    let r = answer(msg, &catalog, &opts, &mut out);
+    let r = answer(msg, &zones.catalog, &opts, &mut out);
     r.len == 0 || write_message(stream, &out[..r.len])
 }

@@ -5,10 +5,10 @@
 //! zone has a transfer key, and retries with doubling timeouts (1, 2, 4, 8 s) until the
 //! target answers. The outcome is logged per target.
 
-use super::tsig::{self, Key, Signer};
+use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
 use shoal_wire::{Name, Rtype};
-use shoal_zonedb::diff::Rr;
+use shoal_zonedb::change::diff::Rr;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +38,7 @@ pub fn spawn(zone: Name, soa: Rr, targets: Vec<SocketAddr>, key: Option<Key>, me
 
 /// NOTIFY one target, with retries; whether it answered.
 fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) -> bool {
-    let serial = shoal_zonedb::diff::soa_serial(&soa.rdata);
+    let serial = shoal_zonedb::change::diff::soa_serial(&soa.rdata);
     let bind: SocketAddr =
         if target.is_ipv4() { "0.0.0.0:0".parse().expect("valid") } else { "[::]:0".parse().expect("valid") };
     let sock = match UdpSocket::bind(bind).and_then(|s| s.connect(target).map(|_| s)) {
@@ -104,7 +104,7 @@ pub fn check_in<'a>(
     msg: &[u8],
     peer: SocketAddr,
     keys: &[Key],
-    zone: impl Fn(&[u8]) -> Option<(&'a crate::acl::Acl, Option<&'a Key>)>,
+    zone: impl Fn(&[u8]) -> Option<(&'a crate::access::acl::Acl, Option<&'a Key>)>,
 ) -> InVerdict {
     let Ok(req) = shoal_wire::Request::parse(msg) else {
         return InVerdict { response: None, refresh: None };

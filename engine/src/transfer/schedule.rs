@@ -16,9 +16,8 @@
 //! second's worth), as BIND's `serial-query-rate` bounds its SOA queries; a NOTIFY or
 //! an operator's request that finds a slot free does not wait for a token (queued
 //! behind the slots, it goes first but takes one). Without it, checks that fell due
-//! while the queue was full (a secondary's first transfers of 100,000 zones take
-//! minutes) would all start in the second the queue frees: a third of the zones' SOA
-//! queries at once.
+//! while the queue was full (during a large secondary's first transfers) would all
+//! start in the second the queue frees.
 
 use shoal_wire::Name;
 use std::cmp::Reverse;

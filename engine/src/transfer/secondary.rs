@@ -1,334 +1,185 @@
-//! Secondary zones: the refresh cycle (RFC 1034 §4.3.5, RFC 1996, RFC 1995).
-//!
-//! [`SecondaryState`] holds a zone's timers: when to check the primary's SOA next, and
-//! when the zone expires if no primary can be reached. [`refresh`] is one check,
-//! run on its own short-lived thread so that a large transfer never delays the
-//! transfer thread (NOTIFY answers, outbound transfers) or a worker: it asks each
-//! primary in order for its SOA, compares serials with RFC 1982 arithmetic, pulls IXFR
-//! from the held version (AXFR when nothing is held, or when the primary refuses IXFR
-//! or its incremental answer cannot be applied), builds the new snapshot completely,
-//! and saves it to the state directory before reporting back. Nothing is published
-//! until everything has been validated.
+//! Secondary zones on the transfer thread: their timers fall due, checks start within
+//! the schedule's bounds (each on its own thread, [`super::refresh`]), and each check's
+//! outcome is taken: a new version kept with its diffs, the timers set again from the
+//! SOA (refresh after success, retry after failure), expiry when no primary answered in
+//! time.
 
-use super::client::{self, ClientError};
-use super::serial_gt;
-use super::tsig::Key;
-use crate::config::{TimerBounds, ZoneConfig};
-use crate::metrics::{RefreshStats, ZoneMeter};
+use super::refresh::{self, Outcome};
+use super::schedule::Due;
+use super::{Event, Transfers};
+use crate::zones::timers::{jitter, timers};
 use shoal_wire::Name;
-use shoal_zonedb::diff::{soa_of, soa_serial, Diff};
-use shoal_zonedb::incoming::Incoming;
-use shoal_zonedb::xfr_in::Received;
-use shoal_zonedb::Snapshot;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-/// Timers and flags of one secondary zone.
-#[derive(Debug)]
-pub struct SecondaryState {
-    pub next_check: Instant,
-    pub in_flight: bool,
-    /// A NOTIFY arrived during a check: check again when it ends.
-    pub again: bool,
-    /// The next check transfers the whole zone (asked while one was running or queued).
-    pub force_axfr: bool,
-    pub last_success: Option<std::time::SystemTime>,
-    /// When the zone stops being served if no primary answers before.
-    pub expire_at: Option<Instant>,
-    pub expired: bool,
-    pub failures: u32,
-}
-
-impl SecondaryState {
-    /// The timers of a zone at start-up. `held` is the copy from the state directory and
-    /// `checked` the last time a primary confirmed it (the copy's modification time, which
-    /// every successful check renews, as Knot keeps timers in its timer database and NSD
-    /// in xfrd.state): the next check is due a refresh time after it, and the zone expires
-    /// an expire time after it (at once, and unserved, if that has passed). A zone
-    /// without a copy, or whose copy's time cannot be read, is checked at once.
-    pub fn new(held: Option<&Snapshot>, checked: Option<std::time::SystemTime>, bounds: &TimerBounds) -> Self {
-        let now = Instant::now();
-        let mut state = SecondaryState {
-            next_check: now,
-            in_flight: false,
-            again: false,
-            force_axfr: false,
-            last_success: None,
-            expire_at: None,
-            expired: false,
-            failures: 0,
-        };
-        let Some(held) = held else { return state };
-        let (refresh, _, expire) = timers(held, bounds);
-        let Some(checked) = checked else {
-            // No record of the last check: check at once, expire counted from now.
-            state.expire_at = Some(now + secs(expire));
-            return state;
-        };
-        // A time in the future (the clock went back) counts as just checked.
-        let age = std::time::SystemTime::now().duration_since(checked).unwrap_or(Duration::ZERO);
-        state.last_success = Some(checked);
-        state.expire_at = Some(now + secs(expire).saturating_sub(age));
-        state.expired = age >= secs(expire);
-        if age < secs(refresh) && !state.expired {
-            state.next_check = now + jitter(secs(refresh) - age);
+impl Transfers {
+    /// Put a secondary zone's current check and expire times in the schedule.
+    pub(super) fn schedule_timers(&mut self, name: &Name) {
+        let Some(sec) = self.registry.zones.get(name).and_then(|e| e.secondary.as_ref()) else { return };
+        if !sec.in_flight {
+            self.schedule.at(sec.next_check, Due::Check, name);
         }
-        state
+        if let Some(t) = sec.expire_at.filter(|_| !sec.expired) {
+            self.schedule.at(t, Due::Expire, name);
+        }
     }
-}
 
-fn secs(s: u32) -> Duration {
-    Duration::from_secs(u64::from(s))
-}
-
-/// The SOA's refresh, retry and expire, clamped to `bounds`. Without a held zone, the
-/// lower bounds.
-pub fn timers(s: &Snapshot, bounds: &TimerBounds) -> (u32, u32, u32) {
-    let soa = soa_of(s);
-    let f = &soa.rdata[soa.rdata.len() - 20..];
-    let field = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
-    let clamp = |v: u32, (lo, hi): (u32, u32)| v.clamp(lo, hi);
-    (clamp(field(4), bounds.refresh), clamp(field(8), bounds.retry), clamp(field(12), bounds.expire))
-}
-
-/// Between three quarters of `d` and all of it, at random, as BIND times its refresh
-/// and retry: a check never comes later than the SOA asks, and the checks of many
-/// zones (or of a fleet's members) that fell due together spread over a quarter of
-/// the interval at every round instead of staying in step.
-pub fn jitter(d: Duration) -> Duration {
-    d - d.mul_f64(random_fraction() / 4.0)
-}
-
-/// A number in [0, 1) from a per-thread xorshift generator seeded by the clock.
-fn random_fraction() -> f64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_nanos() as u64) | 1,
-        );
+    /// The earliest secondary timer.
+    pub(super) fn next_timer(&self) -> Instant {
+        self.schedule.next().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
     }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    })
-}
 
-/// Record a successful check in the state directory: the copy's modification time is
-/// when a primary last confirmed it (read back by [`SecondaryState::new`]).
-fn mark_checked(cfg: &ZoneConfig) {
-    let Some(p) = cfg.state_path() else { return };
-    let touched =
-        std::fs::File::options().write(true).open(&p).and_then(|f| f.set_modified(std::time::SystemTime::now()));
-    if let Err(e) = touched {
-        tracing::debug!(zone = %cfg.name, "cannot mark the copy {} as checked: {e}", p.display());
+    /// Start due refreshes and expire zones whose primaries have been gone too long.
+    /// Only what is due is looked at, never every zone.
+    pub(super) fn timers(&mut self) {
+        let now = Instant::now();
+        while let Some((at, due, name)) = self.schedule.pop_due(now) {
+            let Some(sec) = self.registry.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) else { continue };
+            match due {
+                // Stale entries (the timer moved since) are skipped.
+                Due::Expire if sec.expire_at == Some(at) && !sec.expired => {
+                    sec.expired = true;
+                    self.registry.mark_changed();
+                    tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
+                }
+                Due::Check if sec.next_check == at && !sec.in_flight => self.start_refresh(&name, false, false),
+                _ => {}
+            }
+        }
+        // Queued checks the rate held back.
+        while let Some(name) = self.schedule.start_waiting(now) {
+            self.spawn_refresh(name);
+        }
     }
-}
 
-/// The result of one check.
-pub enum Outcome {
-    /// A new version, validated, compiled and saved.
-    Updated { primary: SocketAddr, snapshot: Snapshot, diffs: Vec<Diff>, built_in: Duration },
-    /// A primary answered and has nothing newer.
-    Current { primary: SocketAddr },
-    /// No primary could be used; the reasons were logged.
-    Failed,
-}
+    /// Check a secondary zone's primary: at once if fewer than `refresh_concurrency`
+    /// checks are running, else when its turn in the queue comes (`urgent`, for NOTIFY
+    /// and `shoal ctl`, puts it first).
+    pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, urgent: bool) {
+        let Some(sec) = self.registry.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) else { return };
+        sec.force_axfr |= force_axfr;
+        if sec.in_flight {
+            sec.again = true;
+            return;
+        }
+        if self.schedule.try_start(name, urgent, Instant::now()) {
+            self.spawn_refresh(name.clone());
+        } else {
+            tracing::debug!(zone = %name, running = self.schedule.running(), waiting = self.schedule.waiting(), "refresh queued");
+        }
+    }
 
-/// Check the primaries of `zone` once; `force_axfr` skips IXFR.
-pub fn refresh(
-    cfg: &ZoneConfig,
-    key: Option<&Key>,
-    held: Option<Arc<Snapshot>>,
-    force_axfr: bool,
-    meter: &ZoneMeter,
-    stats: &RefreshStats,
-) -> Outcome {
-    stats.started.inc();
-    let zone = &cfg.name;
-    for &primary in cfg.primaries() {
-        let serial = match client::query_soa(primary, zone, key, stats) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(%zone, %primary, "SOA query failed: {e}");
+    /// Run one refresh of a secondary zone on its own thread; its slot in the schedule
+    /// is already counted. Falls through to the queue if it cannot start.
+    fn spawn_refresh(&mut self, first: Name) {
+        let mut next = Some(first);
+        while let Some(name) = next.take() {
+            let Some(events) = self.events.clone() else { return };
+            let Some(e) = self.registry.zones.get_mut(&name) else {
+                next = self.schedule.finished(&name, Instant::now());
                 continue;
+            };
+            let Some(sec) = e.secondary.as_mut() else {
+                next = self.schedule.finished(&name, Instant::now());
+                continue;
+            };
+            sec.in_flight = true;
+            let force_axfr = std::mem::take(&mut sec.force_axfr);
+            let cfg = e.config.clone();
+            let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
+            let held = e.snapshot.clone();
+            let meter = Arc::clone(&e.meter);
+            let stats = Arc::clone(&self.refresh_stats);
+            let zone = name.clone();
+            let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
+                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, &meter, &stats);
+                let transferred = matches!(outcome, Outcome::Updated { .. });
+                let _ = events.send(Event::Refreshed { zone, outcome });
+                if transferred {
+                    // What the transfer received and built but did not keep was freed on
+                    // this thread, which is about to end.
+                    crate::sys::release_freed_memory();
+                }
+            });
+            if let Err(err) = spawned {
+                tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
+                if let Some(sec) = self.registry.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) {
+                    sec.in_flight = false;
+                    sec.next_check = Instant::now() + Duration::from_secs(5);
+                }
+                self.schedule_timers(&name);
+                next = self.schedule.finished(&name, Instant::now());
+            }
+        }
+    }
+
+    /// A refresh thread reported: publish, reschedule, expire.
+    pub(super) fn refreshed(&mut self, name: &Name, outcome: Outcome) {
+        self.take_outcome(name, outcome);
+        if let Some(next) = self.schedule.finished(name, Instant::now()) {
+            self.spawn_refresh(next);
+        }
+    }
+
+    fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
+        let Some(e) = self.registry.zones.get_mut(name) else { return };
+        let bounds = e.config.timers;
+        let now = Instant::now();
+        let mut changed = false;
+        let mut retired = None;
+        let success = match outcome {
+            Outcome::Updated { primary, snapshot, diffs, built_in } => {
+                tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
+                e.meter.published(built_in);
+                if diffs.is_empty() {
+                    // Transferred whole without a diff: the journal's chain ends at the
+                    // version replaced, so clients of older serials get AXFR.
+                    e.journal.clear();
+                }
+                for d in diffs {
+                    e.journal.push_within(d, snapshot.record_count());
+                }
+                e.save_journal();
+                retired = e.snapshot.replace(Arc::new(snapshot));
+                changed = true;
+                true
+            }
+            Outcome::Current { .. } => true,
+            Outcome::Failed => {
+                e.meter.refresh_failures.inc();
+                false
             }
         };
-        if let Some(h) = &held {
-            if !force_axfr && !serial_gt(serial, h.serial()) {
-                if serial != h.serial() {
-                    tracing::warn!(%zone, %primary, held = h.serial(), primary_serial = serial, "primary has an older serial; ignored");
-                }
-                mark_checked(cfg);
-                return Outcome::Current { primary };
+        let (refresh, retry, expire) = match &e.snapshot {
+            Some(s) => timers(s, &bounds),
+            None => (bounds.refresh.0, bounds.retry.0, bounds.expire.0),
+        };
+        let Some(sec) = e.secondary.as_mut() else { return };
+        sec.in_flight = false;
+        if success {
+            sec.failures = 0;
+            sec.last_success = Some(SystemTime::now());
+            sec.expire_at = Some(now + Duration::from_secs(u64::from(expire)));
+            if sec.expired {
+                tracing::info!(zone = %name, "zone served again");
+                sec.expired = false;
+                changed = true;
             }
+            sec.next_check = now + jitter(Duration::from_secs(u64::from(refresh)));
+        } else {
+            sec.failures += 1;
+            sec.next_check = now + jitter(Duration::from_secs(u64::from(retry)));
         }
-        match pull(zone, primary, key, held.as_deref(), force_axfr, meter, cfg.max_transfer_bytes) {
-            Ok(Pulled { snapshot, diffs, built_in }) => {
-                if let Some(p) = cfg.state_path() {
-                    if let Err(e) =
-                        std::fs::create_dir_all(&cfg.state_dir).and_then(|_| shoal_zonedb::persist::save(&snapshot, &p))
-                    {
-                        tracing::warn!(%zone, "cannot save zone copy {}: {e}", p.display());
-                    }
-                }
-                return Outcome::Updated { primary, snapshot, diffs, built_in };
-            }
-            Err(PullError::Current) => {
-                mark_checked(cfg);
-                return Outcome::Current { primary };
-            }
-            Err(PullError::Failed(e)) => {
-                meter.xfr_in.failed.inc();
-                tracing::warn!(%zone, %primary, "transfer failed: {e}; previous version kept");
-            }
+        if std::mem::take(&mut sec.again) {
+            sec.next_check = now;
         }
-    }
-    Outcome::Failed
-}
-
-enum PullError {
-    Current,
-    Failed(String),
-}
-
-/// A transferred version, built.
-struct Pulled {
-    snapshot: Snapshot,
-    diffs: Vec<Diff>,
-    /// Time to build the snapshot from what was received.
-    built_in: Duration,
-}
-
-/// Transfer and build the new version; IXFR first when a version is held.
-fn pull(
-    zone: &Name,
-    primary: SocketAddr,
-    key: Option<&Key>,
-    held: Option<&Snapshot>,
-    force_axfr: bool,
-    meter: &ZoneMeter,
-    max_bytes: u64,
-) -> Result<Pulled, PullError> {
-    let started = Instant::now();
-    let held_soa = held.filter(|_| !force_axfr).map(soa_of);
-    let origin = format!("transfer from {primary}");
-    // A whole zone is compared with the held version as it streams in (a new receiver
-    // for each attempt: a failed one may have fed it part of a zone).
-    let mut incoming = Incoming::new(zone, held, &origin);
-    let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming, max_bytes) {
-        Ok(t) => t,
-        Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
-            tracing::info!(%zone, %primary, "IXFR not usable ({e}); trying AXFR");
-            incoming = Incoming::new(zone, held, &origin);
-            client::transfer(primary, zone, None, key, &mut incoming, max_bytes)
-                .map_err(|e| PullError::Failed(e.to_string()))?
+        self.schedule_timers(name);
+        if let Some(old) = retired {
+            self.registry.retire(old);
         }
-        Err(e) => return Err(PullError::Failed(e.to_string())),
-    };
-    let old = held.map(Snapshot::serial);
-    let received_in = started.elapsed();
-    let building = Instant::now();
-    let (snapshot, diffs, kind) = match t.received {
-        Received::UpToDate { .. } => return Err(PullError::Current),
-        Received::Full { .. } => {
-            let kind = if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" };
-            let applied = incoming.finish().map_err(|e| PullError::Failed(e.to_string()))?;
-            (applied.snapshot, applied.diff.into_iter().collect(), kind)
+        if changed {
+            self.registry.mark_changed();
+            self.notify_after_publish(name.clone());
         }
-        Received::Incremental(diffs) => {
-            let h = held.ok_or_else(|| PullError::Failed("incremental answer without a held version".into()))?;
-            match shoal_zonedb::apply::apply(h, &diffs) {
-                Ok(s) => (s, diffs, "IXFR"),
-                Err(e) => {
-                    tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
-                    return pull(zone, primary, key, held, true, meter, max_bytes);
-                }
-            }
-        }
-    };
-    if let Some(o) = old {
-        // A forced retransfer may bring the same serial; otherwise it must be newer.
-        let acceptable = serial_gt(snapshot.serial(), o) || (force_axfr && snapshot.serial() == o);
-        if !acceptable {
-            return Err(PullError::Failed(format!(
-                "transfer brought serial {}, not newer than {o}",
-                snapshot.serial()
-            )));
-        }
-    }
-    let built_in = building.elapsed();
-    meter.xfr_in.done(kind != "IXFR", t.bytes, received_in);
-    let from = old.map_or_else(|| "none".to_string(), |o| o.to_string());
-    tracing::info!(
-        %zone, peer = %primary, kind, serials = format!("{from} -> {}", snapshot.serial()),
-        records = t.records, bytes = t.bytes, messages = t.messages, ms = started.elapsed().as_millis() as u64,
-        "transfer in done"
-    );
-    let diffs =
-        diffs.into_iter().filter(|d: &Diff| soa_serial(&d.old_soa.rdata) != soa_serial(&d.new_soa.rdata)).collect();
-    Ok(Pulled { snapshot, diffs, built_in })
-}
-
-/// Errors after which AXFR is worth a try.
-fn ixfr_fallback(e: &ClientError) -> bool {
-    matches!(e, ClientError::Rcode(1 | 4 | 5) | ClientError::Xfr(_))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::SystemTime;
-
-    fn zone() -> Snapshot {
-        let apex = shoal_wire::name::from_ascii("example.com.").unwrap();
-        // refresh 600, retry 60, expire 3600
-        let text = "@ 60 SOA ns hm 1 600 60 3600 60\n@ 60 NS ns\nns 60 A 192.0.2.1\n";
-        shoal_zonedb::load_zone_str(&apex, text, std::path::Path::new("t")).unwrap()
-    }
-
-    const BOUNDS: TimerBounds = TimerBounds { refresh: (1, 100_000), retry: (1, 100_000), expire: (1, 100_000) };
-
-    #[test]
-    fn jitter_spreads_over_the_last_quarter_and_is_never_late() {
-        let d = Duration::from_secs(600);
-        let draws: Vec<Duration> = (0..1000).map(|_| jitter(d)).collect();
-        assert!(draws.iter().all(|&j| j <= d && j >= d * 3 / 4), "{draws:?}");
-        // 1,000 uniform draws all missing either 5% end of the range: odds of 2 * 0.95^1000.
-        assert!(draws.iter().any(|&j| j < d * 3 / 4 + d / 20));
-        assert!(draws.iter().any(|&j| j > d - d / 20));
-    }
-
-    #[test]
-    fn timers_resume_from_the_last_check() {
-        let z = zone();
-        let now = Instant::now();
-        // Checked a minute ago: next check at most 540 s on (less up to a quarter), expiry 3540 s on.
-        let s = SecondaryState::new(Some(&z), Some(SystemTime::now() - Duration::from_secs(60)), &BOUNDS);
-        assert!(!s.expired);
-        let next = s.next_check.duration_since(now).as_secs();
-        assert!((400..=540).contains(&next), "next check in {next} s");
-        let expire = s.expire_at.unwrap().duration_since(now).as_secs();
-        assert!((3530..=3541).contains(&expire), "expires in {expire} s");
-        // Past expire: unserved, checked at once.
-        let old = SecondaryState::new(Some(&z), Some(SystemTime::now() - Duration::from_secs(7200)), &BOUNDS);
-        assert!(old.expired && old.next_check <= Instant::now());
-    }
-
-    #[test]
-    fn an_unknown_or_future_check_time_does_not_expire_the_copy() {
-        let z = zone();
-        let unknown = SecondaryState::new(Some(&z), None, &BOUNDS);
-        assert!(!unknown.expired && unknown.next_check <= Instant::now());
-        assert!(unknown.expire_at.unwrap() > Instant::now() + Duration::from_secs(3500));
-        let future = SecondaryState::new(Some(&z), Some(SystemTime::now() + Duration::from_secs(86_400)), &BOUNDS);
-        assert!(!future.expired);
-        assert!(future.next_check > Instant::now() + Duration::from_secs(440), "counted as just checked");
-        let none = SecondaryState::new(None, None, &BOUNDS);
-        assert!(!none.expired && none.expire_at.is_none());
     }
 }

@@ -5,7 +5,7 @@
 //! response is signed with the query's key (RFC 8945 §5.3). A query whose signature
 //! fails gets NOTAUTH with the TSIG error, unsigned (§5.2).
 
-use super::tsig::{self, Key, Signer};
+use crate::access::tsig::{self, Key, Signer};
 use shoal_wire::Request;
 use shoal_zonedb::{answer, Catalog, Options};
 

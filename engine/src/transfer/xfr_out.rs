@@ -12,15 +12,15 @@
 //! missing required signature; NOTAUTH with the TSIG error (BADKEY, BADSIG, BADTIME) and
 //! an unsigned TSIG record for a bad signature.
 
-use super::tsig::{self, Key, Signer};
-use crate::acl::Acl;
+use crate::access::acl::Acl;
+use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
 use shoal_wire::name::Display;
 use shoal_wire::types::flags;
-use shoal_wire::{Name, Rcode, Request, Rtype};
-use shoal_zonedb::diff::{soa_of, Diff, Rr};
-use shoal_zonedb::journal::Journal;
-use shoal_zonedb::xfr::{axfr_records, condense, ixfr_records, Packer, RrRef};
+use shoal_wire::{Name, Rcode, Request, Rtype, Serial};
+use shoal_zonedb::change::diff::{soa_of, Diff, Rr};
+use shoal_zonedb::change::journal::Journal;
+use shoal_zonedb::change::xfr_out::{axfr_records, condense, ixfr_records, Packer, RrRef};
 use shoal_zonedb::Snapshot;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -132,9 +132,7 @@ fn plan_zone(query: &[u8], req: &Request<'_>, peer: SocketAddr, keys: &[Key], z:
     } else {
         match ixfr_client_serial(req) {
             None => return err(Rcode::FORMERR, zname, "IXFR without the client's SOA"),
-            Some(serial) if serial == snapshot.serial() || super::serial_gt(serial, snapshot.serial()) => {
-                Body::UpToDate { current: soa_of(snapshot) }
-            }
+            Some(serial) if Serial(serial) >= Serial(snapshot.serial()) => Body::UpToDate { current: soa_of(snapshot) },
             Some(serial) => match z.journal.since(serial).and_then(|d| condense(&d)) {
                 Some(diff) if diff.new_serial() == snapshot.serial() => Body::Ixfr { current: soa_of(snapshot), diff },
                 _ => Body::Axfr { snapshot: Arc::clone(snapshot), ixfr_fallback: true },
@@ -314,5 +312,5 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
 }
 
 fn soa_serial(r: &Rr) -> u32 {
-    shoal_zonedb::diff::soa_serial(&r.rdata)
+    shoal_zonedb::change::diff::soa_serial(&r.rdata)
 }

@@ -1,0 +1,158 @@
+//! The configuration file's TOML shape, as serde reads it: sections, keys, and the
+//! defaults of keys left out. Validation into a [`super::Config`] happens in the parent
+//! module; unknown keys are rejected here (`deny_unknown_fields`).
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Where `shoal serve` listens without a configuration, or with one that names no address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) server: RawServer,
+    #[serde(default)]
+    pub(super) key: Vec<RawKey>,
+    #[serde(default)]
+    pub(super) zone: Vec<RawZone>,
+    #[serde(default)]
+    pub(super) control: RawControl,
+    #[serde(default)]
+    pub(super) metrics: RawMetrics,
+    #[serde(default)]
+    pub(super) log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    pub(super) listen: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) format: Option<String>,
+    pub(super) level: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawControl {
+    pub(super) socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKey {
+    pub(super) name: String,
+    pub(super) algorithm: String,
+    pub(super) secret: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    #[serde(default = "default_listen")]
+    pub(super) listen: Vec<String>,
+    #[serde(default)]
+    pub(super) workers: usize,
+    pub(super) identity: Option<String>,
+    pub(super) version: Option<String>,
+    #[serde(default = "default_udp_payload")]
+    pub(super) udp_payload: u16,
+    #[serde(default = "default_tcp_idle")]
+    pub(super) tcp_idle_timeout: u64,
+    #[serde(default = "default_tcp_max")]
+    pub(super) tcp_max_connections: usize,
+    #[serde(default = "default_drain")]
+    pub(super) drain_timeout: u64,
+    #[serde(default = "default_udp_rcvbuf")]
+    pub(super) udp_rcvbuf: usize,
+    #[serde(default = "default_refresh_concurrency")]
+    pub(super) refresh_concurrency: usize,
+    pub(super) refresh_rate: Option<u32>,
+    #[serde(default)]
+    pub(super) max_transfer_bytes: u64,
+    pub(super) state_dir: Option<PathBuf>,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: default_listen(),
+            workers: 0,
+            identity: None,
+            version: None,
+            udp_payload: default_udp_payload(),
+            tcp_idle_timeout: default_tcp_idle(),
+            tcp_max_connections: default_tcp_max(),
+            drain_timeout: default_drain(),
+            udp_rcvbuf: default_udp_rcvbuf(),
+            refresh_concurrency: default_refresh_concurrency(),
+            refresh_rate: None,
+            max_transfer_bytes: 0,
+            state_dir: None,
+        }
+    }
+}
+
+pub(super) fn default_listen() -> Vec<String> {
+    vec![DEFAULT_LISTEN.to_string()]
+}
+pub(super) fn default_udp_payload() -> u16 {
+    shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD
+}
+pub(super) fn default_tcp_idle() -> u64 {
+    10
+}
+pub(super) fn default_tcp_max() -> usize {
+    1024
+}
+/// Secondary checks (and the transfers they lead to) running at once; NSD's
+/// `xfrd-tcp-max` is 128 connections, Knot runs them on its background workers.
+pub(super) fn default_refresh_concurrency() -> usize {
+    32
+}
+
+pub(super) fn default_drain() -> u64 {
+    5
+}
+/// 1 MiB (the kernel doubles it): about a thousand queries queued, a few milliseconds
+/// at line rate. A deeper queue loses fewer queries under overload but holds them
+/// longer; the kernel default drops queries below the peak rate (BENCHMARKS.md).
+pub(super) fn default_udp_rcvbuf() -> usize {
+    1 << 20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    pub(super) name: String,
+    pub(super) file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) primaries: Vec<String>,
+    pub(super) allow_notify: Option<Vec<String>>,
+    pub(super) refresh_min: Option<u32>,
+    pub(super) refresh_max: Option<u32>,
+    pub(super) retry_min: Option<u32>,
+    pub(super) retry_max: Option<u32>,
+    pub(super) expire_min: Option<u32>,
+    pub(super) expire_max: Option<u32>,
+    #[serde(default)]
+    pub(super) allow_transfer: Vec<String>,
+    pub(super) transfer_key: Option<String>,
+    #[serde(default)]
+    pub(super) notify: Vec<String>,
+    #[serde(default = "default_journal")]
+    pub(super) ixfr_journal: usize,
+    #[serde(default)]
+    pub(super) bump_serial: bool,
+    pub(super) max_transfer_bytes: Option<u64>,
+}
+
+pub(super) fn default_journal() -> usize {
+    100
+}

@@ -1,0 +1,531 @@
+//! The configuration file: raw TOML → a validated [`Config`], in one place.
+//!
+//! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
+//! paths resolve against the folder of the configuration file. Without a file, the
+//! built-in default serves the bundled `example.com.` zone on 127.0.0.1:5353.
+
+use crate::access::acl::{Acl, Prefix};
+use crate::access::tsig::{Algorithm, Key};
+use shoal_wire::Name;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The example zone compiled into the binary, served by `shoal serve` without a config.
+pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
+pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
+
+mod file;
+use file::RawConfig;
+pub use file::DEFAULT_LISTEN;
+
+/// Where a zone's data comes from.
+#[derive(Debug, Clone)]
+pub enum ZoneSource {
+    File(PathBuf),
+    /// The example zone compiled into the binary.
+    Builtin,
+    /// A secondary zone pulled from these primaries, tried in order; its copy lives in
+    /// the state directory.
+    Primaries(Vec<SocketAddr>),
+}
+
+/// Bounds on the SOA timers of a secondary zone, seconds (Knot's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimerBounds {
+    pub refresh: (u32, u32),
+    pub retry: (u32, u32),
+    pub expire: (u32, u32),
+}
+
+impl Default for TimerBounds {
+    fn default() -> Self {
+        TimerBounds { refresh: (2, 2_592_000), retry: (2, 2_592_000), expire: (3, u32::MAX) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub name: Name,
+    pub source: ZoneSource,
+    /// Who may AXFR/IXFR this zone.
+    pub allow_transfer: Acl,
+    /// When set, transfers must be signed with this key (index into `Config::keys`).
+    pub transfer_key: Option<usize>,
+    /// Secondaries to NOTIFY on every new serial.
+    pub notify: Vec<SocketAddr>,
+    /// Diffs kept for IXFR out.
+    pub ixfr_journal: usize,
+    /// On reload, publish a changed zone file whose serial did not change, with the
+    /// serial increased by one (otherwise it is refused, as Knot does).
+    pub bump_serial: bool,
+    /// Who may NOTIFY this (secondary) zone; default: its primaries.
+    pub allow_notify: Acl,
+    pub timers: TimerBounds,
+    /// An incoming transfer is cut off past this many bytes of messages (0: no limit),
+    /// as NSD's `size-limit-xfr`.
+    pub max_transfer_bytes: u64,
+    /// Where a secondary zone's copy and journal live.
+    pub state_dir: PathBuf,
+}
+
+impl ZoneConfig {
+    /// A zone with nothing but a source (no transfers, no NOTIFY).
+    pub fn plain(name: Name, source: ZoneSource) -> Self {
+        ZoneConfig {
+            name,
+            source,
+            allow_transfer: Acl::default(),
+            transfer_key: None,
+            notify: Vec::new(),
+            ixfr_journal: 100,
+            bump_serial: false,
+            allow_notify: Acl::default(),
+            timers: TimerBounds::default(),
+            max_transfer_bytes: 0,
+            state_dir: PathBuf::from("."),
+        }
+    }
+
+    /// The primaries of a secondary zone (empty for a primary zone).
+    pub fn primaries(&self) -> &[SocketAddr] {
+        match &self.source {
+            ZoneSource::Primaries(p) => p,
+            _ => &[],
+        }
+    }
+
+    /// A file name for this zone in the state directory (`example.com` for
+    /// `example.com.`, `root` for the root).
+    fn state_stem(&self) -> String {
+        let t = self.name.to_string();
+        let t = t.trim_end_matches('.');
+        if t.is_empty() {
+            "root".into()
+        } else {
+            t.replace(['/', '\\'], "_")
+        }
+    }
+
+    /// Where a secondary zone's copy is saved.
+    pub fn state_path(&self) -> Option<PathBuf> {
+        matches!(self.source, ZoneSource::Primaries(_))
+            .then(|| self.state_dir.join(format!("{}.zone", self.state_stem())))
+    }
+
+    /// Where the zone's IXFR journal lives: in the state directory, for primary and
+    /// secondary zones alike (zone files may sit in a read-only folder such as /etc).
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        match &self.source {
+            ZoneSource::Builtin => None,
+            ZoneSource::File(_) | ZoneSource::Primaries(_) => {
+                Some(self.state_dir.join(format!("{}.ixfr", self.state_stem())))
+            }
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    /// Worker threads; resolved from 0 to the number of cores.
+    pub workers: usize,
+    pub identity: Option<String>,
+    pub version: Option<String>,
+    pub udp_payload: u16,
+    pub tcp_idle_timeout: std::time::Duration,
+    /// Across all workers.
+    pub tcp_max_connections: usize,
+    /// SO_RCVBUF of each UDP socket, bytes (0: the kernel's default). A deep queue
+    /// absorbs bursts; a shallow one keeps latency low under overload (NSD's so-rcvbuf).
+    pub udp_rcvbuf: usize,
+    /// Secondary refreshes running at once; the rest wait their turn.
+    pub refresh_concurrency: usize,
+    /// Secondary checks started per second at most (BIND's `serial-query-rate`);
+    /// `None`: [`Config::refresh_rate_for`] picks one from the number of zones.
+    pub refresh_rate: Option<u32>,
+    /// On SIGTERM, how long TCP answers already owed may take to be written.
+    pub drain_timeout: std::time::Duration,
+    /// Where `/metrics`, `/health` and `/ready` are served over HTTP, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
+    pub log: LogConfig,
+    pub zones: Vec<ZoneConfig>,
+    /// TSIG keys.
+    pub keys: Vec<Key>,
+    /// Where secondary zones and their journals are kept.
+    pub state_dir: PathBuf,
+    /// The control socket `shoal ctl` talks to; `None` for the built-in default
+    /// configuration (no control socket).
+    pub control_socket: Option<PathBuf>,
+    /// The file this came from, if any.
+    pub path: Option<PathBuf>,
+}
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One line of text per event.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`: format, and the level directives (`RUST_LOG` overrides them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// `tracing` filter directives, such as `info,shoal_engine::transfer=debug`.
+    pub level: Option<String>,
+}
+
+impl Config {
+    /// How many threads answer queries: per worker, a UDP thread per listen address
+    /// and a TCP thread. Each has a slot in every zone's query counters.
+    pub fn answering_threads(&self) -> usize {
+        self.workers * (self.listen.len() + 1)
+    }
+
+    /// Secondary checks started per second, for `secondaries` secondary zones: the
+    /// configured `refresh_rate`, else twice what zones refreshing every minute need,
+    /// and at least 100. A limit must never make routine checks late; it only keeps
+    /// a backlog (a first sync of many zones) from reaching the primaries at once.
+    pub fn refresh_rate_for(&self, secondaries: usize) -> u32 {
+        self.refresh_rate.unwrap_or_else(|| u32::try_from(secondaries / 30).unwrap_or(u32::MAX).max(100))
+    }
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug)]
+pub enum ConfigError {
+    Read { path: PathBuf, error: std::io::Error },
+    Parse { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: String },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read { path, error } => write!(f, "{}: cannot read: {error}", path.display()),
+            ConfigError::Parse { path, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::Invalid { path, message } => write!(f, "{}: {message}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// The built-in default: the bundled example zone on 127.0.0.1:5353.
+    pub fn builtin() -> Config {
+        let mut c = Config::from_raw(RawConfig::default(), None, Path::new(".")).expect("built-in config is valid");
+        c.zones.push(ZoneConfig::plain(
+            shoal_wire::name::from_ascii(EXAMPLE_ZONE_NAME).expect("valid"),
+            ZoneSource::Builtin,
+        ));
+        c
+    }
+
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.into(), error })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validate configuration text; `path` locates relative zone files and names errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string().trim_end().to_string() })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::from_raw(raw, Some(path.to_path_buf()), base)
+    }
+
+    fn from_raw(raw: RawConfig, path: Option<PathBuf>, base: &Path) -> Result<Config, ConfigError> {
+        let p = path.clone().unwrap_or_else(|| PathBuf::from("(built-in)"));
+        let invalid = |message: String| ConfigError::Invalid { path: p.clone(), message };
+        let mut listen = Vec::new();
+        for l in &raw.server.listen {
+            listen.push(l.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!("server.listen: bad address {l:?} (use \"IP:PORT\" or \"[IPv6]:PORT\")"))
+            })?);
+        }
+        if listen.is_empty() {
+            return Err(invalid("server.listen is empty".into()));
+        }
+        if raw.server.udp_payload < 512 {
+            return Err(invalid("server.udp_payload must be at least 512".into()));
+        }
+        if raw.server.identity.as_ref().is_some_and(|i| i.len() > 255) {
+            return Err(invalid("server.identity is longer than 255 bytes".into()));
+        }
+        let workers = if raw.server.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            raw.server.workers
+        };
+        let state_dir = match raw.server.state_dir {
+            Some(d) if d.is_relative() => base.join(d),
+            Some(d) => d,
+            None => base.join("state"),
+        };
+        let mut keys: Vec<Key> = Vec::new();
+        for k in raw.key {
+            let name = shoal_wire::name::from_ascii(&k.name)
+                .map_err(|_| invalid(format!("key name {:?} is not a valid domain name", k.name)))?;
+            let algorithm = Algorithm::from_config(&k.algorithm).ok_or_else(|| {
+                invalid(format!(
+                    "key {}: unknown algorithm {:?} (hmac-sha1, hmac-sha256, hmac-sha384, hmac-sha512)",
+                    k.name, k.algorithm
+                ))
+            })?;
+            let secret = data_encoding::BASE64
+                .decode(k.secret.trim().as_bytes())
+                .map_err(|_| invalid(format!("key {}: secret is not valid base64", k.name)))?;
+            if keys.iter().any(|o| o.name == name) {
+                return Err(invalid(format!("key {} is configured twice", k.name)));
+            }
+            keys.push(Key { name, algorithm, secret });
+        }
+        let mut zones: Vec<ZoneConfig> = Vec::with_capacity(raw.zone.len());
+        // A set, not a scan of `zones`: a fleet configures 100,000 zones.
+        let mut seen: std::collections::HashSet<Name> = std::collections::HashSet::with_capacity(raw.zone.len());
+        for z in raw.zone {
+            let name = shoal_wire::name::from_ascii(&z.name)
+                .map_err(|_| invalid(format!("zone name {:?} is not a valid domain name", z.name)))?;
+            if !seen.insert(name.clone()) {
+                return Err(invalid(format!("zone {} is configured twice", z.name)));
+            }
+            let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+            let source = match (z.file, z.primaries.is_empty()) {
+                (Some(f), true) => ZoneSource::File(resolve(f)),
+                (None, false) => {
+                    let mut ps = Vec::new();
+                    for p in &z.primaries {
+                        ps.push(
+                            parse_addr(p, 53)
+                                .map_err(|_| invalid(format!("zone {}: primaries: bad address {p:?}", z.name)))?,
+                        );
+                    }
+                    ZoneSource::Primaries(ps)
+                }
+                (Some(_), false) => {
+                    return Err(invalid(format!("zone {}: has both file and primaries; choose one", z.name)))
+                }
+                (None, true) => {
+                    return Err(invalid(format!("zone {}: needs file (primary) or primaries (secondary)", z.name)))
+                }
+            };
+            let allow_notify = match &z.allow_notify {
+                Some(list) => {
+                    let mut acl = Vec::new();
+                    for a in list {
+                        acl.push(
+                            a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_notify: {e}", z.name)))?,
+                        );
+                    }
+                    Acl(acl)
+                }
+                None => match &source {
+                    ZoneSource::Primaries(ps) => Acl(ps.iter().map(|p| Prefix::host(p.ip())).collect()),
+                    _ => Acl::default(),
+                },
+            };
+            let d = TimerBounds::default();
+            let timers = TimerBounds {
+                refresh: (z.refresh_min.unwrap_or(d.refresh.0), z.refresh_max.unwrap_or(d.refresh.1)),
+                retry: (z.retry_min.unwrap_or(d.retry.0), z.retry_max.unwrap_or(d.retry.1)),
+                expire: (z.expire_min.unwrap_or(d.expire.0), z.expire_max.unwrap_or(d.expire.1)),
+            };
+            for (what, (lo, hi)) in [("refresh", timers.refresh), ("retry", timers.retry), ("expire", timers.expire)] {
+                if lo > hi {
+                    return Err(invalid(format!("zone {}: {what}_min is above {what}_max", z.name)));
+                }
+            }
+            let mut acl = Vec::new();
+            for a in &z.allow_transfer {
+                acl.push(a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_transfer: {e}", z.name)))?);
+            }
+            let transfer_key = match &z.transfer_key {
+                None => None,
+                Some(k) => {
+                    let kn = shoal_wire::name::from_ascii(k)
+                        .map_err(|_| invalid(format!("zone {}: bad key name {k:?}", z.name)))?;
+                    Some(keys.iter().position(|x| x.name == kn).ok_or_else(|| {
+                        invalid(format!("zone {}: transfer_key {k:?} is not a configured [[key]]", z.name))
+                    })?)
+                }
+            };
+            let mut notify = Vec::new();
+            for n in &z.notify {
+                let a =
+                    parse_addr(n, 53).map_err(|_| invalid(format!("zone {}: notify: bad address {n:?}", z.name)))?;
+                notify.push(a);
+            }
+            zones.push(ZoneConfig {
+                name,
+                source,
+                allow_transfer: Acl(acl),
+                transfer_key,
+                notify,
+                ixfr_journal: z.ixfr_journal,
+                bump_serial: z.bump_serial,
+                allow_notify,
+                timers,
+                max_transfer_bytes: z.max_transfer_bytes.unwrap_or(raw.server.max_transfer_bytes),
+                state_dir: state_dir.clone(),
+            });
+        }
+        let metrics_listen = match &raw.metrics.listen {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
+                invalid(format!("metrics.listen: bad address {a:?} (use \"IP:PORT\", e.g. \"127.0.0.1:9153\")"))
+            })?),
+        };
+        let format = match raw.log.format.as_deref() {
+            None | Some("human") => LogFormat::Human,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid(format!("log.format: {other:?} is not \"human\" or \"json\""))),
+        };
+        if let Some(level) = &raw.log.level {
+            tracing_subscriber::EnvFilter::try_new(level)
+                .map_err(|e| invalid(format!("log.level: {level:?} is not a valid filter: {e}")))?;
+        }
+        Ok(Config {
+            metrics_listen,
+            log: LogConfig { format, level: raw.log.level },
+            drain_timeout: std::time::Duration::from_secs(raw.server.drain_timeout),
+            udp_rcvbuf: raw.server.udp_rcvbuf,
+            refresh_concurrency: raw.server.refresh_concurrency.max(1),
+            refresh_rate: raw.server.refresh_rate,
+            listen,
+            workers,
+            identity: raw.server.identity,
+            version: raw.server.version,
+            udp_payload: raw.server.udp_payload,
+            tcp_idle_timeout: std::time::Duration::from_secs(raw.server.tcp_idle_timeout.max(1)),
+            tcp_max_connections: raw.server.tcp_max_connections.max(1),
+            zones,
+            keys,
+            control_socket: path.as_ref().map(|_| match raw.control.socket {
+                Some(p) if p.is_relative() => base.join(p),
+                Some(p) => p,
+                None => state_dir.join("control.sock"),
+            }),
+            state_dir,
+            path,
+        })
+    }
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, or a bare IP with `default_port`.
+fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, ()> {
+    s.parse::<SocketAddr>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, default_port)))
+        .map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_transfer_bytes_defaults_from_the_server_and_a_zone_overrides_it() {
+        let text = "[server]\nstate_dir = \"s\"\nmax_transfer_bytes = 1000000\n\
+                    [[zone]]\nname = \"a.\"\nprimaries = [\"192.0.2.1\"]\n\
+                    [[zone]]\nname = \"b.\"\nprimaries = [\"192.0.2.1\"]\nmax_transfer_bytes = 0\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.zones[0].max_transfer_bytes, 1_000_000);
+        assert_eq!(c.zones[1].max_transfer_bytes, 0, "0: no limit for this zone");
+        let none = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"f\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(none.zones[0].max_transfer_bytes, 0, "no limit unless asked");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::parse("[server]\nlisten = [\"127.0.0.1:53\"]\nbogus_key = 1\n", Path::new("/etc/shoal.toml"))
+            .unwrap_err();
+        assert!(e.to_string().contains("bogus_key"), "{e}");
+        let e = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"x\"\nfiel = 2\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("fiel"), "{e}");
+    }
+
+    #[test]
+    fn relative_zone_paths_resolve_against_the_config_folder() {
+        let c = Config::parse(
+            "[[zone]]\nname = \"example.com\"\nfile = \"zones/e.zone\"\n",
+            Path::new("/etc/shoal/shoal.toml"),
+        )
+        .unwrap();
+        match &c.zones[0].source {
+            ZoneSource::File(f) => assert_eq!(f, Path::new("/etc/shoal/zones/e.zone")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.zones[0].name.to_string(), "example.com.");
+        assert_eq!(c.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
+    }
+
+    #[test]
+    fn keys_acls_and_notify_targets() {
+        let c = Config::parse(
+            "[[key]]\nname = \"xfr-key.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n[[zone]]\nname = \"e.\"\nfile = \"e\"\nallow_transfer = [\"127.0.0.2\", \"10.0.0.0/8\"]\ntransfer_key = \"xfr-key.\"\nnotify = [\"127.0.0.2:53\", \"::1\"]\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.transfer_key, Some(0));
+        assert_eq!(c.keys[0].secret, b"secret");
+        assert!(z.allow_transfer.allows("10.1.2.3".parse().unwrap()));
+        assert_eq!(z.notify[1], "[::1]:53".parse().unwrap());
+        let e =
+            Config::parse("[[zone]]\nname = \"e.\"\nfile = \"e\"\ntransfer_key = \"nokey.\"\n", Path::new("c.toml"))
+                .unwrap_err();
+        assert!(e.to_string().contains("nokey"), "{e}");
+    }
+
+    #[test]
+    fn secondary_zone_needs_exactly_one_source_and_defaults_allow_notify_to_primaries() {
+        let c = Config::parse(
+            "[server]\nstate_dir = \"/var/lib/shoal\"\n[[zone]]\nname = \"e.\"\nprimaries = [\"192.0.2.1\", \"192.0.2.2:5300\"]\nretry_min = 5\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let z = &c.zones[0];
+        assert_eq!(z.primaries(), ["192.0.2.1:53".parse().unwrap(), "192.0.2.2:5300".parse().unwrap()]);
+        assert!(z.allow_notify.allows("192.0.2.2".parse().unwrap()));
+        assert!(!z.allow_notify.allows("192.0.2.3".parse().unwrap()));
+        assert_eq!(z.timers.retry.0, 5);
+        assert_eq!(z.state_path().unwrap(), Path::new("/var/lib/shoal/e.zone"));
+        for bad in ["[[zone]]\nname = \"e.\"\n", "[[zone]]\nname = \"e.\"\nfile = \"f\"\nprimaries = [\"192.0.2.1\"]\n"]
+        {
+            assert!(Config::parse(bad, Path::new("c.toml")).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn metrics_and_log_sections() {
+        let c = Config::parse(
+            "[metrics]\nlisten = \"127.0.0.1:9153\"\n[log]\nformat = \"json\"\nlevel = \"info,shoal_engine::transfer=debug\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.level.as_deref(), Some("info,shoal_engine::transfer=debug"));
+        assert_eq!(c.drain_timeout, std::time::Duration::from_secs(5));
+        assert!(Config::builtin().metrics_listen.is_none());
+        let c = Config::builtin();
+        assert_eq!(c.refresh_rate_for(10), 100);
+        assert_eq!(c.refresh_rate_for(100_000), 3333);
+        let c = Config::parse("[server]\nrefresh_rate = 50\n", Path::new("c.toml")).unwrap();
+        assert_eq!(c.refresh_rate_for(100_000), 50, "configured, it is used as it is");
+        for bad in ["[metrics]\nlisten = \"localhost\"\n", "[log]\nformat = \"xml\"\n", "[log]\nlevel = \"info,[\"\n"] {
+            let e = Config::parse(bad, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(e.contains("metrics.listen") || e.contains("log."), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_listen_address_is_an_error() {
+        assert!(Config::parse("[server]\nlisten = [\"localhost\"]\n", Path::new("c.toml")).is_err());
+    }
+}

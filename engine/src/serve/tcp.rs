@@ -1,0 +1,293 @@
+//! TCP per RFC 7766: length-prefixed messages, pipelined queries answered in order,
+//! idle timeout, and a cap on connections.
+//!
+//! Each connection has a read buffer for one maximum-size message and a write buffer
+//! capped at [`MAX_PENDING`]: everything buffered is answered in one pass and the
+//! responses go out in one `write`, so pipelined queries cost no syscall each. When the
+//! peer does not read, the worker stops reading from it (backpressure) instead of
+//! buffering without bound. A zero-length message or a broken stream closes that
+//! connection only.
+
+use super::{answer_counted, options, Shared};
+use crate::metrics::WorkerStats;
+use crate::zones::ZoneSet;
+use mio::event::Event;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use shoal_zonedb::prepare;
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+/// Read buffer: one maximum message with its length prefix, plus room to read ahead.
+const READ_BUF: usize = 2 + 65535 + 4096;
+/// Stop reading while this much output is waiting for the peer.
+const MAX_PENDING: usize = 256 * 1024;
+
+struct Conn {
+    stream: TcpStream,
+    rbuf: Box<[u8]>,
+    rlen: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    last_active: Instant,
+    peer_closed: bool,
+    want_write: bool,
+}
+
+pub struct TcpState {
+    first_token: usize,
+    max: usize,
+    idle: Duration,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    open: usize,
+    scratch: Box<[u8]>,
+}
+
+impl Conn {
+    /// Whether a complete message is buffered.
+    fn has_query(&self) -> bool {
+        self.rlen >= 2 && self.rlen >= 2 + usize::from(u16::from_be_bytes([self.rbuf[0], self.rbuf[1]]))
+    }
+}
+
+impl TcpState {
+    pub fn new(first_token: usize, max: usize, idle: Duration) -> Self {
+        TcpState {
+            first_token,
+            max,
+            idle,
+            conns: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            scratch: vec![0; 65535].into_boxed_slice(),
+        }
+    }
+
+    pub fn accept(&mut self, listener: &mio::net::TcpListener, registry: &Registry, stats: &WorkerStats) {
+        // Bounded: at most a few hundred accepts per readiness event; mio re-arms on
+        // the next poll only for new connections, so drain to WouldBlock.
+        loop {
+            let (mut stream, _peer) = match listener.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    stats.tcp_errors.inc();
+                    return;
+                }
+            };
+            if self.open >= self.max {
+                stats.tcp_rejected.inc();
+                drop(stream);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let token = Token(self.first_token + slot);
+            if registry.register(&mut stream, token, Interest::READABLE).is_err() {
+                stats.tcp_errors.inc();
+                self.free.push(slot);
+                continue;
+            }
+            self.conns[slot] = Some(Conn {
+                stream,
+                rbuf: vec![0; READ_BUF].into_boxed_slice(),
+                rlen: 0,
+                wbuf: Vec::with_capacity(4096),
+                wpos: 0,
+                last_active: Instant::now(),
+                peer_closed: false,
+                want_write: false,
+            });
+            self.open += 1;
+            stats.tcp_accepted.inc();
+        }
+    }
+
+    pub fn ready(
+        &mut self,
+        token: usize,
+        _ev: &Event,
+        zones: &ZoneSet,
+        shared: &Shared,
+        stats: &WorkerStats,
+        registry: &Registry,
+    ) {
+        let slot = token - self.first_token;
+        let Some(Some(conn)) = self.conns.get_mut(slot) else { return };
+        conn.last_active = Instant::now();
+        match service(conn, zones, shared, stats, &mut self.scratch, registry, Token(token)) {
+            Ok(true) => {}
+            Ok(false) => self.close(slot, registry, stats),
+            Err((query, rest)) => self.hand_over(slot, query, rest, shared, registry, stats),
+        }
+    }
+
+    /// Give the connection to the transfer thread, which answers the AXFR/IXFR
+    /// `query` after writing what is still pending, then closes it.
+    fn hand_over(
+        &mut self,
+        slot: usize,
+        query: Vec<u8>,
+        rest: Vec<u8>,
+        shared: &Shared,
+        registry: &Registry,
+        stats: &WorkerStats,
+    ) {
+        let Some(mut c) = self.conns[slot].take() else { return };
+        let _ = registry.deregister(&mut c.stream);
+        self.free.push(slot);
+        self.open -= 1;
+        stats.tcp_closed.inc();
+        let Ok(peer) = c.stream.peer_addr() else { return };
+        let pending = c.wbuf[c.wpos..].to_vec();
+        let stream = crate::sys::into_std_tcp(c.stream);
+        if let Some(tx) = &shared.events {
+            if tx.try_send(crate::transfer::Event::Xfr { stream, peer, query, pending, rest }).is_err() {
+                stats.tcp_errors.inc();
+            }
+        }
+    }
+
+    pub fn sweep_idle(&mut self, registry: &Registry, stats: &WorkerStats) {
+        let now = Instant::now();
+        for slot in 0..self.conns.len() {
+            let idle = matches!(&self.conns[slot], Some(c) if now.duration_since(c.last_active) > self.idle);
+            if idle {
+                self.close(slot, registry, stats);
+                stats.tcp_closed_idle.inc();
+            }
+        }
+    }
+
+    /// Shutting down: close every connection that owes nothing: every answer written
+    /// and no complete query read but not yet answered. (One that still owes is served
+    /// by [`TcpState::ready`] as its peer reads.) Returns how many stay open.
+    pub fn close_flushed(&mut self, registry: &Registry, stats: &WorkerStats) -> usize {
+        for slot in 0..self.conns.len() {
+            let flushed = matches!(&self.conns[slot], Some(c) if c.wpos == c.wbuf.len() && !c.has_query());
+            if flushed {
+                self.close(slot, registry, stats);
+            }
+        }
+        self.open
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open
+    }
+
+    fn close(&mut self, slot: usize, registry: &Registry, stats: &WorkerStats) {
+        if let Some(mut c) = self.conns[slot].take() {
+            let _ = registry.deregister(&mut c.stream);
+            self.free.push(slot);
+            self.open -= 1;
+            stats.tcp_closed.inc();
+        }
+    }
+}
+
+/// Read what is there, answer every complete message, write what is pending.
+/// `Ok(keep)`: whether to keep the connection; `Err((query, rest))`: the next message
+/// is for the transfer side (transfer, NOTIFY, signed query) and the connection goes to
+/// it, with the bytes already read after that message.
+fn service(
+    conn: &mut Conn,
+    zones: &ZoneSet,
+    shared: &Shared,
+    stats: &WorkerStats,
+    scratch: &mut [u8],
+    registry: &Registry,
+    token: Token,
+) -> Result<bool, (Vec<u8>, Vec<u8>)> {
+    let opts = options(shared, true);
+    loop {
+        // Answer every complete message already buffered.
+        let mut off = 0;
+        while conn.wbuf.len() - conn.wpos < MAX_PENDING && conn.rlen - off >= 2 {
+            let mlen = u16::from_be_bytes([conn.rbuf[off], conn.rbuf[off + 1]]) as usize;
+            if mlen == 0 {
+                stats.tcp_errors.inc();
+                return Ok(false);
+            }
+            if conn.rlen - off < 2 + mlen {
+                break;
+            }
+            let query = prepare(&conn.rbuf[off + 2..off + 2 + mlen], &zones.catalog);
+            let Some(r) = answer_counted(&query, zones, shared, &opts, scratch, stats) else {
+                // A transfer, NOTIFY or signed query: the transfer side takes the
+                // connection, with what was read behind this message.
+                return Err((
+                    conn.rbuf[off + 2..off + 2 + mlen].to_vec(),
+                    conn.rbuf[off + 2 + mlen..conn.rlen].to_vec(),
+                ));
+            };
+            if r.len > 0 {
+                conn.wbuf.extend_from_slice(&(r.len as u16).to_be_bytes());
+                conn.wbuf.extend_from_slice(&scratch[..r.len]);
+            }
+            off += 2 + mlen;
+        }
+        if off > 0 {
+            conn.rbuf.copy_within(off..conn.rlen, 0);
+            conn.rlen -= off;
+        }
+        // Flush.
+        while conn.wpos < conn.wbuf.len() {
+            match conn.stream.write(&conn.wbuf[conn.wpos..]) {
+                Ok(0) => return Ok(false),
+                Ok(n) => conn.wpos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return Ok(false),
+            }
+        }
+        if conn.wpos == conn.wbuf.len() {
+            conn.wbuf.clear();
+            conn.wpos = 0;
+        }
+        let pending = conn.wbuf.len() - conn.wpos;
+        if (pending > 0) != conn.want_write {
+            conn.want_write = pending > 0;
+            let interest = if conn.want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            if registry.reregister(&mut conn.stream, token, interest).is_err() {
+                return Ok(false);
+            }
+        }
+        if pending >= MAX_PENDING {
+            return Ok(true); // backpressure: resume on WRITABLE
+        }
+        if conn.has_query() {
+            // The answers went out and queries read earlier are still waiting: answer
+            // them now (no event would come for them: the peer may be waiting).
+            continue;
+        }
+        if conn.peer_closed {
+            // Everything sent before the close is answered; hang up once flushed.
+            return Ok(pending > 0);
+        }
+        // Read more.
+        if conn.rlen == conn.rbuf.len() {
+            // Cannot happen with a full message's room, but never spin.
+            return Ok(false);
+        }
+        match conn.stream.read(&mut conn.rbuf[conn.rlen..]) {
+            Ok(0) => {
+                conn.peer_closed = true;
+                if conn.rlen >= 2 {
+                    continue; // answer complete messages still buffered
+                }
+                return Ok(conn.wbuf.len() > conn.wpos);
+            }
+            Ok(n) => conn.rlen += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return Ok(false),
+        }
+    }
+}

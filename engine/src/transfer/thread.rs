@@ -1,0 +1,246 @@
+//! The transfer thread's loop: take events, let timers fall due, publish the zone set
+//! once for everything handled, NOTIFY after publishing, free what workers let go of.
+
+use super::schedule::Schedule;
+use super::{conn, notify, signed, xfr_out, Event, Transfers};
+use crate::config::Config;
+use crate::metrics::RefreshStats;
+use crate::zones::{Registry, ZoneSet, ZoneStatus};
+use arc_swap::ArcSwap;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use shoal_wire::{Name, Opcode, Request, Rtype};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl Transfers {
+    /// Load every configured zone (and its journal) and build the first zone set.
+    pub fn new(config: Config) -> (Transfers, ZoneSet) {
+        let registry = Registry::new(config);
+        let schedule = Schedule::new(registry.config.refresh_concurrency, registry.refresh_rate());
+        let mut t = Transfers {
+            registry,
+            active_xfrs: Arc::new(AtomicUsize::new(0)),
+            events: None,
+            schedule,
+            notify_pending: Vec::new(),
+            refresh_stats: Arc::default(),
+        };
+        let names: Vec<Name> = t.registry.zones.keys().cloned().collect();
+        for name in &names {
+            t.schedule_timers(name);
+        }
+        let set = t.registry.zone_set();
+        (t, set)
+    }
+
+    /// The secondary side's counters over every zone (the metrics endpoint reads them).
+    pub fn refresh_stats(&self) -> Arc<RefreshStats> {
+        Arc::clone(&self.refresh_stats)
+    }
+
+    /// Share the zone set the workers read, and the channel refresh threads report to.
+    pub fn connect(&mut self, published: Arc<ArcSwap<ZoneSet>>, events: crossbeam_channel::Sender<Event>) {
+        self.registry.publish_to(published);
+        self.events = Some(events);
+    }
+
+    /// NOTIFY a zone's secondaries once its new version is published: a secondary that
+    /// asks for the SOA at once must see the new serial.
+    pub(super) fn notify_after_publish(&mut self, name: Name) {
+        self.notify_pending.push(name);
+    }
+
+    /// Run until `Stop` (or the channel closes).
+    pub fn run(mut self, rx: Receiver<Event>) {
+        // Compiling the zones at start needed several times the memory they keep (on
+        // loader threads, now gone): give it back, once the workers are serving.
+        crate::sys::release_freed_memory();
+        loop {
+            let mut wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
+            if let Some(w) = self.registry.publish_wait() {
+                wait = wait.min(w);
+            }
+            match rx.recv_timeout(wait) {
+                Ok(event) => {
+                    if !self.handle(event) {
+                        return;
+                    }
+                    // Take what else is waiting (bounded) before publishing once for all of it.
+                    for event in rx.try_iter().take(1024) {
+                        if !self.handle(event) {
+                            return;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.timers();
+            self.refresh_stats.running.set(self.schedule.running() as u64);
+            self.refresh_stats.queued.set(self.schedule.waiting() as u64);
+            if self.registry.publish_if_due() {
+                for name in std::mem::take(&mut self.notify_pending) {
+                    self.send_notifies(&name);
+                }
+            }
+            self.registry.bury();
+        }
+    }
+
+    /// Handle one event; false on `Stop`.
+    fn handle(&mut self, event: Event) -> bool {
+        match event {
+            Event::Stop => return false,
+            Event::Reload => self.reload(),
+            Event::Xfr { stream, peer, query, pending, rest } => self.xfr(stream, peer, query, pending, rest),
+            Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
+            Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
+            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, true),
+            Event::SendNotify { zone } => self.send_notifies(&zone),
+            Event::Plan { query, peer, reply } => {
+                let _ = reply.send(self.plan(&query, peer));
+            }
+            Event::NotifyTcp { msg, peer, reply } => {
+                let _ = reply.send(self.notify_check(&msg, peer));
+            }
+            Event::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+        }
+        true
+    }
+
+    /// The state of every zone.
+    pub fn status(&self) -> Vec<ZoneStatus> {
+        self.registry.status()
+    }
+
+    /// Re-read the configuration and every zone file that changed, then bring the
+    /// secondary timers and NOTIFYs in line with it.
+    pub fn reload(&mut self) {
+        let Some(done) = self.registry.reload() else { return };
+        for name in &done.removed {
+            self.schedule.forget(name);
+        }
+        for name in &done.added {
+            self.schedule_timers(name);
+        }
+        self.schedule.set_rate(self.registry.refresh_rate());
+        for name in done.notify {
+            self.notify_after_publish(name);
+        }
+    }
+
+    /// A datagram a worker passed on: NOTIFY, IXFR over UDP, or a signed query.
+    fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
+        let req = Request::parse(msg).ok();
+        if req.as_ref().is_some_and(|r| r.opcode == Opcode::NOTIFY) {
+            if let Some(resp) = self.notify_check(msg, peer) {
+                let _ = reply.send_to(&resp, peer);
+            }
+        } else if req.as_ref().is_some_and(|r| r.qtype == Rtype::IXFR) {
+            let plan = self.plan(msg, peer);
+            let resp = xfr_out::udp_reply(msg, peer, plan);
+            if !resp.is_empty() {
+                let _ = reply.send_to(&resp, peer);
+            }
+        } else {
+            let set = self.registry.published().load_full();
+            let keys = &self.registry.config.keys;
+            if let Some(resp) = signed::answer_signed(msg, keys, &set.catalog, false, self.registry.config.udp_payload)
+            {
+                let _ = reply.send_to(&resp, peer);
+            }
+        }
+    }
+
+    /// NOTIFY in (RFC 1996): check the sender and the signature, start the refresh it
+    /// asks for, and return the reply.
+    fn notify_check(&mut self, msg: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
+        let registry = &self.registry;
+        let verdict = notify::check_in(msg, peer, &registry.config.keys, |apex| {
+            registry
+                .zones
+                .get(apex)
+                .filter(|e| e.secondary.is_some())
+                .map(|e| (&e.config.allow_notify, registry.key(e.config.transfer_key)))
+        });
+        let meter = Request::parse(msg).ok().and_then(|r| registry.zones.get(r.qname.as_wire())).map(|e| &e.meter);
+        if let Some(m) = meter {
+            if verdict.refresh.is_some() {
+                m.notify_received.inc();
+            } else {
+                m.notify_refused.inc();
+            }
+        }
+        if let Some(zone) = verdict.refresh {
+            tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
+            self.start_refresh(&zone, false, true);
+        }
+        verdict.response
+    }
+
+    /// NOTIFY the zone's configured secondaries of its current serial.
+    fn send_notifies(&self, name: &Name) {
+        let Some(e) = self.registry.zones.get(name) else { return };
+        let Some(s) = &e.snapshot else { return };
+        if e.config.notify.is_empty() {
+            return;
+        }
+        let key = self.registry.key(e.config.transfer_key).cloned();
+        notify::spawn(
+            name.clone(),
+            shoal_zonedb::change::diff::soa_of(s),
+            e.config.notify.clone(),
+            key,
+            Arc::clone(&e.meter),
+        );
+    }
+
+    /// Decide what an AXFR/IXFR request gets.
+    fn plan(&self, query: &[u8], peer: SocketAddr) -> xfr_out::Plan {
+        let registry = &self.registry;
+        xfr_out::plan(query, peer, &registry.config.keys, |apex| {
+            registry.zones.get(apex).map(|e| xfr_out::ZoneView {
+                name: &e.config.name,
+                meter: &e.meter,
+                snapshot: e.served(),
+                journal: &e.journal,
+                acl: &e.config.allow_transfer,
+                key: registry.key(e.config.transfer_key),
+            })
+        })
+    }
+
+    /// A connection handed over by a TCP worker (transfer, NOTIFY, signed query):
+    /// served on its own thread (see [`conn`]).
+    fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>) {
+        let active = Arc::clone(&self.active_xfrs);
+        if active.load(Ordering::Relaxed) >= conn::MAX_CONNECTIONS {
+            tracing::warn!(%peer, "connection refused: {} transfer connections already open", conn::MAX_CONNECTIONS);
+            conn::refuse(stream, &query, pending);
+            return;
+        }
+        let Some(events) = self.events.clone() else { return };
+        let config = &self.registry.config;
+        let ctx = conn::Context {
+            events,
+            keys: config.keys.clone(),
+            zones: Arc::clone(self.registry.published()),
+            udp_payload: config.udp_payload,
+            identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
+            version: config.version.as_ref().map(|s| s.as_bytes().to_vec()),
+        };
+        active.fetch_add(1, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new().name("shoal-xfr-conn".into()).spawn(move || {
+            conn::serve(stream, peer, query, pending, rest, ctx);
+            active.fetch_sub(1, Ordering::Relaxed);
+        });
+        if spawned.is_err() {
+            self.active_xfrs.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!(%peer, "cannot start a connection thread");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! [`ZoneEntry`]: one configured zone as the registry holds it: its configuration, the
+//! version served, its IXFR journal, its counters and, for a secondary, its timers.
+
+use crate::config::{ZoneConfig, ZoneSource};
+use crate::metrics::{QueryCounters, ZoneMeter};
+use crate::zones::load::load_logged;
+use crate::zones::timers::SecondaryState;
+use shoal_wire::Name;
+use shoal_zonedb::change::journal::Journal;
+use shoal_zonedb::{Snapshot, ZoneState};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// One zone as the registry knows it.
+pub struct ZoneEntry {
+    pub config: ZoneConfig,
+    /// Query counters the workers write (published with every zone set).
+    pub queries: Arc<QueryCounters>,
+    /// Transfer, NOTIFY and publish counters.
+    pub meter: Arc<ZoneMeter>,
+    pub snapshot: Option<Arc<Snapshot>>,
+    pub journal: Journal,
+    /// Modification time and length of the zone file when it was loaded.
+    pub stamp: Option<(SystemTime, u64)>,
+    /// Timers of a secondary zone.
+    pub secondary: Option<SecondaryState>,
+}
+
+impl ZoneEntry {
+    /// Load a configured zone (a secondary from its copy in the state directory) with
+    /// its journal, and set its timers. `threads` is the number of answering threads.
+    pub fn new(config: &ZoneConfig, threads: usize) -> ZoneEntry {
+        let stamp = file_stamp(config);
+        let first_start = config.state_path().is_some_and(|p| !p.exists());
+        let meter = Arc::new(ZoneMeter::default());
+        let snapshot = if first_start {
+            tracing::info!(zone = %config.name, "secondary zone has no copy yet; transferring it");
+            None
+        } else {
+            let started = Instant::now();
+            let s = load_logged(config).map(Arc::new);
+            if s.is_some() {
+                meter.published(started.elapsed());
+            }
+            s
+        };
+        let journal = load_journal(config, snapshot.as_deref());
+        let checked =
+            snapshot.as_ref().and(config.state_path()).and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
+        let secondary = matches!(config.source, ZoneSource::Primaries(_))
+            .then(|| SecondaryState::new(snapshot.as_deref(), checked, &config.timers));
+        if secondary.as_ref().is_some_and(|s| s.expired) {
+            tracing::warn!(zone = %config.name, "copy in the state directory expired: no primary confirmed it within the SOA expire time; answering SERVFAIL until one does");
+        }
+        let queries = Arc::new(QueryCounters::new(threads));
+        ZoneEntry { config: config.clone(), queries, meter, snapshot, journal, stamp, secondary }
+    }
+
+    /// What workers may answer from.
+    pub fn state(&self) -> ZoneState {
+        match (&self.snapshot, &self.secondary) {
+            (_, Some(sec)) if sec.expired => ZoneState::Failed,
+            (Some(s), _) => ZoneState::Ready(Arc::clone(s)),
+            (None, _) => ZoneState::Failed,
+        }
+    }
+
+    /// The version served to clients of transfers: none once a secondary expired.
+    pub fn served(&self) -> Option<&Arc<Snapshot>> {
+        self.snapshot.as_ref().filter(|_| !self.secondary.as_ref().is_some_and(|s| s.expired))
+    }
+
+    /// Keep `diff` in the journal and write the journal to its file.
+    pub fn journal_push(&mut self, diff: shoal_zonedb::change::diff::Diff, records: usize) {
+        self.journal.push_within(diff, records);
+        self.save_journal();
+    }
+
+    /// Write the journal to its file (a warning when that fails).
+    pub fn save_journal(&self) {
+        if let Some(p) = self.config.journal_path() {
+            if let Err(e) = self.journal.save(&p) {
+                tracing::warn!(zone = %self.config.name, "cannot write IXFR journal {}: {e}", p.display());
+            }
+        }
+    }
+}
+
+/// Load every configured zone, spread over every core.
+pub fn load_all(configs: &[ZoneConfig], threads: usize) -> HashMap<Name, ZoneEntry> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if configs.len() < 2 * cores {
+        // A few (big) zones gain nothing from threads.
+        return configs.iter().map(|z| (z.name.clone(), ZoneEntry::new(z, threads))).collect();
+    }
+    let chunk = configs.len().div_ceil(cores).max(1);
+    let loaded: Vec<Vec<ZoneEntry>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = configs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|z| ZoneEntry::new(z, threads)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a zone loader thread panicked")).collect()
+    });
+    let mut zones = HashMap::with_capacity(configs.len());
+    for e in loaded.into_iter().flatten() {
+        zones.insert(e.config.name.clone(), e);
+    }
+    zones
+}
+
+/// The zone file's modification time and length (primary zones from a file).
+pub fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
+    match &z.source {
+        ZoneSource::File(f) => {
+            std::fs::metadata(f).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
+        }
+        ZoneSource::Builtin | ZoneSource::Primaries(_) => None,
+    }
+}
+
+/// Whether two sources are the same file, the built-in zone, or the same primaries.
+pub fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
+    match (a, b) {
+        (ZoneSource::File(x), ZoneSource::File(y)) => x == y,
+        (ZoneSource::Builtin, ZoneSource::Builtin) => true,
+        (ZoneSource::Primaries(x), ZoneSource::Primaries(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// The zone's journal from disk, if it ends at the loaded version.
+fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
+    let empty = Journal::new(z.ixfr_journal);
+    let (Some(path), Some(s)) = (z.journal_path(), snapshot) else { return empty };
+    if !path.exists() {
+        return empty;
+    }
+    match Journal::load(&path, z.ixfr_journal) {
+        Ok(j) if j.newest_serial() == Some(s.serial()) => j,
+        // Saved empty (the last version came whole): nothing to say.
+        Ok(j) if j.is_empty() => empty,
+        Ok(_) => {
+            tracing::info!(zone = %z.name, "IXFR journal {} does not end at serial {}; starting a new one", path.display(), s.serial());
+            empty
+        }
+        Err(e) => {
+            tracing::warn!(zone = %z.name, "IXFR journal {}: {e}; starting a new one", path.display());
+            empty
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The zone registry: every configured zone, its versions and its lifecycle state.
+//!
+//! [`load`] reads a zone from its source; [`entry`] is one zone (configuration,
+//! version served, journal, counters, [`timers`] of a secondary); [`registry`] holds
+//! them all and publishes the [`ZoneSet`] the workers answer from; [`reload`] re-reads
+//! the configuration and changed files; [`status`] reports each zone. The transfer
+//! thread owns the registry; nothing here opens a socket.
+
+pub mod entry;
+pub mod load;
+pub mod registry;
+pub mod reload;
+pub mod status;
+pub mod timers;
+
+pub use registry::{Registry, ZoneSet};
+pub use status::ZoneStatus;

@@ -1,0 +1,71 @@
+//! [`ZoneStatus`]: what `shoal ctl zone-status` and the metrics page show of
+//! each zone.
+
+use crate::metrics::ZoneMeter;
+use crate::zones::registry::Registry;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// The state of one zone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ZoneStatus {
+    pub zone: String,
+    /// `primary` or `secondary`.
+    pub role: &'static str,
+    /// `served`, `expired` or `not loaded`.
+    pub state: &'static str,
+    pub serial: Option<u32>,
+    pub records: usize,
+    pub journal_diffs: usize,
+    pub primaries: Vec<String>,
+    /// Unix time of the last successful check of a primary.
+    pub last_refresh: Option<u64>,
+    /// Seconds until the next check of the primary.
+    pub next_refresh_in: Option<u64>,
+    /// Seconds until the zone expires without a successful check.
+    pub expires_in: Option<u64>,
+    pub refreshing: bool,
+    pub failures: u32,
+    /// Counters for the metrics endpoint.
+    #[serde(skip)]
+    pub meter: Arc<ZoneMeter>,
+}
+
+impl Registry {
+    /// The state of every zone, sorted by name.
+    pub fn status(&self) -> Vec<ZoneStatus> {
+        let now = Instant::now();
+        let mut v: Vec<ZoneStatus> = self
+            .zones
+            .values()
+            .map(|e| {
+                let sec = e.secondary.as_ref();
+                let state = match (&e.snapshot, sec) {
+                    (_, Some(s)) if s.expired => "expired",
+                    (Some(_), _) => "served",
+                    (None, _) => "not loaded",
+                };
+                ZoneStatus {
+                    zone: e.config.name.to_string(),
+                    role: if sec.is_some() { "secondary" } else { "primary" },
+                    state,
+                    serial: e.snapshot.as_ref().map(|s| s.serial()),
+                    records: e.snapshot.as_ref().map_or(0, |s| s.record_count()),
+                    journal_diffs: e.journal.len(),
+                    primaries: e.config.primaries().iter().map(|p| p.to_string()).collect(),
+                    last_refresh: sec
+                        .and_then(|s| s.last_success)
+                        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs()),
+                    next_refresh_in: sec.map(|s| s.next_check.saturating_duration_since(now).as_secs()),
+                    expires_in: sec.and_then(|s| s.expire_at).map(|t| t.saturating_duration_since(now).as_secs()),
+                    refreshing: sec.is_some_and(|s| s.in_flight),
+                    failures: sec.map_or(0, |s| s.failures),
+                    meter: Arc::clone(&e.meter),
+                }
+            })
+            .collect();
+        v.sort_by(|a, b| a.zone.cmp(&b.zone));
+        v
+    }
+}

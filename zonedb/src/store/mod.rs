@@ -1,0 +1,17 @@
+//! The compiled zone: one immutable version of a zone, and the set of zones served.
+//!
+//! Names are hashed ([`namehash`]) into an index ([`nameindex`]) of packed nodes
+//! ([`node`], [`nodemap`]); [`build`] compiles records into a [`snapshot::Snapshot`],
+//! with each RRset's answer precompiled as a [`block`] through the RRset encoder that
+//! answering also uses ([`encode`]); [`catalog`] maps apexes to snapshots.
+
+pub mod block;
+pub mod build;
+pub mod catalog;
+pub mod encode;
+pub mod flags;
+pub mod namehash;
+pub mod nameindex;
+pub mod node;
+pub mod nodemap;
+pub mod snapshot;
