@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command: reference servers, format, lints, every test, interop.
+# The one test command: reference servers, layout, format, lints, every test, interop.
 #
 # Runnable from any directory on a fresh Debian machine as root. Installs Knot, NSD,
 # BIND and dnsperf with apt-get when they are missing (the differential tests compare
@@ -25,6 +25,7 @@ install_reference_servers() {
     command -v named >/dev/null || missing+=(bind9)
     command -v dig >/dev/null || missing+=(bind9-dnsutils)
     command -v dnsperf >/dev/null || missing+=(dnsperf)
+    command -v python3 >/dev/null || missing+=(python3)
     if [ "${#missing[@]}" -eq 0 ]; then
         echo "knot, nsd, bind9 and dnsperf already installed"
         return
@@ -46,6 +47,9 @@ install_reference_servers() {
 
 step "reference servers"
 install_reference_servers
+
+step "scripts/check-layout.py (no import circles, module docs, file sizes)"
+python3 "$repo_root/scripts/check-layout.py"
 
 step "cargo fmt --all --check"
 cargo fmt --all --check
