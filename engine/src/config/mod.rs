@@ -1,4 +1,5 @@
-//! The configuration file: raw TOML → a validated [`Config`], in one place.
+//! The configuration file: raw TOML (its shape and defaults in [`file`]) → a validated
+//! [`Config`], in one place.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the

@@ -1,9 +1,10 @@
 //! The compiled zone: one immutable version of a zone, and the set of zones served.
 //!
 //! Names are hashed ([`namehash`]) into an index ([`nameindex`]) of packed nodes
-//! ([`node`], [`nodemap`]); [`build`] compiles records into a [`snapshot::Snapshot`],
-//! with each RRset's answer precompiled as a [`block`] through the RRset encoder that
-//! answering also uses ([`encode`]); [`catalog`] maps apexes to snapshots.
+//! ([`node`], [`nodemap`]) whose [`flags`] say what compiling worked out about them;
+//! [`build`] compiles records into a [`snapshot::Snapshot`], with each RRset's answer
+//! precompiled as a [`block`] through the RRset encoder that answering also uses
+//! ([`encode`]); [`catalog`] maps apexes to snapshots.
 
 pub mod block;
 pub mod build;
