@@ -304,6 +304,26 @@ fn cd_is_cleared_class_any_is_answered_as_in_and_refused_carries_ede() {
 }
 
 #[test]
+fn answers_report_the_catalog_index_of_the_zone_that_answered() {
+    let cat = catalog();
+    let mut out = vec![0u8; 65535];
+    let o = Options::default();
+    let index = |apex: &str| cat.find_entry(from_ascii(apex).unwrap().as_wire()).unwrap().index;
+    let zone_of = |name: &str, class: u16, out: &mut [u8]| answer(&query(name, 1, class, None), &cat, &o, out).zone;
+    // Positive, NXDOMAIN and SERVFAIL answers all belong to their zone.
+    assert_eq!(zone_of("www.example.com.", 1, &mut out), Some(index("example.com.")));
+    assert_eq!(zone_of("nope.example.com.", 1, &mut out), Some(index("example.com.")));
+    assert_eq!(zone_of("host1.example.", 1, &mut out), Some(index("example.")));
+    assert_eq!(zone_of("x.broken.test.", 1, &mut out), Some(index("broken.test.")));
+    // REFUSED outside every zone, CHAOS and malformed queries belong to none.
+    assert_eq!(zone_of("www.example.org.", 1, &mut out), None);
+    assert_eq!(zone_of("id.server.", 3, &mut out), None);
+    assert_eq!(answer(&[0xbe, 0xef, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0], &cat, &o, &mut out).zone, None);
+    let indexes: std::collections::BTreeSet<usize> = cat.iter().map(|(_, e)| e.index).collect();
+    assert_eq!(indexes, (0..cat.len()).collect(), "indexes are 0..len, one per zone");
+}
+
+#[test]
 fn malformed_queries_get_formerr_notimp_or_nothing() {
     let cat = catalog();
     let mut out = vec![0u8; 65535];

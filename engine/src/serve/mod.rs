@@ -190,3 +190,33 @@ fn answer_counted(
     stats.record(&r, r.zone.and_then(|i| zones.counters(i)));
     Some(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::for_transfer_side;
+    use shoal_wire::Request;
+
+    fn message(opcode: u8, qtype: u16, signed: bool) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, opcode << 3, 0, 0, 1, 0, 0, 0, 0, 0, u8::from(signed)];
+        m.extend_from_slice(b"\x07example\x00");
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1]);
+        if signed {
+            // A TSIG record (its RDATA is not read here): root owner, type 250, class ANY.
+            m.extend_from_slice(&[0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0]);
+        }
+        m
+    }
+
+    #[test]
+    fn notify_transfers_and_signed_messages_go_to_the_transfer_side() {
+        let routed = |m: &[u8], tcp: bool| for_transfer_side(&Request::parse(m).expect("parses"), tcp);
+        assert!(routed(&message(4, 6, false), false), "NOTIFY");
+        assert!(routed(&message(0, 251, false), false), "IXFR over UDP");
+        assert!(routed(&message(0, 252, false), true), "AXFR over TCP");
+        assert!(!routed(&message(0, 252, false), false), "AXFR over UDP is answered NOTIMP here");
+        assert!(routed(&message(0, 1, true), false), "a signed query");
+        assert!(!routed(&message(0, 1, false), false), "a plain query");
+        assert!(!routed(&message(5, 6, false), false), "UPDATE is answered NOTIMP here");
+    }
+}

@@ -89,3 +89,21 @@ impl Catalog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_wire::name::from_ascii;
+
+    #[test]
+    fn a_zone_keeps_its_index_when_its_state_is_replaced() {
+        let mut c = Catalog::new();
+        let a = c.insert(from_ascii("a.test.").unwrap(), ZoneState::Failed);
+        let b = c.insert(from_ascii("b.test.").unwrap(), ZoneState::Failed);
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(c.insert(from_ascii("a.test.").unwrap(), ZoneState::Failed), 0);
+        assert_eq!(c.len(), 2);
+        let deep = c.find_entry(from_ascii("x.y.b.test.").unwrap().as_wire()).expect("the closest apex");
+        assert_eq!(deep.index, 1);
+    }
+}
