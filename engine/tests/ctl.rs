@@ -1,36 +1,27 @@
 //! `shoal ctl` against a running primary/secondary pair, and against a stopped server:
 //! every command, text and JSON output, exit statuses.
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
-use std::process::Command;
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, wait_until, write_zone_file, zone, WAIT};
+use harness::shoal::{Shoal, ShoalZone};
+use harness::{wait_until, zone, WAIT};
 
 const ZONE: &str = "ctl.test.";
 
-/// Run `shoal ctl --config CONFIG ARGS…`: (exit success, stdout, stderr).
+/// Run `shoal ctl --config CONFIG ARGS…` (bounded): (exit success, stdout, stderr).
 fn ctl(shoal: &Shoal, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .arg("ctl")
-        .arg("--config")
-        .arg(shoal.dir().join("shoal.toml"))
-        .args(args)
-        .output()
-        .expect("run shoal ctl");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = shoal.ctl(args);
+    (out.status.success(), out.stdout, out.stderr)
 }
 
 #[test]
 fn every_ctl_command_on_a_primary_and_secondary_pair() {
-    let _guard = xfr::serial_guard();
+    let _guard = harness::serial_guard();
     let mut primary =
-        Shoal::new("ctl-primary", free_port(), &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")]);
-    write_zone_file(&primary.zone_file(ZONE), &zone::small_text(ZONE, 1, 1));
+        Shoal::builder("ctl-primary").zone(ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")).build();
+    primary.write_zone(ZONE, &zone::small_text(ZONE, 1, 1));
     primary.start();
-    let mut secondary = Shoal::new("ctl-secondary", free_port(), &[ShoalZone::secondary(ZONE, primary.addr)]);
-    secondary.start();
+    let mut secondary = Shoal::builder("ctl-secondary").zone(ShoalZone::secondary(ZONE, primary.addr)).start();
     secondary.wait_serial(ZONE, 1);
 
     let (ok, out, _) = ctl(&secondary, &["status"]);
@@ -45,7 +36,7 @@ fn every_ctl_command_on_a_primary_and_secondary_pair() {
     assert_eq!(json[0]["primaries"][0], primary.addr.to_string());
 
     // A new version on the primary, pulled by zone-refresh (the primary has no notify).
-    write_zone_file(&primary.zone_file(ZONE), &zone::small_text(ZONE, 2, 2));
+    primary.write_zone(ZONE, &zone::small_text(ZONE, 2, 2));
     let (ok, out, _) = ctl(&primary, &["reload"]);
     assert!(ok && out.contains("reload"), "{out}");
     primary.wait_serial(ZONE, 2);

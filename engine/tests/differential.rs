@@ -1,8 +1,8 @@
 //! Differential test: Shoal must answer like Knot DNS and NSD.
 //!
 //! The three servers load the same zones (`engine/tests/zones/`); every query of the
-//! corpus (`support/corpus.rs`, a few hundred) is sent to each of them, the responses are
-//! normalised (`support/normalize.rs`) and compared field by field: Shoal against Knot and
+//! corpus (`harness/corpus.rs`, a few hundred) is sent to each of them, the responses are
+//! normalised (`harness/normalize.rs`) and compared field by field: Shoal against Knot and
 //! Shoal against NSD. A difference fails the test unless a row of [`ALLOWED`] covers it.
 //!
 //! The two references also disagree with each other; that report (Knot vs NSD) is printed
@@ -15,15 +15,16 @@
 //!
 //! Run it with output: `cargo test -p shoal-engine --test differential -- --nocapture`.
 
-mod support;
+mod harness;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use support::corpus::differential_queries;
-use support::normalize::{compare, normalize, Field, FieldDiff, Normalized};
-use support::query::{exchange, QuerySpec, Transport, CLASS_ANY, CLASS_HS, CLASS_NONE};
-use support::servers::{Kind, Server, Setup};
+use harness::corpus::differential_queries;
+use harness::dns::{exchange, QuerySpec, Transport, CLASS_ANY, CLASS_HS, CLASS_NONE};
+use harness::normalize::{compare, normalize, Field, FieldDiff, Normalized};
+use harness::peers::{self, PeerKind};
+use harness::server::Server;
 
 /// Which reference an allowance applies to.
 #[allow(dead_code)] // not every variant has a row yet
@@ -208,15 +209,15 @@ fn without_ede(opt: &str) -> String {
     format!("{head}options=[{}]", items.collect::<Vec<_>>().join(","))
 }
 
-fn allowance_for(spec: &QuerySpec, peer: Kind, diff: &FieldDiff) -> Option<&'static Allowance> {
+fn allowance_for(spec: &QuerySpec, peer: PeerKind, diff: &FieldDiff) -> Option<&'static Allowance> {
     ALLOWED.iter().find(|a| {
         a.field == diff.field
             && (a.applies)(spec)
             && (a.shape)(diff)
             && match a.peer {
                 Peer::Either => true,
-                Peer::Knot => peer == Kind::Knot,
-                Peer::Nsd => peer == Kind::Nsd,
+                Peer::Knot => peer == PeerKind::Knot,
+                Peer::Nsd => peer == PeerKind::Nsd,
             }
     })
 }
@@ -231,7 +232,7 @@ struct Answers {
 /// A difference between two servers on one query.
 struct Finding {
     query: usize,
-    peer: Kind,
+    peer: PeerKind,
     diff: FieldDiff,
     allowed_by: Option<&'static str>,
     /// For Shoal findings: does the other reference agree with Shoal on this field?
@@ -240,14 +241,13 @@ struct Finding {
 
 #[test]
 fn shoal_answers_like_knot_and_nsd() {
-    if !support::reference_servers_available("differential") {
+    if !peers::available("differential", &[PeerKind::Knot, PeerKind::Nsd]) {
         return;
     }
     let peers_only = std::env::var("SHOAL_DIFF_PEERS_ONLY").as_deref() == Ok("1");
-    let setup = Setup::default();
-    let knot = Server::start_or_panic(Kind::Knot, &setup);
-    let nsd = Server::start_or_panic(Kind::Nsd, &setup);
-    let shoal = (!peers_only).then(|| Server::start_or_panic(Kind::Shoal, &setup));
+    let knot = Server::peer(PeerKind::Knot);
+    let nsd = Server::peer(PeerKind::Nsd);
+    let shoal = (!peers_only).then(Server::shoal);
 
     let queries = differential_queries();
     let mut answers = Vec::with_capacity(queries.len());
@@ -265,7 +265,7 @@ fn shoal_answers_like_knot_and_nsd() {
     let mut findings = Vec::new();
     for (i, (spec, a)) in queries.iter().zip(&answers).enumerate() {
         let Some(shoal) = &a.shoal else { continue };
-        for (peer, theirs, other) in [(Kind::Knot, &a.knot, &a.nsd), (Kind::Nsd, &a.nsd, &a.knot)] {
+        for (peer, theirs, other) in [(PeerKind::Knot, &a.knot, &a.nsd), (PeerKind::Nsd, &a.nsd, &a.knot)] {
             compared += 1;
             let against_other = compare(shoal, other, spec.compare_nsid);
             for diff in compare(shoal, theirs, spec.compare_nsid) {

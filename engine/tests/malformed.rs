@@ -16,18 +16,19 @@
 //! instead, to check the harness (and to see what the references do); their deviations
 //! are printed, not failed. `SHOAL_MALFORMED_VERBOSE=1` lists the outcome of every packet.
 
-mod support;
+mod harness;
 
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
-use support::normalize::{parse, rcode_name};
-use support::query::{
-    tcp_connect, tcp_frame, tcp_read_message, udp_exchange, udp_send_collect, QuerySpec, UDP_ATTEMPTS, UDP_TIMEOUT,
+use harness::dns::{
+    name_wire, tcp_connect, tcp_frame, tcp_read_message, udp_exchange, udp_send_collect, QuerySpec, UDP_ATTEMPTS,
+    UDP_TIMEOUT,
 };
-use support::servers::{Kind, Server, Setup};
-use support::XorShift;
+use harness::normalize::{parse, rcode_name};
+use harness::server::Server;
+use harness::XorShift;
 
 const NOERROR: u16 = 0;
 const FORMERR: u16 = 1;
@@ -74,18 +75,8 @@ fn header(id: u16, flags: u16, counts: [u16; 4]) -> Vec<u8> {
     h
 }
 
-fn wire_name(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
-        out.push(label.len() as u8);
-        out.extend_from_slice(label.as_bytes());
-    }
-    out.push(0);
-    out
-}
-
 fn question(name: &str) -> Vec<u8> {
-    let mut q = wire_name(name);
+    let mut q = name_wire(name);
     q.extend_from_slice(&[0, 1, 0, 1]); // A IN
     q
 }
@@ -154,7 +145,7 @@ fn structured_cases() -> Vec<Case> {
     cases.push(case("qname pointer past the end", with(hdr(1, 0, 0, 0), &[&[0xc0, 0xff][..], &tail].concat()), sf));
     let mut forward = hdr(1, 0, 0, 0);
     forward.extend_from_slice(&[0xc0, 18, 0, 1, 0, 1]);
-    forward.extend_from_slice(&wire_name(PROBE_NAME));
+    forward.extend_from_slice(&name_wire(PROBE_NAME));
     cases.push(case("qname forward pointer to a valid name", forward, Expect::SilenceOr(SANE)));
     // names and labels out of bounds
     let long_name: String = (0..5).map(|i| format!("{}.", char::from(b'a' + i).to_string().repeat(63))).collect();
@@ -201,7 +192,7 @@ fn structured_cases() -> Vec<Case> {
     cases.push(case("two OPT records", with(hdr(1, 0, 0, 2), &[&q[..], &opt, &opt].concat()), sf));
     cases.push(case(
         "OPT with a non-root owner",
-        with(hdr(1, 0, 0, 1), &[&q[..], &opt_rr(&wire_name("example.com."), &[])].concat()),
+        with(hdr(1, 0, 0, 1), &[&q[..], &opt_rr(&name_wire("example.com."), &[])].concat()),
         sf,
     ));
     cases.push(case("OPT in the answer section", with(hdr(1, 1, 0, 0), &[&q[..], &opt].concat()), sf));
@@ -309,18 +300,7 @@ fn probe_ok(reply: &[u8]) -> Result<(), String> {
 }
 
 fn target() -> Option<Server> {
-    let setup = Setup::default();
-    match std::env::var("SHOAL_MALFORMED_PEER").as_deref() {
-        Ok("knot") | Ok("nsd") => {
-            if !support::reference_servers_available("malformed") {
-                return None;
-            }
-            let kind =
-                if std::env::var("SHOAL_MALFORMED_PEER").as_deref() == Ok("knot") { Kind::Knot } else { Kind::Nsd };
-            Some(Server::start_or_panic(kind, &setup))
-        }
-        _ => Some(Server::start_or_panic(Kind::Shoal, &setup)),
-    }
+    Server::chosen_by("SHOAL_MALFORMED_PEER", "malformed")
 }
 
 /// "silence" or the RCODE of each reply, for the verbose listing.
@@ -342,9 +322,9 @@ fn outcome(replies: &[Vec<u8>]) -> String {
 /// Shoal must have no violations; a reference server's deviations are printed only (the
 /// peer mode exists to check the harness and to show what Knot and NSD do).
 fn finish(server: &Server, violations: &[String]) {
-    if server.kind != Kind::Shoal {
+    if !server.is_shoal() {
         for v in violations {
-            println!("  {} deviates: {v}", server.name());
+            println!("  {} deviates: {v}", server.name);
         }
         return;
     }
@@ -352,10 +332,10 @@ fn finish(server: &Server, violations: &[String]) {
 }
 
 fn assert_alive(server: &mut Server) {
-    assert!(server.is_running(), "{} died\n{}", server.name(), server.log_tail());
-    let reply = udp_exchange(server.addr, &valid_query(0x7777), UDP_TIMEOUT, UDP_ATTEMPTS)
-        .unwrap_or_else(|| panic!("{} no longer answers\n{}", server.name(), server.log_tail()));
-    probe_ok(&reply).unwrap_or_else(|e| panic!("{}: {e}", server.name()));
+    assert!(server.is_running(), "{} died\n{}", server.name, server.tail());
+    let reply = udp_exchange(server.addr, &valid_query(0x7777))
+        .unwrap_or_else(|| panic!("{} no longer answers\n{}", server.name, server.tail()));
+    probe_ok(&reply).unwrap_or_else(|e| panic!("{}: {e}", server.name));
 }
 
 #[test]
@@ -387,7 +367,7 @@ fn hostile_udp_packets_get_formerr_notimp_or_silence_and_server_survives() {
             }
         }
         let Some(probe_reply) = probe_reply else {
-            panic!("{}: no answer to the probe after {:?}\n{}", c.name, c.packet, server.log_tail());
+            panic!("{}: no answer to the probe after {:?}\n{}", c.name, c.packet, server.tail());
         };
         if let Err(e) = probe_ok(&probe_reply) {
             violations.push(format!("{}: after it, {e}", c.name));
@@ -412,7 +392,7 @@ fn hostile_udp_packets_get_formerr_notimp_or_silence_and_server_survives() {
     assert_alive(&mut server);
     println!(
         "malformed udp vs {}: {} packets, {answered} answered, {silent} silent, {} violations",
-        server.name(),
+        server.name,
         cases.len(),
         violations.len()
     );
@@ -487,7 +467,7 @@ fn hostile_tcp_streams_do_not_stop_the_server() {
     assert_alive(&mut server);
     println!(
         "malformed tcp vs {}: {} framed packets, {} stream cases, {} violations",
-        server.name(),
+        server.name,
         cases.len(),
         streams.len(),
         violations.len()

@@ -4,12 +4,11 @@
 //! once, which jump the queue) must reach every zone too. Nothing queued is lost, and
 //! the catalog, published once per batch of changes, ends up with every zone.
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
-use xfr::dns;
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, wait_until, write_zone_file, zone, WAIT};
+use harness::dns;
+use harness::shoal::{Shoal, ShoalZone};
+use harness::{free_port, wait_until, zone, WAIT};
 
 const ZONES: usize = 400;
 
@@ -27,15 +26,17 @@ fn a_secondary_of_many_zones_takes_every_zone_through_a_bounded_queue() {
         .iter()
         .map(|n| ShoalZone::primary(n).with("allow_transfer = [\"127.0.0.1\"]").notify(secondary_addr))
         .collect();
-    let mut primary = Shoal::new("many-primary", primary_port, &primary_zones);
+    let mut primary = Shoal::builder("many-primary").port(primary_port).zones(primary_zones).build();
     for n in &names {
-        write_zone_file(&primary.zone_file(n), &zone::small_text(n, 1, 1));
+        primary.write_zone(n, &zone::small_text(n, 1, 1));
     }
     primary.start();
     let secondary_zones: Vec<ShoalZone> = names.iter().map(|n| ShoalZone::secondary(n, primary.addr)).collect();
-    let mut secondary =
-        Shoal::configured("many-secondary", secondary_port, "refresh_concurrency = 4\n", &secondary_zones, "");
-    secondary.start();
+    let mut secondary = Shoal::builder("many-secondary")
+        .port(secondary_port)
+        .server("refresh_concurrency = 4")
+        .zones(secondary_zones)
+        .start();
 
     let all_arrived = wait_until(WAIT * 2, || behind(&secondary, &names, 1).is_empty().then_some(()));
     assert!(
@@ -47,7 +48,7 @@ fn a_secondary_of_many_zones_takes_every_zone_through_a_bounded_queue() {
     assert!(!secondary.log_has(&["refresh queued"]).is_empty(), "400 zones never waited for a slot (limit 4)");
 
     for n in &names {
-        write_zone_file(&primary.zone_file(n), &zone::small_text(n, 2, 2));
+        primary.write_zone(n, &zone::small_text(n, 2, 2));
     }
     primary.reload();
     let all_updated = wait_until(WAIT * 2, || behind(&secondary, &names, 2).is_empty().then_some(()));

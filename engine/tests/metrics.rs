@@ -2,15 +2,15 @@
 //! transfers and NOTIFYs happen; `/ready` flips to 503 when a zone expires and back when
 //! it refreshes; `/health`; and SIGTERM drains the TCP answers already owed.
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-use xfr::dns;
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, wait_until, write_zone_file, zone, WAIT};
+
+use harness::dns;
+use harness::shoal::{Shoal, ShoalZone};
+use harness::{free_port, wait_until, zone, WAIT};
 
 const ZONE: &str = "metrics.test.";
 
@@ -62,22 +62,22 @@ fn z(series: &str) -> String {
 
 #[test]
 fn metrics_move_with_queries_transfers_and_notifies() {
-    let _guard = xfr::serial_guard();
+    let _guard = harness::serial_guard();
     let secondary_port = free_port();
     let secondary_addr: SocketAddr = ([127, 0, 0, 1], secondary_port).into();
     let (ptable, pm) = metrics_table();
-    let mut primary = Shoal::with_tables(
-        "metrics-primary",
-        free_port(),
-        &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]").notify(secondary_addr)],
-        &ptable,
-    );
-    write_zone_file(&primary.zone_file(ZONE), &zone::small_text(ZONE, 1, 1));
+    let mut primary = Shoal::builder("metrics-primary")
+        .zone(ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]").notify(secondary_addr))
+        .table(&ptable)
+        .build();
+    primary.write_zone(ZONE, &zone::small_text(ZONE, 1, 1));
     primary.start();
     let (stable, sm) = metrics_table();
-    let mut secondary =
-        Shoal::with_tables("metrics-secondary", secondary_port, &[ShoalZone::secondary(ZONE, primary.addr)], &stable);
-    secondary.start();
+    let secondary = Shoal::builder("metrics-secondary")
+        .port(secondary_port)
+        .zone(ShoalZone::secondary(ZONE, primary.addr))
+        .table(&stable)
+        .start();
     secondary.wait_serial(ZONE, 1);
 
     // After the first transfer: serial, an AXFR in, a publish, ready.
@@ -107,8 +107,8 @@ fn metrics_move_with_queries_transfers_and_notifies() {
     }
     let mut tcp = dns::tcp_connect(secondary_addr).expect("TCP connect");
     for i in 0..2u16 {
-        dns::tcp_write_msg(&mut tcp, &dns::query(300 + i, &format!("www.{ZONE}"), dns::TYPE_TXT)).unwrap();
-        dns::tcp_read_msg(&mut tcp).expect("TCP answer");
+        dns::tcp_write_message(&mut tcp, &dns::query(300 + i, &format!("www.{ZONE}"), dns::TYPE_TXT)).unwrap();
+        dns::tcp_read_message(&mut tcp).expect("TCP answer");
     }
     let after = scrape(sm);
     let delta = |series: &str| value(&after, series) - value(&before, series);
@@ -127,7 +127,7 @@ fn metrics_move_with_queries_transfers_and_notifies() {
     drop(tcp);
 
     // A new version: the primary NOTIFYs, the secondary takes an IXFR.
-    write_zone_file(&primary.zone_file(ZONE), &zone::small_text(ZONE, 2, 2));
+    primary.write_zone(ZONE, &zone::small_text(ZONE, 2, 2));
     primary.reload();
     secondary.wait_serial(ZONE, 2);
     wait_metric(sm, &format!("shoal_xfr_in_total{{zone=\"{ZONE}\",kind=\"ixfr\"}}"), |v| v == 1.0);
@@ -150,20 +150,16 @@ fn metrics_move_with_queries_transfers_and_notifies() {
 
 #[test]
 fn ready_flips_when_a_zone_expires_and_back_when_it_refreshes() {
-    let _guard = xfr::serial_guard();
-    let primary_port = free_port();
+    let _guard = harness::serial_guard();
     let mut primary =
-        Shoal::new("ready-primary", primary_port, &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")]);
-    write_zone_file(&primary.zone_file(ZONE), &zone::small_text(ZONE, 1, 1));
+        Shoal::builder("ready-primary").zone(ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")).build();
+    primary.write_zone(ZONE, &zone::small_text(ZONE, 1, 1));
     primary.start();
     let (table, m) = metrics_table();
-    let mut secondary = Shoal::with_tables(
-        "ready-secondary",
-        free_port(),
-        &[ShoalZone::secondary(ZONE, primary.addr).fast_timers(4, 4)],
-        &table,
-    );
-    secondary.start();
+    let secondary = Shoal::builder("ready-secondary")
+        .zone(ShoalZone::secondary(ZONE, primary.addr).fast_timers(4, 4))
+        .table(&table)
+        .start();
     secondary.wait_serial(ZONE, 1);
     assert_eq!(get(m, "/ready").map(|r| r.0), Some(200));
 
@@ -184,7 +180,7 @@ fn ready_flips_when_a_zone_expires_and_back_when_it_refreshes() {
 
 #[test]
 fn sigterm_drains_tcp_answers_already_owed() {
-    let _guard = xfr::serial_guard();
+    let _guard = harness::serial_guard();
     // A TXT RRset of about 16 KB: 600 answers are over 9 MB, more than the socket
     // buffers (at most 4 MB here) hold while the client does not read.
     let mut text = zone::small_text(ZONE, 1, 1);
@@ -192,8 +188,8 @@ fn sigterm_drains_tcp_answers_already_owed() {
         text.push_str(&format!("big IN TXT \"{}{i}\"\n", "x".repeat(240)));
     }
     let (table, m) = metrics_table();
-    let mut server = Shoal::with_tables("drain", free_port(), &[ShoalZone::primary(ZONE)], &table);
-    write_zone_file(&server.zone_file(ZONE), &text);
+    let mut server = Shoal::builder("drain").zone(ShoalZone::primary(ZONE)).table(&table).build();
+    server.write_zone(ZONE, &text);
     server.start();
 
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -211,16 +207,15 @@ fn sigterm_drains_tcp_answers_already_owed() {
     s.write_all(&burst).unwrap();
     // The server has answered some and is waiting for the client to read.
     wait_metric(m, "shoal_queries_total{worker=\"0\",transport=\"tcp\"}", |v| v >= 50.0);
-    let proc = server.proc().expect("running");
-    proc.signal(libc::SIGTERM);
+    server.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(300));
     let mut got = 0u16;
-    while let Ok(msg) = dns::tcp_read_msg(&mut s) {
+    while let Ok(msg) = dns::tcp_read_message(&mut s) {
         assert_eq!(u16::from_be_bytes([msg[0], msg[1]]), got, "answers in order");
         assert_eq!(msg[3] & 0x0f, 0, "NOERROR");
         got += 1;
     }
     assert_eq!(got, N, "every query read before SIGTERM is answered\n{}", server.tail());
-    let status = server.proc().expect("process").wait_exit(Duration::from_secs(15)).expect("exits after draining");
+    let status = server.wait_exit(Duration::from_secs(15)).expect("exits after draining");
     assert!(status.success(), "{status:?}\n{}", server.tail());
 }

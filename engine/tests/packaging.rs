@@ -10,32 +10,24 @@
 //! Every process started here has a time limit and is stopped by PID on drop, also when
 //! an assertion fails.
 
-mod support;
+mod harness;
 
-use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::{find_program, TempDir};
+use harness::process::run;
+use harness::shoal::{self, Shoal, ShoalZone};
+use harness::{dns, find_program, wait_until, TempDir};
 
 /// `nobody` on Debian and most distributions.
 const NOBODY: u32 = 65534;
-/// How long a command may run (`shoal check`, `systemd-analyze verify`). Generous: 2
-/// busy cores.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the server may take to answer its first query.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server may take to give up when it cannot bind.
 const FAIL_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long the server may take to exit after SIGTERM.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn shoal_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_shoal"))
-}
 
 /// `dist/` at the workspace root.
 fn dist() -> PathBuf {
@@ -46,87 +38,15 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// A child process, stopped by PID on drop: SIGTERM, a bounded wait, then SIGKILL.
-struct Running {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Running {
-    /// Start `cmd` with stdout and stderr going to `log`.
-    fn spawn(cmd: &mut Command, log: &Path) -> Running {
-        let out = File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
-        let err = out.try_clone().expect("clone log file");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        Running { child, log: log.to_path_buf() }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The exit status, if the process exits within `limit`.
-    fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// SIGTERM, wait up to [`STOP_TIMEOUT`], then SIGKILL. Returns the status if the
-    /// process exited on SIGTERM.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
-        }
-        // SAFETY: kill(2) has no memory-safety preconditions; the PID is our child,
-        // not yet reaped, so it cannot name another process.
-        unsafe { libc::kill(self.pid() as libc::pid_t, libc::SIGTERM) };
-        let status = self.wait_for(STOP_TIMEOUT);
-        if status.is_none() {
-            eprintln!("pid {} ignored SIGTERM for {STOP_TIMEOUT:?}; killing", self.pid());
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        status
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Run a command to completion within [`COMMAND_TIMEOUT`]; returns its status and its
-/// combined output.
-fn run(cmd: &mut Command, dir: &Path, tag: &str) -> (ExitStatus, String) {
-    let mut p = Running::spawn(cmd, &dir.join(format!("{tag}.log")));
-    let status = p.wait_for(COMMAND_TIMEOUT);
-    let log = p.log();
-    match status {
-        Some(s) => (s, log),
-        None => panic!("{cmd:?} still running after {COMMAND_TIMEOUT:?}\n{log}"),
-    }
-}
-
 /// Also pins that the parser knows the `[metrics]` and `[log]` sections the sample uses.
 #[test]
 fn dist_config_passes_shoal_check() {
     let dir = TempDir::new("packaging-check");
     let config = dist().join("shoal.toml");
-    let (status, out) = run(Command::new(shoal_bin()).arg("check").arg("--config").arg(&config), dir.path(), "check");
+    let mut cmd = shoal::command();
+    cmd.arg("check").arg("--config").arg(&config);
+    let output = run(cmd, dir.path(), "check");
+    let (status, out) = (output.status, output.all());
     assert!(status.success(), "shoal check --config {} failed ({status}):\n{out}", config.display());
     assert!(out.contains("zone example.com.: ok"), "dist config should serve example.com.:\n{out}");
 }
@@ -169,8 +89,11 @@ fn service_values<'a>(unit: &'a [(String, String, String)], key: &str) -> Vec<&'
 /// expanded through `systemd-analyze syscall-filter` (groups nest).
 fn expand_syscall_filter(analyze: &Path, filter: &str) -> std::collections::BTreeSet<String> {
     let dir = TempDir::new("packaging-filter");
-    let (status, out) = run(Command::new(analyze).arg("syscall-filter"), dir.path(), "syscall-filter");
-    assert!(status.success(), "systemd-analyze syscall-filter: {status}\n{out}");
+    let mut cmd = Command::new(analyze);
+    cmd.arg("syscall-filter");
+    let output = run(cmd, dir.path(), "syscall-filter");
+    let (status, out) = (output.status, output.stdout);
+    assert!(status.success(), "systemd-analyze syscall-filter: {status}\n{out}{}", output.stderr);
     // Groups start in column 0 ("@name"); their members follow, indented.
     let mut groups: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut current = None;
@@ -267,8 +190,11 @@ fn unit_file_has_the_hardening_directives() {
     // `verify` insists that ExecStart's program exists: point it at the binary under test.
     let dir = TempDir::new("packaging-verify");
     let copy = dir.path().join("shoal.service");
-    std::fs::write(&copy, text.replace("/usr/bin/shoal", &shoal_bin().to_string_lossy())).expect("write unit copy");
-    let (status, out) = run(Command::new(&analyze).arg("verify").arg(&copy), dir.path(), "verify");
+    std::fs::write(&copy, text.replace("/usr/bin/shoal", &shoal::bin().to_string_lossy())).expect("write unit copy");
+    let mut cmd = Command::new(&analyze);
+    cmd.arg("verify").arg(&copy);
+    let output = run(cmd, dir.path(), "verify");
+    let (status, out) = (output.status, output.all());
     let complaints: Vec<&str> = out.lines().filter(|l| l.contains("shoal.service")).collect();
     assert!(status.success() && complaints.is_empty(), "systemd-analyze verify {} ({status}):\n{out}", path.display());
 }
@@ -314,7 +240,7 @@ fn closed_to_others(path: &Path) -> Option<String> {
 /// port 53 is free for UDP and TCP right now.
 fn free_loopback_53() -> SocketAddr {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let mut rng = support::XorShift::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
+    let mut rng = harness::XorShift::new(u64::from(nanos) ^ (u64::from(std::process::id()) << 32));
     for _ in 0..50 {
         let last = 2 + rng.below(249) as u8;
         if last == 53 || last == 54 {
@@ -326,18 +252,6 @@ fn free_loopback_53() -> SocketAddr {
         }
     }
     panic!("no 127.0.0.x:53 free for UDP and TCP after 50 attempts");
-}
-
-/// An A query for www.example.com., no EDNS.
-fn a_query(id: u16) -> Vec<u8> {
-    let mut q = id.to_be_bytes().to_vec();
-    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in ["www", "example", "com"] {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
 }
 
 /// The response's (rcode, ANCOUNT), if `reply` answers query `id`.
@@ -366,27 +280,21 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
         eprintln!("SKIPPED: setpriv (util-linux) not installed");
         return;
     };
-    let tmp = TempDir::new("packaging-cap");
-    let dir = tmp.path();
-    let zones = dir.join("zones");
-    let state = dir.join("state");
-    std::fs::create_dir_all(&zones).expect("create zones dir");
-    std::fs::create_dir_all(&state).expect("create state dir");
-    let zone = zones.join("example.com.zone");
-    std::fs::copy(dist().join("zones").join("example.com.zone"), &zone).expect("copy zone");
     let addr = free_loopback_53();
-    let config = dir.join("shoal.toml");
-    let text = format!(
-        "[server]\nlisten = [\"{addr}\"]\nworkers = 1\nstate_dir = \"state\"\n\n\
-         [[zone]]\nname = \"example.com.\"\nfile = \"zones/example.com.zone\"\n"
-    );
-    std::fs::write(&config, text).expect("write config");
+    // The state directory belongs to nobody; the rest is readable by everyone.
+    let mut server = Shoal::builder("packaging-cap").listen(addr).zone(ShoalZone::primary("example.com.")).build();
+    let dir = server.dir().to_path_buf();
+    let (zones, state) = (server.zones_dir(), dir.join("state"));
+    std::fs::create_dir_all(&state).expect("create state dir");
+    let zone = server.zone_file("example.com.");
+    std::fs::copy(dist().join("zones").join("example.com.zone"), &zone).expect("copy zone");
+    let config = server.config().to_path_buf();
     // The binary is installed beside the config, as the package puts it in /usr/bin: the
     // build tree may sit in a folder uid 65534 cannot enter (a checkout in a 0700 dir).
     let bin = dir.join("shoal");
-    std::fs::copy(shoal_bin(), &bin).expect("copy the shoal binary");
+    std::fs::copy(shoal::bin(), &bin).expect("copy the shoal binary");
     for (path, mode) in [
-        (dir, 0o755),
+        (dir.as_path(), 0o755),
         (zones.as_path(), 0o755),
         (zone.as_path(), 0o644),
         (config.as_path(), 0o644),
@@ -395,7 +303,7 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
     }
     std::os::unix::fs::chown(&state, Some(NOBODY), Some(NOBODY)).expect("chown state dir to nobody");
-    if let Some(why) = closed_to_others(dir) {
+    if let Some(why) = closed_to_others(&dir) {
         panic!("uid {NOBODY} cannot reach the temp dir {}: {why}; set TMPDIR to one it can", dir.display());
     }
 
@@ -405,9 +313,10 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
         if with_cap {
             cmd.arg("--inh-caps=+net_bind_service").arg("--ambient-caps=+net_bind_service");
         }
-        cmd.arg(&bin).arg("serve").arg("--config").arg(&config).current_dir(dir);
+        cmd.arg(&bin).args(server.serve_args());
         cmd
     };
+    let (without_cap, with_cap) = (command(false), command(true));
 
     // Without the capability: the bind is refused and the server exits with an error.
     // (Skipped where unprivileged processes may bind low ports anyway.)
@@ -421,12 +330,12 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
              so the check that it fails without the capability is skipped"
         );
     } else {
-        let mut denied = Running::spawn(&mut command(false), &dir.join("no-cap.log"));
-        let status = denied.wait_for(FAIL_TIMEOUT);
-        let log = denied.log();
+        server.launch(without_cap);
+        let status = server.wait_exit(FAIL_TIMEOUT);
+        let log = server.tail();
         match status {
             Some(s) => assert!(
-                !s.success() && log.contains("cannot start"),
+                !s.success() && !server.log_has(&["cannot start"]).is_empty(),
                 "without CAP_NET_BIND_SERVICE, shoal should fail to bind {addr} ({s}):\n{log}"
             ),
             None => panic!("without CAP_NET_BIND_SERVICE, shoal still runs after {FAIL_TIMEOUT:?} on {addr}:\n{log}"),
@@ -434,26 +343,17 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
     }
 
     // With the ambient capability, as the unit runs it: it binds and answers.
-    let mut server = Running::spawn(&mut command(true), &dir.join("cap.log"));
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind client socket");
-    socket.set_read_timeout(Some(Duration::from_millis(500))).expect("set timeout");
-    let deadline = Instant::now() + READY_TIMEOUT;
+    server.launch(with_cap);
     let mut id: u16 = 0x3500;
-    let answer = loop {
-        if let Ok(Some(s)) = server.child.try_wait() {
-            panic!("shoal exited ({s}) instead of serving {addr} as uid {NOBODY}:\n{}", server.log());
+    let answer = wait_until(READY_TIMEOUT, || {
+        if let Some(s) = server.exit_status() {
+            panic!("shoal exited ({s}) instead of serving {addr} as uid {NOBODY}:\n{}", server.tail());
         }
-        assert!(Instant::now() < deadline, "no answer from {addr} after {READY_TIMEOUT:?}:\n{}", server.log());
         id = id.wrapping_add(1);
-        let _ = socket.send_to(&a_query(id), addr);
-        let mut buf = [0u8; 1500];
-        // Stale replies to earlier queries are skipped; a timeout sends again.
-        if let Ok((n, from)) = socket.recv_from(&mut buf) {
-            if let (true, Some(a)) = (from == addr, rcode_and_ancount(&buf[..n], id)) {
-                break a;
-            }
-        }
-    };
+        dns::udp_exchange(addr, &dns::query(id, "www.example.com.", dns::TYPE_A))
+            .and_then(|reply| rcode_and_ancount(&reply, id))
+    })
+    .unwrap_or_else(|| panic!("no answer from {addr} after {READY_TIMEOUT:?}:\n{}", server.tail()));
     assert_eq!(answer.0, 0, "www.example.com. A: rcode {} instead of NOERROR", answer.0);
     assert!(answer.1 >= 1, "www.example.com. A: no answer records");
 
@@ -467,6 +367,6 @@ fn non_root_binds_port_53_only_with_ambient_net_bind_service() {
     assert!(
         status.is_some_and(|s| s.success()),
         "shoal did not exit cleanly on SIGTERM ({status:?}):\n{}",
-        server.log()
+        server.tail()
     );
 }

@@ -3,12 +3,11 @@
 //! published unless `bump_serial` is set; a newer serial is published with its diff in
 //! the IXFR journal, which survives a restart of the server.
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
-use xfr::dns::{self, Answer};
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, write_zone_file, zone};
+use harness::dns::{self, Answer};
+use harness::shoal::{Shoal, ShoalZone};
+use harness::zone;
 
 const ZONE: &str = "reload.test.";
 
@@ -25,11 +24,11 @@ fn ixfr_lines(shoal: &Shoal, serial: u32) -> Vec<String> {
     q.extend_from_slice(&serial.to_be_bytes());
     q.extend_from_slice(&[0; 16]);
     let mut s = dns::tcp_connect(shoal.addr).expect("connect");
-    dns::tcp_write_msg(&mut s, &q).expect("send IXFR");
+    dns::tcp_write_message(&mut s, &q).expect("send IXFR");
     let mut lines = Vec::new();
     let mut soas = 0;
     for _ in 0..100 {
-        let m = dns::tcp_read_msg(&mut s).expect("IXFR reply");
+        let m = dns::tcp_read_message(&mut s).expect("IXFR reply");
         let msg = hickory_proto::op::Message::from_vec(&m).expect("decodes");
         for r in &msg.answers {
             if r.record_type() == hickory_proto::rr::RecordType::SOA {
@@ -47,22 +46,21 @@ fn ixfr_lines(shoal: &Shoal, serial: u32) -> Vec<String> {
 
 #[test]
 fn reload_keeps_old_version_on_broken_file_and_unchanged_serial_and_journal_survives_restart() {
-    let port = free_port();
-    let mut shoal = Shoal::new("reload", port, &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")]);
-    let file = shoal.zone_file(ZONE);
-    write_zone_file(&file, &zone::small_text(ZONE, 1, 1));
+    let mut shoal =
+        Shoal::builder("reload").zone(ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")).build();
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 1, 1));
     shoal.start();
     shoal.wait_serial(ZONE, 1);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(1));
 
     // Changed content, same serial: refused, logged.
-    write_zone_file(&file, &zone::small_text(ZONE, 1, 2));
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 1, 2));
     shoal.reload();
     shoal.wait_log(&["serial did not"]);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(1));
 
     // A broken file: the previous version stays.
-    write_zone_file(&file, &format!("{}www 3600 IN A 300.1.2.3\n", zone::small_text(ZONE, 2, 2)));
+    shoal.write_zone(ZONE, &format!("{}www 3600 IN A 300.1.2.3\n", zone::small_text(ZONE, 2, 2)));
     shoal.reload();
     shoal.wait_log(&["zone file broken"]);
     assert!(!shoal.log_has(&["bad A RDATA"]).is_empty(), "the error names the problem\n{}", shoal.tail());
@@ -70,14 +68,14 @@ fn reload_keeps_old_version_on_broken_file_and_unchanged_serial_and_journal_surv
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(1));
 
     // A newer serial is published, with its diff in the journal.
-    write_zone_file(&file, &zone::small_text(ZONE, 2, 2));
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 2, 2));
     shoal.reload();
     shoal.wait_serial(ZONE, 2);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(2));
     let incremental = ixfr_lines(&shoal, 1);
     assert_eq!(incremental.len(), 6, "SOA 2, SOA 1, -www .1, SOA 2, +www .2, SOA 2: {incremental:?}");
 
-    // After a restart the journal (next to the zone file) still answers IXFR from 1.
+    // After a restart the journal (in the state directory) still answers IXFR from 1.
     shoal.stop();
     shoal.start();
     shoal.wait_serial(ZONE, 2);
@@ -88,13 +86,11 @@ fn reload_keeps_old_version_on_broken_file_and_unchanged_serial_and_journal_surv
 
 #[test]
 fn bump_serial_publishes_changed_content_with_the_next_serial() {
-    let port = free_port();
-    let mut shoal = Shoal::new("bump", port, &[ShoalZone::primary(ZONE).with("bump_serial = true")]);
-    let file = shoal.zone_file(ZONE);
-    write_zone_file(&file, &zone::small_text(ZONE, 7, 1));
+    let mut shoal = Shoal::builder("bump").zone(ShoalZone::primary(ZONE).with("bump_serial = true")).build();
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 7, 1));
     shoal.start();
     shoal.wait_serial(ZONE, 7);
-    write_zone_file(&file, &zone::small_text(ZONE, 7, 2));
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 7, 2));
     shoal.reload();
     shoal.wait_serial(ZONE, 8);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(2));
@@ -103,9 +99,9 @@ fn bump_serial_publishes_changed_content_with_the_next_serial() {
 #[test]
 fn rfc7766_queries_pipelined_behind_a_transfer_request_are_answered_in_order() {
     use std::io::Write;
-    let port = free_port();
-    let mut shoal = Shoal::new("pipeline", port, &[ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")]);
-    write_zone_file(&shoal.zone_file(ZONE), &zone::small_text(ZONE, 3, 1));
+    let mut shoal =
+        Shoal::builder("pipeline").zone(ShoalZone::primary(ZONE).with("allow_transfer = [\"127.0.0.1\"]")).build();
+    shoal.write_zone(ZONE, &zone::small_text(ZONE, 3, 1));
     shoal.start();
     shoal.wait_serial(ZONE, 3);
     // AXFR, then an SOA query, then an A query, all in one write.
@@ -118,7 +114,7 @@ fn rfc7766_queries_pipelined_behind_a_transfer_request_are_answered_in_order() {
     s.write_all(&bytes).expect("send");
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let m = dns::tcp_read_msg(&mut s).expect("every pipelined query is answered");
+        let m = dns::tcp_read_message(&mut s).expect("every pipelined query is answered");
         ids.push(u16::from_be_bytes([m[0], m[1]]));
     }
     // The small zone fits one AXFR message.

@@ -6,40 +6,31 @@
 //! a reference server with `SHOAL_SERVE_PEER=knot|nsd`, which checks the assertions
 //! themselves against Knot or NSD; the `check`/config tests are Shoal's own.
 
-mod support;
+mod harness;
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_proto::rr::{RData, Record, RecordType};
 
-use support::query::{exchange, tcp_connect, tcp_frame, tcp_read_message, QuerySpec, CLASS_CH};
-use support::servers::{shoal_bin, write_shoal_config, Kind, Server, Setup, IDENTITY};
-use support::{TempDir, ZoneSpec};
+use harness::dns::{exchange, tcp_connect, tcp_frame, tcp_read_message, QuerySpec, CLASS_CH};
+use harness::server::Server;
+use harness::shoal::{Shoal, ShoalZone};
+use harness::IDENTITY;
 
 use RecordType::{A, AAAA, CNAME, MX, NS, SOA, SRV, TXT};
 
 /// The server the answer tests run against: Shoal, or a reference with `SHOAL_SERVE_PEER`.
 fn serving() -> Option<Server> {
-    let kind = match std::env::var("SHOAL_SERVE_PEER").as_deref() {
-        Ok("knot") => Kind::Knot,
-        Ok("nsd") => Kind::Nsd,
-        _ => Kind::Shoal,
-    };
-    if kind != Kind::Shoal && !support::reference_servers_available("serve") {
-        return None;
-    }
-    Some(Server::start_or_panic(kind, &Setup::default()))
+    Server::chosen_by("SHOAL_SERVE_PEER", "serve")
 }
 
 fn ask(server: &Server, spec: &QuerySpec) -> Message {
-    let reply = exchange(server.addr, spec, 0x2b2b)
-        .unwrap_or_else(|| panic!("{}: no reply to {}", server.name(), spec.label()));
+    let reply =
+        exchange(server.addr, spec, 0x2b2b).unwrap_or_else(|| panic!("{}: no reply to {}", server.name, spec.label()));
     assert_eq!(&reply[..2], &[0x2b, 0x2b], "reply ID to {}", spec.label());
     Message::from_vec(&reply).unwrap_or_else(|e| panic!("{}: undecodable: {e}", spec.label()))
 }
@@ -291,46 +282,20 @@ fn question_case_is_echoed_exactly() {
 const GOOD_HEAD: &str = "$ORIGIN bad.test.\n$TTL 300\n\
 @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n  IN NS ns1\nns1 IN A 192.0.2.1\n";
 
-/// Run `shoal check` on a config serving `bad.test.` from `zone_text`; returns the exit
-/// code and stdout + stderr. Bounded: the process is killed after 60 s.
+/// Run `shoal check` on a config serving `bad.test.` from `zone_text` (or on
+/// `config_text` with that zone file beside it); returns the exit code and stdout +
+/// stderr. Bounded: the process is stopped after a time limit.
 fn shoal_check(config_text: Option<&str>, zone_text: &str) -> (Option<i32>, String) {
-    let dir = TempDir::new("check");
-    std::fs::create_dir_all(dir.path().join("zones")).expect("mkdir");
-    std::fs::write(dir.path().join("zones/bad.zone"), zone_text).expect("write zone");
-    let config = match config_text {
-        Some(text) => {
-            let path = dir.path().join("shoal.toml");
-            std::fs::write(&path, text).expect("write config");
-            path
-        }
-        None => {
-            let setup = Setup { zones: vec![ZoneSpec::new("bad.test.", "bad.zone")], ..Setup::default() };
-            write_shoal_config(dir.path(), 5300, &setup)
-        }
-    };
-    let out_path = dir.path().join("check.out");
-    let out = std::fs::File::create(&out_path).expect("create output");
-    let mut child = Command::new(shoal_bin())
-        .args(["check", "--config"])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("clone"))
-        .stderr(out)
-        .spawn()
-        .expect("spawn shoal check");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("shoal check did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status, std::fs::read_to_string(&out_path).unwrap_or_default())
+    let shoal = Shoal::builder("check")
+        .identity(IDENTITY)
+        .zone(ShoalZone::primary_file("bad.test.", "bad.zone"))
+        .file("bad.zone", zone_text)
+        .build();
+    if let Some(text) = config_text {
+        std::fs::write(shoal.config(), text).expect("write config");
+    }
+    let out = shoal.check();
+    (out.status.code(), out.all())
 }
 
 fn assert_check_fails_naming(zone_text: &str, needles: &[&str]) {
@@ -385,16 +350,18 @@ fn config_with_unknown_key_fails_naming_the_key() {
 
 #[test]
 fn broken_zone_answers_servfail_while_the_good_zone_is_served() {
-    let setup = Setup {
-        zones: vec![ZoneSpec::new("example.com.", "example.com.zone"), ZoneSpec::new("broken.test.", "broken.zone")],
-        extra_files: vec![(
-            "broken.zone".into(),
-            "$ORIGIN broken.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n  IN NS ns1\nns1 IN A 192.0.2.999\n".into(),
-        )],
-        ready_zones: Some(vec!["example.com.".into()]),
-        ..Setup::default()
-    };
-    let server = Server::start_or_panic(Kind::Shoal, &setup);
+    let shoal = Shoal::builder("shoal")
+        .identity(IDENTITY)
+        .fixture_files()
+        .zone(ShoalZone::primary_file("example.com.", "example.com.zone"))
+        .zone(ShoalZone::primary_file("broken.test.", "broken.zone"))
+        .file(
+            "broken.zone",
+            "$ORIGIN broken.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n  IN NS ns1\nns1 IN A 192.0.2.999\n",
+        )
+        .ready_zones(&["example.com."])
+        .start();
+    let server = Server::Shoal(shoal);
     for name in ["broken.test.", "ns1.broken.test."] {
         let msg = ask(&server, &QuerySpec::rtype(name, SOA));
         assert_eq!(rcode(&msg), 2, "SERVFAIL for {name} in the zone that failed to load");

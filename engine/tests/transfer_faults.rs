@@ -2,7 +2,7 @@
 //! three Shoal instances.
 //!
 //! Each fault test runs the same story against the in-process fake primary
-//! ([`xfr::fake`]): Shoal takes serial 1 (a good AXFR); the fake moves to serial 2 and
+//! ([`harness::fake`]): Shoal takes serial 1 (a good AXFR); the fake moves to serial 2 and
 //! breaks every transfer in one way; Shoal must log "transfer failed", keep serving
 //! serial 1 unchanged (SOA and `www`), and keep running. Then the fault is lifted and
 //! Shoal must take serial 2: a failure leaves nothing behind that blocks the next
@@ -10,15 +10,14 @@
 //! back to AXFR instead.
 //!
 //! Timing: refresh 2–3 s and retry 1–2 s keep each test short; only the stall test
-//! waits out Shoal's 10 s read timeout. Every wait is bounded ([`xfr::WAIT`]).
+//! waits out Shoal's 10 s read timeout. Every wait is bounded ([`harness::WAIT`]).
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
-use xfr::dns::{self, Answer};
-use xfr::fake::{FakePrimary, Fault};
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, wait_until, write_zone_file, zone, WAIT};
+use harness::dns::{self, Answer};
+use harness::fake::{FakePrimary, Fault};
+use harness::shoal::{Shoal, ShoalZone};
+use harness::{free_port, wait_until, zone, WAIT};
 
 const ZONE: &str = "fault.test.";
 
@@ -35,8 +34,7 @@ fn secondary_at_serial_1(tag: &str, fake: &FakePrimary, keyed: bool, lines: &[&s
     for l in lines {
         z = z.with(l);
     }
-    let mut shoal = Shoal::new(tag, free_port(), &[z]);
-    shoal.start();
+    let shoal = Shoal::builder(tag).zone(z).start();
     shoal.wait_serial(ZONE, 1);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(1), "{}", shoal.tail());
     shoal
@@ -151,22 +149,23 @@ fn tiers_update_on_primary_reaches_third_tier() {
     let zone = "tiers.test.";
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
     let addr = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
-    let mut a =
-        Shoal::new("tier-a", pa, &[ShoalZone::primary(zone).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pb))]);
-    let mut b = Shoal::new(
-        "tier-b",
-        pb,
-        &[ShoalZone::secondary(zone, addr(pa)).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pc))],
-    );
-    let mut c = Shoal::new("tier-c", pc, &[ShoalZone::secondary(zone, addr(pb))]);
-    write_zone_file(&a.zone_file(zone), &zone::small_text(zone, 1, 1));
+    let mut a = Shoal::builder("tier-a")
+        .port(pa)
+        .zone(ShoalZone::primary(zone).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pb)))
+        .build();
+    let mut b = Shoal::builder("tier-b")
+        .port(pb)
+        .zone(ShoalZone::secondary(zone, addr(pa)).with("allow_transfer = [\"127.0.0.1\"]").notify(addr(pc)))
+        .build();
+    let mut c = Shoal::builder("tier-c").port(pc).zone(ShoalZone::secondary(zone, addr(pb))).build();
+    a.write_zone(zone, &zone::small_text(zone, 1, 1));
     a.start();
     b.start();
     b.wait_serial(zone, 1);
     c.start();
     c.wait_serial(zone, 1);
 
-    write_zone_file(&a.zone_file(zone), &zone::small_text(zone, 2, 2));
+    a.write_zone(zone, &zone::small_text(zone, 2, 2));
     a.reload();
     a.wait_log(&["reload: new version", zone]);
     b.wait_serial(zone, 2);
@@ -178,10 +177,10 @@ fn tiers_update_on_primary_reaches_third_tier() {
         assert!(
             done.iter().any(|l| l.contains("kind=\"IXFR\"")),
             "{}: expected IXFR 1 -> 2 from {from}, got {done:#?}\n{}",
-            s.tag,
+            s.name,
             s.tail()
         );
-        assert!(!s.log_has(&["NOTIFY received", zone]).is_empty(), "{}: no NOTIFY from {from}", s.tag);
+        assert!(!s.log_has(&["NOTIFY received", zone]).is_empty(), "{}: no NOTIFY from {from}", s.name);
     }
 }
 
@@ -199,8 +198,7 @@ fn restart_keeps_refresh_and_expire_timers() {
         .with("retry_min = 600")
         .with("expire_min = 3600")
         .with("expire_max = 3600");
-    let mut shoal = Shoal::new("restart-timers", free_port(), &[zone]);
-    shoal.start();
+    let mut shoal = Shoal::builder("restart-timers").zone(zone).start();
     shoal.wait_serial(ZONE, 1);
     let copy = shoal.dir().join("state").join(ZONE.trim_end_matches('.').to_string() + ".zone");
     assert!(copy.exists(), "no state copy at {}", copy.display());

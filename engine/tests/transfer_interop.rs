@@ -1,6 +1,6 @@
 //! Zone transfers between Shoal and the reference servers (issue 4): Shoal as primary
 //! of Knot DNS, NSD and BIND, and Shoal as secondary of each of them. One test per
-//! peer and direction; the tests of this file run one at a time ([`xfr::serial_guard`]).
+//! peer and direction; the tests of this file run one at a time ([`harness::serial_guard`]).
 //!
 //! Shoal as primary ([`shoal_primary`]): the peer takes the zone by AXFR and serves
 //! exactly what Shoal serves (both AXFRed and compared record for record); after an
@@ -21,16 +21,16 @@
 //!
 //! A missing peer daemon fails the test unless `SHOAL_ALLOW_NO_PEERS=1`.
 
-#[path = "xfr/mod.rs"]
-mod xfr;
+mod harness;
 
 use std::net::SocketAddr;
 
-use xfr::dns::{self, Answer, Key};
-use xfr::fake::{FakePrimary, Fault};
-use xfr::peers::{Peer, PeerKind, PeerZone};
-use xfr::shoal::{Shoal, ShoalZone};
-use xfr::{free_port, serial_guard, wait_until, write_zone_file, zone, Checks, WAIT};
+use harness::dns::{self, converges, Answer};
+use harness::fake::{FakePrimary, Fault};
+use harness::peers::{self, Peer, PeerKind, PeerZone};
+use harness::shoal::{Shoal, ShoalZone};
+use harness::tsig::{self, Key};
+use harness::{free_port, serial_guard, wait_until, zone, Checks, WAIT};
 
 const ALLOW_LOCAL: &str = "allow_transfer = [\"127.0.0.1\"]";
 /// Refresh of the zones updated by NOTIFY: long enough that an update arriving sooner
@@ -40,19 +40,6 @@ const NOTIFY_FAST: std::time::Duration = std::time::Duration::from_secs(12);
 
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-/// True when `kind` is installed; otherwise a skip notice with `SHOAL_ALLOW_NO_PEERS=1`,
-/// a panic without.
-fn peer_available(kind: PeerKind) -> bool {
-    if Peer::available(kind) {
-        return true;
-    }
-    if std::env::var("SHOAL_ALLOW_NO_PEERS").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {} not installed and SHOAL_ALLOW_NO_PEERS=1 (this is NOT a pass)", kind.name());
-        return false;
-    }
-    panic!("{} not installed (apt-get install knot nsd bind9), or set SHOAL_ALLOW_NO_PEERS=1", kind.name());
 }
 
 /// One side of a comparison: a name for messages, an address, the key to sign with.
@@ -109,31 +96,23 @@ fn peer_took_ixfr(peer: &Peer, zone: &str, serial: u32) -> Result<(), String> {
     }
 }
 
-/// Wait (bounded) until `addr` serves `zone` with `serial`.
-fn converges(addr: SocketAddr, zone: &str, serial: u32) -> bool {
-    wait_until(WAIT, || dns::soa_serial(addr, zone).filter(|s| *s == serial)).is_some()
-}
-
 /// Shoal as primary of `kind`.
 fn shoal_primary(kind: PeerKind) {
     let _serial = serial_guard();
-    if !peer_available(kind) {
+    if !peers::available(&format!("shoal primary, {} secondary", kind.name()), &[kind]) {
         return;
     }
     let mut checks = Checks::new(&format!("shoal primary, {} secondary", kind.name()));
     let (plain, keyed, denied) = ("plain.test.", "keyed.test.", "denied.test.");
     let (shoal_port, peer_port) = (free_port(), free_port());
-    let mut shoal = Shoal::new(
-        &format!("primary-of-{}", kind.name()),
-        shoal_port,
-        &[
-            ShoalZone::primary(plain).with(ALLOW_LOCAL).notify(loopback(peer_port)),
-            ShoalZone::primary(keyed).with(ALLOW_LOCAL).keyed().notify(loopback(peer_port)),
-            ShoalZone::primary(denied).with("allow_transfer = [\"127.0.0.3\"]"),
-        ],
-    );
+    let mut shoal = Shoal::builder(&format!("primary-of-{}", kind.name()))
+        .port(shoal_port)
+        .zone(ShoalZone::primary(plain).with(ALLOW_LOCAL).notify(loopback(peer_port)))
+        .zone(ShoalZone::primary(keyed).with(ALLOW_LOCAL).keyed().notify(loopback(peer_port)))
+        .zone(ShoalZone::primary(denied).with("allow_transfer = [\"127.0.0.3\"]"))
+        .build();
     for z in [plain, keyed, denied] {
-        write_zone_file(&shoal.zone_file(z), &zone::text(z, 1, 1));
+        shoal.write_zone(z, &zone::text(z, 1, 1));
     }
     shoal.start();
     let mut peer = Peer::new(
@@ -174,7 +153,7 @@ fn shoal_primary(kind: PeerKind) {
 
     // (2) Edit, SIGHUP: NOTIFY, then IXFR to the peer.
     for z in [plain, keyed] {
-        write_zone_file(&shoal.zone_file(z), &zone::text(z, 2, 2));
+        shoal.write_zone(z, &zone::text(z, 2, 2));
     }
     shoal.reload();
     for z in [plain, keyed] {
@@ -200,7 +179,7 @@ fn shoal_primary(kind: PeerKind) {
 /// Shoal as secondary of `kind`.
 fn shoal_secondary(kind: PeerKind) {
     let _serial = serial_guard();
-    if !peer_available(kind) {
+    if !peers::available(&format!("{} primary, shoal secondary", kind.name()), &[kind]) {
         return;
     }
     let mut checks = Checks::new(&format!("{} primary, shoal secondary", kind.name()));
@@ -225,24 +204,20 @@ fn shoal_secondary(kind: PeerKind) {
     );
     let serials_v1 = [(notified, 1), (wrap, u32::MAX), (keyed, 1), (polled, 1), (expiring, 1)];
     for (z, serial) in serials_v1 {
-        write_zone_file(&peer.zone_file(z), &zone::text(z, serial, 1));
+        peer.write_zone(z, &zone::text(z, serial, 1));
     }
     peer.start();
     let primary = peer.addr;
     let slow = format!("refresh_min = {NOTIFY_REFRESH}");
     let slow_max = format!("refresh_max = {NOTIFY_REFRESH}");
-    let mut shoal = Shoal::new(
-        &format!("secondary-of-{}", kind.name()),
-        shoal_port,
-        &[
-            ShoalZone::secondary(notified, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max),
-            ShoalZone::secondary(wrap, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max),
-            ShoalZone::secondary(keyed, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max).keyed(),
-            ShoalZone::secondary(polled, primary).with(ALLOW_LOCAL).fast_timers(3, 3600),
-            ShoalZone::secondary(expiring, primary).with(ALLOW_LOCAL).fast_timers(3, 4),
-        ],
-    );
-    shoal.start();
+    let mut shoal = Shoal::builder(&format!("secondary-of-{}", kind.name()))
+        .port(shoal_port)
+        .zone(ShoalZone::secondary(notified, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max))
+        .zone(ShoalZone::secondary(wrap, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max))
+        .zone(ShoalZone::secondary(keyed, primary).with(ALLOW_LOCAL).with(&slow).with(&slow_max).keyed())
+        .zone(ShoalZone::secondary(polled, primary).with(ALLOW_LOCAL).fast_timers(3, 3600))
+        .zone(ShoalZone::secondary(expiring, primary).with(ALLOW_LOCAL).fast_timers(3, 4))
+        .start();
     let key = Key::test_key();
     let key_for = |z: &str| (z == keyed).then_some(&key);
     let peer_name = peer.name();
@@ -261,7 +236,7 @@ fn shoal_secondary(kind: PeerKind) {
     // (2) NOTIFY-driven IXFR, (3) polling, (4) wrap-around, (7) TSIG.
     let serials_v2 = [(notified, 1, 2), (wrap, u32::MAX, 5), (keyed, 1, 2), (polled, 1, 2)];
     for (z, _, serial) in serials_v2 {
-        write_zone_file(&peer.zone_file(z), &zone::text(z, serial, 2));
+        peer.write_zone(z, &zone::text(z, serial, 2));
     }
     let reloaded = std::time::Instant::now();
     peer.reload();
@@ -324,7 +299,7 @@ fn shoal_secondary(kind: PeerKind) {
     // (Not edited while the primary is down: BIND then refuses the zone, "journal
     // rollforward failed: journal out of sync with zone".)
     peer.start();
-    write_zone_file(&peer.zone_file(polled), &zone::text(polled, 3, 3));
+    peer.write_zone(polled, &zone::text(polled, 3, 3));
     peer.reload();
     if checks.check(converges(shoal.addr, polled, 3), || format!("{polled}: did not reach serial 3")) {
         let (a, b) = sides(polled);
@@ -372,14 +347,13 @@ fn rfc1996_notify_over_tcp_is_accepted() {
     let zone = "tcp-notify.test.";
     let fake = FakePrimary::start(zone, false);
     // Default refresh (the SOA's 7200 s): only the NOTIFY can bring serial 2 in time.
-    let mut shoal = Shoal::new("notify-over-tcp", free_port(), &[ShoalZone::secondary(zone, fake.addr)]);
-    shoal.start();
+    let shoal = Shoal::builder("notify-over-tcp").zone(ShoalZone::secondary(zone, fake.addr)).start();
     shoal.wait_serial(zone, 1);
     fake.set(2, 2, Fault::None);
     let mut s = dns::tcp_connect(shoal.addr).expect("connect to Shoal");
-    dns::tcp_write_msg(&mut s, &dns::notify(0x7777, zone, 2)).expect("send NOTIFY over TCP");
+    dns::tcp_write_message(&mut s, &dns::notify(0x7777, zone, 2)).expect("send NOTIFY over TCP");
     let reply =
-        dns::tcp_read_msg(&mut s).unwrap_or_else(|e| panic!("no reply to NOTIFY over TCP: {e}\n{}", shoal.tail()));
+        dns::tcp_read_message(&mut s).unwrap_or_else(|e| panic!("no reply to NOTIFY over TCP: {e}\n{}", shoal.tail()));
     let (opcode, rcode) = ((reply[2] >> 3) & 0x0f, reply[3] & 0x0f);
     assert!(
         reply[..2] == [0x77, 0x77] && reply[2] & 0x80 != 0 && opcode == 4 && rcode == 0,
@@ -395,16 +369,16 @@ fn rfc1996_notify_over_tcp_is_accepted() {
 #[test]
 fn rfc7766_signed_query_then_transfer_on_one_tcp_connection() {
     let zone = "signed-tcp.test.";
-    let mut shoal = Shoal::new("signed-tcp", free_port(), &[ShoalZone::primary(zone).with(ALLOW_LOCAL).keyed()]);
-    write_zone_file(&shoal.zone_file(zone), &zone::small_text(zone, 7, 7));
+    let mut shoal = Shoal::builder("signed-tcp").zone(ShoalZone::primary(zone).with(ALLOW_LOCAL).keyed()).build();
+    shoal.write_zone(zone, &zone::small_text(zone, 7, 7));
     shoal.start();
     let key = Key::test_key();
     let mut s = dns::tcp_connect(shoal.addr).expect("connect to Shoal");
     let mut q = dns::query(0x5151, zone, dns::TYPE_SOA);
-    dns::tsig_sign(&mut q, &key, None, false);
-    dns::tcp_write_msg(&mut s, &q).expect("send signed SOA query");
-    let reply = dns::tcp_read_msg(&mut s).unwrap_or_else(|e| panic!("no reply to the signed SOA query: {e}"));
-    assert!(reply[3] & 0x0f == 0 && dns::tsig_mac(&reply).is_some(), "signed SOA query not answered signed");
+    tsig::sign(&mut q, &key, None, false);
+    dns::tcp_write_message(&mut s, &q).expect("send signed SOA query");
+    let reply = dns::tcp_read_message(&mut s).unwrap_or_else(|e| panic!("no reply to the signed SOA query: {e}"));
+    assert!(reply[3] & 0x0f == 0 && tsig::mac(&reply).is_some(), "signed SOA query not answered signed");
     let records = dns::axfr_on(&mut s, zone, Some(&key));
     assert!(
         records.as_ref().is_ok_and(|r| r.len() == 4),

@@ -7,7 +7,7 @@
 
 use hickory_proto::rr::RecordType;
 
-use super::query::{QuerySpec, CLASS_ANY, CLASS_CH, CLASS_HS, CLASS_NONE};
+use super::dns::{QuerySpec, CLASS_ANY, CLASS_CH, CLASS_HS, CLASS_NONE};
 
 use RecordType::*;
 

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::dns::{self, name_wire, tcp_read_msg, tcp_write_msg, tsig_mac, tsig_sign, Key};
+use super::dns::{self, name_wire, tcp_read_message, tcp_write_message};
+use super::tsig::{self, Key};
 
 /// How a transfer (AXFR, and IXFR unless said otherwise) goes wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +194,7 @@ impl Ctx {
         let _ = s.set_nonblocking(false);
         let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = s.set_write_timeout(Some(Duration::from_secs(10)));
-        let Ok(q) = tcp_read_msg(&mut s) else { return };
+        let Ok(q) = tcp_read_message(&mut s) else { return };
         let Some((qtype, _)) = question(&q) else { return };
         let (serial, version, fault) = self.snapshot();
         if qtype == dns::TYPE_AXFR || qtype == dns::TYPE_IXFR {
@@ -243,13 +244,13 @@ impl Ctx {
                     x ^= x << 5;
                     m.push(x as u8);
                 }
-                let _ = tcp_write_msg(&mut s, &m);
+                let _ = tcp_write_message(&mut s, &m);
                 return;
             }
         };
         let mut msg = msg;
         self.sign(&mut msg, &q, fault == Fault::BadTsig && qtype != dns::TYPE_SOA);
-        if tcp_write_msg(&mut s, &msg).is_err() {
+        if tcp_write_message(&mut s, &msg).is_err() {
             return;
         }
         match fault {
@@ -268,8 +269,8 @@ impl Ctx {
 
     fn sign(&self, msg: &mut Vec<u8>, request: &[u8], corrupt: bool) {
         if let Some(key) = &self.key {
-            let mac = tsig_mac(request);
-            tsig_sign(msg, key, mac.as_deref(), corrupt);
+            let mac = tsig::mac(request);
+            tsig::sign(msg, key, mac.as_deref(), corrupt);
         }
     }
 
