@@ -154,7 +154,13 @@ impl Transfers {
             Some(s) => timers(s, &bounds),
             None => (bounds.refresh.0, bounds.retry.0, bounds.expire.0),
         };
-        let Some(sec) = e.secondary.as_mut() else { return };
+        let Some(sec) = e.secondary.as_mut() else {
+            // No longer a secondary (reconfigured while the check ran).
+            if let Some(old) = retired {
+                self.registry.retire(old);
+            }
+            return;
+        };
         sec.in_flight = false;
         if success {
             sec.failures = 0;
