@@ -7,7 +7,11 @@
 //! - [`request`]: a borrowed view of a query (header, the one question, the OPT record)
 //!   that is parsed once and never allocates;
 //! - [`edns`]: the parts of EDNS(0) (RFC 6891) a server acts on;
+//! - [`message`]: the slow-path message layer (a header view and a message builder)
+//!   for the transfer side's queries, NOTIFYs and replies;
 //! - [`serial`]: SOA serials compared by RFC 1982 arithmetic;
+//! - [`rdata`]: the record-type table, and RDATA read from presentation format and
+//!   shown as text (the slow path: zone files, control commands, logs);
 //! - [`writer`]: a response writer that encodes into a caller's buffer with name
 //!   compression and all-or-nothing writes of records, so a response that does not fit
 //!   is truncated at a record boundary (RFC 2181 §9).
@@ -25,7 +29,9 @@
 //!   for the types whose RDATA RFC 3597 §4 allows to be compressed.
 
 pub mod edns;
+pub mod message;
 pub mod name;
+pub mod rdata;
 pub mod request;
 pub mod serial;
 pub mod types;

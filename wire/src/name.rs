@@ -156,6 +156,31 @@ impl fmt::Display for Display<'_> {
     }
 }
 
+/// RFC 4034 §6.1 canonical order of two valid wire names: label by label from the
+/// root, each label compared as lowercase bytes, a name before its descendants.
+pub fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let (la, lb) = (label_starts(a), label_starts(b));
+    for (&x, &y) in la.iter().rev().zip(lb.iter().rev()) {
+        let (x, y) = (&a[x + 1..x + 1 + usize::from(a[x])], &b[y + 1..y + 1 + usize::from(b[y])]);
+        let ord = x.iter().map(u8::to_ascii_lowercase).cmp(y.iter().map(u8::to_ascii_lowercase));
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    la.len().cmp(&lb.len())
+}
+
+/// Where each label (not the root) of a valid wire name starts.
+fn label_starts(wire: &[u8]) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < wire.len() && wire[i] != 0 {
+        v.push(i);
+        i += 1 + usize::from(wire[i]);
+    }
+    v
+}
+
 /// Check that `wire` is exactly one valid uncompressed name.
 pub fn check_wire(wire: &[u8]) -> Result<(), NameError> {
     if wire.is_empty() || wire.len() > MAX_NAME_LEN {

@@ -68,10 +68,18 @@ impl Rtype {
         matches!(self.0, 41 | 128..=255) || self == Rtype(0)
     }
 
-    /// Types whose RDATA holds domain names that may be compressed on output
-    /// (RFC 3597 §4: only the RFC 1035 well-known types).
+    /// Where the names that may be compressed on output start in this type's RDATA and
+    /// how many follow one another (RFC 3597 §4: only the RFC 1035 well-known types);
+    /// `None` for every other type. Read from the record-type table.
+    #[inline]
+    pub fn compressed_names(self) -> Option<(usize, usize)> {
+        crate::rdata::descriptor(self)?.compressed_names()
+    }
+
+    /// Whether this type's RDATA holds names that may be compressed on output.
+    #[inline]
     pub fn rdata_compressible(self) -> bool {
-        matches!(self.0, 2 | 5 | 6 | 7 | 8 | 9 | 12 | 14 | 15)
+        self.compressed_names().is_some()
     }
 }
 
@@ -125,6 +133,8 @@ impl Rcode {
 /// Header flag bits in the second 16-bit word of the header.
 pub mod flags {
     pub const QR: u16 = 0x8000;
+    /// The four opcode bits.
+    pub const OPCODE: u16 = 0x7800;
     pub const AA: u16 = 0x0400;
     pub const TC: u16 = 0x0200;
     pub const RD: u16 = 0x0100;

@@ -177,24 +177,19 @@ impl<'a> ResponseWriter<'a> {
         self.put(&ttl.to_be_bytes())?;
         let rdlen_at = self.len;
         self.put(&[0, 0])?;
-        if rtype.rdata_compressible() {
-            self.compressed_rdata(rtype, rdata)?;
-        } else {
-            self.put(rdata)?;
+        match rtype.compressed_names() {
+            Some(names) => self.compressed_rdata(names, rdata)?,
+            None => self.put(rdata)?,
         }
         let rdlen = (self.len - rdlen_at - 2) as u16;
         self.buf[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
         Ok(())
     }
 
-    /// RDATA of an RFC 1035 type with its names compressed. Falls back to a verbatim
-    /// copy if the stored RDATA does not have the expected layout.
-    fn compressed_rdata(&mut self, rtype: Rtype, rdata: &[u8]) -> Result<(), WriteError> {
-        let (skip, names) = match rtype {
-            Rtype::MX => (2, 1),
-            Rtype::SOA | Rtype::MINFO => (0, 2),
-            _ => (0, 1),
-        };
+    /// RDATA of an RFC 1035 type with its names compressed: `names` is where they
+    /// start and how many there are ([`Rtype::compressed_names`]). Falls back to a
+    /// verbatim copy if the stored RDATA does not have the expected layout.
+    fn compressed_rdata(&mut self, (skip, names): (usize, usize), rdata: &[u8]) -> Result<(), WriteError> {
         let mut i = skip.min(rdata.len());
         self.put(&rdata[..i])?;
         for _ in 0..names {

@@ -33,7 +33,7 @@ pub enum LoadErrorKind {
     UnknownType(String),
     BadRdata {
         rtype: String,
-        reason: &'static str,
+        error: shoal_wire::rdata::RdataError,
     },
     /// A record whose owner is not at or below the zone apex.
     OutOfZone {
@@ -70,7 +70,8 @@ impl fmt::Display for LoadErrorKind {
             BadTtl(r) => write!(f, "bad TTL: {r}"),
             UnsupportedClass(c) => write!(f, "unsupported class {c} (only IN is served)"),
             UnknownType(t) => write!(f, "unknown record type {t} (use TYPEnnn and \\# for unknown types)"),
-            BadRdata { rtype, reason } => write!(f, "bad {rtype} RDATA: {reason}"),
+            BadRdata { rtype, error } if error.field.is_empty() => write!(f, "{rtype} RDATA: {}", error.reason),
+            BadRdata { rtype, error } => write!(f, "{rtype} {}: {}", error.field, error.reason),
             OutOfZone { owner } => write!(f, "record {owner} is outside the zone"),
             NoSoa => write!(f, "no SOA record at the zone apex"),
             MultipleSoa { owner } => write!(f, "more than one SOA record (at {owner})"),

@@ -21,9 +21,8 @@
 //! - DNSSEC records (RRSIG, NSEC, NSEC3, DNSKEY, DS) are stored, transferred and
 //!   answered when asked for by type, but answers carry no RRSIGs and no NSEC/NSEC3
 //!   denial proofs for DO queries.
-//! - Presentation format is read through hickory-proto for most types: HTTPS/SVCB with
-//!   quoted values, LOC, APL, IPSECKEY, DHCID, EUI48/64, NID, L32, L64, LP and
-//!   ZONEMD are rejected (RFC 3597 `\#` works for every type).
+//! - Master files: types without a text form in the record-type table (NULL, NXT, A6,
+//!   and types Shoal does not know by name) are read only in the RFC 3597 `\#` form.
 //! - CNAME chains are followed within the query's zone only.
 //! - No DNS UPDATE (RFC 2136).
 

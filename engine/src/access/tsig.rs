@@ -11,6 +11,7 @@
 //! Truncated MACs (§5.2.2.1) are not accepted: a MAC must have the algorithm's length.
 
 use hmac::{Hmac, Mac};
+use shoal_wire::message::{Header, HeaderMut};
 use shoal_wire::name::{lowercase_in_place, skip_name};
 use shoal_wire::{Name, Rtype};
 
@@ -116,13 +117,12 @@ pub struct MalformedTsig;
 
 /// Find the TSIG record if it is the last record of the message.
 pub fn find(msg: &[u8]) -> Result<Option<TsigRecord>, MalformedTsig> {
-    let counts: Vec<usize> =
-        (0..4).map(|i| be16(msg, 4 + 2 * i).map(usize::from)).collect::<Option<_>>().ok_or(MalformedTsig)?;
-    let mut pos = 12;
-    for _ in 0..counts[0] {
+    let h = Header::of(msg).ok_or(MalformedTsig)?;
+    let mut pos = shoal_wire::HEADER_LEN;
+    for _ in 0..h.qdcount() {
         pos = skip_name(msg, pos).map_err(|_| MalformedTsig)? + 4;
     }
-    let total = counts[1] + counts[2] + counts[3];
+    let total = usize::from(h.ancount()) + usize::from(h.nscount()) + usize::from(h.arcount());
     let mut last = None;
     for i in 0..total {
         let start = pos;
@@ -174,9 +174,10 @@ pub fn find(msg: &[u8]) -> Result<Option<TsigRecord>, MalformedTsig> {
 /// The message as it was before signing: TSIG removed, ARCOUNT decremented, original ID.
 fn unsigned_message(msg: &[u8], t: &TsigRecord) -> Vec<u8> {
     let mut m = msg[..t.start].to_vec();
-    m[0..2].copy_from_slice(&t.original_id.to_be_bytes());
-    let ar = u16::from_be_bytes([m[10], m[11]]).saturating_sub(1);
-    m[10..12].copy_from_slice(&ar.to_be_bytes());
+    if let Some(mut h) = HeaderMut::of(&mut m) {
+        h.set_id(t.original_id);
+        h.add_arcount(-1);
+    }
     m
 }
 
@@ -356,8 +357,8 @@ impl<'k> Signer<'k> {
             parts.push(&timers);
         }
         let mac = self.key.algorithm.mac(&self.key.secret, &parts);
-        let id = [msg[0], msg[1]];
-        append_tsig(msg, key, alg, now, &mac, u16::from_be_bytes(id), 0);
+        let id = Header::of(msg).map_or(0, |h| h.id());
+        append_tsig(msg, key, alg, now, &mac, id, 0);
         self.prior_mac = mac;
         self.first = false;
     }
@@ -379,8 +380,9 @@ pub fn append_tsig(msg: &mut Vec<u8>, key: &[u8], alg: &[u8], time: u64, mac: &[
     msg.extend_from_slice(&original_id.to_be_bytes());
     msg.extend_from_slice(&error.to_be_bytes());
     msg.extend_from_slice(&0u16.to_be_bytes());
-    let ar = u16::from_be_bytes([msg[10], msg[11]]) + 1;
-    msg[10..12].copy_from_slice(&ar.to_be_bytes());
+    if let Some(mut h) = HeaderMut::of(msg) {
+        h.add_arcount(1);
+    }
 }
 
 /// Seconds since the Unix epoch.

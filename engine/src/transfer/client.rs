@@ -5,7 +5,8 @@
 
 use crate::access::tsig::{self, Key, Signer, Verifier};
 use crate::metrics::RefreshStats;
-use shoal_wire::{Name, Rtype, Serial};
+use shoal_wire::message::{Header, MessageBuilder, Section};
+use shoal_wire::{Class, Name, Opcode, Rcode, Rtype, Serial};
 use shoal_zonedb::change::diff::Rr;
 use shoal_zonedb::change::xfr_in::{Received, XfrError, XfrParser};
 use shoal_zonedb::text::load::Sink;
@@ -76,35 +77,26 @@ pub enum SoaIn {
 
 /// A request for `zone`/`qtype` with flag word `flags`, carrying `soa` (owner: the
 /// question name) in the given section.
-pub fn soa_message(id: u16, flags: u16, zone: &Name, qtype: Rtype, soa: Option<(&Rr, SoaIn)>) -> Vec<u8> {
-    let mut m = Vec::with_capacity(128);
-    m.extend_from_slice(&id.to_be_bytes());
-    m.extend_from_slice(&flags.to_be_bytes());
-    let (an, ns) = match soa {
-        Some((_, SoaIn::Answer)) => (1u16, 0u16),
-        Some((_, SoaIn::Authority)) => (0, 1),
-        None => (0, 0),
-    };
-    for count in [1, an, ns, 0] {
-        m.extend_from_slice(&count.to_be_bytes());
+pub fn soa_message(
+    id: u16,
+    opcode: Opcode,
+    bits: u16,
+    zone: &Name,
+    qtype: Rtype,
+    soa: Option<(&Rr, SoaIn)>,
+) -> Vec<u8> {
+    let m = MessageBuilder::query(id, opcode, bits).question(zone.as_wire(), qtype, Class::IN);
+    match soa {
+        Some((soa, SoaIn::Answer)) => m.record(Section::Answer, zone.as_wire(), Rtype::SOA, soa.ttl, &soa.rdata),
+        Some((soa, SoaIn::Authority)) => m.record(Section::Authority, zone.as_wire(), Rtype::SOA, soa.ttl, &soa.rdata),
+        None => m,
     }
-    m.extend_from_slice(zone.as_wire());
-    m.extend_from_slice(&qtype.0.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes());
-    if let Some((soa, _)) = soa {
-        m.extend_from_slice(&[0xc0, 12]);
-        m.extend_from_slice(&Rtype::SOA.0.to_be_bytes());
-        m.extend_from_slice(&1u16.to_be_bytes());
-        m.extend_from_slice(&soa.ttl.to_be_bytes());
-        m.extend_from_slice(&(soa.rdata.len() as u16).to_be_bytes());
-        m.extend_from_slice(&soa.rdata);
-    }
-    m
+    .finish()
 }
 
 /// A query for `zone`/`qtype`, with the held SOA in authority for IXFR.
 fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
-    soa_message(id, 0, zone, qtype, held.map(|h| (h, SoaIn::Authority)))
+    soa_message(id, Opcode::QUERY, 0, zone, qtype, held.map(|h| (h, SoaIn::Authority)))
 }
 
 fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
@@ -142,7 +134,7 @@ pub fn query_soa(
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             match sock.recv(&mut buf) {
-                Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 => {
+                Ok(n) if Header::of(&buf[..n]).is_some_and(|h| h.id() == id && h.is_response()) => {
                     resp = Some(buf[..n].to_vec());
                     break 'tries;
                 }
@@ -154,7 +146,7 @@ pub fn query_soa(
         stats.soa_unanswered.inc();
     }
     let mut resp = resp.ok_or(ClientError::Timeout)?;
-    if resp[2] & 0x02 != 0 {
+    if Header::of(&resp).is_some_and(|h| h.is_truncated()) {
         // Truncated: ask again over TCP.
         let mut s = connect(primary)?;
         write_msg(&mut s, &q)?;
@@ -167,9 +159,9 @@ pub fn query_soa(
 }
 
 fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
-    let rcode = resp[3] & 0x0f;
-    if rcode != 0 {
-        return Err(ClientError::Rcode(rcode));
+    let rcode = Header::of(resp).ok_or(ClientError::BadResponse("shorter than a header"))?.rcode();
+    if rcode != Rcode::NOERROR {
+        return Err(ClientError::Rcode(rcode.0 as u8));
     }
     let mut p = XfrParser::new(zone.clone(), Some(0));
     p.feed(resp, &mut shoal_zonedb::text::load::Loaded::default()).map_err(ClientError::Xfr)?;
@@ -242,9 +234,9 @@ pub fn transfer(
             Err(ClientError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof && parser.messages > 0 => break,
             Err(e) => return Err(e),
         };
-        if m.len() < 12 || m[..2] != id.to_be_bytes() {
+        let Some(header) = Header::of(&m).filter(|h| h.id() == id) else {
             return Err(ClientError::BadResponse("response ID does not match"));
-        }
+        };
         // Checked before the message is parsed (the parser counts what it was fed):
         // what is over the limit is never kept.
         if max_bytes > 0 && (parser.bytes + m.len()) as u64 > max_bytes {
@@ -253,8 +245,8 @@ pub fn transfer(
         if let Some(v) = verifier.as_mut() {
             if let Err(e) = v.verify(&m, tsig::now()) {
                 // An unsigned error answer still tells us the RCODE.
-                if m[3] & 0x0f != 0 {
-                    return Err(ClientError::Rcode(m[3] & 0x0f));
+                if header.rcode() != Rcode::NOERROR {
+                    return Err(ClientError::Rcode(header.rcode().0 as u8));
                 }
                 return Err(ClientError::Tsig(e.code));
             }
@@ -279,7 +271,7 @@ pub fn transfer(
 }
 
 fn lone_soa_not_newer(m: &[u8], client_serial: u32) -> bool {
-    if u16::from_be_bytes([m[6], m[7]]) != 1 {
+    if Header::of(m).is_none_or(|h| h.ancount() != 1) {
         return false;
     }
     match soa_serial_any(m) {
@@ -290,8 +282,8 @@ fn lone_soa_not_newer(m: &[u8], client_serial: u32) -> bool {
 
 /// The serial of the first answer record if it is an SOA.
 fn soa_serial_any(m: &[u8]) -> Option<u32> {
-    let mut pos = 12;
-    for _ in 0..u16::from_be_bytes([m[4], m[5]]) {
+    let mut pos = shoal_wire::HEADER_LEN;
+    for _ in 0..Header::of(m)?.qdcount() {
         pos = shoal_wire::name::skip_name(m, pos).ok()? + 4;
     }
     pos = shoal_wire::name::skip_name(m, pos).ok()?;

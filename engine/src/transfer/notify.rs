@@ -7,7 +7,9 @@
 
 use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
-use shoal_wire::{Name, Rtype};
+use shoal_wire::message::{Header, MessageBuilder};
+use shoal_wire::types::flags;
+use shoal_wire::{Name, Opcode, Rcode, Rtype};
 use shoal_zonedb::change::diff::Rr;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -18,7 +20,14 @@ const TRIES: u32 = 4;
 /// Build a NOTIFY message for `zone` carrying `soa`.
 pub fn message(id: u16, zone: &Name, soa: &Rr) -> Vec<u8> {
     // Opcode NOTIFY, AA.
-    super::client::soa_message(id, 0x2400, zone, Rtype::SOA, Some((soa, super::client::SoaIn::Answer)))
+    super::client::soa_message(
+        id,
+        Opcode::NOTIFY,
+        flags::AA,
+        zone,
+        Rtype::SOA,
+        Some((soa, super::client::SoaIn::Answer)),
+    )
 }
 
 /// Send NOTIFYs for `zone` in the background.
@@ -61,8 +70,8 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) -> b
             let deadline = std::time::Instant::now() + wait;
             while std::time::Instant::now() < deadline {
                 match sock.recv(&mut buf) {
-                    Ok(n) if n >= 12 && buf[..2] == id.to_be_bytes() && buf[2] & 0x80 != 0 => {
-                        let rcode = buf[3] & 0x0f;
+                    Ok(n) if Header::of(&buf[..n]).is_some_and(|h| h.id() == id && h.is_response()) => {
+                        let rcode = Header::of(&buf[..n]).map_or(0, |h| h.rcode().0);
                         if rcode == 0 {
                             tracing::info!(%zone, %target, serial, attempt, "NOTIFY acknowledged");
                         } else {
@@ -110,13 +119,11 @@ pub fn check_in<'a>(
         return InVerdict { response: None, refresh: None };
     };
     let name = shoal_wire::name::Display(req.qname.as_wire()).to_string();
+    let header = Header::of(msg).expect("a parsed request has a header");
     let reply = |rcode: u8, signer: Option<(&Key, &[u8])>| {
-        let mut m = Vec::with_capacity(msg.len() + 128);
-        m.extend_from_slice(&msg[..2]);
-        m.push(0x80 | (msg[2] & 0x78) | 0x04);
-        m.push(rcode);
-        m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-        m.extend_from_slice(req.question_bytes());
+        let mut m = MessageBuilder::reply(&header, Rcode(u16::from(rcode)), flags::AA)
+            .question_bytes(req.question_bytes())
+            .finish();
         if let Some((k, mac)) = signer {
             Signer::new(k, mac).sign(&mut m, tsig::now());
         }

@@ -6,6 +6,7 @@
 //! fails gets NOTAUTH with the TSIG error, unsigned (§5.2).
 
 use crate::access::tsig::{self, Key, Signer};
+use shoal_wire::message::HeaderMut;
 use shoal_wire::Request;
 use shoal_zonedb::{answer, Catalog, Options};
 
@@ -22,8 +23,9 @@ pub fn answer_signed(msg: &[u8], keys: &[Key], catalog: &Catalog, tcp: bool, udp
         }
     };
     let mut stripped = msg[..at].to_vec();
-    let ar = u16::from_be_bytes([stripped[10], stripped[11]]).saturating_sub(1);
-    stripped[10..12].copy_from_slice(&ar.to_be_bytes());
+    if let Some(mut h) = HeaderMut::of(&mut stripped) {
+        h.add_arcount(-1);
+    }
     let limit = if tcp { 65535 } else { usize::from(req.edns.map_or(512, |e| e.payload.min(udp_payload).max(512))) };
     let room = key.name.as_wire().len() + key.algorithm.wire_name().len() + key.algorithm.mac_len() + 32;
     let mut out = vec![0u8; limit.saturating_sub(room).max(512)];

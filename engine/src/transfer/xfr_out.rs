@@ -15,6 +15,7 @@
 use crate::access::acl::Acl;
 use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
+use shoal_wire::message::Header;
 use shoal_wire::name::Display;
 use shoal_wire::types::flags;
 use shoal_wire::{Name, Rcode, Request, Rtype, Serial};
@@ -166,12 +167,12 @@ fn ixfr_client_serial(req: &Request<'_>) -> Option<u32> {
 
 /// A single error response to `query`.
 pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, Vec<u8>, u16)>) -> Vec<u8> {
+    let Some(header) = Header::of(query) else { return Vec::new() };
     let mut out = vec![0u8; 1024];
     let mut w = shoal_wire::ResponseWriter::new(&mut out, 1024);
-    let id = u16::from_be_bytes([query[0], query[1]]);
-    let qfl = u16::from_be_bytes([query[2], query[3]]);
+    let (id, qfl) = (header.id(), header.flags());
     let parsed = Request::parse(query).ok();
-    w.header(id, flags::QR | (qfl & 0x7800) | (rcode.0 & 0x0f), u16::from(parsed.is_some()));
+    w.header(id, flags::QR | (qfl & flags::OPCODE) | (rcode.0 & 0x0f), u16::from(parsed.is_some()));
     if let Some(r) = &parsed {
         let _ = w.question(r.question_bytes());
         if let Some(e) = r.edns {
@@ -277,7 +278,7 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
             break;
         }
         let mut m = msg[..n].to_vec();
-        nrec += usize::from(u16::from_be_bytes([m[6], m[7]]));
+        nrec += usize::from(Header::of(&m).map_or(0, |h| h.ancount()));
         if let Some(s) = signer.as_mut() {
             s.sign(&mut m, tsig::now());
         }

@@ -14,10 +14,11 @@
 use crate::answer::prepare::{prepare, Prepared};
 use crate::answer::resolve::{AnswerKind, Resolver};
 use crate::store::catalog::{Catalog, CatalogEntry, ZoneState};
+use shoal_wire::message::Header;
 use shoal_wire::request::{ParseError, Request};
 use shoal_wire::types::flags;
 use shoal_wire::writer::{Owner, ResponseWriter, Section};
-use shoal_wire::{Class, Opcode, Rcode, Rtype};
+use shoal_wire::{Class, Opcode, Rcode, Rtype, HEADER_LEN};
 
 /// The UDP payload size Shoal advertises and caps responses at (DNS flag day 2020).
 pub const DEFAULT_UDP_PAYLOAD: u16 = 1232;
@@ -147,14 +148,15 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
 
 /// FORMERR: the header (ID, opcode, RD) and, when it parsed, the question.
 fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Response {
-    let id = u16::from_be_bytes([query[0], query[1]]);
-    let qfl = u16::from_be_bytes([query[2], query[3]]);
-    let fl = flags::QR | (qfl & (0x7800 | flags::RD)) | Rcode::FORMERR.0;
+    let Some(h) = Header::of(query) else {
+        return Response { len: 0, outcome: Outcome::Dropped, qtype: Rtype(0), zone: None };
+    };
+    let fl = flags::QR | (h.flags() & (flags::OPCODE | flags::RD)) | Rcode::FORMERR.0;
     let mut w = ResponseWriter::new(out, 512);
-    let q = question_end.filter(|&e| e - 12 <= 500);
-    w.header(id, fl, u16::from(q.is_some()));
+    let q = question_end.filter(|&e| e - HEADER_LEN <= 500);
+    w.header(h.id(), fl, u16::from(q.is_some()));
     if let Some(e) = q {
-        let _ = w.question(&query[12..e]);
+        let _ = w.question(&query[HEADER_LEN..e]);
     }
     let len = w.finish();
     let outcome = Outcome::Answered { rcode: Rcode::FORMERR, kind: AnswerKind::Other, truncated: false };

@@ -67,7 +67,7 @@ pub fn with_serial(s: &Snapshot, serial: u32) -> Result<Snapshot, ApplyError> {
 }
 
 fn show(r: &Rr) -> String {
-    format!("{} {} {}", Display(r.owner.as_wire()), crate::text::presentation::rtype_name(r.rtype), r.rdata.len())
+    format!("{} {} {}", Display(r.owner.as_wire()), shoal_wire::rdata::rtype_name(r.rtype), r.rdata.len())
 }
 
 /// A delta larger than this many nodes, or than an eighth of the base, is folded into

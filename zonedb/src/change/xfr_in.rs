@@ -15,8 +15,10 @@
 use crate::change::diff::{soa_serial, Diff, Rr};
 use crate::change::xfr_out::RrRef;
 use crate::text::load::Sink;
+use shoal_wire::message::Header;
 use shoal_wire::name::{is_subdomain, parse_name, Display};
-use shoal_wire::{Name, NameBuf, Rtype};
+use shoal_wire::rdata::field::Field;
+use shoal_wire::{Name, NameBuf, Rcode, Rtype};
 
 /// Why a transfer stream is unusable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,19 +117,15 @@ impl XfrParser {
     pub fn feed(&mut self, msg: &[u8], full: &mut dyn Sink) -> Result<(), XfrError> {
         self.messages += 1;
         self.bytes += msg.len();
-        if msg.len() < 12 {
-            return Err(XfrError::Malformed("shorter than a header"));
-        }
-        if msg[2] & 0x80 == 0 {
+        let header = Header::of(msg).ok_or(XfrError::Malformed("shorter than a header"))?;
+        if !header.is_response() {
             return Err(XfrError::Malformed("not a response"));
         }
-        let rcode = msg[3] & 0x0f;
-        if rcode != 0 {
-            return Err(XfrError::Rcode(rcode));
+        if header.rcode() != Rcode::NOERROR {
+            return Err(XfrError::Rcode(header.rcode().0 as u8));
         }
-        let qd = u16::from_be_bytes([msg[4], msg[5]]);
-        let an = u16::from_be_bytes([msg[6], msg[7]]);
-        let mut pos = 12;
+        let (qd, an) = (header.qdcount(), header.ancount());
+        let mut pos = shoal_wire::HEADER_LEN;
         let mut scratch = NameBuf::default();
         for _ in 0..qd {
             pos = parse_name(msg, pos, &mut scratch).map_err(|_| XfrError::Malformed("bad question"))? + 4;
@@ -244,28 +242,6 @@ impl XfrParser {
     }
 }
 
-/// How the names inside a type's RDATA are laid out, for decompression.
-#[derive(Clone, Copy)]
-enum Field {
-    Name,
-    Fixed(usize),
-    CharString,
-}
-
-fn layout(t: Rtype) -> &'static [Field] {
-    use Field::*;
-    match t.0 {
-        2..=5 | 7..=9 | 12 | 39 => &[Name],
-        6 => &[Name, Name],
-        14 | 17 => &[Name, Name],
-        15 | 18 | 21 | 36 => &[Fixed(2), Name],
-        26 => &[Fixed(2), Name, Name],
-        33 => &[Fixed(6), Name],
-        35 => &[Fixed(4), CharString, CharString, CharString, Name],
-        _ => &[],
-    }
-}
-
 /// Read one record at `pos` into `owner` (lowercased, as `parse_name` reads every
 /// name) and `rdata` (names in it decompressed): its type, class, TTL, and the offset after it.
 fn read_rr(
@@ -287,22 +263,29 @@ fn read_rr(
     }
     rdata.clear();
     let mut i = start;
-    for f in layout(rtype) {
-        match *f {
-            Field::Name => {
-                let mut n = NameBuf::default();
-                i = parse_name(msg, i, &mut n).map_err(|_| XfrError::Malformed("bad name in RDATA"))?;
-                rdata.extend_from_slice(n.as_wire());
+    // Names are decompressed where the record-type table says a sender may have
+    // compressed them (the types whose names are lowercased in canonical form, as RFC
+    // 3597 §4 and RFC 4034 §6.2 list them); the rest of the RDATA is copied as it is.
+    for f in shoal_wire::rdata::descriptor(rtype).map_or(&[][..], |d| d.fields) {
+        match f {
+            Field::Name(n) if n.canonical_lower => {
+                let mut name = NameBuf::default();
+                i = parse_name(msg, i, &mut name).map_err(|_| XfrError::Malformed("bad name in RDATA"))?;
+                rdata.extend_from_slice(name.as_wire());
             }
-            Field::Fixed(k) => {
-                rdata.extend_from_slice(msg.get(i..i + k).ok_or(XfrError::Malformed("short RDATA"))?);
-                i += k;
-            }
-            Field::CharString => {
+            Field::CharString(_) => {
                 let l = *msg.get(i).ok_or(XfrError::Malformed("short RDATA"))? as usize;
                 rdata.extend_from_slice(msg.get(i..i + 1 + l).ok_or(XfrError::Malformed("short RDATA"))?);
                 i += 1 + l;
             }
+            f => match f.fixed_len() {
+                Some(k) => {
+                    rdata.extend_from_slice(msg.get(i..i + k).ok_or(XfrError::Malformed("short RDATA"))?);
+                    i += k;
+                }
+                // A field of varying length: the rest goes as it is.
+                None => break,
+            },
         }
         if i > end {
             return Err(XfrError::Malformed("RDATA fields run past RDLENGTH"));

@@ -72,12 +72,7 @@ fn find_pointers(msg: &[u8], start: usize, n: usize) -> Option<Vec<u16>> {
         let rtype = Rtype(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]));
         let rdlen = u16::from_be_bytes([*msg.get(pos + 8)?, *msg.get(pos + 9)?]) as usize;
         let rdata = pos + 10;
-        if rtype.rdata_compressible() {
-            let (skip, names) = match rtype {
-                Rtype::MX => (2, 1),
-                Rtype::SOA | Rtype::MINFO => (0, 2),
-                _ => (0, 1),
-            };
+        if let Some((skip, names)) = rtype.compressed_names() {
             let mut p = rdata + skip;
             for _ in 0..names {
                 if p >= rdata + rdlen {

@@ -36,14 +36,10 @@ pub fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_
 }
 
 /// Where the name whose addresses go in the additional section sits in the RDATA of
-/// `t` (NS, MX, SRV); `None` for types without additional processing.
+/// `t` (NS, MX, SRV, as the record-type table says); `None` for other types.
+#[inline]
 pub fn target_offset(t: Rtype) -> Option<usize> {
-    match t {
-        Rtype::NS => Some(0),
-        Rtype::MX => Some(2),
-        Rtype::SRV => Some(6),
-        _ => None,
-    }
+    shoal_wire::rdata::descriptor(t)?.additional_target()
 }
 
 /// Addresses of MX, NS and SRV targets that live in `zone`. For a referral (`cut`

@@ -7,13 +7,7 @@
 //! Tokens borrow from the file's text; one `Vec` is reused across entries, so lexing a
 //! large zone does not allocate per record.
 
-/// One token of an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Token<'a> {
-    /// The raw text, escapes undecoded; without the quotes for a quoted string.
-    pub text: &'a str,
-    pub quoted: bool,
-}
+pub use shoal_wire::rdata::Token;
 
 /// A syntax error of the lexer itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,19 +1,20 @@
-//! Reading a zone from master files (RFC 1035 §5) into a flat list of [`Record`]s.
+//! Reading a zone from master files (RFC 1035 §5) into a [`Sink`]: a flat list of
+//! [`Record`]s, or a zone compiled as it is read.
 //!
 //! Handles `$ORIGIN`, `$TTL`, `$INCLUDE` (relative to the including file, nested at
-//! most 16 deep, with an optional origin), owners inherited from the previous entry,
-//! TTL and class in either order, `@`, relative names, and every type `rdata` knows.
-//! Errors are collected (up to [`MAX_ERRORS`]) so `shoal check` can show them all, each
-//! with zone, file and line. Structural rules (SOA, CNAME) are checked when the
-//! snapshot is compiled.
+//! most 16 deep, with an optional origin), BIND's `$GENERATE`, owners inherited from the
+//! previous entry, TTL and class in either order, `@`, relative names, and the RDATA of
+//! every type in the record-type table (`shoal_wire::rdata`). Errors are collected (up
+//! to [`MAX_ERRORS`]) so `shoal check` can show them all, each with zone, file, line and
+//! field. Structural rules (SOA, CNAME) are checked when the snapshot is compiled.
 //!
 //! A record's TTL, when not given, is `$TTL`, else the last explicit TTL, else 3600
 //! (Knot's and NSD's default).
 
 use crate::error::{LoadError, LoadErrorKind};
 use crate::text::lexer::{Lexer, Token};
-use crate::text::{presentation as text, rdata};
 use shoal_wire::name::{is_subdomain, lowercase_in_place, Display};
+use shoal_wire::rdata::{self, rtype_from_text, rtype_name, text};
 use shoal_wire::{Name, Rtype};
 use std::path::{Path, PathBuf};
 
@@ -158,90 +159,160 @@ impl<'z, S: Sink> State<'z, S> {
             };
             let line = entry.line;
             let first = toks[0].text;
+            if !entry.blank_owner && first.eq_ignore_ascii_case("$GENERATE") {
+                let at = Place { path, line, file: file_idx };
+                self.generate(&toks[1..], at, &origin, &mut owner, &mut rd);
+                continue;
+            }
             if !entry.blank_owner && first.starts_with('$') && !toks[0].quoted {
                 self.directive(&toks, path, line, &mut origin, depth);
                 continue;
             }
-            let mut i = 0;
-            if !entry.blank_owner {
-                match text::name(first, &origin) {
-                    Ok(mut n) => {
-                        lowercase_in_place(&mut n);
-                        owner = Some(n);
-                    }
-                    Err(r) => {
-                        self.error(path, line, LoadErrorKind::BadOwner(r));
-                        owner = None;
-                        continue;
-                    }
+            let at = Place { path, line: entry.line, file: file_idx };
+            self.record(&toks, entry.blank_owner, at, &origin, &mut owner, &mut rd);
+        }
+    }
+
+    /// One record entry (owner unless `blank_owner`, then TTL and class in either
+    /// order, type, RDATA) into the sink; `owner` is the previous entry's owner and
+    /// becomes this one's.
+    fn record(
+        &mut self,
+        toks: &[Token<'_>],
+        blank_owner: bool,
+        at: Place<'_>,
+        origin: &[u8],
+        owner: &mut Option<Vec<u8>>,
+        rd: &mut Vec<u8>,
+    ) {
+        let (path, line) = (at.path, at.line);
+        let first = toks[0].text;
+        let mut i = 0;
+        if !blank_owner {
+            match text::name(first, origin) {
+                Ok(mut n) => {
+                    lowercase_in_place(&mut n);
+                    *owner = Some(n);
                 }
-                i = 1;
+                Err(r) => {
+                    self.error(path, line, LoadErrorKind::BadOwner(r));
+                    *owner = None;
+                    return;
+                }
             }
-            let Some(own) = owner.as_ref() else {
-                self.error(path, line, LoadErrorKind::NoOwner);
-                continue;
-            };
-            // [TTL] [class] or [class] [TTL], then the type.
-            let mut ttl = None;
-            let mut class_seen = false;
-            let mut bad = false;
-            for _ in 0..2 {
-                let Some(t) = toks.get(i) else { break };
-                if ttl.is_none() && text::is_ttl(t.text) {
-                    match text::ttl(t.text) {
-                        Ok(v) => ttl = Some(v),
-                        Err(r) => {
-                            self.error(path, line, LoadErrorKind::BadTtl(r));
-                            bad = true;
-                        }
-                    }
-                    i += 1;
-                } else if !class_seen && is_class(t.text) {
-                    if !t.text.eq_ignore_ascii_case("IN") && !t.text.eq_ignore_ascii_case("CLASS1") {
-                        self.error(path, line, LoadErrorKind::UnsupportedClass(t.text.to_string()));
+            i = 1;
+        }
+        let Some(own) = owner.as_ref() else {
+            self.error(path, line, LoadErrorKind::NoOwner);
+            return;
+        };
+        // [TTL] [class] or [class] [TTL], then the type.
+        let mut ttl = None;
+        let mut class_seen = false;
+        let mut bad = false;
+        for _ in 0..2 {
+            let Some(t) = toks.get(i) else { break };
+            if ttl.is_none() && text::is_ttl(t.text) {
+                match text::ttl(t.text) {
+                    Ok(v) => ttl = Some(v),
+                    Err(r) => {
+                        self.error(path, line, LoadErrorKind::BadTtl(r));
                         bad = true;
                     }
-                    class_seen = true;
-                    i += 1;
+                }
+                i += 1;
+            } else if !class_seen && is_class(t.text) {
+                if !t.text.eq_ignore_ascii_case("IN") && !t.text.eq_ignore_ascii_case("CLASS1") {
+                    self.error(path, line, LoadErrorKind::UnsupportedClass(t.text.to_string()));
+                    bad = true;
+                }
+                class_seen = true;
+                i += 1;
+            }
+        }
+        if bad {
+            return;
+        }
+        let Some(tt) = toks.get(i) else {
+            self.error(path, line, LoadErrorKind::UnknownType("(missing)".into()));
+            return;
+        };
+        let Some(rtype) = rtype_from_text(tt.text) else {
+            self.error(path, line, LoadErrorKind::UnknownType(tt.text.to_string()));
+            return;
+        };
+        i += 1;
+        if !is_subdomain(own, self.apex.as_wire()) {
+            self.error(path, line, LoadErrorKind::OutOfZone { owner: Display(own).to_string() });
+            return;
+        }
+        rd.clear();
+        if let Err(error) = rdata::parse(rtype, &toks[i..], origin, rd) {
+            self.error(path, line, LoadErrorKind::BadRdata { rtype: rtype_name(rtype).into_owned(), error });
+            return;
+        }
+        let ttl = match ttl {
+            Some(v) => {
+                self.last_ttl = Some(v);
+                v
+            }
+            None => self.default_ttl.or(self.last_ttl).unwrap_or(DEFAULT_TTL),
+        };
+        self.sink.record(own, rtype, ttl, rd, at.file, line as u32);
+    }
+
+    /// BIND's `$GENERATE range lhs [ttl] [class] type rhs`: one record per value of the
+    /// range (`start-stop[/step]`), with `$` in `lhs` and `rhs` replaced by the value,
+    /// `${offset[,width[,base]]}` by the value plus `offset` written `width` wide in
+    /// `base` (`d`, `o`, `x`, `X`, or `n`/`N` for reversed nibbles with dots), and `\$`
+    /// by a dollar sign. Each generated entry is read as if it were written out.
+    fn generate(
+        &mut self,
+        toks: &[Token<'_>],
+        at: Place<'_>,
+        origin: &[u8],
+        owner: &mut Option<Vec<u8>>,
+        rd: &mut Vec<u8>,
+    ) {
+        let fail = |st: &mut Self, why: String| {
+            st.error(at.path, at.line, LoadErrorKind::Directive(format!("$GENERATE: {why}")))
+        };
+        if toks.len() < 3 {
+            return fail(self, "needs a range, an owner, a type and RDATA".into());
+        }
+        let Some((start, stop, step)) = generate_range(toks[0].text) else {
+            return fail(self, format!("bad range {:?} (start-stop[/step])", toks[0].text));
+        };
+        if (stop - start) / step >= MAX_GENERATED {
+            return fail(self, format!("more than {MAX_GENERATED} records"));
+        }
+        let mut value = start;
+        while value <= stop {
+            let mut line_text = String::new();
+            for (k, t) in toks[1..].iter().enumerate() {
+                if k > 0 {
+                    line_text.push(' ');
+                }
+                // The owner and the RDATA fields are templates; TTL, class and type are not,
+                // but substituting in them is harmless: they hold no `$`.
+                let quoted = t.quoted;
+                if quoted {
+                    line_text.push('"');
+                }
+                if let Err(why) = substitute(t.text, value, &mut line_text) {
+                    return fail(self, why);
+                }
+                if quoted {
+                    line_text.push('"');
                 }
             }
-            if bad {
-                continue;
+            let mut lx = Lexer::new(&line_text);
+            let mut generated = Vec::with_capacity(toks.len());
+            match lx.next_entry(&mut generated) {
+                Ok(Some(_)) => self.record(&generated, false, at, origin, owner, rd),
+                _ => return fail(self, format!("generated {line_text:?} does not read as a record")),
             }
-            let Some(tt) = toks.get(i) else {
-                self.error(path, line, LoadErrorKind::UnknownType("(missing)".into()));
-                continue;
-            };
-            let Some(rtype) = text::rtype(tt.text) else {
-                self.error(path, line, LoadErrorKind::UnknownType(tt.text.to_string()));
-                continue;
-            };
-            i += 1;
-            if !is_subdomain(own, self.apex.as_wire()) {
-                self.error(path, line, LoadErrorKind::OutOfZone { owner: Display(own).to_string() });
-                continue;
-            }
-            rd.clear();
-            if let Err(reason) = rdata::parse(rtype, &toks[i..], &origin, &mut rd) {
-                self.error(path, line, LoadErrorKind::BadRdata { rtype: text::rtype_name(rtype), reason });
-                continue;
-            }
-            if rd.len() > u16::MAX as usize {
-                self.error(
-                    path,
-                    line,
-                    LoadErrorKind::BadRdata { rtype: text::rtype_name(rtype), reason: "RDATA longer than 65535 bytes" },
-                );
-                continue;
-            }
-            let ttl = match ttl {
-                Some(v) => {
-                    self.last_ttl = Some(v);
-                    v
-                }
-                None => self.default_ttl.or(self.last_ttl).unwrap_or(DEFAULT_TTL),
-            };
-            self.sink.record(own, rtype, ttl, &rd, file_idx, line as u32);
+            value += step;
         }
     }
 
@@ -295,6 +366,85 @@ impl<'z, S: Sink> State<'z, S> {
     }
 }
 
+/// Records one `$GENERATE` may make.
+const MAX_GENERATED: u64 = 1_000_000;
+
+/// Where an entry was read: the file, its line and the file's index in the sink.
+#[derive(Clone, Copy)]
+struct Place<'p> {
+    path: &'p Path,
+    line: usize,
+    file: u16,
+}
+
+/// `start-stop[/step]` of `$GENERATE`.
+fn generate_range(t: &str) -> Option<(u64, u64, u64)> {
+    let (range, step) = match t.split_once('/') {
+        Some((r, s)) => (r, s.parse().ok().filter(|&s: &u64| s > 0)?),
+        None => (t, 1),
+    };
+    let (a, b) = range.split_once('-')?;
+    let (start, stop): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+    (start <= stop).then_some((start, stop, step))
+}
+
+/// Write `template` with `$` and `${offset,width,base}` replaced for `value`.
+fn substitute(template: &str, value: u64, out: &mut String) -> Result<(), String> {
+    let b = template.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if b.get(i + 1) == Some(&b'$') => {
+                out.push('$');
+                i += 2;
+            }
+            b'$' if b.get(i + 1) == Some(&b'{') => {
+                let end = template[i..].find('}').ok_or("unterminated ${...}")? + i;
+                modifier(&template[i + 2..end], value, out)?;
+                i = end + 1;
+            }
+            b'$' => {
+                out.push_str(&value.to_string());
+                i += 1;
+            }
+            _ => {
+                let ch = template[i..].chars().next().expect("in bounds");
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `offset[,width[,base]]` applied to `value`.
+fn modifier(spec: &str, value: u64, out: &mut String) -> Result<(), String> {
+    let mut parts = spec.split(',');
+    let bad = || format!("bad modifier ${{{spec}}}");
+    let offset: i64 = parts.next().filter(|p| !p.is_empty()).map_or(Ok(0), str::parse).map_err(|_| bad())?;
+    let width: usize = parts.next().map_or(Ok(0), str::parse).map_err(|_| bad())?;
+    let base = parts.next().unwrap_or("d");
+    if parts.next().is_some() || width > 255 {
+        return Err(bad());
+    }
+    let v = u64::try_from(i64::try_from(value).map_err(|_| bad())? + offset).map_err(|_| bad())?;
+    let digits = match base {
+        "d" => format!("{v:0width$}"),
+        "o" => format!("{v:0width$o}"),
+        "x" => format!("{v:0width$x}"),
+        "X" => format!("{v:0width$X}"),
+        "n" | "N" => {
+            // Reversed nibbles, dot-separated, `width` nibbles at least (BIND's `n`).
+            let hex = format!("{v:0width$x}");
+            let hex = if base == "N" { hex.to_uppercase() } else { hex };
+            hex.chars().rev().map(String::from).collect::<Vec<_>>().join(".")
+        }
+        _ => return Err(bad()),
+    };
+    out.push_str(&digits);
+    Ok(())
+}
+
 fn is_class(t: &str) -> bool {
     ["IN", "CH", "CS", "HS", "NONE", "ANY"].iter().any(|c| c.eq_ignore_ascii_case(t))
         || (t.len() > 5 && t[..5].eq_ignore_ascii_case("CLASS") && t[5..].parse::<u16>().is_ok())
@@ -315,6 +465,45 @@ mod tests {
 
     fn apex() -> Name {
         from_ascii("example.com.").unwrap()
+    }
+
+    #[test]
+    fn bind_generate_with_modifiers() {
+        let z = "@ SOA ns1 hm 1 2 3 4 5\n\
+                 $GENERATE 1-3 host-$ A 192.0.2.$\n\
+                 $GENERATE 10-14/2 ${-10,3,d}.gen 300 IN CNAME h${0,2,x}.example.net.\n\
+                 $GENERATE 26-26 ${0,4,n} PTR \\$-literal\n";
+        let l = load_str(&apex(), z, Path::new("z")).unwrap();
+        let shown: Vec<(String, u32)> = l.records[1..]
+            .iter()
+            .map(|r| {
+                let mut rd = String::new();
+                shoal_wire::rdata::format(r.rtype, &r.rdata, &mut rd);
+                (format!("{} {}", r.owner, rd), r.line)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("host-1.example.com. 192.0.2.1".to_string(), 2),
+                ("host-2.example.com. 192.0.2.2".to_string(), 2),
+                ("host-3.example.com. 192.0.2.3".to_string(), 2),
+                ("000.gen.example.com. h0a.example.net.".to_string(), 3),
+                ("002.gen.example.com. h0c.example.net.".to_string(), 3),
+                ("004.gen.example.com. h0e.example.net.".to_string(), 3),
+                ("a.1.0.0.example.com. \\$-literal.example.com.".to_string(), 4),
+            ]
+        );
+        assert_eq!(l.records[4].ttl, 300);
+        for bad in [
+            "$GENERATE 5-1 x A 192.0.2.1",
+            "$GENERATE 1-2 x",
+            "$GENERATE 1-2 ${1,2,q} A 192.0.2.1",
+            "$GENERATE 0-2000000 x A 192.0.2.1",
+        ] {
+            let e = load_str(&apex(), &format!("@ SOA ns1 hm 1 2 3 4 5\n{bad}\n"), Path::new("z")).unwrap_err();
+            assert!(e[0].to_string().contains("$GENERATE"), "{bad}: {}", e[0]);
+        }
     }
 
     #[test]
@@ -339,7 +528,11 @@ mod tests {
         let errs = load_str(&apex(), z, Path::new("zones/x.zone")).unwrap_err();
         assert_eq!(errs.len(), 3);
         assert_eq!(errs[0].line, 2);
-        assert!(errs[0].to_string().starts_with("zones/x.zone:2: zone example.com.: bad A RDATA"));
+        assert!(
+            errs[0].to_string().starts_with("zones/x.zone:2: zone example.com.: A address: bad IPv4 address"),
+            "{}",
+            errs[0]
+        );
         assert!(matches!(errs[1].kind, LoadErrorKind::OutOfZone { .. }));
         assert_eq!(errs[2].line, 5);
     }

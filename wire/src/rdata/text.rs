@@ -1,11 +1,14 @@
-//! Presentation-format fields (RFC 1035 §5.1 and the type RFCs) decoded into wire form:
-//! domain names (relative names completed with the origin, `@`, escapes),
-//! character-strings, TTLs with units, numbers, and record type mnemonics.
+//! Presentation-format primitives (RFC 1035 §5.1 and the type RFCs), both ways: domain
+//! names (relative names completed with the origin, `@`, escapes), character-strings,
+//! TTLs with units, numbers, hex, base64, base32hex, RRSIG times and type bitmaps, read
+//! into wire form and written back as text.
 //!
-//! Errors are short static reasons; the loader adds zone, file and line.
+//! Errors are short static reasons; the field dispatcher adds the field's name and the
+//! loader the zone, file and line.
 
-use shoal_wire::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
-use shoal_wire::Rtype;
+use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
+use data_encoding::{BASE32HEX_NOPAD, BASE64};
+use std::fmt::Write as _;
 
 /// A field could not be decoded; the text says why.
 pub type FieldResult<T> = Result<T, &'static str>;
@@ -196,94 +199,6 @@ pub fn hex_into(text: &str, out: &mut Vec<u8>) -> FieldResult<()> {
     Ok(())
 }
 
-/// Record type mnemonics this server knows by name (RFC 3597 `TYPEnnn` always works).
-const TYPES: &[(&str, u16)] = &[
-    ("A", 1),
-    ("NS", 2),
-    ("MD", 3),
-    ("MF", 4),
-    ("CNAME", 5),
-    ("SOA", 6),
-    ("MB", 7),
-    ("MG", 8),
-    ("MR", 9),
-    ("NULL", 10),
-    ("WKS", 11),
-    ("PTR", 12),
-    ("HINFO", 13),
-    ("MINFO", 14),
-    ("MX", 15),
-    ("TXT", 16),
-    ("RP", 17),
-    ("AFSDB", 18),
-    ("X25", 19),
-    ("ISDN", 20),
-    ("RT", 21),
-    ("NSAP", 22),
-    ("SIG", 24),
-    ("KEY", 25),
-    ("PX", 26),
-    ("GPOS", 27),
-    ("AAAA", 28),
-    ("LOC", 29),
-    ("NXT", 30),
-    ("SRV", 33),
-    ("NAPTR", 35),
-    ("KX", 36),
-    ("CERT", 37),
-    ("A6", 38),
-    ("DNAME", 39),
-    ("APL", 42),
-    ("DS", 43),
-    ("SSHFP", 44),
-    ("IPSECKEY", 45),
-    ("RRSIG", 46),
-    ("NSEC", 47),
-    ("DNSKEY", 48),
-    ("DHCID", 49),
-    ("NSEC3", 50),
-    ("NSEC3PARAM", 51),
-    ("TLSA", 52),
-    ("SMIMEA", 53),
-    ("HIP", 55),
-    ("CDS", 59),
-    ("CDNSKEY", 60),
-    ("OPENPGPKEY", 61),
-    ("CSYNC", 62),
-    ("ZONEMD", 63),
-    ("SVCB", 64),
-    ("HTTPS", 65),
-    ("SPF", 99),
-    ("NID", 104),
-    ("L32", 105),
-    ("L64", 106),
-    ("LP", 107),
-    ("EUI48", 108),
-    ("EUI64", 109),
-    ("TKEY", 249),
-    ("TSIG", 250),
-    ("IXFR", 251),
-    ("AXFR", 252),
-    ("ANY", 255),
-    ("URI", 256),
-    ("CAA", 257),
-    ("AVC", 258),
-    ("DLV", 32769),
-];
-
-/// A type mnemonic or `TYPEnnn` (case-insensitive).
-pub fn rtype(text: &str) -> Option<Rtype> {
-    if text.len() > 4 && text[..4].eq_ignore_ascii_case("TYPE") {
-        return text[4..].parse().ok().map(Rtype);
-    }
-    TYPES.iter().find(|(n, _)| n.eq_ignore_ascii_case(text)).map(|&(_, v)| Rtype(v))
-}
-
-/// The mnemonic of a type, or `TYPEnnn`.
-pub fn rtype_name(t: Rtype) -> String {
-    TYPES.iter().find(|&&(_, v)| v == t.0).map_or_else(|| format!("TYPE{}", t.0), |(n, _)| n.to_string())
-}
-
 /// Append an RFC 4034 §4.1.2 type bitmap for `types`.
 pub fn type_bitmap_into(types: &mut [u16], out: &mut Vec<u8>) {
     types.sort_unstable();
@@ -302,6 +217,137 @@ pub fn type_bitmap_into(types: &mut [u16], out: &mut Vec<u8>) {
         out.push(max as u8);
         out.extend_from_slice(&bits[..max]);
     }
+}
+
+/// Base64 (RFC 4648), possibly split by the caller's joining of tokens.
+pub fn base64_into(text: &str, out: &mut Vec<u8>) -> FieldResult<()> {
+    let v = BASE64.decode(text.as_bytes()).map_err(|_| "bad base64")?;
+    out.extend_from_slice(&v);
+    Ok(())
+}
+
+/// Base32hex without padding (RFC 4648 §7, as NSEC3 writes hashed names), any case.
+pub fn base32hex(text: &str) -> FieldResult<Vec<u8>> {
+    BASE32HEX_NOPAD.decode(text.to_ascii_uppercase().as_bytes()).map_err(|_| "bad base32hex")
+}
+
+/// An RRSIG time: `YYYYMMDDHHmmSS` or seconds since the epoch (RFC 4034 §3.2), taken
+/// modulo 2^32 (serial-number arithmetic, RFC 4034 §3.1.5).
+pub fn sig_time(text: &str) -> FieldResult<u32> {
+    if text.len() == 14 && text.bytes().all(|c| c.is_ascii_digit()) {
+        let n = |a: usize, b: usize| text[a..b].parse::<i64>().unwrap_or(0);
+        let (y, mo, d, h, mi, se) = (n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14));
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+            return Err("bad YYYYMMDDHHmmSS time");
+        }
+        let t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+        return Ok(t.rem_euclid(1 << 32) as u32);
+    }
+    u32_field(text)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The date of a day count since 1970-01-01: (year, month, day).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Write a domain name in presentation form, absolute, with `\.`, `\\` and `\DDD`
+/// escapes where a label needs them.
+pub fn push_name(out: &mut String, wire: &[u8]) {
+    let _ = write!(out, "{}", crate::name::Display(wire));
+}
+
+/// Write a character-string in quotes, `"` and `\` escaped, bytes outside printable
+/// ASCII as `\DDD`.
+pub fn push_char_string(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    push_escaped(out, bytes);
+    out.push('"');
+}
+
+/// Write bytes as the inside of a quoted string.
+pub fn push_escaped(out: &mut String, bytes: &[u8]) {
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => {
+                let _ = write!(out, "\\{b:03}");
+            }
+        }
+    }
+}
+
+/// Write bytes as uppercase hex (as Knot writes digests and fingerprints).
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    for b in bytes {
+        let _ = write!(out, "{b:02X}");
+    }
+}
+
+/// Write bytes as base64.
+pub fn push_base64(out: &mut String, bytes: &[u8]) {
+    out.push_str(&BASE64.encode(bytes));
+}
+
+/// Write bytes as base32hex without padding, uppercase (NSEC3 hashed owner names).
+pub fn push_base32hex(out: &mut String, bytes: &[u8]) {
+    out.push_str(&BASE32HEX_NOPAD.encode(bytes));
+}
+
+/// Write an RRSIG time as `YYYYMMDDHHmmSS`.
+pub fn push_sig_time(out: &mut String, t: u32) {
+    let t = i64::from(t);
+    let (y, m, d) = civil_from_days(t.div_euclid(86400));
+    let s = t.rem_euclid(86400);
+    let _ = write!(out, "{y:04}{m:02}{d:02}{:02}{:02}{:02}", s / 3600, s / 60 % 60, s % 60);
+}
+
+/// The types of an RFC 4034 §4.1.2 type bitmap, in order.
+pub fn bitmap_types(mut b: &[u8]) -> FieldResult<Vec<u16>> {
+    let mut types = Vec::new();
+    let mut last_window = None;
+    while !b.is_empty() {
+        if b.len() < 2 {
+            return Err("truncated type bitmap");
+        }
+        let (window, len) = (b[0], usize::from(b[1]));
+        if len == 0 || len > 32 || b.len() < 2 + len || last_window.is_some_and(|w| w >= window) {
+            return Err("bad type bitmap");
+        }
+        last_window = Some(window);
+        for (i, &byte) in b[2..2 + len].iter().enumerate() {
+            for bit in 0..8 {
+                if byte & (0x80 >> bit) != 0 {
+                    types.push(u16::from(window) << 8 | (i * 8 + bit) as u16);
+                }
+            }
+        }
+        b = &b[2 + len..];
+    }
+    Ok(types)
 }
 
 #[cfg(test)]
@@ -332,11 +378,26 @@ mod tests {
     }
 
     #[test]
-    fn types_by_name_and_number() {
-        assert_eq!(rtype("aaaa"), Some(Rtype::AAAA));
-        assert_eq!(rtype("TYPE65000"), Some(Rtype(65000)));
-        assert_eq!(rtype("BOGUS"), None);
-        assert_eq!(rtype_name(Rtype(65000)), "TYPE65000");
+    fn rrsig_times_both_ways() {
+        assert_eq!(sig_time("20240101000000").unwrap(), 1704067200);
+        assert_eq!(sig_time("1704067200").unwrap(), 1704067200);
+        assert!(sig_time("20241301000000").is_err());
+        let mut s = String::new();
+        push_sig_time(&mut s, 1704067200);
+        assert_eq!(s, "20240101000000");
+        s.clear();
+        push_sig_time(&mut s, sig_time("20380119031408").unwrap());
+        assert_eq!(s, "20380119031408");
+    }
+
+    #[test]
+    fn strings_are_quoted_with_escapes() {
+        let mut s = String::new();
+        push_char_string(&mut s, b"a \"b\" \\ \x07");
+        assert_eq!(s, "\"a \\\"b\\\" \\\\ \\007\"");
+        let mut back = Vec::new();
+        char_string_into(&s[1..s.len() - 1], &mut back).unwrap();
+        assert_eq!(&back[1..], b"a \"b\" \\ \x07");
     }
 
     #[test]
@@ -349,5 +410,33 @@ mod tests {
         expected.extend_from_slice(&[0; 26]);
         expected.push(0x20);
         assert_eq!(out, expected);
+        assert_eq!(bitmap_types(&out).unwrap(), [1, 15, 46, 47, 1234]);
+        assert!(bitmap_types(&[0, 0]).is_err());
+    }
+
+    #[test]
+    fn rfc4034_canonical_order() {
+        // RFC 4034 §6.1's example, in order.
+        let names = [
+            "example.",
+            "a.example.",
+            "yljkjljk.a.example.",
+            "Z.a.example.",
+            "zABC.a.EXAMPLE.",
+            "z.example.",
+            "\\001.z.example.",
+            "*.z.example.",
+            "\\200.z.example.",
+        ];
+        let wire: Vec<Vec<u8>> = names.iter().map(|n| name(n, b"\0").unwrap()).collect();
+        for w in wire.windows(2) {
+            assert_eq!(
+                crate::name::canonical_cmp(&w[0], &w[1]),
+                std::cmp::Ordering::Less,
+                "{:?} < {:?}",
+                crate::name::Display(&w[0]).to_string(),
+                crate::name::Display(&w[1]).to_string()
+            );
+        }
     }
 }
