@@ -60,6 +60,7 @@ default <state_dir>/control.sock, mode 0600), like knotc or nsd-control.\n\n\
 COMMANDS:\n  \
 status                 running, version, uptime, zones served\n  \
 zone-status [ZONE]     serial, role, primaries, last and next refresh, expire deadline, state\n  \
+zone-read ZONE [OWNER [TYPE]]  the records the zone serves now (as knotc zone-read)\n  \
 zone-refresh ZONE      check the primary's SOA now (secondary zones)\n  \
 zone-retransfer ZONE   transfer the whole zone by AXFR now (secondary zones)\n  \
 zone-notify ZONE       send NOTIFY to the zone's notify targets now\n  \

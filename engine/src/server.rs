@@ -122,7 +122,7 @@ impl Server {
             None => None,
         };
         if let Some(sock) = &config.control_socket {
-            match crate::ops::control::start(sock, events.clone(), started) {
+            match crate::ops::control::start(sock, events.clone(), Arc::clone(&shared.zones), started) {
                 Ok(()) => tracing::info!("control socket {}", sock.display()),
                 Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
             }

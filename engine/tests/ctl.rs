@@ -45,6 +45,25 @@ fn every_ctl_command_on_a_primary_and_secondary_pair() {
     secondary.wait_serial(ZONE, 2);
     secondary.wait_log(&["transfer in done", "kind=\"IXFR\""]);
 
+    // zone-read shows what the secondary serves now, as the primary does.
+    let (ok, out, _) = ctl(&secondary, &["zone-read", ZONE]);
+    assert!(ok, "{out}");
+    assert!(
+        out.starts_with(&format!("{ZONE} 3600 IN SOA ns1.{ZONE} hostmaster.{ZONE} 2 7200 3600 1209600 300\n")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("www.{ZONE} 3600 IN A 192.0.2.2\n")), "{out}");
+    assert_eq!(out, ctl(&primary, &["zone-read", ZONE]).1, "both hold the same records");
+    let (ok, out, _) = ctl(&secondary, &["--json", "zone-read", ZONE, "www", "A"]);
+    assert!(ok, "{out}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON output");
+    assert_eq!(
+        (json[0]["owner"].as_str(), json[0]["rdata"].as_str()),
+        (Some(&*format!("www.{ZONE}")), Some("192.0.2.2"))
+    );
+    let (ok, _, err) = ctl(&secondary, &["zone-read", "nope.test."]);
+    assert!(!ok && err.contains("no zone"), "{err}");
+
     // zone-retransfer forces AXFR even at the same serial.
     let (ok, _, _) = ctl(&secondary, &["zone-retransfer", ZONE]);
     assert!(ok);

@@ -1,26 +1,34 @@
 //! The control socket (`shoal ctl`, like `knotc` and `nsd-control`): a Unix socket,
 //! mode 0600, on which each connection sends one command line and reads one reply.
 //!
-//! Commands: `status`, `zone-status [ZONE]`, `zone-refresh ZONE`,
-//! `zone-retransfer ZONE`, `zone-notify ZONE`, `reload`, `stop`; a trailing `--json`
-//! asks for JSON. The reply's first line is `ok` or `error: <reason>`; the rest is the
-//! output. The server side runs on its own thread and only forwards requests to the
-//! transfer thread (or signals the process for `stop`), so a slow client cannot stall
-//! anything else: each connection has a short I/O timeout.
+//! Commands: `status`, `zone-status [ZONE]`, `zone-read ZONE [OWNER [TYPE]]`,
+//! `zone-refresh ZONE`, `zone-retransfer ZONE`, `zone-notify ZONE`, `reload`, `stop`;
+//! a trailing `--json` asks for JSON. The reply's first line is `ok` or
+//! `error: <reason>`; the rest is the output. The server side runs on its own thread:
+//! it reads the published zone set for `zone-read` ([`super::zone_read`]) and forwards
+//! the rest to the transfer thread (or signals the process for `stop`), so a slow
+//! client cannot stall anything else: each connection has a short I/O timeout.
 
 use crate::transfer::Event;
-use crate::zones::ZoneStatus;
+use crate::zones::{ZoneSet, ZoneStatus};
+use arc_swap::ArcSwap;
 use crossbeam_channel::Sender;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Start the control thread on `path` (an existing stale socket file is replaced).
-pub fn start(path: &Path, events: Sender<Event>, started: std::time::Instant) -> std::io::Result<()> {
+pub fn start(
+    path: &Path,
+    events: Sender<Event>,
+    zones: Arc<ArcSwap<ZoneSet>>,
+    started: std::time::Instant,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -39,7 +47,7 @@ pub fn start(path: &Path, events: Sender<Event>, started: std::time::Instant) ->
     std::thread::Builder::new().name("shoal-control".into()).spawn(move || {
         for conn in listener.incoming() {
             match conn {
-                Ok(c) => serve(c, &events, started),
+                Ok(c) => serve(c, &events, &zones, started),
                 Err(e) => tracing::warn!("control socket {}: {e}", p.display()),
             }
         }
@@ -47,7 +55,7 @@ pub fn start(path: &Path, events: Sender<Event>, started: std::time::Instant) ->
     Ok(())
 }
 
-fn serve(conn: UnixStream, events: &Sender<Event>, started: std::time::Instant) {
+fn serve(conn: UnixStream, events: &Sender<Event>, zones: &ArcSwap<ZoneSet>, started: std::time::Instant) {
     let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
     let _ = conn.set_write_timeout(Some(IO_TIMEOUT));
     let mut line = String::new();
@@ -55,7 +63,7 @@ fn serve(conn: UnixStream, events: &Sender<Event>, started: std::time::Instant) 
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let reply = match handle(line.trim(), events, started) {
+    let reply = match handle(line.trim(), events, zones, started) {
         Ok(out) => format!("ok\n{out}"),
         Err(e) => format!("error: {e}\n"),
     };
@@ -63,7 +71,12 @@ fn serve(conn: UnixStream, events: &Sender<Event>, started: std::time::Instant) 
     let _ = w.write_all(reply.as_bytes());
 }
 
-fn handle(line: &str, events: &Sender<Event>, started: std::time::Instant) -> Result<String, String> {
+fn handle(
+    line: &str,
+    events: &Sender<Event>,
+    zones: &ArcSwap<ZoneSet>,
+    started: std::time::Instant,
+) -> Result<String, String> {
     let mut words: Vec<&str> = line.split_whitespace().collect();
     let json = words.last() == Some(&"--json");
     if json {
@@ -100,6 +113,7 @@ fn handle(line: &str, events: &Sender<Event>, started: std::time::Instant) -> Re
             }
             Ok(if json { serde_json::to_string_pretty(&zones).unwrap_or_default() + "\n" } else { table(&zones) })
         }
+        Some("zone-read") => super::zone_read::zone_read(&zones.load(), &words[1..], json),
         Some(cmd @ ("zone-refresh" | "zone-retransfer")) => {
             let zone = zone_arg(&words)?;
             known_secondary(events, &zone)?;
@@ -122,7 +136,7 @@ fn handle(line: &str, events: &Sender<Event>, started: std::time::Instant) -> Re
             Ok("stopping\n".into())
         }
         Some(other) => Err(format!(
-            "unknown command {other:?} (status, zone-status, zone-refresh, zone-retransfer, zone-notify, reload, stop)"
+            "unknown command {other:?} (status, zone-status, zone-read, zone-refresh, zone-retransfer, zone-notify, reload, stop)"
         )),
         None => Err("empty command".into()),
     }
