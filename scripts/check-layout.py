@@ -120,13 +120,19 @@ def check_crate(name, root):
         if not text.lstrip().startswith("//!"):
             problems.append(f"{rel}: no module doc (`//!`) at the top")
         code = strip_comments(text)
+        # Inside an inline `mod tests { ... }` (the rest of the file, by convention),
+        # `super::` names the file's own module.
+        split = re.search(r"^\s*mod tests \{", code, re.M)
+        parts = [(code, m)] if not split else [(code[: split.start()], m), (code[split.start() :], m + ("tests",))]
         paths = []
-        for u in USE_RE.finditer(code):
-            paths.extend(expand_use(u.group(1)))
-        paths.extend(PATH_RE.findall(code))
-        # `here` for super/self: a file's own module path
-        for p in paths:
-            target = resolve(p, m, mods)
+        for part, here in parts:
+            found = []
+            for u in USE_RE.finditer(part):
+                found.extend(expand_use(u.group(1)))
+            found.extend(PATH_RE.findall(part))
+            paths.extend((p, here) for p in found)
+        for p, here in paths:
+            target = resolve(p, here, mods)
             # a parent declaring/using a child through `self::` counts; a module never
             # depends on itself
             if target != m:
