@@ -227,3 +227,46 @@ fn arbitrary_text_never_panics() {
         let _ = show(d.rtype, &bytes);
     }
 }
+
+#[test]
+fn malformed_rdata_of_every_field_kind_names_the_field() {
+    // (type, RDATA, the field the error names)
+    let cases = [
+        ("NS", "a..b", "nsdname"),
+        ("MX", "65536 mail", "preference"),
+        ("SSHFP", "256 1 00", "algorithm"),
+        ("SOA", "ns hm 1 2 3 4x 5", "expire"),
+        ("SOA", "ns hm 4294967296 2 3 4 5", "serial"),
+        ("RRSIG", "A 13 3 3600 20241301000000 20240101000000 1 example.com. AA==", "expiration"),
+        ("RRSIG", "BOGUS 13 3 3600 1 2 1 example.com. AA==", "type covered"),
+        ("DNSKEY", "257 3 NOALG AA==", "algorithm"),
+        ("A", "192.0.2", "address"),
+        ("AAAA", "2001:db8::g", "address"),
+        ("HINFO", "\"a\"", "os"),
+        ("ISDN", "\"1\" \"2\" \"3\"", ""),
+        ("TXT", "", "text"),
+        ("URI", "1 1", "target"),
+        ("DHCID", "!!!", "digest"),
+        ("IPSECKEY", "1 0 2 . !!!", "public key"),
+        ("DS", "1 13 2 0g", "digest"),
+        ("NSEC3PARAM", "1 0 0 xyz", "salt"),
+        ("NSEC3", "1 0 0 - 11111111111111111111111111111111zz A", "next hashed owner"),
+        ("NSEC", "next.example.com. A BOGUS", "types"),
+        ("CAA", "0 \"\" x", "tag"),
+        ("CERT", "NOPE 0 0 AA==", "type"),
+        ("IPSECKEY", "1 1 2 2001:db8::1 AA==", "gateway"),
+        ("IPSECKEY", "1 4 2 x AA==", "gateway"),
+        ("EUI48", "00-00-5e-00-53", "address"),
+        ("EUI64", "00-00-5e-00-53-2a", "address"),
+        ("NID", "1 0014:4fff:ff20", "node id"),
+        ("WKS", "192.0.2.1 bogus 25", "protocol"),
+        ("WKS", "192.0.2.1 tcp smtp", "services"),
+        ("NSAP", "47.0005", "address"),
+        ("HIP", "2 zz AA==", "HIT"),
+    ];
+    for (m, text, field) in cases {
+        let e = parse(rtype(m), text).expect_err(&format!("{m} {text} is refused"));
+        assert_eq!(e.field, field, "{m} {text}: {e}");
+        assert!(!e.reason.is_empty(), "{m} {text}: a reason");
+    }
+}

@@ -66,8 +66,11 @@ pub fn with_serial(s: &Snapshot, serial: u32) -> Result<Snapshot, ApplyError> {
         .map_err(|e| ApplyError::Invalid(e.first().map(|e| e.kind.to_string()).unwrap_or_default()))
 }
 
+/// A record in presentation form, for errors and logs.
 fn show(r: &Rr) -> String {
-    format!("{} {} {}", Display(r.owner.as_wire()), shoal_wire::rdata::rtype_name(r.rtype), r.rdata.len())
+    let mut s = format!("{} {} {} ", Display(r.owner.as_wire()), r.ttl, shoal_wire::rdata::rtype_name(r.rtype));
+    shoal_wire::rdata::format(r.rtype, &r.rdata, &mut s);
+    s
 }
 
 /// A delta larger than this many nodes, or than an eighth of the base, is folded into
@@ -193,7 +196,9 @@ mod tests {
             ttl: 60,
             rdata: vec![1, 2, 3, 4].into(),
         });
-        assert!(matches!(apply(&old, &[d.clone()]), Err(ApplyError::MissingDeletion { .. })));
+        let err = apply(&old, &[d.clone()]).unwrap_err();
+        assert!(matches!(err, ApplyError::MissingDeletion { .. }));
+        assert_eq!(err.to_string(), "IXFR deletes a record the zone does not have: zz.example.com. 60 A 1.2.3.4");
         let other = snap("@ 60 SOA ns hm 7 2 3 4 5\n@ 60 NS ns\nns 60 A 192.0.2.1\n");
         d.removed.clear();
         assert!(matches!(apply(&other, &[d]), Err(ApplyError::SerialMismatch { held: 7, diff_from: 1 })));
