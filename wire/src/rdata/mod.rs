@@ -1,16 +1,17 @@
 //! Record types and their RDATA: one descriptor per type ([`table`]), and RDATA read
 //! from presentation format into wire form ([`parse`]) and shown from wire form in
 //! presentation format ([`format`]), both driven by the descriptor's list of fields
-//! ([`field`]). The same table says which names in an RDATA are compressed on output
-//! and lowercased in canonical form, and which name's addresses go in the additional
-//! section. Presentation primitives (names, character-strings, TTLs, numbers,
-//! encodings) are in [`text`]; the field kinds with a grammar of their own have a
-//! module each ([`svcb`], [`loc`], [`apl`]).
+//! ([`field`]). The same table says which names in an RDATA are compressed on output,
+//! which are lowercased in canonical form ([`canonical`] writes that form), and which
+//! name's addresses go in the additional section. Presentation primitives (names,
+//! character-strings, TTLs, numbers, encodings) are in [`text`]; the field kinds with
+//! a grammar of their own have a module each ([`svcb`], [`loc`], [`apl`]).
 //!
 //! This is the slow path (zone files, control commands, logs): it allocates freely.
 //! The query path reads only [`table`]'s per-type facts.
 
 pub mod apl;
+pub mod canonical;
 pub mod field;
 pub mod format;
 pub mod loc;
@@ -19,6 +20,7 @@ pub mod svcb;
 pub mod table;
 pub mod text;
 
+pub use canonical::canonical;
 pub use format::format;
 pub use parse::parse;
 pub use table::{descriptor, rtype_from_text, rtype_name, Descriptor, Kind, TYPES};
