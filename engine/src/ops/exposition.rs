@@ -145,9 +145,10 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         }
     }
     o.family("shoal_queries_by_qtype_total", "counter", "Answered queries by QTYPE, over all workers.");
-    for (i, name) in QTYPES.iter().map(|(n, _)| *n).chain(["other"]).enumerate() {
+    let names = QTYPES.iter().map(|&t| shoal_wire::rdata::rtype_name(shoal_wire::Rtype(t))).chain(["other".into()]);
+    for (i, name) in names.enumerate() {
         let v: u64 = stats.iter().map(|s| s.qtypes[i].get()).sum();
-        o.sample("shoal_queries_by_qtype_total", &[("qtype", name)], v);
+        o.sample("shoal_queries_by_qtype_total", &[("qtype", &name)], v);
     }
     batch_times(o, &groups);
     let tcp: Vec<_> = groups.iter().filter(|((_, t), _)| *t == "tcp").collect();
