@@ -172,12 +172,12 @@ fn the_knot_spelling_of_each_kind() {
         ("DS", "60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
         ("RRSIG", "A 13 3 3600 20240201000000 20240101000000 12345 example.com. dGVzdCBzaWduYXR1cmU="),
         ("NSEC", "host.example.com. A MX RRSIG NSEC TYPE1234"),
-        ("NSEC3", "1 1 12 AABBCCDD 2VPTU5TIMAMQTTGL4LUU9KG21E0AOR3S A RRSIG"),
+        ("NSEC3", "1 1 12 AABBCCDD 2vptu5timamqttgl4luu9kg21e0aor3s A RRSIG"),
         ("NSEC3PARAM", "1 0 0 -"),
         ("DNSKEY", "257 3 13 dGVzdCBrZXkgZGF0YQ=="),
         ("CAA", "0 issue \"ca.example.net\""),
-        ("EUI48", "00-00-5e-00-53-2a"),
-        ("NID", "10 0014:4fff:ff20:ee64"),
+        ("EUI48", "00-00-5E-00-53-2A"),
+        ("NID", "10 0014:4FFF:FF20:EE64"),
     ];
     for (m, want) in cases {
         let t = rtype(m);

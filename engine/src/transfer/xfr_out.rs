@@ -172,7 +172,7 @@ pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, V
     let mut w = shoal_wire::ResponseWriter::new(&mut out, 1024);
     let (id, qfl) = (header.id(), header.flags());
     let parsed = Request::parse(query).ok();
-    w.header(id, flags::QR | (qfl & flags::OPCODE) | (rcode.0 & 0x0f), u16::from(parsed.is_some()));
+    w.header(id, flags::QR | (qfl & flags::OPCODE) | u16::from(rcode.header_bits()), u16::from(parsed.is_some()));
     if let Some(r) = &parsed {
         let _ = w.question(r.question_bytes());
         if let Some(e) = r.edns {

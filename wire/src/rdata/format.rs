@@ -163,13 +163,14 @@ fn push_char_string(r: &mut Reader<'_>, label: &'static str, out: &mut String) -
     Ok(())
 }
 
+/// Groups of uppercase hex digits joined by `sep`, as Knot writes EUI and ILNP values.
 fn push_hex_groups(out: &mut String, bytes: &[u8], group: usize, sep: char) {
     for (i, g) in bytes.chunks(group).enumerate() {
         if i > 0 {
             out.push(sep);
         }
         for b in g {
-            let _ = write!(out, "{b:02x}");
+            let _ = write!(out, "{b:02X}");
         }
     }
 }

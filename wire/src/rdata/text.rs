@@ -312,9 +312,10 @@ pub fn push_base64(out: &mut String, bytes: &[u8]) {
     out.push_str(&BASE64.encode(bytes));
 }
 
-/// Write bytes as base32hex without padding, uppercase (NSEC3 hashed owner names).
+/// Write bytes as base32hex without padding, lowercase (NSEC3 hashed owner names, as
+/// Knot writes them).
 pub fn push_base32hex(out: &mut String, bytes: &[u8]) {
-    out.push_str(&BASE32HEX_NOPAD.encode(bytes));
+    out.push_str(&BASE32HEX_NOPAD.encode(bytes).to_ascii_lowercase());
 }
 
 /// Write an RRSIG time as `YYYYMMDDHHmmSS`.

@@ -9,7 +9,7 @@
 //! field. Structural rules (SOA, CNAME) are checked when the snapshot is compiled.
 //!
 //! A record's TTL, when not given, is `$TTL`, else the last explicit TTL, else 3600
-//! (Knot's and NSD's default).
+//! (Knot's and NSD's default); an RRSIG's is its Original TTL field, as Knot reads it.
 
 use crate::error::{LoadError, LoadErrorKind};
 use crate::text::lexer::{Lexer, Token};
@@ -255,6 +255,11 @@ impl<'z, S: Sink> State<'z, S> {
             Some(v) => {
                 self.last_ttl = Some(v);
                 v
+            }
+            // An RRSIG (or SIG) without a TTL takes its Original TTL field, the TTL of the
+            // RRset it covers (RFC 4034 §3), as Knot reads it.
+            None if matches!(rtype, Rtype::RRSIG | Rtype::SIG) && rd.len() >= 8 => {
+                u32::from_be_bytes([rd[4], rd[5], rd[6], rd[7]])
             }
             None => self.default_ttl.or(self.last_ttl).unwrap_or(DEFAULT_TTL),
         };
@@ -504,6 +509,18 @@ mod tests {
             let e = load_str(&apex(), &format!("@ SOA ns1 hm 1 2 3 4 5\n{bad}\n"), Path::new("z")).unwrap_err();
             assert!(e[0].to_string().contains("$GENERATE"), "{bad}: {}", e[0]);
         }
+    }
+
+    #[test]
+    fn rrsig_without_a_ttl_takes_its_original_ttl() {
+        let z = "$TTL 300\n@ SOA ns1 hm 1 2 3 4 5\n\
+                 www A 192.0.2.1\n\
+                 www RRSIG A 13 3 3600 20240201000000 20240101000000 1 example.com. AA==\n\
+                 www 60 RRSIG A 13 3 3600 20240201000000 20240101000000 2 example.com. AA==\n\
+                 mail A 192.0.2.2\n";
+        let l = load_str(&apex(), z, Path::new("z")).unwrap();
+        let ttls: Vec<u32> = l.records.iter().map(|r| r.ttl).collect();
+        assert_eq!(ttls, [300, 300, 3600, 60, 300], "explicit TTLs win; $TTL still applies after");
     }
 
     #[test]
