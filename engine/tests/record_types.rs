@@ -71,32 +71,14 @@ struct Known {
 }
 
 /// Shoal's bugs found by this test. Each row fails the test; fix Shoal, then remove it.
-const KNOWN_DIFFERENCES: &[Known] = &[
-    Known {
-        peers: &[Knot, Nsd],
-        owner: "rrsig.types.test.",
-        rtype: 46,
-        refused_line: None,
-        what: "every RRSIG of an owner is served with one TTL (the smallest); RFC 4034 §3 gives each \
+const KNOWN_DIFFERENCES: &[Known] = &[Known {
+    peers: &[Knot, Nsd],
+    owner: "rrsig.types.test.",
+    rtype: 46,
+    refused_line: None,
+    what: "every RRSIG of an owner is served with one TTL (the smallest); RFC 4034 §3 gives each \
                RRSIG the TTL of the RRset it covers, and Knot and NSD keep each record's TTL",
-    },
-    Known {
-        peers: &[Knot, Nsd],
-        owner: "nsec3.types.test.",
-        rtype: 50,
-        refused_line: None,
-        what: "a query for an NSEC3 owner name is answered with the NSEC3 RRset; RFC 5155 §7.2.8 \
-               (erratum 4622): NXDOMAIN when nothing but NSEC3 exists there, as Knot and NSD answer",
-    },
-    Known {
-        peers: &[Bind, Nsd],
-        owner: "wks-names.oldtypes.test.",
-        rtype: 11,
-        refused_line: Some("tcp smtp domain"),
-        what: "`shoal check` refuses WKS services given by name (\"port numbers only\"); BIND and \
-               NSD read `smtp domain` as ports 25 and 53",
-    },
-];
+}];
 
 /// A query on which one reference departs from the RFC (the others still compare it).
 struct Quirk {

@@ -147,6 +147,8 @@ fn wire_forms_pinned_by_their_rfcs() {
             .unwrap();
     assert_eq!(&ds[..4], &[0xec, 0x45, 5, 1]);
     assert_eq!(ds.len(), 24);
+    // WKS services by name, as BIND and NSD read them: ports 25 and 53.
+    assert_eq!(parse(Rtype(11), "192.0.2.4 tcp smtp domain").unwrap(), [192, 0, 2, 4, 6, 0, 0, 0, 64, 0, 0, 4]);
     // RFC 7043 §3.2 and §4.2.
     assert_eq!(parse(Rtype(108), "00-00-5e-00-53-2a").unwrap(), [0, 0, 0x5e, 0, 0x53, 0x2a]);
     // RFC 6742 §2.1: NID as four groups of 16 bits.
@@ -260,7 +262,7 @@ fn malformed_rdata_of_every_field_kind_names_the_field() {
         ("EUI64", "00-00-5e-00-53-2a", "address"),
         ("NID", "1 0014:4fff:ff20", "node id"),
         ("WKS", "192.0.2.1 bogus 25", "protocol"),
-        ("WKS", "192.0.2.1 tcp smtp", "services"),
+        ("WKS", "192.0.2.1 tcp no-such-service", "services"),
         ("NSAP", "47.0005", "address"),
         ("HIP", "2 zz AA==", "HIT"),
     ];

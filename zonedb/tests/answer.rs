@@ -324,6 +324,33 @@ fn answers_report_the_catalog_index_of_the_zone_that_answered() {
 }
 
 #[test]
+fn rfc5155_7_2_8_an_nsec3_owner_name_does_not_exist_for_queries() {
+    let apex = from_ascii("signed.test.").unwrap();
+    let zone = "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+                2vptu5timamqttgl4luu9kg21e0aor3s NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s A\n\
+                2vptu5timamqttgl4luu9kg21e0aor3s RRSIG NSEC3 13 3 300 20240201000000 20240101000000 1 signed.test. AA==\n\
+                both NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s A\nboth A 192.0.2.9\n";
+    let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("signed.zone")).unwrap();
+    let mut cat = Catalog::new();
+    cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
+    let mut out = vec![0u8; 65535];
+    let ask = |name: &str, t: u16, out: &mut Vec<u8>| {
+        let r = answer(&query(name, t, 1, None), &cat, &Options::default(), out);
+        Message::from_vec(&out[..r.len]).unwrap()
+    };
+    for t in [50u16, 46, 1] {
+        let m = ask("2vptu5timamqttgl4luu9kg21e0aor3s.signed.test.", t, &mut out);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "type {t}");
+        assert!(m.answers.is_empty());
+        assert_eq!(names(&m.authorities), ["signed.test. SOA"]);
+    }
+    // A name with other data beside an NSEC3 exists as usual.
+    let m = ask("both.signed.test.", 50, &mut out);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 1);
+}
+
+#[test]
 fn malformed_queries_get_formerr_notimp_or_nothing() {
     let cat = catalog();
     let mut out = vec![0u8; 65535];

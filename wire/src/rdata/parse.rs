@@ -61,6 +61,42 @@ fn generic(tokens: &[Token<'_>], out: &mut Vec<u8>) -> Result<(), RdataError> {
     Ok(())
 }
 
+/// WKS service names (the IANA service names of `/etc/services`, as BIND and NSD read
+/// them there), for the well-known ports a zone is likely to list.
+const SERVICES: &[(&str, u16)] = &[
+    ("echo", 7),
+    ("discard", 9),
+    ("daytime", 13),
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("time", 37),
+    ("whois", 43),
+    ("domain", 53),
+    ("tftp", 69),
+    ("gopher", 70),
+    ("finger", 79),
+    ("http", 80),
+    ("www", 80),
+    ("kerberos", 88),
+    ("pop3", 110),
+    ("sunrpc", 111),
+    ("auth", 113),
+    ("nntp", 119),
+    ("ntp", 123),
+    ("imap", 143),
+    ("imap2", 143),
+    ("snmp", 161),
+    ("ldap", 389),
+    ("https", 443),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("imaps", 993),
+    ("pop3s", 995),
+];
+
 /// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers").
 const ALGORITHMS: &[(&str, u8)] = &[
     ("RSAMD5", 1),
@@ -215,7 +251,10 @@ fn parse_field(f: &Field, c: &mut Cursor<'_, '_>, origin: &[u8], out: &mut Vec<u
         Services(_) => {
             let mut bits: Vec<u8> = Vec::new();
             while let Some(t) = c.maybe() {
-                let port = usize::from(text::u16_field(t.text).map_err(|_| err("port numbers only"))?);
+                let port = match SERVICES.iter().find(|(n, _)| n.eq_ignore_ascii_case(t.text)) {
+                    Some(&(_, p)) => usize::from(p),
+                    None => usize::from(text::u16_field(t.text).map_err(|_| err("a port number or service name"))?),
+                };
                 if bits.len() <= port / 8 {
                     bits.resize(port / 8 + 1, 0);
                 }

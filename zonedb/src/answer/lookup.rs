@@ -4,7 +4,8 @@
 //! per label, and stops at the first of: a zone cut (referral), a DNAME at a proper
 //! ancestor, or a missing name (then the closest encloser's wildcard child is tried).
 //! A DS query at a cut is answered from the parent side (RFC 4035 §3.1.4.1), so the walk
-//! does not stop at a cut equal to the qname when the type is DS.
+//! does not stop at a cut equal to the qname when the type is DS. A name that holds only
+//! NSEC3 records (and their RRSIGs) does not exist for queries (RFC 5155 §7.2.8).
 
 use crate::store::flags;
 use crate::store::node::NodeRef;
@@ -31,7 +32,7 @@ impl Snapshot {
     /// Look `qname` (lowercase wire, inside this zone) up for `qtype`.
     pub fn lookup(&self, qname: &[u8], qtype: Rtype) -> Lookup<'_> {
         // The common case in one probe: the name exists and nothing above it redirects.
-        if let Some(node) = self.node(qname) {
+        if let Some(node) = self.node(qname).filter(|n| !n.is_nsec3_only()) {
             if !node.has(flags::BELOW_CUT | flags::BELOW_DNAME) {
                 if node.has(flags::DELEGATION) && qtype != Rtype::DS {
                     return Lookup::Referral { cut: node.name(), node };
@@ -55,7 +56,10 @@ impl Snapshot {
         let mut encloser = &qname[starts[q - a] as usize..];
         for d in a..=q {
             let suffix = &qname[starts[q - d] as usize..];
-            let Some(node) = self.node(suffix) else {
+            // A name holding only NSEC3 records does not exist for queries (RFC 5155
+            // §7.2.8, erratum 4622), as Knot and NSD answer: the hashed chain is not part
+            // of the zone's names.
+            let Some(node) = self.node(suffix).filter(|n| !n.is_nsec3_only()) else {
                 return self.wildcard(encloser);
             };
             let owner = node.name();

@@ -460,6 +460,21 @@ impl<'a> NodeRef<'a> {
         self.rrsets().find(|r| r.rtype == t)
     }
 
+    /// Whether the node holds NSEC3 records and nothing else but their RRSIGs: a name of
+    /// the hashed chain, not of the zone (RFC 5155 §7.2.8).
+    #[inline]
+    pub fn is_nsec3_only(&self) -> bool {
+        let mut nsec3 = false;
+        for r in self.rrsets() {
+            match r.rtype {
+                Rtype::NSEC3 => nsec3 = true,
+                Rtype::RRSIG => {}
+                _ => return false,
+            }
+        }
+        nsec3
+    }
+
     /// Number of records.
     pub fn record_count(&self) -> usize {
         self.rrsets().map(|r| r.len()).sum()
