@@ -71,14 +71,7 @@ struct Known {
 }
 
 /// Shoal's bugs found by this test. Each row fails the test; fix Shoal, then remove it.
-const KNOWN_DIFFERENCES: &[Known] = &[Known {
-    peers: &[Knot, Nsd],
-    owner: "rrsig.types.test.",
-    rtype: 46,
-    refused_line: None,
-    what: "every RRSIG of an owner is served with one TTL (the smallest); RFC 4034 §3 gives each \
-               RRSIG the TTL of the RRset it covers, and Knot and NSD keep each record's TTL",
-}];
+const KNOWN_DIFFERENCES: &[Known] = &[];
 
 /// A query on which one reference departs from the RFC (the others still compare it).
 struct Quirk {

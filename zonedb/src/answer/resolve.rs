@@ -68,7 +68,8 @@ impl Resolver<'_, '_, '_> {
     fn precompiled(&mut self) -> Option<(Rcode, AnswerKind)> {
         let q = self.req.qname.as_wire();
         let qtype = self.req.qtype;
-        if qtype == Rtype::ANY {
+        // ANY picks one RRset, RRSIG and SIG take every signature set: the general path.
+        if qtype == Rtype::ANY || qtype == Rtype::RRSIG || qtype == Rtype::SIG {
             return None;
         }
         let negative_delta = (q.len() - self.snap.apex().as_wire().len()) as isize;
@@ -201,6 +202,20 @@ impl Resolver<'_, '_, '_> {
             };
             // RFC 8482 §4.1: one RRset, over UDP and TCP alike (Knot and NSD do so).
             self.write_rrset(Section::Answer, owner, first);
+            return (Rcode::NOERROR, AnswerKind::Positive);
+        }
+        if qtype == Rtype::RRSIG || qtype == Rtype::SIG {
+            // Every signature at the name, one set per type covered, as NSD answers.
+            let mut any = false;
+            for set in node.rrsets().filter(|r| r.rtype == qtype) {
+                any = true;
+                if !self.write_rrset(Section::Answer, owner, set) {
+                    break;
+                }
+            }
+            if !any {
+                return self.negative(Rcode::NOERROR, AnswerKind::NoData);
+            }
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         let Some(rrset) = node.rrset(qtype) else {

@@ -67,7 +67,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
         let name = Name::from_wire(node.name()).expect("a stored name");
         let other = new.node(node.name());
         for rrset in node.rrsets().filter(|r| r.rtype != Rtype::SOA) {
-            let counterpart = other.and_then(|n| n.rrset(rrset.rtype));
+            let counterpart = other.and_then(|n| n.rrset_like(&rrset));
             compare(&name, rrset, counterpart, &mut removed, &mut added);
         }
     }
@@ -75,7 +75,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Diff {
         let other = old.node(node.name());
         let mut name = None;
         for rrset in node.rrsets().filter(|r| r.rtype != Rtype::SOA) {
-            if other.and_then(|n| n.rrset(rrset.rtype)).is_none() {
+            if other.and_then(|n| n.rrset_like(&rrset)).is_none() {
                 let name = name.get_or_insert_with(|| Name::from_wire(node.name()).expect("a stored name"));
                 push_all(name, rrset, &mut added);
             }

@@ -21,7 +21,7 @@ use crate::change::error::ApplyError;
 use crate::store::block::Block;
 use crate::store::flags;
 use crate::store::namehash::{NameMap, NameSet};
-use crate::store::node::{Node, NodeData, NodeRef, Rrset};
+use crate::store::node::{set_key, Node, NodeData, NodeRef, Rrset};
 use crate::store::snapshot::{serial_and_negative_ttl, targets, Snapshot};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -50,25 +50,26 @@ pub(crate) fn records_at(node: Option<NodeRef<'_>>) -> Records {
     m
 }
 
-/// Group records into RRsets as compiling does: sorted by type and RDATA, one TTL per
-/// RRset (the lowest).
+/// Group records into RRsets as compiling does: sorted by type and RDATA, one set per
+/// [`set_key`] (RRSIGs by the type they cover), one TTL per set (the lowest).
 fn rrsets_of(records: Records) -> Vec<Rrset> {
     let mut out: Vec<Rrset> = Vec::new();
     let mut rdatas: Vec<Box<[u8]>> = Vec::new();
-    let mut current: Option<(Rtype, u32)> = None;
+    let mut current: Option<((Rtype, u16), u32)> = None;
     for ((t, rd), ttl) in records {
-        if let Some((ct, cttl)) = current {
-            if ct != t {
-                out.push(Rrset { rtype: ct, ttl: cttl, rdatas: std::mem::take(&mut rdatas) });
+        let key = set_key(t, &rd);
+        if let Some((ck, cttl)) = current {
+            if ck != key {
+                out.push(Rrset { rtype: ck.0, ttl: cttl, rdatas: std::mem::take(&mut rdatas) });
                 current = None;
             }
         }
-        let c = current.get_or_insert((t, ttl));
+        let c = current.get_or_insert((key, ttl));
         c.1 = c.1.min(ttl);
         rdatas.push(rd);
     }
-    if let Some((t, ttl)) = current {
-        out.push(Rrset { rtype: t, ttl, rdatas });
+    if let Some((key, ttl)) = current {
+        out.push(Rrset { rtype: key.0, ttl, rdatas });
     }
     out
 }

@@ -19,7 +19,7 @@ use crate::store::block::{with_scratch, Block};
 use crate::store::encode::target_offset;
 use crate::store::flags;
 use crate::store::namehash::{NameMap, NameSet};
-use crate::store::node::{pack_sets, repack, Blocks, NodeRef};
+use crate::store::node::{pack_sets, repack, set_key, Blocks, NodeRef};
 use crate::store::nodemap::NodeMap;
 use crate::store::snapshot::{answer_block, referrers_from, serial_and_negative_ttl, Snapshot};
 use crate::text::load::{Loaded, Sink};
@@ -79,7 +79,8 @@ impl Run {
 
     /// Sort by type and RDATA, drop duplicates, and give each RRset one TTL: the
     /// lowest when the records disagree (RFC 2181 §5.2; never caching longer than the
-    /// owner asked), as every version of a zone is compiled.
+    /// owner asked), as every version of a zone is compiled. RRSIGs form one set per
+    /// type covered ([`set_key`]), each keeping its own TTL (RFC 4034 §3).
     pub(crate) fn normalize(&mut self) {
         let bytes = self.bytes.as_slice();
         let rdata = |e: &Entry| &bytes[e.at as usize..e.at as usize + usize::from(e.len)];
@@ -89,15 +90,18 @@ impl Run {
             kept.ttl = kept.ttl.min(if same { later.ttl } else { kept.ttl });
             same
         });
-        for set in self.entries.chunk_by_mut(|a, b| a.rtype == b.rtype) {
+        let key = |e: &Entry| set_key(e.rtype, rdata(e));
+        for set in self.entries.chunk_by_mut(|a, b| key(a) == key(b)) {
             let ttl = set.iter().map(|e| e.ttl).min().unwrap_or(0);
             set.iter_mut().for_each(|e| e.ttl = ttl);
         }
     }
 
     /// The RRsets of a normalized run.
-    pub(crate) fn sets(&self) -> std::slice::ChunkBy<'_, Entry, impl FnMut(&Entry, &Entry) -> bool> {
-        self.entries.chunk_by(|a, b| a.rtype == b.rtype)
+    pub(crate) fn sets(&self) -> std::slice::ChunkBy<'_, Entry, impl FnMut(&Entry, &Entry) -> bool + '_> {
+        let bytes = self.bytes.as_slice();
+        let key = move |e: &Entry| set_key(e.rtype, &bytes[e.at as usize..e.at as usize + usize::from(e.len)]);
+        self.entries.chunk_by(move |a, b| key(a) == key(b))
     }
 
     /// Empty the run (its owner stays until the next [`Run::start`]).
@@ -504,5 +508,20 @@ mod tests {
         assert_eq!(got[0].0, 2, "outside the zone: {got:?}");
         assert_eq!(got[1].0, 3, "the CNAME's line: {got:?}");
         assert!(build(&[("a.example.com.", Rtype::A, b"\x01\x02\x03\x04")]).is_err(), "no SOA");
+    }
+
+    #[test]
+    fn rrsigs_form_one_set_per_type_covered_with_its_own_ttl() {
+        let z = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nns 60 AAAA 2001:db8::1\n\
+                 ns RRSIG A 13 3 300 20240201000000 20240101000000 1 example.com. AA==\n\
+                 ns RRSIG AAAA 13 3 60 20240201000000 20240101000000 1 example.com. AA==\n\
+                 ns 300 RRSIG AAAA 13 3 60 20240201000000 20240101000000 2 example.com. AA==\n";
+        let snap = crate::load_zone_str(&name("example.com."), z, std::path::Path::new("t")).unwrap();
+        let node = snap.node(b"\x02ns\x07example\x03com\x00").unwrap();
+        let sigs: Vec<(u16, u32, usize)> =
+            node.rrsets().filter(|r| r.rtype == Rtype::RRSIG).map(|r| (r.key().1, r.ttl, r.len())).collect();
+        // Covering A at 300; covering AAAA at the lower of 60 and 300 (RFC 2181 §5.2 within a set).
+        assert_eq!(sigs, [(1, 300, 1), (28, 60, 2)]);
+        assert_eq!(snap.record_count(), 7);
     }
 }

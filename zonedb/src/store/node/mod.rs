@@ -24,6 +24,16 @@
 use crate::store::block::Block;
 use shoal_wire::Rtype;
 
+/// What makes records one RRset: their type and, for RRSIG and SIG, the type they
+/// cover. Signatures of different RRsets at one owner are separate sets, each with the
+/// TTL of the RRset it covers (RFC 4034 §3); `rdata` is any record's RDATA.
+pub fn set_key(rtype: Rtype, rdata: &[u8]) -> (Rtype, u16) {
+    match rtype {
+        Rtype::RRSIG | Rtype::SIG if rdata.len() >= 2 => (rtype, u16::from_be_bytes([rdata[0], rdata[1]])),
+        _ => (rtype, 0),
+    }
+}
+
 /// The records of one owner and type while a version is being built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rrset {
@@ -308,6 +318,11 @@ pub struct RrsetRef<'a> {
 }
 
 impl<'a> RrsetRef<'a> {
+    /// What makes this set one RRset ([`set_key`]).
+    pub fn key(&self) -> (Rtype, u16) {
+        set_key(self.rtype, self.first())
+    }
+
     /// Decode the RRset at `at`; returns it and where it ends.
     fn at(b: &'a [u8], at: usize) -> (RrsetRef<'a>, usize) {
         let rtype = Rtype(u16_at(b, at));
@@ -460,6 +475,12 @@ impl<'a> NodeRef<'a> {
         self.rrsets().find(|r| r.rtype == t)
     }
 
+    /// The RRset with the same [`set_key`] as `like` (for RRSIG: covering the same type).
+    pub fn rrset_like(&self, like: &RrsetRef<'_>) -> Option<RrsetRef<'a>> {
+        let key = like.key();
+        self.rrsets().find(|r| r.rtype == like.rtype && r.key() == key)
+    }
+
     /// Whether the node holds NSEC3 records and nothing else but their RRSIGs: a name of
     /// the hashed chain, not of the zone (RFC 5155 §7.2.8).
     #[inline]
@@ -562,91 +583,4 @@ impl std::fmt::Debug for Node {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rrset(t: Rtype, rdatas: &[&[u8]]) -> Rrset {
-        Rrset { rtype: t, ttl: 300, rdatas: rdatas.iter().map(|r| Box::from(*r)).collect() }
-    }
-
-    #[test]
-    fn packs_and_reads_back() {
-        let data = NodeData {
-            flags: 3,
-            children: 70_000,
-            rrsets: vec![rrset(Rtype::A, &[b"\x01\x02\x03\x04", b"\x05\x06\x07\x08"]), rrset(Rtype::TXT, &[b"\x02hi"])],
-        };
-        let n = Node::new(b"\x03www\x00", &data, None);
-        let r = n.as_ref();
-        assert_eq!(r.name(), b"\x03www\x00");
-        assert_eq!((r.flags(), r.children(), r.is_empty(), r.record_count()), (3, 70_000, false, 3));
-        let a = r.rrset(Rtype::A).unwrap();
-        assert_eq!(a.rdatas().collect::<Vec<_>>(), vec![&b"\x01\x02\x03\x04"[..], b"\x05\x06\x07\x08"]);
-        assert!(a.block().is_empty());
-        assert_eq!(r.rrset(Rtype::TXT).unwrap().first(), b"\x02hi");
-        assert!(r.rrset(Rtype::MX).is_none() && r.referral().is_none());
-        assert_eq!(r.bytes().len(), packed_len(b"\x03www\x00", &data));
-        assert_eq!(r.to_data().rrsets, data.rrsets);
-        assert_eq!(check(r.bytes(), 0), Ok(r.bytes().len()));
-        // Every truncation, and a length made too large, is refused, never read past.
-        for cut in 0..r.bytes().len() {
-            assert!(check(&r.bytes()[..cut], 0).is_err(), "truncated at {cut}");
-        }
-        let mut bad = r.bytes().to_vec();
-        let sets_at = 1 + 5 + 5;
-        bad[sets_at] = 9;
-        assert!(check(&bad, 0).is_err());
-    }
-
-    #[test]
-    fn rdata_is_read_from_the_answer_when_it_is_verbatim() {
-        let data = NodeData {
-            flags: 0,
-            children: 0,
-            rrsets: vec![rrset(Rtype::A, &[b"\x01\x02\x03\x04", b"\x05\x06\x07\x08"])],
-        };
-        let mut scratch = vec![0u8; 65535];
-        let block = Block::compile(b"\x03www\x00", Rtype::A, &mut scratch, |w| {
-            data.rrsets[0].rdatas.iter().all(|rd| {
-                w.rr(
-                    shoal_wire::writer::Section::Answer,
-                    shoal_wire::writer::Owner::Question,
-                    Rtype::A,
-                    shoal_wire::Class::IN,
-                    300,
-                    rd,
-                )
-                .is_ok()
-            })
-        })
-        .unwrap();
-        let referral = block.clone();
-        let blocks = [block];
-        let n = Node::new(b"\x03www\x00", &data, Some(Blocks { answers: &blocks, referral: Some(&referral) }));
-        let r = n.as_ref();
-        let a = r.rrset(Rtype::A).unwrap();
-        assert_eq!(a.rdatas().collect::<Vec<_>>(), vec![&b"\x01\x02\x03\x04"[..], b"\x05\x06\x07\x08"]);
-        assert_eq!(a.block().bytes, &blocks[0].bytes[..]);
-        assert_eq!(a.block().counts, [2, 0, 0]);
-        assert_eq!(r.referral().unwrap().bytes, &referral.bytes[..]);
-        assert_eq!(
-            r.referral().unwrap().pointers().collect::<Vec<_>>(),
-            blocks[0].as_ref().pointers().collect::<Vec<_>>(),
-            "pointers read back"
-        );
-        assert_eq!(a.block().pointers().collect::<Vec<_>>(), vec![0, 16], "each owner is a pointer to the question");
-        assert!(
-            r.bytes().len() < packed_len(b"\x03www\x00", &data) + blocks[0].bytes.len() * 2 + 40,
-            "RDATA stored once"
-        );
-        assert_eq!(check(r.bytes(), 0), Ok(r.bytes().len()));
-        for cut in 0..r.bytes().len() {
-            assert!(check(&r.bytes()[..cut], 0).is_err(), "truncated at {cut}");
-        }
-        // A pointer position past its block is refused.
-        let mut bad = r.bytes().to_vec();
-        let first_pointer = 1 + 5 + 1 + 4 + 2 + 1 + 14 + 10;
-        bad[first_pointer] = 200;
-        assert_eq!(check(&bad, 0), Err("pointer outside its block"));
-    }
-}
+mod tests;
