@@ -18,6 +18,9 @@
 //!   the responses with `harness::normalize`: RCODE, flags and all three sections, so
 //!   the additional addresses of NS, MX and SRV targets too.
 //!
+//! And `shoal ctl zone-read` of the Knot fixture shows every record as `kdig` shows Knot's
+//! AXFR of it: the record-type table writes Knot's spelling.
+//!
 //! NSD and BIND add optional data that Knot, and Shoal with it, leave out; [`trim_optional`]
 //! removes it from both sides before comparing, and says which RFC leaves it optional.
 //!
@@ -111,6 +114,58 @@ fn nsd_reads_serves_and_transfers_every_type_it_knows_as_shoal_does() {
 #[test]
 fn bind_reads_serves_and_transfers_the_older_types_as_shoal_does() {
     compare_with(Bind, &[BIND_TYPES]);
+}
+
+/// `shoal ctl zone-read` shows each record as `kdig` shows Knot's AXFR of the same
+/// file: the record-type table writes Knot's spelling (whitespace aside).
+#[test]
+fn zone_read_spells_every_type_as_kdig_shows_knots_axfr() {
+    let _serial = serial_guard();
+    let test = "zone-read against kdig";
+    if !peers::available(test, &[Knot]) {
+        return;
+    }
+    let Some(kdig) = harness::find_program("kdig") else {
+        assert!(std::env::var_os("SHOAL_ALLOW_NO_PEERS").is_some(), "{test}: kdig not installed (knot-dnsutils)");
+        return;
+    };
+    let text = drop_lines(&read_fixture(KNOT_TYPES.file), "; refused by Knot");
+    let shoal = Shoal::builder("types-zone-read")
+        .file(KNOT_TYPES.file, &text)
+        .zone(ShoalZone::primary_file(KNOT_TYPES.apex, KNOT_TYPES.file))
+        .start();
+    let mut knot = Peer::new(Knot, free_port(), &[PeerZone::primary(KNOT_TYPES.apex)]);
+    knot.write_zone(KNOT_TYPES.apex, &text);
+    knot.start();
+
+    let ours = shoal.ctl(&["zone-read", KNOT_TYPES.apex]);
+    assert!(ours.status.success(), "zone-read: {}", ours.all());
+    let mut cmd = std::process::Command::new(kdig);
+    cmd.arg(format!("@{}", knot.addr.ip()))
+        .args(["-p", &knot.addr.port().to_string(), KNOT_TYPES.apex, "AXFR"])
+        .args(["+nocomments", "+nostats", "+noheader", "+noclass"]);
+    let theirs = harness::process::run(cmd, knot.dir(), "kdig-axfr");
+    assert!(theirs.status.success(), "kdig: {}", theirs.all());
+    // Lines as `owner ttl type rdata`, blanks collapsed; zone-read's class column dropped,
+    // and the AXFR's closing SOA folded into the first.
+    let lines = |out: &str, class_column: bool| -> BTreeSet<String> {
+        out.lines()
+            .map(|l| l.split_whitespace().enumerate().filter(|(i, _)| !(class_column && *i == 2)).map(|(_, w)| w))
+            .map(|words| words.collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let (ours, theirs) = (lines(&ours.stdout, true), lines(&theirs.stdout, false));
+    let only_ours: Vec<&String> = ours.difference(&theirs).collect();
+    let only_theirs: Vec<&String> = theirs.difference(&ours).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "{test}: {} lines agree; zone-read only:\n  {}\nkdig only:\n  {}",
+        ours.intersection(&theirs).count(),
+        only_ours.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
+        only_theirs.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+    );
+    assert!(ours.len() > 200, "the fixture holds every type: {} lines", ours.len());
 }
 
 fn compare_with(kind: PeerKind, fixtures: &[Fixture]) {
