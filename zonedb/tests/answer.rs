@@ -348,6 +348,27 @@ fn rfc5155_7_2_8_an_nsec3_owner_name_does_not_exist_for_queries() {
     let m = ask("both.signed.test.", 50, &mut out);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.answers.len(), 1);
+
+    // An IXFR that signs an unsigned zone: the new version knows it has hashed names.
+    let apex = from_ascii("later.test.").unwrap();
+    let unsigned = "$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+    let signed = "$TTL 300\n@ SOA ns hm 2 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n\
+                  2vptu5timamqttgl4luu9kg21e0aor3s NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s A\n";
+    let old = shoal_zonedb::load_zone_str(&apex, unsigned, Path::new("v1")).unwrap();
+    let new = shoal_zonedb::load_zone_str(&apex, signed, Path::new("v2")).unwrap();
+    let d = shoal_zonedb::change::diff::diff(&old, &new);
+    let applied = shoal_zonedb::change::apply::apply(&old, &[d]).unwrap();
+    assert!(applied.shares_base_with(&old), "derived, not rebuilt");
+    let mut cat = Catalog::new();
+    cat.insert(apex, ZoneState::Ready(Arc::new(applied)));
+    let r = answer(
+        &query("2vptu5timamqttgl4luu9kg21e0aor3s.later.test.", 50, 1, None),
+        &cat,
+        &Options::default(),
+        &mut out,
+    );
+    let m = Message::from_vec(&out[..r.len]).unwrap();
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
 }
 
 #[test]

@@ -32,7 +32,7 @@ impl Snapshot {
     /// Look `qname` (lowercase wire, inside this zone) up for `qtype`.
     pub fn lookup(&self, qname: &[u8], qtype: Rtype) -> Lookup<'_> {
         // The common case in one probe: the name exists and nothing above it redirects.
-        if let Some(node) = self.node(qname).filter(|n| !n.is_nsec3_only()) {
+        if let Some(node) = self.node(qname).filter(|&n| !self.hashed_name_only(n)) {
             if !node.has(flags::BELOW_CUT | flags::BELOW_DNAME) {
                 if node.has(flags::DELEGATION) && qtype != Rtype::DS {
                     return Lookup::Referral { cut: node.name(), node };
@@ -59,7 +59,7 @@ impl Snapshot {
             // A name holding only NSEC3 records does not exist for queries (RFC 5155
             // §7.2.8, erratum 4622), as Knot and NSD answer: the hashed chain is not part
             // of the zone's names.
-            let Some(node) = self.node(suffix).filter(|n| !n.is_nsec3_only()) else {
+            let Some(node) = self.node(suffix).filter(|&n| !self.hashed_name_only(n)) else {
                 return self.wildcard(encloser);
             };
             let owner = node.name();

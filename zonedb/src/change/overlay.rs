@@ -283,9 +283,11 @@ pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result
     };
     let mut delta = old.delta.clone();
     let mut changed: Vec<Name> = Vec::new();
+    let mut changed_nsec3 = false;
     for (name, node) in work.nodes {
         match node {
             Some(n) => {
+                changed_nsec3 |= n.rrset(Rtype::NSEC3).is_some();
                 changed.push(name.clone());
                 let packed = Node::new(name.as_wire(), &n, None);
                 delta.insert(name, Some(Arc::new(packed)));
@@ -307,6 +309,7 @@ pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result
         delta,
         referrers: Arc::clone(&old.referrers),
         records: records.max(0) as usize,
+        nsec3_names: old.nsec3_names || changed_nsec3,
         negative: Block::default(),
     };
     // Answers read other nodes (additional addresses), so every changed node is in

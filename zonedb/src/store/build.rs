@@ -124,6 +124,8 @@ pub struct Builder {
     errors: Vec<LoadError>,
     soa_seen: bool,
     cuts: bool,
+    /// Some owner holds NSEC3 records.
+    nsec3_names: bool,
     records: usize,
 }
 
@@ -141,6 +143,7 @@ impl Builder {
             errors: Vec::new(),
             soa_seen: false,
             cuts: false,
+            nsec3_names: false,
             records: 0,
         }
     }
@@ -233,6 +236,7 @@ impl Builder {
         if count(Rtype::DNAME) > 0 {
             fl |= flags::DNAME;
         }
+        self.nsec3_names |= run.entries.iter().any(|e| e.rtype == Rtype::NSEC3);
         let needs_zone = run.entries.iter().any(|e| target_offset(e.rtype).is_some());
         if needs_zone {
             fl |= flags::PENDING;
@@ -292,6 +296,7 @@ impl Builder {
             delta: NameMap::default(),
             referrers: Arc::default(),
             records: self.records,
+            nsec3_names: self.nsec3_names,
             negative: Block::default(),
         };
         // The nodes with NS, MX or SRV records are all pending: who points where is

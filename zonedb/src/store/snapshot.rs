@@ -50,6 +50,9 @@ pub struct Snapshot {
     /// Who points to what in `base` (delta nodes are scanned instead).
     pub(crate) referrers: Arc<Referrers>,
     pub(crate) records: usize,
+    /// Some name holds NSEC3 records (or did, in a version this one derives from):
+    /// lookups then check whether a name holds nothing else (RFC 5155 §7.2.8).
+    pub(crate) nsec3_names: bool,
     /// The SOA for NXDOMAIN and NODATA answers, anchored at the apex.
     pub(crate) negative: Block,
 }
@@ -65,7 +68,9 @@ impl Snapshot {
         }
         let (serial, negative_ttl) = serial_and_negative_ttl(soa.ttl, soa.first());
         let mut records = 0;
+        let mut nsec3_names = false;
         for node in base.iter() {
+            nsec3_names |= node.rrset(Rtype::NSEC3).is_some();
             if !is_subdomain(node.name(), apex.as_wire()) {
                 return Err(format!("{} is outside the zone", Display(node.name())));
             }
@@ -87,6 +92,7 @@ impl Snapshot {
             delta: NameMap::default(),
             referrers: Arc::new(referrers),
             records,
+            nsec3_names,
             negative: Block::default(),
         };
         with_scratch(|scratch| snap.compile_negative(scratch));
@@ -155,6 +161,13 @@ impl Snapshot {
 
     pub fn negative_ttl(&self) -> u32 {
         self.negative_ttl
+    }
+
+    /// Whether the node at a name found by exact match holds only NSEC3 records and
+    /// their signatures, and so does not exist for queries (RFC 5155 §7.2.8).
+    #[inline]
+    pub(crate) fn hashed_name_only(&self, node: NodeRef<'_>) -> bool {
+        self.nsec3_names && node.is_nsec3_only()
     }
 
     /// Number of records (not counting empty non-terminals).
