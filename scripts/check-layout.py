@@ -5,7 +5,9 @@ For every crate of the workspace:
   - no import circle between files: a file's imports are the modules named by its
     `crate::`, `super::` and `self::` paths (in `use` lines and in code, tests
     included); declaring a child (`mod x;`) is not an import;
-  - every file opens with a module doc (`//!`), and no file is longer than MAX_LINES.
+  - every file opens with a module doc (`//!`), and no file is longer than MAX_LINES;
+  - a folder's `mod.rs` (and a crate's `lib.rs`) names each module it declares in its
+    doc, so that the doc of a room lists what is in it.
 
 Prints each circle as the files on it, and exits 1 if anything is wrong.
 """
@@ -119,6 +121,12 @@ def check_crate(name, root):
             problems.append(f"{rel}: {lines} lines (more than {MAX_LINES})")
         if not text.lstrip().startswith("//!"):
             problems.append(f"{rel}: no module doc (`//!`) at the top")
+        if f.endswith(("mod.rs", "lib.rs")):
+            doc = "\n".join(l for l in text.splitlines() if l.startswith("//!"))
+            declared = re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?mod (\w+);", text, re.M)
+            unnamed = [d for d in declared if d != "tests" and not re.search(r"\b" + d + r"\b", doc)]
+            if unnamed:
+                problems.append(f"{rel}: the module doc does not name {', '.join(unnamed)}")
         code = strip_comments(text)
         # Inside an inline `mod tests { ... }` (the rest of the file, by convention),
         # `super::` names the file's own module.

@@ -13,6 +13,8 @@
 //!   sharing what did not change), transfer streams in and out, the IXFR journal and
 //!   the state copy.
 //!
+//! [`error`] holds [`LoadError`], which text and store both report.
+//!
 //! This crate knows nothing of sockets, threads, files beyond zone files and its own
 //! state files, counters, or time.
 //!
