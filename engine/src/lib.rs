@@ -3,9 +3,9 @@
 //! Owns everything with a side effect, in rooms that depend only on those listed
 //! before them:
 //!
-//! - [`config`]: the TOML configuration, validated into one value; [`access`]: address
-//!   lists and TSIG keys; [`metrics`]: the counters every room writes; [`sys`]: the raw
-//!   syscalls (batched UDP, pinning, signals) and every `unsafe` block;
+//! - [`access`]: address lists and TSIG keys; [`config`]: the TOML configuration,
+//!   validated into one value; [`metrics`]: the counters every room writes; [`sys`]: the
+//!   raw syscalls (batched UDP, pinning, signals) and every `unsafe` block;
 //! - [`zones`]: the zone registry: each configured zone's versions, journal, counters
 //!   and timers, reload, status, and the publishing of the zone set workers answer from;
 //! - [`transfer`]: the transfer thread: refresh and transfers in, AXFR/IXFR out,
