@@ -3,8 +3,9 @@
 
 For every crate of the workspace:
   - no import circle between files: a file's imports are the modules named by its
-    `crate::`, `super::` and `self::` paths (in `use` lines and in code, tests
-    included); declaring a child (`mod x;`) is not an import;
+    `crate::`, `super::` and `self::` paths and its `use child::...` lines (in `use`
+    lines and in code; tests, which import what they test, left out); declaring a child
+    (`mod x;`) is not an import, re-exporting one (`pub use x::Y;`) is;
   - every file opens with a module doc (`//!`), and no file is longer than MAX_LINES;
   - a folder's `mod.rs` (and a crate's `lib.rs`) names each module it declares in its
     doc, so that the doc of a room lists what is in it.
@@ -19,6 +20,9 @@ MAX_LINES = 650
 CRATES = ["wire", "zonedb", "engine", "benches", "loadtest"]
 
 USE_RE = re.compile(r"\buse\s+((?:crate|super|self)(?:::\s*)[^;]*);", re.S)
+# `use child::item;`: a path relative to the current module (Rust 2018), through one of
+# its own child modules.
+REL_USE_RE = re.compile(r"\buse\s+([a-z_][a-z0-9_]*::[^;]*);", re.S)
 PATH_RE = re.compile(r"\b((?:crate|super|self)(?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 
 
@@ -128,15 +132,21 @@ def check_crate(name, root):
             if unnamed:
                 problems.append(f"{rel}: the module doc does not name {', '.join(unnamed)}")
         code = strip_comments(text)
-        # Inside an inline `mod tests { ... }` (the rest of the file, by convention),
-        # `super::` names the file's own module.
-        split = re.search(r"^\s*mod tests \{", code, re.M)
-        parts = [(code, m)] if not split else [(code[: split.start()], m), (code[split.start() :], m + ("tests",))]
+        # Tests are not part of the structure: an inline `mod tests { ... }` (the rest of
+        # the file, by convention) and test files (`tests.rs`) import what they test.
+        if m and m[-1] == "tests":
+            continue
+        split = re.search(r"^\s*#\[cfg\(test\)\]\s*mod tests \{", code, re.M)
+        parts = [(code if not split else code[: split.start()], m)]
         paths = []
         for part, here in parts:
             found = []
             for u in USE_RE.finditer(part):
                 found.extend(expand_use(u.group(1)))
+            for u in REL_USE_RE.finditer(part):
+                first = u.group(1).split("::")[0].strip()
+                if first not in ("crate", "super", "self") and here + (first,) in mods:
+                    found.extend("self::" + p for p in expand_use(u.group(1)))
             found.extend(PATH_RE.findall(part))
             paths.extend((p, here) for p in found)
         for p, here in paths:

@@ -41,8 +41,5 @@ pub use edns::Edns;
 pub use name::{Name, NameBuf};
 pub use request::{ParseError, Request};
 pub use serial::Serial;
-pub use types::{Class, Opcode, Rcode, Rtype};
+pub use types::{Class, Opcode, Rcode, Rtype, HEADER_LEN};
 pub use writer::{ResponseWriter, WriteError};
-
-/// Size of the fixed DNS header (RFC 1035 §4.1.1).
-pub const HEADER_LEN: usize = 12;

@@ -6,8 +6,8 @@
 //! The query path does not use this module: it has [`crate::Request`] and
 //! [`crate::ResponseWriter`], which never allocate.
 
+use crate::types::HEADER_LEN;
 use crate::types::{flags, Class, Opcode, Rcode, Rtype};
-use crate::HEADER_LEN;
 
 /// The fixed header of a message of at least [`HEADER_LEN`] bytes.
 #[derive(Clone, Copy, Debug)]

@@ -11,8 +11,8 @@
 
 use crate::edns::Edns;
 use crate::name::{parse_name, skip_name, NameBuf};
+use crate::types::HEADER_LEN;
 use crate::types::{flags, Class, Opcode, Rtype};
-use crate::HEADER_LEN;
 
 /// Why a message cannot be answered normally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,6 +3,9 @@
 //! They are plain `u16`/`u8` newtypes rather than enums so that values this server
 //! has never heard of (RFC 3597 unknown types) pass through unchanged.
 
+/// Size of the fixed DNS header (RFC 1035 §4.1.1).
+pub const HEADER_LEN: usize = 12;
+
 /// A resource record type (RFC 1035 §3.2.2 and later registries).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Rtype(pub u16);
@@ -66,20 +69,6 @@ impl Rtype {
     /// (RFC 6895 §3.1: meta-types and q-types). They never appear in zone data.
     pub fn is_meta(self) -> bool {
         matches!(self.0, 41 | 128..=255) || self == Rtype(0)
-    }
-
-    /// Where the names that may be compressed on output start in this type's RDATA and
-    /// how many follow one another (RFC 3597 §4: only the RFC 1035 well-known types);
-    /// `None` for every other type. Read from the record-type table.
-    #[inline]
-    pub fn compressed_names(self) -> Option<(usize, usize)> {
-        crate::rdata::descriptor(self)?.compressed_names()
-    }
-
-    /// Whether this type's RDATA holds names that may be compressed on output.
-    #[inline]
-    pub fn rdata_compressible(self) -> bool {
-        self.compressed_names().is_some()
     }
 }
 

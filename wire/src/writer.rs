@@ -11,8 +11,9 @@
 //!   only less compressed. Nothing allocates.
 
 use crate::name::MAX_LABELS;
+use crate::rdata::table::compressed_names;
+use crate::types::HEADER_LEN;
 use crate::types::{Class, Rtype};
-use crate::HEADER_LEN;
 
 /// How many name positions the compression table remembers.
 const COMPRESSION_SLOTS: usize = 96;
@@ -177,7 +178,7 @@ impl<'a> ResponseWriter<'a> {
         self.put(&ttl.to_be_bytes())?;
         let rdlen_at = self.len;
         self.put(&[0, 0])?;
-        match rtype.compressed_names() {
+        match compressed_names(rtype) {
             Some(names) => self.compressed_rdata(names, rdata)?,
             None => self.put(rdata)?,
         }
@@ -187,7 +188,7 @@ impl<'a> ResponseWriter<'a> {
     }
 
     /// RDATA of an RFC 1035 type with its names compressed: `names` is where they
-    /// start and how many there are ([`Rtype::compressed_names`]). Falls back to a
+    /// start and how many there are ([`compressed_names`]). Falls back to a
     /// verbatim copy if the stored RDATA does not have the expected layout.
     fn compressed_rdata(&mut self, (skip, names): (usize, usize), rdata: &[u8]) -> Result<(), WriteError> {
         let mut i = skip.min(rdata.len());

@@ -6,7 +6,7 @@
 //! thread only, so counting costs a plain load and store; a reader (the metrics
 //! endpoint) sums the slots.
 
-use super::Counter;
+use super::counter::Counter;
 use shoal_wire::Rcode;
 use shoal_zonedb::{AnswerKind, Outcome};
 

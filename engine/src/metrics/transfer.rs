@@ -1,7 +1,7 @@
 //! Transfer-side counters: per zone ([`ZoneMeter`]: transfers in and out, NOTIFY,
 //! publishes) and over every secondary zone ([`RefreshStats`]).
 
-use super::Total;
+use super::counter::Total;
 
 /// One direction of zone transfers.
 #[derive(Default, Debug)]

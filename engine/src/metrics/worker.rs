@@ -2,8 +2,8 @@
 //! connections, socket errors, hand-overs to the transfer side) and [`BatchTimes`], the
 //! time its UDP batches take. One writer each.
 
+use super::counter::Counter;
 use super::query::{AnswerClass, QueryCounters};
-use super::Counter;
 use shoal_wire::Rtype;
 use shoal_zonedb::answer::{Outcome, Response};
 

@@ -14,7 +14,8 @@
 //! shows the last one as written; Shoal's text always reads back). An address with
 //! trailing zero bytes, which §4 says a sender leaves out, is shown all the same.
 
-use super::{Cursor, RdataError, Reader};
+use super::cursor::{Cursor, Reader};
+use super::error::RdataError;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -104,7 +105,7 @@ fn push_item(r: &mut Reader<'_>, out: &mut String) -> Result<(), RdataError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Token;
+    use super::super::cursor::Token;
     use super::*;
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {

@@ -2,9 +2,11 @@
 //! field by field as the type's descriptor lists them, or in the RFC 3597 generic form
 //! for types without one and for RDATA that does not match its type's layout.
 
+use super::cursor::Reader;
+use super::error::RdataError;
 use super::field::Field::{self, *};
 use super::table::{descriptor, rtype_name, Kind};
-use super::{apl, loc, svcb, text, RdataError, Reader};
+use super::{apl, loc, svcb, text};
 use crate::types::Rtype;
 use std::fmt::Write as _;
 
@@ -60,7 +62,7 @@ fn format_field(f: &Field, r: &mut Reader<'_>, out: &mut String) -> Result<(), R
             let _ = write!(out, "{}", r.u32(label)?);
         }
         Time(_) => text::push_sig_time(out, r.u32(label)?),
-        Type(_) => out.push_str(&rtype_name(crate::Rtype(r.u16(label)?))),
+        Type(_) => out.push_str(&rtype_name(Rtype(r.u16(label)?))),
         Ipv4(_) => {
             let b = r.bytes(4, label)?;
             let _ = write!(out, "{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]));
@@ -102,7 +104,7 @@ fn format_field(f: &Field, r: &mut Reader<'_>, out: &mut String) -> Result<(), R
                 if i > 0 {
                     out.push(' ');
                 }
-                out.push_str(&rtype_name(crate::Rtype(*t)));
+                out.push_str(&rtype_name(Rtype(*t)));
             }
         }
         CaaTag(_) => {

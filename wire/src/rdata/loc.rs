@@ -17,7 +17,8 @@
 //! same. Version other than 0, size digits over 9, and latitudes or longitudes past
 //! 90 or 180 degrees are errors, so the caller shows such RDATA in the RFC 3597 form.
 
-use super::{Cursor, RdataError, Reader};
+use super::cursor::{Cursor, Reader};
+use super::error::RdataError;
 use std::fmt::Write as _;
 
 /// The wire value of the equator and of the prime meridian (§2).
@@ -237,7 +238,7 @@ fn push_metres(out: &mut String, m: f64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Token;
+    use super::super::cursor::Token;
     use super::*;
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {

@@ -5,13 +5,17 @@
 //! which are lowercased in canonical form ([`canonical`] writes that form), and which
 //! name's addresses go in the additional section. Presentation primitives (names,
 //! character-strings, TTLs, numbers, encodings) are in [`text`]; the field kinds with
-//! a grammar of their own have a module each ([`svcb`], [`loc`], [`apl`]).
+//! a grammar of their own have a module each ([`svcb`], [`loc`], [`apl`]). Fields read
+//! tokens through a [`cursor::Cursor`] and wire bytes through a [`cursor::Reader`], and
+//! report an [`error::RdataError`].
 //!
 //! This is the slow path (zone files, control commands, logs): it allocates freely.
 //! The query path reads only [`table`]'s per-type facts.
 
 pub mod apl;
 pub mod canonical;
+pub mod cursor;
+pub mod error;
 pub mod field;
 pub mod format;
 pub mod loc;
@@ -21,169 +25,8 @@ pub mod table;
 pub mod text;
 
 pub use canonical::canonical;
+pub use cursor::{Cursor, Reader, Token};
+pub use error::RdataError;
 pub use format::format;
 pub use parse::parse;
-pub use table::{descriptor, rtype_from_text, rtype_name, Descriptor, Kind, TYPES};
-
-use std::fmt;
-
-/// One token of a master-file entry, as the lexer gives it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Token<'a> {
-    /// The raw text, escapes undecoded; without the quotes for a quoted string.
-    pub text: &'a str,
-    pub quoted: bool,
-}
-
-impl<'a> Token<'a> {
-    /// An unquoted token (tests, control commands).
-    pub fn plain(text: &'a str) -> Token<'a> {
-        Token { text, quoted: false }
-    }
-}
-
-/// Why RDATA could not be read from text, or shown from wire form: the field (as the
-/// type's RFC names it) and what was wrong with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RdataError {
-    /// The field, e.g. `alpn`, `target`, `digest`; empty for the RDATA as a whole.
-    pub field: &'static str,
-    pub reason: String,
-}
-
-impl RdataError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> RdataError {
-        RdataError { field, reason: reason.into() }
-    }
-}
-
-impl fmt::Display for RdataError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            f.write_str(&self.reason)
-        } else {
-            write!(f, "{}: {}", self.field, self.reason)
-        }
-    }
-}
-
-impl std::error::Error for RdataError {}
-
-/// The tokens of one RDATA, read front to back.
-pub struct Cursor<'t, 'a> {
-    tokens: &'t [Token<'a>],
-    at: usize,
-}
-
-impl<'t, 'a> Cursor<'t, 'a> {
-    pub fn new(tokens: &'t [Token<'a>]) -> Self {
-        Cursor { tokens, at: 0 }
-    }
-
-    /// The next token; its absence is an error naming `field`.
-    pub fn next(&mut self, field: &'static str) -> Result<Token<'a>, RdataError> {
-        self.maybe().ok_or_else(|| RdataError::new(field, "missing"))
-    }
-
-    /// The next token, if any.
-    pub fn maybe(&mut self) -> Option<Token<'a>> {
-        let t = *self.tokens.get(self.at)?;
-        self.at += 1;
-        Some(t)
-    }
-
-    /// The next token without taking it.
-    pub fn peek(&self) -> Option<Token<'a>> {
-        self.tokens.get(self.at).copied()
-    }
-
-    /// Every token left (taken).
-    pub fn rest(&mut self) -> &'t [Token<'a>] {
-        let r = &self.tokens[self.at..];
-        self.at = self.tokens.len();
-        r
-    }
-
-    /// The texts of every token left, concatenated (base64 and hex may be split by
-    /// spaces); an error naming `field` when nothing is left.
-    pub fn rest_joined(&mut self, field: &'static str) -> Result<String, RdataError> {
-        if self.is_empty() {
-            return Err(RdataError::new(field, "missing"));
-        }
-        Ok(self.rest().iter().map(|t| t.text).collect())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.at >= self.tokens.len()
-    }
-}
-
-/// Wire RDATA read front to back (for showing it as text).
-pub struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        Reader { bytes, at: 0 }
-    }
-
-    /// The next `n` bytes; too few is an error naming `field`.
-    pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], RdataError> {
-        let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| RdataError::new(field, "RDATA too short"))?;
-        let b = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(b)
-    }
-
-    pub fn u8(&mut self, field: &'static str) -> Result<u8, RdataError> {
-        Ok(self.bytes(1, field)?[0])
-    }
-
-    pub fn u16(&mut self, field: &'static str) -> Result<u16, RdataError> {
-        let b = self.bytes(2, field)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-
-    pub fn u32(&mut self, field: &'static str) -> Result<u32, RdataError> {
-        let b = self.bytes(4, field)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    /// An uncompressed domain name (RDATA stored by this server never holds pointers).
-    pub fn name(&mut self, field: &'static str) -> Result<&'a [u8], RdataError> {
-        let start = self.at;
-        loop {
-            let len = usize::from(self.u8(field)?);
-            if len == 0 {
-                break;
-            }
-            if len > crate::name::MAX_LABEL_LEN {
-                return Err(RdataError::new(field, "compressed or invalid name"));
-            }
-            self.bytes(len, field)?;
-        }
-        if self.at - start > crate::name::MAX_NAME_LEN {
-            return Err(RdataError::new(field, "name longer than 255 bytes"));
-        }
-        Ok(&self.bytes[start..self.at])
-    }
-
-    /// The byte `n` places before the next one (a field that depends on an earlier one).
-    pub fn peek_back(&self, n: usize) -> Option<u8> {
-        self.at.checked_sub(n).map(|i| self.bytes[i])
-    }
-
-    /// Everything left.
-    pub fn rest(&mut self) -> &'a [u8] {
-        let r = &self.bytes[self.at..];
-        self.at = self.bytes.len();
-        r
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.at >= self.bytes.len()
-    }
-}
+pub use table::{compressed_names, descriptor, rtype_from_text, rtype_name, Descriptor, Kind, TYPES};

@@ -2,10 +2,12 @@
 //! descriptor lists them, or in the RFC 3597 generic form (`\# length hex`), which
 //! every type accepts and the only form for types without a descriptor.
 
+use super::cursor::{Cursor, Token};
+use super::error::RdataError;
 use super::field::Field::{self, *};
 use super::table::{descriptor, rtype_from_text, Kind};
 use super::text::{self, FieldResult};
-use super::{apl, loc, svcb, Cursor, RdataError, Token};
+use super::{apl, loc, svcb};
 use crate::types::Rtype;
 
 /// Read the RDATA `tokens` of type `rtype` into `out` (appended). Relative names are

@@ -216,6 +216,14 @@ pub static TYPES: &[Descriptor] = &[
     d!(32769, "DLV", DS),
 ];
 
+/// Where the names that may be compressed on output start in `rtype`'s RDATA and how
+/// many follow one another (RFC 3597 §4: only the RFC 1035 well-known types); `None`
+/// for every other type.
+#[inline]
+pub fn compressed_names(rtype: Rtype) -> Option<(usize, usize)> {
+    descriptor(rtype)?.compressed_names()
+}
+
 /// The descriptor of `rtype`, if Shoal knows it by name.
 #[inline]
 pub fn descriptor(rtype: Rtype) -> Option<&'static Descriptor> {

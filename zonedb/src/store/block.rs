@@ -12,6 +12,7 @@
 //! `delta` is 0. Pointer targets are kept far enough below 0x3fff that the largest
 //! `delta` (255) still encodes.
 
+use shoal_wire::rdata::compressed_names;
 use shoal_wire::writer::ResponseWriter;
 use shoal_wire::{Class, Rtype, HEADER_LEN};
 
@@ -72,7 +73,7 @@ fn find_pointers(msg: &[u8], start: usize, n: usize) -> Option<Vec<u16>> {
         let rtype = Rtype(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]));
         let rdlen = u16::from_be_bytes([*msg.get(pos + 8)?, *msg.get(pos + 9)?]) as usize;
         let rdata = pos + 10;
-        if let Some((skip, names)) = rtype.compressed_names() {
+        if let Some((skip, names)) = compressed_names(rtype) {
             let mut p = rdata + skip;
             for _ in 0..names {
                 if p >= rdata + rdlen {

@@ -27,8 +27,9 @@
 //! inconsistent, not invalid); `dohpath` is not checked to be a URI template with a
 //! `dns` variable (RFC 9461 §5).
 
+use super::cursor::{Cursor, Reader, Token};
+use super::error::RdataError;
 use super::text;
-use super::{Cursor, RdataError, Reader, Token};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -22,6 +22,7 @@
 //! the answer's records.
 
 use crate::store::block::Block;
+use shoal_wire::rdata::compressed_names;
 use shoal_wire::Rtype;
 
 /// What makes records one RRset: their type and, for RRSIG and SIG, the type they
@@ -127,7 +128,7 @@ pub(crate) fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
         put_u16(out, rtype.0);
         put_u32(out, ttl);
         put_u32(out, n as u32);
-        let derived = block.is_some_and(|b| !rtype.rdata_compressible() && usize::from(b.counts[0]) == n);
+        let derived = block.is_some_and(|b| compressed_names(rtype).is_none() && usize::from(b.counts[0]) == n);
         if derived {
             put_u32(out, 0);
         } else {
@@ -237,7 +238,7 @@ pub(crate) fn check(bytes: &[u8], at: usize) -> Result<usize, &'static str> {
         let (block, an) = c.block()?;
         if rdata_len == 0 {
             // RDATA read from the answer: it must hold `count` whole records.
-            if count == 0 || block.is_empty() || rtype.rdata_compressible() || u32::from(an) != count {
+            if count == 0 || block.is_empty() || compressed_names(rtype).is_some() || u32::from(an) != count {
                 return Err("RRset without RDATA");
             }
             let mut p = 0;
