@@ -1,6 +1,6 @@
 //! [`Field`]: the kinds of RDATA field a record type's layout lists, with what every
 //! kind knows of itself (its name in errors, its length when fixed). Reading a field
-//! from text is [`super::parse`]'s, showing it is [`super::format`]'s; the kinds with a
+//! from text is [`mod@super::parse`]'s, showing it is [`mod@super::format`]'s; the kinds with a
 //! grammar of their own have a module each ([`super::svcb`], [`super::loc`],
 //! [`super::apl`]).
 //!

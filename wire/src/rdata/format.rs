@@ -1,4 +1,4 @@
-//! [`format`]: RDATA in wire form shown in presentation format, in Knot's spelling:
+//! [`format()`]: RDATA in wire form shown in presentation format, in Knot's spelling:
 //! field by field as the type's descriptor lists them, or in the RFC 3597 generic form
 //! for types without one and for RDATA that does not match its type's layout.
 

@@ -1,8 +1,8 @@
 //! Record types and their RDATA: one descriptor per type ([`table`]), and RDATA read
-//! from presentation format into wire form ([`parse`]) and shown from wire form in
-//! presentation format ([`format`]), both driven by the descriptor's list of fields
+//! from presentation format into wire form ([`mod@parse`]) and shown from wire form in
+//! presentation format ([`mod@format`]), both driven by the descriptor's list of fields
 //! ([`field`]). The same table says which names in an RDATA are compressed on output,
-//! which are lowercased in canonical form ([`canonical`] writes that form), and which
+//! which are lowercased in canonical form ([`mod@canonical`] writes that form), and which
 //! name's addresses go in the additional section. Presentation primitives (names,
 //! character-strings, TTLs, numbers, encodings) are in [`text`]; the field kinds with
 //! a grammar of their own have a module each ([`svcb`], [`loc`], [`apl`]). Fields read
