@@ -156,6 +156,23 @@ impl fmt::Display for Display<'_> {
     }
 }
 
+/// The length of the uncompressed name at the start of `b`, root label included; `None`
+/// when `b` does not start with one (a compression pointer, a label over 63 bytes, or
+/// too few bytes).
+pub fn uncompressed_len(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let l = usize::from(*b.get(i)?);
+        if l > MAX_LABEL_LEN {
+            return None;
+        }
+        i += 1 + l;
+        if l == 0 {
+            return Some(i);
+        }
+    }
+}
+
 /// RFC 4034 §6.1 canonical order of two valid wire names: label by label from the
 /// root, each label compared as lowercase bytes, a name before its descendants.
 pub fn canonical_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {

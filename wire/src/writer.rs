@@ -10,7 +10,7 @@
 //! - The compression table is a fixed array; names past its capacity are still written,
 //!   only less compressed. Nothing allocates.
 
-use crate::name::MAX_LABELS;
+use crate::name::{uncompressed_len, MAX_LABELS};
 use crate::rdata::table::compressed_names;
 use crate::types::HEADER_LEN;
 use crate::types::{Class, Rtype};
@@ -194,7 +194,7 @@ impl<'a> ResponseWriter<'a> {
         let mut i = skip.min(rdata.len());
         self.put(&rdata[..i])?;
         for _ in 0..names {
-            match name_len(&rdata[i..]) {
+            match uncompressed_len(&rdata[i..]) {
                 Some(l) => {
                     self.name(&rdata[i..i + l])?;
                     i += l;
@@ -373,21 +373,6 @@ impl<'a> ResponseWriter<'a> {
             }
             pos += 1 + l;
             i += 1 + l;
-        }
-    }
-}
-
-/// Length of the uncompressed name at the start of `b`, if it is one.
-fn name_len(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        let l = *b.get(i)? as usize;
-        if l > 63 {
-            return None;
-        }
-        i += 1 + l;
-        if l == 0 {
-            return Some(i);
         }
     }
 }

@@ -107,6 +107,7 @@ fn push_item(r: &mut Reader<'_>, out: &mut String) -> Result<(), RdataError> {
 mod tests {
     use super::super::cursor::Token;
     use super::*;
+    use crate::rdata::testing::XorShift;
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {
         let tokens: Vec<Token<'_>> = text.split_whitespace().map(Token::plain).collect();
@@ -194,21 +195,6 @@ mod tests {
         ];
         for case in cases {
             assert!(show(case).is_err(), "{case:?}");
-        }
-    }
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
         }
     }
 

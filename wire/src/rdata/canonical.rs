@@ -4,6 +4,7 @@
 
 use super::field::Field;
 use super::table::descriptor;
+use crate::name::uncompressed_len;
 use crate::types::Rtype;
 
 /// Append the canonical form of `rdata` (uncompressed, as stored) of type `rtype`.
@@ -16,7 +17,7 @@ pub fn canonical(rtype: Rtype, rdata: &[u8], out: &mut Vec<u8>) {
     for f in d.fields {
         match f {
             Field::Name(n) => {
-                let Some(len) = name_len(&rdata[at..]) else { return };
+                let Some(len) = uncompressed_len(&rdata[at..]) else { return };
                 if n.canonical_lower {
                     out[start + at..start + at + len].make_ascii_lowercase();
                 }
@@ -33,21 +34,6 @@ pub fn canonical(rtype: Rtype, rdata: &[u8], out: &mut Vec<u8>) {
         }
         if at > rdata.len() {
             return;
-        }
-    }
-}
-
-/// The length of the uncompressed name at the start of `b`, if one is there.
-fn name_len(b: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    loop {
-        let l = usize::from(*b.get(i)?);
-        if l > crate::name::MAX_LABEL_LEN {
-            return None;
-        }
-        i += 1 + l;
-        if l == 0 {
-            return Some(i);
         }
     }
 }

@@ -103,21 +103,12 @@ impl<'a> Reader<'a> {
 
     /// An uncompressed domain name (RDATA stored by this server never holds pointers).
     pub fn name(&mut self, field: &'static str) -> Result<&'a [u8], RdataError> {
-        let start = self.at;
-        loop {
-            let len = usize::from(self.u8(field)?);
-            if len == 0 {
-                break;
-            }
-            if len > crate::name::MAX_LABEL_LEN {
-                return Err(RdataError::new(field, "compressed or invalid name"));
-            }
-            self.bytes(len, field)?;
-        }
-        if self.at - start > crate::name::MAX_NAME_LEN {
+        let len = crate::name::uncompressed_len(&self.bytes[self.at..])
+            .ok_or_else(|| RdataError::new(field, "compressed, invalid or cut short name"))?;
+        if len > crate::name::MAX_NAME_LEN {
             return Err(RdataError::new(field, "name longer than 255 bytes"));
         }
-        Ok(&self.bytes[start..self.at])
+        self.bytes(len, field)
     }
 
     /// The byte `n` places before the next one (a field that depends on an earlier one).

@@ -240,6 +240,7 @@ fn push_metres(out: &mut String, m: f64) {
 mod tests {
     use super::super::cursor::Token;
     use super::*;
+    use crate::rdata::testing::XorShift;
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {
         let tokens: Vec<Token<'_>> = text.split_whitespace().map(Token::plain).collect();
@@ -378,21 +379,6 @@ mod tests {
         let mut far = good;
         far[8..12].copy_from_slice(&0u32.to_be_bytes());
         assert_eq!(show(&far).unwrap_err().field, "longitude");
-    }
-
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
     }
 
     /// Random tokens never panic; what reads shows, and the text reads back the same.

@@ -7,7 +7,8 @@
 //! character-strings, TTLs, numbers, encodings) are in [`text`]; the field kinds with
 //! a grammar of their own have a module each ([`svcb`], [`loc`], [`apl`]). Fields read
 //! tokens through a [`cursor::Cursor`] and wire bytes through a [`cursor::Reader`], and
-//! report an [`error::RdataError`].
+//! report an [`error::RdataError`]. Their random-input tests share a generator
+//! (`testing`).
 //!
 //! This is the slow path (zone files, control commands, logs): it allocates freely.
 //! The query path reads only [`table`]'s per-type facts.
@@ -22,6 +23,8 @@ pub mod loc;
 pub mod parse;
 pub mod svcb;
 pub mod table;
+#[cfg(test)]
+mod testing;
 pub mod text;
 
 pub use canonical::canonical;

@@ -2,6 +2,7 @@
 //! value-list escapes, Knot's spellings, the failure cases, and arbitrary input.
 
 use super::*;
+use crate::rdata::testing::XorShift;
 
 /// Tokens as the zone lexer makes them: split on blanks, `"…"` one quoted token
 /// (without the quotes), `\` keeping the next byte in the token.
@@ -259,22 +260,6 @@ fn malformed_wire_is_an_error() {
     ];
     for case in cases {
         assert!(show(&hex(case)).is_err(), "{case}");
-    }
-}
-
-/// A small xorshift generator, so the random tests need no dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
     }
 }
 
