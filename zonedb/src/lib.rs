@@ -20,9 +20,9 @@
 //!
 //! ## Limitations
 //!
-//! - DNSSEC records (RRSIG, NSEC, NSEC3, DNSKEY, DS) are stored, transferred and
-//!   answered when asked for by type, but answers carry no RRSIGs and no NSEC/NSEC3
-//!   denial proofs for DO queries.
+//! - Signed zones are served as the signer made them: Shoal neither signs nor
+//!   validates. NSEC3 chains of more than 150 iterations are not hashed per query
+//!   (RFC 9276): their denials carry the apex's NSEC3 only.
 //! - Master files: types without a text form in the record-type table (NULL, NXT, A6,
 //!   and types Shoal does not know by name) are read only in the RFC 3597 `\#` form.
 //! - CNAME chains are followed within the query's zone only.

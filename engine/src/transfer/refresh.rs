@@ -36,7 +36,7 @@ fn mark_checked(cfg: &ZoneConfig) {
 /// The result of one check.
 pub enum Outcome {
     /// A new version, validated, compiled and saved.
-    Updated { primary: SocketAddr, snapshot: Snapshot, diffs: Vec<Diff>, built_in: Duration },
+    Updated { primary: SocketAddr, snapshot: Box<Snapshot>, diffs: Vec<Diff>, built_in: Duration },
     /// A primary answered and has nothing newer.
     Current { primary: SocketAddr },
     /// No primary could be used; the reasons were logged.
@@ -80,7 +80,7 @@ pub fn refresh(
                         tracing::warn!(%zone, "cannot save zone copy {}: {e}", p.display());
                     }
                 }
-                return Outcome::Updated { primary, snapshot, diffs, built_in };
+                return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in };
             }
             Err(PullError::Current) => {
                 mark_checked(cfg);

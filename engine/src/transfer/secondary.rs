@@ -140,7 +140,7 @@ impl Transfers {
                     e.journal.push_within(d, snapshot.record_count());
                 }
                 e.save_journal();
-                retired = e.snapshot.replace(Arc::new(snapshot));
+                retired = e.snapshot.replace(Arc::from(snapshot));
                 changed = true;
                 true
             }

@@ -18,10 +18,11 @@ use shoal_wire::{NameBuf, Rtype};
 pub enum Lookup<'s> {
     /// The name exists (an empty-non-terminal is a node without RRsets).
     Found { node: NodeRef<'s> },
-    /// No such name, but the wildcard `*.<closest encloser>` matches.
-    Wildcard { node: NodeRef<'s> },
-    /// No such name and no wildcard.
-    NxDomain,
+    /// No such name, but the wildcard `*.<encloser>` matches (`encloser` is the closest
+    /// encloser, a suffix of the name).
+    Wildcard { node: NodeRef<'s>, encloser: &'s [u8] },
+    /// No such name and no wildcard; `encloser` is the closest encloser.
+    NxDomain { encloser: &'s [u8] },
     /// The name is at or below the zone cut `cut`.
     Referral { cut: &'s [u8], node: NodeRef<'s> },
     /// A DNAME at `owner`, a proper ancestor of the name, redirects it.
@@ -51,9 +52,9 @@ impl Snapshot {
         starts[q] = i as u8;
         let a = self.apex_labels();
         if q < a {
-            return Lookup::NxDomain;
+            return Lookup::NxDomain { encloser: self.apex().as_wire() };
         }
-        let mut encloser = &qname[starts[q - a] as usize..];
+        let mut encloser: &[u8] = self.apex().as_wire();
         for d in a..=q {
             let suffix = &qname[starts[q - d] as usize..];
             // A name holding only NSEC3 records does not exist for queries (RFC 5155
@@ -75,21 +76,23 @@ impl Snapshot {
                 return Lookup::Found { node };
             }
         }
-        Lookup::NxDomain
+        Lookup::NxDomain { encloser: self.apex().as_wire() }
     }
 
-    fn wildcard(&self, encloser: &[u8]) -> Lookup<'_> {
-        let Some(ce) = self.node(encloser) else { return Lookup::NxDomain };
+    /// Below `encloser`, the closest encloser of a missing name: its wildcard, or none.
+    fn wildcard<'s>(&'s self, encloser: &'s [u8]) -> Lookup<'s> {
+        let nx = Lookup::NxDomain { encloser };
+        let Some(ce) = self.node(encloser) else { return nx };
         if !ce.has(flags::WILDCARD_CHILD) {
-            return Lookup::NxDomain;
+            return nx;
         }
         let mut w = NameBuf::default();
         if w.set_concat(b"\x01*", encloser).is_err() {
-            return Lookup::NxDomain;
+            return nx;
         }
         match self.node(w.as_wire()) {
-            Some(node) => Lookup::Wildcard { node },
-            None => Lookup::NxDomain,
+            Some(node) => Lookup::Wildcard { node, encloser },
+            None => nx,
         }
     }
 }

@@ -195,7 +195,7 @@ fn dispatch(
     *zone = Some(entry.index);
     match &entry.state {
         ZoneState::Failed => (Rcode::SERVFAIL, AnswerKind::Other),
-        ZoneState::Ready(snap) => Resolver { snap, req, w }.run(how == Path::Precompiled),
+        ZoneState::Ready(snap) => Resolver::new(snap, req, w).run(how == Path::Precompiled),
     }
 }
 

@@ -10,14 +10,23 @@
 //!   follows into other zones it serves), stopping after [`MAX_CHAIN`] links or on a
 //!   loop. The RCODE is that of the last link (RFC 6604).
 //! - Positive answers carry no NS in authority (minimal responses).
-//! - ANY gets one RRset (RFC 8482 §4.1), over TCP too, as Knot and NSD answer.
+//! - ANY gets one RRset (RFC 8482 §4.1), over TCP too, as Knot and NSD answer; RRSIG
+//!   gets the signatures of one RRset, as Knot answers.
 //! - Truncation happens at an RRset boundary: a required RRset that does not fit sets
 //!   TC; additional-section records that do not fit are left out, except glue for
 //!   in-bailiwick name servers of a referral, whose absence sets TC (RFC 9471).
 //! - The negative-answer SOA has TTL min(SOA TTL, MINIMUM) (RFC 2308 §3).
+//! - DO queries to a signed zone (RFC 4035 §3.1) get the RRSIGs of every RRset in every
+//!   section with it (a signed RRset and its signatures go in together or not at all),
+//!   the DS of a secure referral, and the NSEC or NSEC3 proofs ([`crate::answer::proof`])
+//!   of a denial, a wildcard expansion or an insecure referral. A DNAME is signed, the
+//!   CNAME synthesized from it is not. The exact match of a DO query is a precompiled
+//!   block too (kept with the RRSIGs, [`crate::store::snapshot::set_block`]); a DO
+//!   denial is the precompiled signed SOA followed by its proofs.
 
 use crate::answer::lookup::Lookup;
-use crate::store::encode::{write_additional, write_negative_soa, write_rrset};
+use crate::answer::proof::{suffix, Denied, Prover};
+use crate::store::encode::{sigs_of, write_additional, write_negative_soa, write_rrset, write_signed};
 use crate::store::node::{NodeRef, RrsetRef};
 use crate::store::snapshot::Snapshot;
 use shoal_wire::name::{is_subdomain, NameBuf};
@@ -48,9 +57,33 @@ pub(crate) struct Resolver<'a, 'b, 'w> {
     pub(crate) snap: &'a Snapshot,
     pub(crate) req: &'a Request<'b>,
     pub(crate) w: &'a mut ResponseWriter<'w>,
+    /// A DO query to a signed zone: RRSIGs and proofs go in.
+    dnssec: bool,
 }
 
-impl Resolver<'_, '_, '_> {
+/// The names answered from a wildcard along a CNAME chain, each with its closest
+/// encloser's label count: their proofs go in authority once the answer is complete.
+#[derive(Default)]
+struct Expanded {
+    names: [(NameBuf, usize); MAX_CHAIN + 1],
+    count: usize,
+}
+
+impl Expanded {
+    fn push(&mut self, name: &NameBuf, encloser: &[u8]) {
+        if self.count < self.names.len() {
+            self.names[self.count] = (name.clone(), shoal_wire::name::label_count(encloser));
+            self.count += 1;
+        }
+    }
+}
+
+impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
+    pub(crate) fn new(snap: &'a Snapshot, req: &'a Request<'b>, w: &'a mut ResponseWriter<'w>) -> Self {
+        let dnssec = snap.is_signed() && req.dnssec_ok();
+        Resolver { snap, req, w, dnssec }
+    }
+
     /// Write the answer; `precompiled` takes the common cases from the blocks compiled
     /// with the zone (always, but for tests that compare both paths).
     pub(crate) fn run(mut self, precompiled: bool) -> (Rcode, AnswerKind) {
@@ -63,8 +96,9 @@ impl Resolver<'_, '_, '_> {
     }
 
     /// The common cases from precompiled blocks: an exact match, NODATA, NXDOMAIN and
-    /// referrals. `None` sends the query down the general path (CNAME, DNAME, wildcard,
-    /// ANY, or a block that does not fit and needs truncating record by record).
+    /// referrals (with DO: exact matches, and denials followed by their proofs). `None`
+    /// sends the query down the general path (CNAME, DNAME, wildcard, ANY, a DO
+    /// referral, or a block that does not fit and needs truncating record by record).
     fn precompiled(&mut self) -> Option<(Rcode, AnswerKind)> {
         let q = self.req.qname.as_wire();
         let qtype = self.req.qtype;
@@ -73,24 +107,31 @@ impl Resolver<'_, '_, '_> {
             return None;
         }
         let negative_delta = (q.len() - self.snap.apex().as_wire().len()) as isize;
-        let (block, delta, rcode, kind, aa) = match self.snap.lookup(q, qtype) {
+        let negative = if self.dnssec { self.snap.negative_do_block() } else { self.snap.negative_block() };
+        let (block, delta, rcode, kind, aa, denied) = match self.snap.lookup(q, qtype) {
             Lookup::Found { node } => {
-                if qtype != Rtype::CNAME && node.rrset(Rtype::CNAME).is_some() {
+                if follows_cname(qtype) && node.rrset(Rtype::CNAME).is_some() {
                     return None;
                 }
                 match node.rrset(qtype) {
-                    Some(r) => (r.block(), 0, Rcode::NOERROR, AnswerKind::Positive, true),
+                    Some(r) => {
+                        let signed = if self.dnssec { sigs_of(node, qtype) } else { None };
+                        let block = signed.map_or(r.block(), |s| s.block());
+                        (block, 0, Rcode::NOERROR, AnswerKind::Positive, true, None)
+                    }
                     None => {
-                        (self.snap.negative_block().as_ref(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true)
+                        let denied = Denied::NoData { name: node.name() };
+                        (negative.as_ref(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true, Some(denied))
                     }
                 }
             }
-            Lookup::NxDomain => {
-                (self.snap.negative_block().as_ref(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true)
+            Lookup::NxDomain { encloser } => {
+                let denied = Denied::NxDomain { name: q, encloser };
+                (negative.as_ref(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true, Some(denied))
             }
-            Lookup::Referral { cut, node } => {
+            Lookup::Referral { cut, node } if !self.dnssec => {
                 let b = node.referral()?;
-                (b, (q.len() - cut.len()) as isize, Rcode::NOERROR, AnswerKind::Referral, false)
+                (b, (q.len() - cut.len()) as isize, Rcode::NOERROR, AnswerKind::Referral, false, None)
             }
             _ => return None,
         };
@@ -99,6 +140,9 @@ impl Resolver<'_, '_, '_> {
         }
         self.w.precompiled(block.bytes, block.pointers(), delta, block.counts).ok()?;
         self.set_aa(aa);
+        if let Some(d) = denied.filter(|_| self.dnssec) {
+            Prover::new(self.snap, self.w).prove(d);
+        }
         Some((rcode, kind))
     }
 
@@ -106,24 +150,26 @@ impl Resolver<'_, '_, '_> {
         let qtype = self.req.qtype;
         let mut name = self.req.qname.clone();
         let mut visited: [NameBuf; MAX_CHAIN] = Default::default();
+        let mut expanded = Expanded::default();
         let mut links = 0;
         self.set_aa(true);
         loop {
             // The owner of what we write for `name`: the question itself, or a target.
             let owner_is_q = links == 0;
             match self.snap.lookup(name.as_wire(), qtype) {
-                Lookup::NxDomain => {
-                    return self.negative(Rcode::NXDOMAIN, AnswerKind::NxDomain);
+                Lookup::NxDomain { encloser } => {
+                    let denied = Denied::NxDomain { name: name.as_wire(), encloser };
+                    return self.negative(Rcode::NXDOMAIN, AnswerKind::NxDomain, denied, &expanded);
                 }
                 Lookup::Referral { cut, node } => {
                     if links == 0 {
                         self.set_aa(false);
                     }
-                    return self.referral(cut, node);
+                    return self.referral(cut, node, &expanded);
                 }
                 Lookup::Dname { owner, node } => {
                     let dname = node.rrset(Rtype::DNAME).expect("DNAME flag set");
-                    if !self.write_rrset(Section::Answer, Owner::Name(owner), dname) {
+                    if !self.write_signed(Section::Answer, Owner::Name(owner), node, dname) {
                         return (Rcode::NOERROR, AnswerKind::Positive);
                     }
                     // Synthesize `name` with `owner` replaced by the DNAME target.
@@ -143,28 +189,36 @@ impl Resolver<'_, '_, '_> {
                     let mut t = target.clone();
                     t.make_lowercase();
                     if !self.follow(&mut name, &t, &mut visited, &mut links) {
-                        return (Rcode::NOERROR, AnswerKind::Positive);
+                        return self.answered(&expanded);
                     }
                 }
-                Lookup::Found { node } | Lookup::Wildcard { node } => {
+                found @ (Lookup::Found { node } | Lookup::Wildcard { node, .. }) => {
                     let owner = if owner_is_q { Owner::Question } else { Owner::Name(name.as_wire()) };
-                    if qtype != Rtype::CNAME && qtype != Rtype::ANY {
+                    let wildcard = match found {
+                        Lookup::Wildcard { encloser, .. } => Some(encloser),
+                        _ => None,
+                    };
+                    if follows_cname(qtype) {
                         if let Some(cname) = node.rrset(Rtype::CNAME) {
-                            if !self.write_rrset(Section::Answer, owner, cname) {
+                            if !self.write_signed(Section::Answer, owner, node, cname) {
                                 return (Rcode::NOERROR, AnswerKind::Positive);
+                            }
+                            if let Some(encloser) = wildcard {
+                                expanded.push(&name, encloser);
                             }
                             let mut t = NameBuf::default();
                             if t.set(cname.first()).is_err() {
-                                return (Rcode::NOERROR, AnswerKind::Positive);
+                                return self.answered(&expanded);
                             }
                             t.make_lowercase();
                             if !self.follow(&mut name, &t, &mut visited, &mut links) {
-                                return (Rcode::NOERROR, AnswerKind::Positive);
+                                return self.answered(&expanded);
                             }
                             continue;
                         }
                     }
-                    return self.at_node(node, owner);
+                    let current = name.clone();
+                    return self.at_node(node, owner, current.as_wire(), wildcard, &mut expanded);
                 }
             }
         }
@@ -193,52 +247,118 @@ impl Resolver<'_, '_, '_> {
         true
     }
 
-    /// Answer `qtype` from an existing (or wildcard-synthesized) node.
-    fn at_node(&mut self, node: NodeRef<'_>, owner: Owner<'_>) -> (Rcode, AnswerKind) {
+    /// Answer `qtype` from the node at `name`, or from the wildcard below `wildcard`
+    /// that `name` matched.
+    fn at_node(
+        &mut self,
+        node: NodeRef<'_>,
+        owner: Owner<'_>,
+        name: &[u8],
+        wildcard: Option<&[u8]>,
+        expanded: &mut Expanded,
+    ) -> (Rcode, AnswerKind) {
         let qtype = self.req.qtype;
+        let nodata = match wildcard {
+            Some(encloser) => Denied::WildcardNoData { name, encloser },
+            None => Denied::NoData { name },
+        };
+        if let Some(encloser) = wildcard {
+            let mut n = NameBuf::default();
+            if n.set(name).is_ok() {
+                expanded.push(&n, encloser);
+            }
+        }
         if qtype == Rtype::ANY {
-            let Some(first) = node.rrsets().next() else {
-                return self.negative(Rcode::NOERROR, AnswerKind::NoData);
-            };
             // RFC 8482 §4.1: one RRset, over UDP and TCP alike (Knot and NSD do so).
-            self.write_rrset(Section::Answer, owner, first);
+            let Some(first) = node.rrsets().find(|r| r.rtype != Rtype::RRSIG) else {
+                expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
+                return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
+            };
+            if self.write_signed(Section::Answer, owner, node, first) {
+                self.prove_expanded(expanded);
+                write_additional(self.w, self.snap, first, None, self.dnssec);
+            }
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         if qtype == Rtype::RRSIG || qtype == Rtype::SIG {
-            // Every signature at the name, one set per type covered, as NSD answers.
-            let mut any = false;
-            for set in node.rrsets().filter(|r| r.rtype == qtype) {
-                any = true;
-                if !self.write_rrset(Section::Answer, owner, set) {
-                    break;
-                }
-            }
-            if !any {
-                return self.negative(Rcode::NOERROR, AnswerKind::NoData);
+            // The signatures of one RRset, the first by type covered, as Knot answers
+            // (like ANY, RFC 8482 §4.1: the client learns the name is signed).
+            let Some(set) = node.rrsets().find(|r| r.rtype == qtype) else {
+                expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
+                return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
+            };
+            if self.write_rrset(Section::Answer, owner, set) {
+                self.prove_expanded(expanded);
             }
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         let Some(rrset) = node.rrset(qtype) else {
-            return self.negative(Rcode::NOERROR, AnswerKind::NoData);
+            // The wildcard's own NODATA proof covers the name it matched.
+            expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
+            return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
         };
-        if self.write_rrset(Section::Answer, owner, rrset) {
-            self.additional_for(rrset, None);
+        if self.write_signed(Section::Answer, owner, node, rrset) {
+            self.prove_expanded(expanded);
+            write_additional(self.w, self.snap, rrset, None, self.dnssec);
         }
         (Rcode::NOERROR, AnswerKind::Positive)
     }
 
-    fn referral(&mut self, cut: &[u8], node: NodeRef<'_>) -> (Rcode, AnswerKind) {
-        let ns = node.rrset(Rtype::NS).expect("delegation has NS");
-        if self.write_rrset(Section::Authority, Owner::Name(cut), ns) {
-            self.additional_for(ns, Some(cut));
+    /// A positive answer is complete: the proofs of its wildcard expansions follow.
+    fn answered(&mut self, expanded: &Expanded) -> (Rcode, AnswerKind) {
+        self.prove_expanded(expanded);
+        (Rcode::NOERROR, AnswerKind::Positive)
+    }
+
+    fn prove_expanded(&mut self, expanded: &Expanded) {
+        if !self.dnssec || expanded.count == 0 {
+            return;
         }
+        let mut prover = Prover::new(self.snap, self.w);
+        for (name, labels) in &expanded.names[..expanded.count] {
+            let n = name.as_wire();
+            let encloser = suffix(n, *labels);
+            if !prover.prove(Denied::WildcardAnswer { name: n, encloser }) {
+                return;
+            }
+        }
+    }
+
+    fn referral(&mut self, cut: &[u8], node: NodeRef<'_>, expanded: &Expanded) -> (Rcode, AnswerKind) {
+        let ns = node.rrset(Rtype::NS).expect("delegation has NS");
+        if !self.write_rrset(Section::Authority, Owner::Name(cut), ns) {
+            return (Rcode::NOERROR, AnswerKind::Referral);
+        }
+        if self.dnssec {
+            let fit = match node.rrset(Rtype::DS) {
+                Some(ds) => self.write_signed(Section::Authority, Owner::Name(cut), node, ds),
+                None => Prover::new(self.snap, self.w).prove(Denied::Insecure { cut }),
+            };
+            if !fit {
+                return (Rcode::NOERROR, AnswerKind::Referral);
+            }
+            self.prove_expanded(expanded);
+        }
+        write_additional(self.w, self.snap, ns, Some(cut), self.dnssec);
         (Rcode::NOERROR, AnswerKind::Referral)
     }
 
-    /// NXDOMAIN or NODATA: the SOA in authority with the negative TTL.
-    fn negative(&mut self, rcode: Rcode, kind: AnswerKind) -> (Rcode, AnswerKind) {
-        let soa = self.snap.apex_node().rrset(Rtype::SOA).expect("a zone has its SOA");
-        write_negative_soa(self.w, self.snap.apex().as_wire(), soa, self.snap.negative_ttl());
+    /// NXDOMAIN or NODATA: the SOA in authority with the negative TTL, and with DO its
+    /// RRSIGs and the proof of `denied` (and of the wildcards the answer expanded).
+    fn negative(
+        &mut self,
+        rcode: Rcode,
+        kind: AnswerKind,
+        denied: Denied<'_>,
+        expanded: &Expanded,
+    ) -> (Rcode, AnswerKind) {
+        let apex = self.snap.apex_node();
+        let soa = apex.rrset(Rtype::SOA).expect("a zone has its SOA");
+        let sigs = if self.dnssec { sigs_of(apex, Rtype::SOA) } else { None };
+        if write_negative_soa(self.w, self.snap.apex().as_wire(), soa, sigs, self.snap.negative_ttl()) && self.dnssec {
+            self.prove_expanded(expanded);
+            Prover::new(self.snap, self.w).prove(denied);
+        }
         (rcode, kind)
     }
 
@@ -251,12 +371,20 @@ impl Resolver<'_, '_, '_> {
         write_rrset(self.w, section, owner, rrset)
     }
 
-    fn additional_for(&mut self, rrset: RrsetRef<'_>, cut: Option<&[u8]>) {
-        write_additional(self.w, self.snap, rrset, cut)
+    /// An RRset of `node`, with its RRSIGs when the query has DO.
+    fn write_signed(&mut self, section: Section, owner: Owner<'_>, node: NodeRef<'_>, rrset: RrsetRef<'_>) -> bool {
+        let sigs = if self.dnssec { sigs_of(node, rrset.rtype) } else { None };
+        write_signed(self.w, section, owner, rrset, sigs)
     }
 
     fn set_aa(&mut self, on: bool) {
         let f = self.w.flags();
         self.w.set_flags(if on { f | flags::AA } else { f & !flags::AA });
     }
+}
+
+/// Whether a CNAME at the name is followed for `qtype`: not when the CNAME itself, one
+/// RRset (ANY) or what sits beside a CNAME (its NSEC and RRSIGs, RFC 4035 §2.5) is asked.
+fn follows_cname(qtype: Rtype) -> bool {
+    !matches!(qtype, Rtype::CNAME | Rtype::ANY | Rtype::RRSIG | Rtype::NSEC)
 }

@@ -85,7 +85,7 @@ pub(crate) const MAX_DELTA: usize = 4096;
 pub fn apply(old: &Snapshot, diffs: &[Diff]) -> Result<Snapshot, ApplyError> {
     let changes = net_changes(old, diffs)?;
     match derive(old, &changes)? {
-        Derived::Done(s) if s.delta_len() <= MAX_DELTA.max(s.base_len() / 8) => Ok(s),
+        Derived::Done(s) if s.delta_len() <= MAX_DELTA.max(s.base_len() / 8) => Ok(*s),
         Derived::Done(s) => rebuild(&s, &NameMap::default(), "IXFR"),
         Derived::Rebuild => rebuild(old, &changes, "IXFR"),
     }

@@ -196,7 +196,7 @@ impl<'h> Incoming<'h> {
         let changes = std::mem::take(&mut self.changed);
         let diff = diff_of(held, soa, &changes);
         match derive(held, &changes)? {
-            Derived::Done(snapshot) => Ok(Applied { snapshot, diff: Some(diff) }),
+            Derived::Done(snapshot) => Ok(Applied { snapshot: *snapshot, diff: Some(diff) }),
             Derived::Rebuild => {
                 // A cut or DNAME appeared or went away above existing names.
                 self.changed = changes;

@@ -19,9 +19,11 @@
 
 use crate::change::error::ApplyError;
 use crate::store::block::Block;
+use crate::store::denial::Denial;
+use crate::store::encode::sigs_of;
 use crate::store::flags;
 use crate::store::namehash::{NameMap, NameSet};
-use crate::store::node::{set_key, Node, NodeData, NodeRef, Rrset};
+use crate::store::node::{set_key, Node, NodeData, NodeRef, Rrset, RrsetRef};
 use crate::store::snapshot::{serial_and_negative_ttl, targets, Snapshot};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -34,7 +36,7 @@ pub(crate) type Records = BTreeMap<(Rtype, Box<[u8]>), u32>;
 
 /// What [`derive`] made.
 pub(crate) enum Derived {
-    Done(Snapshot),
+    Done(Box<Snapshot>),
     /// A cut or DNAME above existing names appeared or went away.
     Rebuild,
 }
@@ -111,17 +113,18 @@ fn own_flags(owner: &[u8], apex: &[u8], rrsets: &[Rrset]) -> u8 {
     f
 }
 
-/// Whether two versions of a name carry the same addresses (what other answers copy).
+/// Whether two versions of a name carry the same addresses and address signatures
+/// (what other answers copy).
 fn same_addresses(a: NodeRef<'_>, b: &[Rrset]) -> bool {
-    [Rtype::A, Rtype::AAAA].iter().all(|&t| {
-        let x = a.rrset(t);
-        let y = b.iter().find(|r| r.rtype == t);
-        match (x, y) {
-            (None, None) => true,
-            (Some(x), Some(y)) => x.ttl == y.ttl && x.rdatas().eq(y.rdatas.iter().map(|r| &r[..])),
-            _ => false,
-        }
-    })
+    let same = |x: Option<RrsetRef<'_>>, y: Option<&Rrset>| match (x, y) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.ttl == y.ttl && x.rdatas().eq(y.rdatas.iter().map(|r| &r[..])),
+        _ => false,
+    };
+    let sig_of = |t: Rtype| b.iter().find(|r| r.rtype == Rtype::RRSIG && set_key(r.rtype, &r.rdatas[0]).1 == t.0);
+    [Rtype::A, Rtype::AAAA]
+        .iter()
+        .all(|&t| same(a.rrset(t), b.iter().find(|r| r.rtype == t)) && same(sigs_of(a, t), sig_of(t)))
 }
 
 fn parent(name: &[u8]) -> &[u8] {
@@ -281,6 +284,8 @@ pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result
             serial_and_negative_ttl(soa.ttl, soa.first())
         }
     };
+    let work_apex_changed = work.nodes.contains_key(apex);
+    let touched: Vec<Name> = work.nodes.keys().cloned().collect();
     let mut delta = old.delta.clone();
     let mut changed: Vec<Name> = Vec::new();
     let mut changed_nsec3 = false;
@@ -311,7 +316,30 @@ pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result
         records: records.max(0) as usize,
         nsec3_names: old.nsec3_names || changed_nsec3,
         negative: Block::default(),
+        signed: old.signed,
+        denial: old.denial.clone(),
+        negative_do: Block::default(),
     };
+    // The denial chain follows the names that gained or lost their NSEC or NSEC3; a
+    // new kind of chain (NSEC to NSEC3, new parameters) means a rebuild.
+    if work_apex_changed && !Denial::same_kind(old.apex_node(), snap.apex_node()) {
+        return Ok(Derived::Rebuild);
+    }
+    snap.signed = sigs_of(snap.apex_node(), Rtype::SOA).is_some();
+    for name in &touched {
+        let was = old.node(name.as_wire()).and_then(|n| snap.denial.key_of(n, apex));
+        let is = snap.node(name.as_wire()).and_then(|n| snap.denial.key_of(n, apex));
+        if was.as_ref().map(|k| k.as_slice()) != is.as_ref().map(|k| k.as_slice()) {
+            if let Some(chain) = snap.denial.chain_mut() {
+                if let Some(k) = was {
+                    chain.remove(k.as_slice());
+                }
+                if let Some(k) = is {
+                    chain.insert(k.as_slice());
+                }
+            }
+        }
+    }
     // Answers read other nodes (additional addresses), so every changed node is in
     // place before any is compiled.
     let compiled: Vec<Node> = crate::store::block::with_scratch(|scratch| {
@@ -327,5 +355,5 @@ pub(crate) fn derive(old: &Snapshot, changes: &NameMap<Name, Records>) -> Result
     for (name, node) in changed.iter().zip(compiled) {
         snap.delta.insert(name.clone(), Some(Arc::new(node)));
     }
-    Ok(Derived::Done(snap))
+    Ok(Derived::Done(Box::new(snap)))
 }

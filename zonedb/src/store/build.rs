@@ -21,7 +21,7 @@ use crate::store::flags;
 use crate::store::namehash::{NameMap, NameSet};
 use crate::store::node::{pack_sets, repack, set_key, Blocks, NodeRef};
 use crate::store::nodemap::NodeMap;
-use crate::store::snapshot::{answer_block, referrers_from, serial_and_negative_ttl, Snapshot};
+use crate::store::snapshot::{referrers_from, serial_and_negative_ttl, set_block, Snapshot};
 use crate::text::load::{Loaded, Sink};
 use shoal_wire::name::{is_subdomain, Display};
 use shoal_wire::{Name, Rtype};
@@ -248,8 +248,7 @@ impl Builder {
             &self.plain
         } else {
             let node = NodeRef::at(&self.plain, 0);
-            let answers: Vec<Block> =
-                with_scratch(|s| node.rrsets().map(|r| answer_block(node.name(), r, s, None)).collect());
+            let answers: Vec<Block> = with_scratch(|s| node.rrsets().map(|r| set_block(node, r, s, None)).collect());
             self.packed.clear();
             repack(&mut self.packed, node, Some(Blocks { answers: &answers, referral: None }));
             &self.packed
@@ -298,6 +297,9 @@ impl Builder {
             records: self.records,
             nsec3_names: self.nsec3_names,
             negative: Block::default(),
+            signed: false,
+            denial: Box::default(),
+            negative_do: Block::default(),
         };
         // The nodes with NS, MX or SRV records are all pending: who points where is
         // found among them alone.
@@ -317,6 +319,7 @@ impl Builder {
         map.shrink_if_oversized();
         snap.referrers = Arc::new(referrers);
         snap.base = Arc::new(map);
+        snap.scan_dnssec();
         Ok(snap)
     }
 }

@@ -24,15 +24,63 @@ pub trait ZoneNodes {
 
 /// Write a whole RRset or nothing; on failure set TC. Returns whether it fit.
 pub fn write_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_>, rrset: RrsetRef<'_>) -> bool {
+    put_rrset(w, section, owner, rrset, rrset.ttl) || truncate(w)
+}
+
+/// Write a whole RRset with `ttl`, or nothing (and leave TC alone).
+fn put_rrset(w: &mut ResponseWriter<'_>, section: Section, owner: Owner<'_>, rrset: RrsetRef<'_>, ttl: u32) -> bool {
     let mark = w.mark();
     for rd in rrset.rdatas() {
-        if w.rr(section, owner, rrset.rtype, Class::IN, rrset.ttl, rd).is_err() {
+        if w.rr(section, owner, rrset.rtype, Class::IN, ttl, rd).is_err() {
             w.rollback(mark);
-            w.set_flags(w.flags() | flags::TC);
             return false;
         }
     }
     true
+}
+
+fn truncate(w: &mut ResponseWriter<'_>) -> bool {
+    w.set_flags(w.flags() | flags::TC);
+    false
+}
+
+/// The RRSIGs at `node` that cover its RRset of type `t`.
+#[inline]
+pub fn sigs_of(node: NodeRef<'_>, t: Rtype) -> Option<RrsetRef<'_>> {
+    node.rrsets().find(|r| r.rtype == Rtype::RRSIG && r.key().1 == t.0)
+}
+
+/// Write an RRset and the RRSIGs that cover it, both or neither (RFC 4035 §3.1.1);
+/// when they do not fit, TC is set, except in the additional section, where a signed
+/// RRset that does not fit is simply left out. Returns whether they fit.
+pub fn write_signed(
+    w: &mut ResponseWriter<'_>,
+    section: Section,
+    owner: Owner<'_>,
+    rrset: RrsetRef<'_>,
+    sigs: Option<RrsetRef<'_>>,
+) -> bool {
+    write_signed_ttl(w, section, owner, rrset, sigs, rrset.ttl)
+}
+
+/// [`write_signed`] with the TTL of both sets replaced (the negative-answer SOA).
+fn write_signed_ttl(
+    w: &mut ResponseWriter<'_>,
+    section: Section,
+    owner: Owner<'_>,
+    rrset: RrsetRef<'_>,
+    sigs: Option<RrsetRef<'_>>,
+    ttl: u32,
+) -> bool {
+    let mark = w.mark();
+    let ok = put_rrset(w, section, owner, rrset, ttl) && sigs.is_none_or(|s| put_rrset(w, section, owner, s, ttl));
+    if !ok {
+        w.rollback(mark);
+        if section != Section::Additional {
+            truncate(w);
+        }
+    }
+    ok
 }
 
 /// Where the name whose addresses go in the additional section sits in the RDATA of
@@ -42,9 +90,16 @@ pub fn target_offset(t: Rtype) -> Option<usize> {
     shoal_wire::rdata::descriptor(t)?.additional_target()
 }
 
-/// Addresses of MX, NS and SRV targets that live in `zone`. For a referral (`cut`
-/// set), glue below the cut is required: if it does not fit, TC is set (RFC 9471).
-pub fn write_additional(w: &mut ResponseWriter<'_>, zone: &impl ZoneNodes, rrset: RrsetRef<'_>, cut: Option<&[u8]>) {
+/// Addresses of MX, NS and SRV targets that live in `zone`, each with its RRSIGs when
+/// `dnssec` (glue has none). For a referral (`cut` set), glue below the cut is
+/// required: if it does not fit, TC is set (RFC 9471).
+pub fn write_additional(
+    w: &mut ResponseWriter<'_>,
+    zone: &impl ZoneNodes,
+    rrset: RrsetRef<'_>,
+    cut: Option<&[u8]>,
+    dnssec: bool,
+) {
     let Some(at) = target_offset(rrset.rtype) else { return };
     let mut done: [NameBuf; 8] = Default::default();
     let mut ndone = 0;
@@ -66,26 +121,23 @@ pub fn write_additional(w: &mut ResponseWriter<'_>, zone: &impl ZoneNodes, rrset
         let required = cut.is_some_and(|c| is_subdomain(t, c));
         for ty in [Rtype::A, Rtype::AAAA] {
             let Some(addr) = node.rrset(ty) else { continue };
-            let mark = w.mark();
-            for a in addr.rdatas() {
-                if w.rr(Section::Additional, Owner::Name(t), ty, Class::IN, addr.ttl, a).is_err() {
-                    w.rollback(mark);
-                    if required {
-                        w.set_flags(w.flags() | flags::TC);
-                    }
-                    break;
-                }
+            let sigs = if dnssec { sigs_of(node, ty) } else { None };
+            if !write_signed(w, Section::Additional, Owner::Name(t), addr, sigs) && required {
+                truncate(w);
             }
         }
     }
 }
 
 /// Write the negative-answer SOA of the zone at `apex` with `ttl` (min(SOA TTL,
-/// MINIMUM), RFC 2308 §3) into authority; TC if it does not fit.
-pub fn write_negative_soa(w: &mut ResponseWriter<'_>, apex: &[u8], soa: RrsetRef<'_>, ttl: u32) -> bool {
-    let ok = w.rr(Section::Authority, Owner::Name(apex), Rtype::SOA, Class::IN, ttl, soa.first()).is_ok();
-    if !ok {
-        w.set_flags(w.flags() | flags::TC);
-    }
-    ok
+/// MINIMUM), RFC 2308 §3) into authority, with its RRSIGs at the same TTL when `sigs`
+/// are given; TC if it does not fit.
+pub fn write_negative_soa(
+    w: &mut ResponseWriter<'_>,
+    apex: &[u8],
+    soa: RrsetRef<'_>,
+    sigs: Option<RrsetRef<'_>>,
+    ttl: u32,
+) -> bool {
+    write_signed_ttl(w, Section::Authority, Owner::Name(apex), soa, sigs, ttl)
 }

@@ -4,11 +4,14 @@
 //! ([`node`], [`nodemap`]) whose [`flags`] say what compiling worked out about them;
 //! [`build`] compiles records into a [`snapshot::Snapshot`], with each RRset's answer
 //! precompiled as a [`block`] through the RRset encoder that answering also uses
-//! ([`encode`]); [`catalog`] maps apexes to snapshots.
+//! ([`encode`]); a signed zone's NSEC or NSEC3 owners are kept in order in its
+//! [`chain`], and [`denial`] says how the zone proves what is not there; [`catalog`] maps apexes to snapshots.
 
 pub mod block;
 pub mod build;
 pub mod catalog;
+pub mod chain;
+pub mod denial;
 pub mod encode;
 pub mod flags;
 pub mod namehash;

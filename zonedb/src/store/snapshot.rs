@@ -22,7 +22,10 @@
 //! a change of an address recompiles exactly the answers that carry it.
 
 use crate::store::block::{with_scratch, Block};
-use crate::store::encode::{target_offset, write_additional, write_negative_soa, write_rrset, ZoneNodes};
+use crate::store::denial::Denial;
+use crate::store::encode::{
+    sigs_of, target_offset, write_additional, write_negative_soa, write_rrset, write_signed, ZoneNodes,
+};
 use crate::store::flags;
 use crate::store::namehash::NameMap;
 use crate::store::node::{Blocks, Node, NodeRef, RrsetRef};
@@ -55,6 +58,12 @@ pub struct Snapshot {
     pub(crate) nsec3_names: bool,
     /// The SOA for NXDOMAIN and NODATA answers, anchored at the apex.
     pub(crate) negative: Block,
+    /// The apex SOA is signed: DO queries get RRSIGs and denial proofs (RFC 4035 §3.1).
+    pub(crate) signed: bool,
+    /// Which chain denials come from, and its owners in order.
+    pub(crate) denial: Box<Denial>,
+    /// The negative-answer SOA with its RRSIGs, for DO queries to a signed zone.
+    pub(crate) negative_do: Block,
 }
 
 impl Snapshot {
@@ -94,7 +103,11 @@ impl Snapshot {
             records,
             nsec3_names,
             negative: Block::default(),
+            signed: false,
+            denial: Box::default(),
+            negative_do: Block::default(),
         };
+        snap.scan_dnssec();
         with_scratch(|scratch| snap.compile_negative(scratch));
         Ok(snap)
     }
@@ -107,24 +120,25 @@ impl Snapshot {
         }
         let owner = node.name();
         let cut = node.has(flags::DELEGATION);
-        let blocks = node
-            .rrsets()
-            .map(|rrset| {
-                if cut && rrset.rtype == Rtype::NS {
-                    return Block::default();
-                }
-                answer_block(owner, rrset, scratch, Some(self))
-            })
-            .collect();
+        let blocks = node.rrsets().map(|rrset| set_block(node, rrset, scratch, Some(self))).collect();
         let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
             Block::compile(owner, Rtype::NS, scratch, |w| {
                 write_rrset(w, Section::Authority, Owner::Question, ns) && {
-                    write_additional(w, self, ns, Some(owner));
+                    write_additional(w, self, ns, Some(owner), false);
                     true
                 }
             })
         });
         (blocks, referral)
+    }
+
+    /// Work out, from the apex and every node, whether the zone is signed and its
+    /// denial chain (a complete version: loaded, received or rebuilt).
+    pub(crate) fn scan_dnssec(&mut self) {
+        let apex = self.apex_node();
+        let (signed, denial) = (sigs_of(apex, Rtype::SOA).is_some(), Box::new(Denial::scan(apex, self.nodes())));
+        self.signed = signed;
+        self.denial = denial;
     }
 
     /// `node` packed again with its answers compiled.
@@ -133,18 +147,42 @@ impl Snapshot {
         Node::repacked(node, Blocks { answers: &answers, referral: referral.as_ref() })
     }
 
-    /// Recompile the negative-answer SOA (after the apex SOA changed).
+    /// Recompile the negative-answer SOA, and with its RRSIGs for DO queries (after the
+    /// apex changed).
     pub(crate) fn compile_negative(&mut self, scratch: &mut [u8]) {
         let apex = self.apex.as_wire();
-        let soa = self.apex_node().rrset(Rtype::SOA).expect("a zone has its SOA");
+        let node = self.apex_node();
+        let soa = node.rrset(Rtype::SOA).expect("a zone has its SOA");
         let ttl = self.negative_ttl;
-        self.negative =
-            Block::compile(apex, Rtype::SOA, scratch, |w| write_negative_soa(w, apex, soa, ttl)).unwrap_or_default();
+        let compile = |scratch: &mut [u8], sigs| {
+            Block::compile(apex, Rtype::SOA, scratch, |w| write_negative_soa(w, apex, soa, sigs, ttl))
+                .unwrap_or_default()
+        };
+        let negative = compile(scratch, None);
+        let sigs = sigs_of(node, Rtype::SOA);
+        let negative_do = if sigs.is_some() { compile(scratch, sigs) } else { Block::default() };
+        self.negative = negative;
+        self.negative_do = negative_do;
     }
 
     /// The precompiled negative-answer SOA.
     pub fn negative_block(&self) -> &Block {
         &self.negative
+    }
+
+    /// The precompiled negative-answer SOA with its RRSIGs (empty if the zone is unsigned).
+    pub fn negative_do_block(&self) -> &Block {
+        &self.negative_do
+    }
+
+    /// Whether the apex SOA is signed, so DO queries get RRSIGs and denial proofs.
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// How the zone's denials are proven.
+    pub fn denial(&self) -> &Denial {
+        &self.denial
     }
 
     pub fn apex(&self) -> &Name {
@@ -252,12 +290,42 @@ pub(crate) fn answer_block(owner: &[u8], rrset: RrsetRef<'_>, scratch: &mut [u8]
     Block::compile(owner, rrset.rtype, scratch, |w| {
         write_rrset(w, Section::Answer, Owner::Question, rrset) && {
             if let Some(zone) = zone {
-                write_additional(w, zone, rrset, None);
+                write_additional(w, zone, rrset, None, false);
             }
             true
         }
     })
     .unwrap_or_default()
+}
+
+/// The block kept with one RRset of `node`. For most it is the RRset's answer; the NS
+/// of a cut has none (its referral is the node's); an RRSIG set holds the answer to a
+/// DO query for the type it covers: that RRset with these signatures, then the
+/// additional addresses with theirs (RFC 4035 §3.1.1). RRSIG queries themselves are
+/// answered record by record, every set at the name.
+pub(crate) fn set_block(node: NodeRef<'_>, rrset: RrsetRef<'_>, scratch: &mut [u8], zone: Option<&Snapshot>) -> Block {
+    let owner = node.name();
+    let cut = node.has(flags::DELEGATION);
+    match rrset.rtype {
+        Rtype::NS if cut => Block::default(),
+        Rtype::RRSIG => {
+            let covered = Rtype(rrset.key().1);
+            let Some(data) = node.rrset(covered).filter(|_| covered != Rtype::RRSIG && !(cut && covered == Rtype::NS))
+            else {
+                return Block::default();
+            };
+            Block::compile(owner, covered, scratch, |w| {
+                write_signed(w, Section::Answer, Owner::Question, data, Some(rrset)) && {
+                    if let Some(zone) = zone {
+                        write_additional(w, zone, data, None, true);
+                    }
+                    true
+                }
+            })
+            .unwrap_or_default()
+        }
+        _ => answer_block(owner, rrset, scratch, zone),
+    }
 }
 
 impl ZoneNodes for Snapshot {
