@@ -85,12 +85,12 @@ struct Quirk {
 }
 
 const REFERENCE_QUIRKS: &[Quirk] = &[Quirk {
-    peer: Knot,
+    peer: Nsd,
     owner: "rrsig.types.test.",
     rtype: 46,
-    what: "Knot answers QTYPE RRSIG with the RRSIGs covering one type only (here the two covering \
-           A, not those covering MX and TXT; its AXFR has all four); no RFC limits the answer, and \
-           NSD sends every RRSIG of the owner",
+    what: "NSD answers QTYPE RRSIG with every RRSIG of the owner; Knot, and Shoal with it, send \
+           the RRSIGs covering one type only (here the two covering A), as for ANY (RFC 8482 \
+           §4.1); no RFC limits the answer either way",
 }];
 
 fn label(kind: PeerKind) -> &'static str {

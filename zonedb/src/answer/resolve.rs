@@ -11,7 +11,8 @@
 //!   loop. The RCODE is that of the last link (RFC 6604).
 //! - Positive answers carry no NS in authority (minimal responses).
 //! - ANY gets one RRset (RFC 8482 §4.1), over TCP too, as Knot and NSD answer; RRSIG
-//!   gets the signatures of one RRset, as Knot answers.
+//!   gets the signatures of one RRset, as Knot answers (SIG gets every set, as NSD and
+//!   BIND answer).
 //! - Truncation happens at an RRset boundary: a required RRset that does not fit sets
 //!   TC; additional-section records that do not fit are left out, except glue for
 //!   in-bailiwick name servers of a referral, whose absence sets TC (RFC 9471).
@@ -281,13 +282,20 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         if qtype == Rtype::RRSIG || qtype == Rtype::SIG {
-            // The signatures of one RRset, the first by type covered, as Knot answers
-            // (like ANY, RFC 8482 §4.1: the client learns the name is signed).
-            let Some(set) = node.rrsets().find(|r| r.rtype == qtype) else {
+            // RRSIG: the signatures of one RRset, the first by type covered, as Knot
+            // answers (like ANY, RFC 8482 §4.1: the client learns the name is signed).
+            // SIG: every set at the name, as NSD and BIND answer.
+            let mut sets =
+                node.rrsets().filter(|r| r.rtype == qtype).take(if qtype == Rtype::RRSIG { 1 } else { usize::MAX });
+            let Some(first) = sets.next() else {
                 expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
                 return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
             };
-            if self.write_rrset(Section::Answer, owner, set) {
+            let mut fit = self.write_rrset(Section::Answer, owner, first);
+            for set in sets {
+                fit = fit && self.write_rrset(Section::Answer, owner, set);
+            }
+            if fit {
                 self.prove_expanded(expanded);
             }
             return (Rcode::NOERROR, AnswerKind::Positive);
