@@ -14,6 +14,10 @@
 #   5. the zone itself, ROUNDS rounds: time from start to serving it from its master file
 #      and memory (PSS) once loaded; then, as a secondary of a Shoal primary on CPU 1, time
 #      from start to serving it by AXFR, and memory after.
+#   6. the same zone signed with NSEC3 (ldns-signzone, ECDSA P-256, no salt, 0 iterations
+#      as RFC 9276 asks), pinned as in 1, ROUNDS rounds of shoal-loadtest with every other
+#      query carrying DO (as resolvers send them; dnsperf cannot mix); then each server's
+#      memory (PSS) per record of the signed zone.
 #
 # Environment:
 #   DURATION=10      seconds per measurement        ROUNDS=3      rounds of step 1 and 2
@@ -22,6 +26,8 @@
 #   OUT=dir          results (default target/bench-peers): summary.txt, runs.csv, summary.csv, logs/
 #   CARGO_TARGET_DIR where the release binaries are built (default target/ in the repo)
 #   NAMES=100000     names in the zone              QUERIES=150000 lines in the query file
+#   SIGNED_ONLY=1    run step 6 alone (e.g. NAMES=1000000 SIGNED_ONLY=1 for memory per
+#                    record of a signed 1M-record zone)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,8 +50,8 @@ source "$ROOT/scripts/lib/peers.sh"
 EXTRA_NAME=""
 
 # --- tools --------------------------------------------------------------------------------
-install_peers knot nsd dnsperf
-for tool in knotd nsd dnsperf taskset python3 cargo; do
+install_peers knot nsd dnsperf ldnsutils
+for tool in knotd nsd dnsperf taskset python3 cargo ldns-signzone ldns-keygen; do
     command -v "$tool" >/dev/null || die "$tool not found (install it or unset SKIP_INSTALL)"
 done
 [[ "$(nproc)" -ge 2 ]] || die "needs at least 2 cores (server on CPU $SERVER_CPU, load on CPU $LOAD_CPU)"
@@ -55,13 +61,16 @@ SHOAL="$TARGET/release/shoal"
 LOADTEST="$TARGET/release/shoal-loadtest"
 
 mkdir -p "$OUT/logs"
-rm -f "$OUT"/logs/*.txt "$OUT"/logs/*.log "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt" "$OUT/zone.csv"
+rm -f "$OUT"/logs/*.txt "$OUT"/logs/*.log "$OUT/runs.csv" "$OUT/summary.csv" "$OUT/summary.txt" "$OUT/zone.csv" "$OUT/signed.csv"
 WORK="$(mktemp -d /tmp/bench-peers.XXXXXX)"
 
 # --- zone and queries -----------------------------------------------------------------------
 log "machine: $(nproc) cores, $(uname -r); $(knotd --version 2>&1 | head -1); $(nsd -v 2>&1 | head -1); $(dnsperf -h 2>&1 | grep -m1 Version)"
 log "generating bench.test. ($NAMES names) and $QUERIES queries in $WORK"
 python3 "$ROOT/scripts/lib/benchzone.py" "$WORK" "$NAMES" "$QUERIES"
+# What the servers serve and the load sends (step 6 switches to the signed zone).
+ZONE_FILE="$WORK/bench.test.zone"
+QUERY_FILE="$WORK/queries.txt"
 
 # Wait (at most 60 s) until the server on port $1 answers the SOA query with NOERROR.
 wait_ready() {
@@ -88,7 +97,7 @@ workers = $workers
 
 [[zone]]
 name = "bench.test."
-file = "$WORK/bench.test.zone"
+file = "$ZONE_FILE"
 EOF
     taskset -c "$cpus" "$SHOAL" serve --config "$dir/shoal.toml" >"$OUT/logs/shoal-server.log" 2>&1 &
     PID=$!
@@ -100,7 +109,7 @@ start_knot() {
     local workers="$1" cpus="$2" dir="$WORK/knot"
     PORT="$(free_port)"
     knot_conf "$dir" "$PORT" "$workers" bench.test
-    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
+    cp "$ZONE_FILE" "$dir/zones/bench.test.zone"
     taskset -c "$cpus" knotd -c "$dir/knot.conf" >"$OUT/logs/knot-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
@@ -111,7 +120,7 @@ start_nsd() {
     local workers="$1" cpus="$2" dir="$WORK/nsd"
     PORT="$(free_port)"
     nsd_conf "$dir" "$PORT" "$workers" bench.test
-    cp "$WORK/bench.test.zone" "$dir/zones/bench.test.zone"
+    cp "$ZONE_FILE" "$dir/zones/bench.test.zone"
     taskset -c "$cpus" nsd -d -c "$dir/nsd.conf" >"$OUT/logs/nsd-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
@@ -137,9 +146,9 @@ measure() {
     local name="$server-$tool${EXTRA_NAME:+-$EXTRA_NAME}-r$round" cmd=()
     [[ "$pin" != none ]] && cmd=(taskset -c "$pin")
     case "$tool" in
-    dnsperf) cmd+=(dnsperf -s 127.0.0.1 -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 -t 1 "$@") ;;
-    udp) cmd+=("$LOADTEST" run -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
-    tcp) cmd+=("$LOADTEST" run --tcp -p "$port" -d "$WORK/queries.txt" -l "$DURATION" -c 8 -q 1000 "$@") ;;
+    dnsperf) cmd+=(dnsperf -s 127.0.0.1 -p "$port" -d "$QUERY_FILE" -l "$DURATION" -c 8 -q 1000 -t 1 "$@") ;;
+    udp) cmd+=("$LOADTEST" run -p "$port" -d "$QUERY_FILE" -l "$DURATION" -c 8 -q 1000 "$@") ;;
+    tcp) cmd+=("$LOADTEST" run --tcp -p "$port" -d "$QUERY_FILE" -l "$DURATION" -c 8 -q 1000 "$@") ;;
     esac
     {
         printf '# %s\n' "${cmd[*]}"
@@ -154,6 +163,7 @@ measure() {
         "$(grep -m1 'Latency (us)' "$OUT/logs/$name.txt" | awk '{print "p50", $4, "p99", $8, "us"}')"
 }
 
+if [[ "${SIGNED_ONLY:-0}" != 1 ]]; then
 # --- 1 and 2: pinned rounds ---------------------------------------------------------------------
 log "starting servers pinned to CPU $SERVER_CPU (one worker each)"
 declare -A PORTS SPIDS
@@ -270,6 +280,41 @@ for round in $(seq "$ROUNDS"); do
 done
 stop "$PRIMARY_PID"
 
+fi
+
+# --- 6: the zone signed with NSEC3, half the queries with DO -------------------------------------
+log "signing bench.test. with NSEC3 (ldns-signzone, ECDSA P-256, no salt, 0 iterations)"
+mkdir -p "$WORK/keys"
+(
+    cd "$WORK/keys"
+    ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bench.test)
+    zsk=$(ldns-keygen -a ECDSAP256SHA256 bench.test)
+    ldns-signzone -n -t 0 -i 20260101000000 -e 20901231000000 -f "$WORK/bench.test.signed" \
+        "$WORK/bench.test.zone" "$ksk" "$zsk"
+)
+SIGNED_RECORDS=$(grep -cv '^;' "$WORK/bench.test.signed")
+awk 'NR % 2 == 0 {print $0 " DO"; next} {print}' "$WORK/queries.txt" >"$WORK/queries-do.txt"
+ZONE_FILE="$WORK/bench.test.signed"
+QUERY_FILE="$WORK/queries-do.txt"
+log "signed zone: $SIGNED_RECORDS records; starting servers pinned to CPU $SERVER_CPU"
+declare -A SPORTS SSPIDS
+echo "server,records,pss" >"$OUT/signed.csv"
+for server in shoal knot nsd; do
+    "start_$server" 1 "$SERVER_CPU"
+    SPORTS[$server]=$PORT SSPIDS[$server]=$PID
+    sleep 1
+    echo "$server,$SIGNED_RECORDS,$(pss "$PID")" >>"$OUT/signed.csv"
+    log "  $server: PSS $(($(pss "$PID") >> 20)) MiB serving the signed zone"
+done
+EXTRA_NAME=signed
+for round in $(seq "$ROUNDS"); do
+    for server in shoal knot nsd; do
+        measure "$round" "$server" "${SPORTS[$server]}" udp "$LOAD_CPU" --busy-poll
+    done
+done
+EXTRA_NAME=""
+for server in shoal knot nsd; do stop "${SSPIDS[$server]}"; done
+
 # --- tables -----------------------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
 import csv, glob, os, re, statistics, sys
@@ -320,8 +365,9 @@ with open(f"{out}/summary.csv", "w", newline="") as f:
 
 fmt = lambda v, spec: ("-" if v == "" else "lost" if v == float("inf") else format(v, spec))
 titles = {"peak": "Peak, closed loop, server pinned to 1 core", "open": "Latency at 80% of Shoal's peak (open loop)",
-          "allcores": "All cores: 2 workers, nothing pinned (1 round)"}
-for kind in ["peak", "open", "allcores"]:
+          "allcores": "All cores: 2 workers, nothing pinned (1 round)",
+          "signed": "Signed (NSEC3) zone, every other query with DO, closed loop, server pinned to 1 core"}
+for kind in ["peak", "open", "allcores", "signed"]:
     rows = [s for s in summary if s["kind"] == kind]
     if not rows:
         continue
@@ -342,6 +388,9 @@ for kind in ["peak", "open", "allcores"]:
                  if by.get((tool, peer))]
         if kind == "peak" and by.get((tool, "reflector")):
             parts[-1] = f"Shoal = {100 * sh / by[(tool, 'reflector')]:.0f}% of the reflector"
+        peers = [by[(tool, p)] for p in ("knot", "nsd") if by.get((tool, p))]
+        if kind == "signed" and peers:
+            parts.append(f"Shoal/faster peer {sh / max(peers):.2f}")
         print(f"  {tool:<22} " + ", ".join(parts))
 
 if any(s["kind"] == "open" for s in summary):
@@ -398,5 +447,15 @@ if zone:
                 parts.append(f"{what} {a[0] / b[0]:.2f}, memory {a[1] / b[1]:.2f}")
         if parts:
             print(f"  Shoal/{peer}: " + "; ".join(parts))
+if os.path.exists(f"{out}/signed.csv"):
+    rows = list(csv.DictReader(open(f"{out}/signed.csv")))
+    if rows:
+        print(f"\nMemory serving the signed zone ({rows[0]['records']} records, PSS once loaded)\n")
+        by = {r["server"]: int(r["pss"]) for r in rows}
+        for server, pss in by.items():
+            print(f"  {server:<6} {pss / 2**20:8.1f} MiB  {pss / int(rows[0]['records']):6.0f} bytes/record")
+        for peer in ("knot", "nsd"):
+            if by.get("shoal") and by.get(peer):
+                print(f"  Shoal/{peer} memory {by['shoal'] / by[peer]:.2f}")
 print(f"\nCSV: {out}/runs.csv (every run), {out}/summary.csv, {out}/zone.csv; raw outputs in {out}/logs/")
 PY

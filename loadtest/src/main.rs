@@ -1,7 +1,8 @@
 //! `shoal-loadtest`: a DNS load generator fast enough to saturate a one-core server on
 //! loopback, and a UDP reflector that measures this machine's ceiling.
 //!
-//! `run` reads a query file in dnsperf's format, encodes it once, and sends it over UDP
+//! `run` reads a query file in dnsperf's format (plus an optional third field `DO`
+//! that sets the DO bit on that query alone), encodes it once, and sends it over UDP
 //! (`sendmmsg`/`recvmmsg` on several connected sockets) or TCP (pipelined connections),
 //! closed loop (a new query whenever one completes or times out, up to `-q` in flight) or
 //! open loop (`-Q`, a fixed rate whatever the answers). Every response is checked against

@@ -72,6 +72,14 @@ impl QuerySet {
                 None => 1,
                 Some(t) => parse_type(t).ok_or_else(|| error(format!("unknown query type {t:?}")))?,
             };
+            // A third field `DO` sets the DO bit on this query alone (a resolver-like mix).
+            let mut line_options = options;
+            if let Some(flag) = fields.next() {
+                if !flag.eq_ignore_ascii_case("DO") {
+                    return Err(error(format!("unexpected {flag:?} after the type (only DO may follow)")));
+                }
+                line_options.dnssec_ok = true;
+            }
             if let Some(extra) = fields.next() {
                 return Err(error(format!("unexpected {extra:?} after the type")));
             }
@@ -79,7 +87,7 @@ impl QuerySet {
             if start > u32::MAX as usize - 1024 {
                 return Err(error("query file too large".into()));
             }
-            let question_len = encode_query(name, rtype, options, &mut set.bytes).map_err(error)?;
+            let question_len = encode_query(name, rtype, line_options, &mut set.bytes).map_err(error)?;
             let len = set.bytes.len() - start;
             set.entries.push(Entry { start: start as u32, len: len as u16, question_len: question_len as u16 });
         }
@@ -414,6 +422,17 @@ mod tests {
         let err = QuerySet::parse("a..test A\n", EncodeOptions::default()).err().unwrap();
         assert_eq!(err.line, 1);
         assert!(QuerySet::parse("# nothing\n", EncodeOptions::default()).is_err());
+        let err = QuerySet::parse("a.test A DO CD\n", EncodeOptions::default()).err().unwrap();
+        assert_eq!(err.line, 1);
+    }
+
+    #[test]
+    fn a_do_field_sets_the_do_bit_on_that_query_only() {
+        let set = QuerySet::parse("a.test A DO\nb.test A\nc.test AAAA do\n", EncodeOptions::default()).unwrap();
+        let opt = |i: usize| set.query(i)[HEADER_LEN + set.question(i).len()..].to_vec();
+        assert_eq!(opt(0), [0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+        assert!(opt(1).is_empty(), "no EDNS unless asked");
+        assert_eq!(opt(2)[7], 0x80);
     }
 
     fn response_to(query: &[u8], rcode: u8) -> Vec<u8> {

@@ -58,6 +58,7 @@ install_peers() {
     local missing=0 package
     for package in "$@"; do
         [[ "$package" == knot ]] && package=knotd
+        [[ "$package" == ldnsutils ]] && package=ldns-signzone
         command -v "$package" >/dev/null || missing=1
     done
     [[ "${SKIP_INSTALL:-0}" != 1 && "$missing" == 1 ]] || return 0

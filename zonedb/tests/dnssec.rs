@@ -59,7 +59,7 @@ fn ask_in(c: &Catalog, name: &str, qtype: RecordType, dnssec: bool) -> Message {
     let mut reference = vec![0u8; 65535];
     let rr = answer_record_by_record(&q, c, &Options::default(), &mut reference);
     let reference = Message::from_vec(&reference[..rr.len]).unwrap();
-    let view = |m: &Message| (m.metadata.clone(), m.answers.clone(), m.authorities.clone(), m.additionals.clone());
+    let view = |m: &Message| (m.metadata, m.answers.clone(), m.authorities.clone(), m.additionals.clone());
     assert!(view(&m) == view(&reference), "{name} {qtype} DO={dnssec}: precompiled differs from the reference");
     m
 }

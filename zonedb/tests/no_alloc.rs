@@ -91,3 +91,60 @@ fn answering_a_batch_of_every_kind_allocates_nothing() {
     assert!(bytes > 0);
     assert_eq!(after - before, 0, "answer() allocated {} times over {} queries", after - before, 100 * queries.len());
 }
+
+/// DO queries to signed zones (NSEC and NSEC3): signed answers, denials with their
+/// proofs (NSEC3 hashing included), wildcard proofs and referrals allocate nothing.
+#[test]
+fn answering_do_queries_from_signed_zones_allocates_nothing() {
+    let mut cat = Catalog::new();
+    for (apex, file) in [("nsec.test.", "nsec.v1.zone"), ("nsec3.test.", "nsec3.v1.zone")] {
+        let apex = from_ascii(apex).unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/zones/signed").join(file);
+        let snap = shoal_zonedb::load_zone(&apex, &path).unwrap();
+        cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
+    }
+    let mut queries = Vec::new();
+    for zone in ["nsec", "nsec3"] {
+        for (name, qtype) in [
+            ("www", 1),
+            ("", 15),
+            ("", 48),
+            ("www", 16),
+            ("a.nx", 1),
+            ("b.ent", 1),
+            ("x.wild", 1),
+            ("x.wild", 15),
+            ("c1", 1),
+            ("cx", 1),
+            ("x.d", 1),
+            ("a.sec", 1),
+            ("a.insec", 1),
+            ("insec", 43),
+            ("mail", 46),
+            ("", 255),
+        ] {
+            let mut wire = Vec::new();
+            for label in name.split('.').filter(|l| !l.is_empty()).chain([zone, "test"]) {
+                wire.push(label.len() as u8);
+                wire.extend_from_slice(label.as_bytes());
+            }
+            wire.push(0);
+            queries.push(q(&wire, qtype, true));
+        }
+    }
+    let opts = Options::default();
+    let mut out = vec![0u8; 65535];
+    for m in &queries {
+        answer(m, &cat, &opts, &mut out);
+    }
+    let before = ALLOCS.with(Cell::get);
+    let mut bytes = 0;
+    for _ in 0..100 {
+        for m in &queries {
+            bytes += answer(m, &cat, &opts, &mut out).len;
+        }
+    }
+    let after = ALLOCS.with(Cell::get);
+    assert!(bytes > 100 * queries.len() * 300, "signed answers are large: {bytes} bytes");
+    assert_eq!(after - before, 0, "answer() allocated {} times over {} queries", after - before, 100 * queries.len());
+}
