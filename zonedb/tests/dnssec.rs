@@ -289,7 +289,7 @@ fn truncation_keeps_rrsigs_with_their_rrset() {
 
 /// Version 2 applied to version 1 as an IXFR (every RRSIG changed, names added and
 /// removed) answers every query exactly as version 2 compiled from its file, and
-/// shares version 1's nodes.
+/// shares version 1's nodes; so does its state copy read back.
 #[test]
 fn a_resigning_ixfr_answers_as_the_new_version_compiled_whole() {
     for (apex, stem) in [("nsec.test.", "nsec"), ("nsec3.test.", "nsec3")] {
@@ -298,7 +298,12 @@ fn a_resigning_ixfr_answers_as_the_new_version_compiled_whole() {
         let d = diff(&v1, &v2);
         let derived = apply(&v1, std::slice::from_ref(&d)).unwrap();
         assert!(derived.shares_base_with(&v1), "{apex}: the IXFR is applied in place, not rebuilt");
-        let (fresh, applied) = (catalog_of(apex, v2), catalog_of(apex, derived));
+        // The state copy of the derived version, read back, answers the same too.
+        let path = std::env::temp_dir().join(format!("shoal-dnssec-test-{}-{stem}.state", std::process::id()));
+        shoal_zonedb::change::persist::save(&derived, &path).unwrap();
+        let reloaded = shoal_zonedb::change::persist::load(&from_ascii(apex).unwrap(), &path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let (fresh, applied, reloaded) = (catalog_of(apex, v2), catalog_of(apex, derived), catalog_of(apex, reloaded));
         let mut names: Vec<String> = [
             "", "www.", "new.", "zz.ent.", "ent.", "b.ent.", "a.b.ent.", "nx.", "a.nx.", "x.wild.", "insec.",
             "a.insec.",
@@ -314,6 +319,8 @@ fn a_resigning_ixfr_answers_as_the_new_version_compiled_whole() {
                 for dnssec in [false, true] {
                     let (a, b) = (ask_in(&fresh, name, t, dnssec), ask_in(&applied, name, t, dnssec));
                     assert_eq!(a.to_vec().unwrap(), b.to_vec().unwrap(), "{name} {t} DO={dnssec}");
+                    let c = ask_in(&reloaded, name, t, dnssec);
+                    assert_eq!(a.to_vec().unwrap(), c.to_vec().unwrap(), "{name} {t} DO={dnssec}, read back");
                 }
             }
         }

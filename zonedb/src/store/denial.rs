@@ -13,6 +13,12 @@ pub struct Key {
     len: usize,
 }
 
+impl AsRef<[u8]> for Key {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 impl Key {
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len]
@@ -55,19 +61,19 @@ impl Denial {
         Denial::None
     }
 
-    /// The denial of a version whose nodes are `nodes`, with its chain sorted.
+    /// The denial of a version whose nodes are `nodes`, with its chain sorted. Each
+    /// key is copied straight into the chain's arena as the nodes go by.
     pub fn scan<'n>(apex: NodeRef<'_>, nodes: impl Iterator<Item = NodeRef<'n>>) -> Denial {
         let mut d = Denial::for_apex(apex);
         let apex_name = apex.name();
-        let mut keys: Vec<Key> = Vec::new();
-        if !matches!(d, Denial::None) {
-            keys.extend(nodes.filter_map(|n| d.key_of(n, apex_name)));
-        }
-        let sorted = |kind| Chain::new(kind, keys.iter().map(Key::as_slice));
-        match &mut d {
-            Denial::None => {}
-            Denial::Nsec(c) => *c = sorted(ChainKind::Nsec),
-            Denial::Nsec3 { chain, .. } => *chain = sorted(ChainKind::Nsec3),
+        let kind = match &d {
+            Denial::None => return d,
+            Denial::Nsec(_) => ChainKind::Nsec,
+            Denial::Nsec3 { .. } => ChainKind::Nsec3,
+        };
+        let chain = Chain::new(kind, nodes.filter_map(|n| d.key_of(n, apex_name)));
+        if let Some(c) = d.chain_mut() {
+            *c = chain;
         }
         d
     }

@@ -301,11 +301,16 @@ pub(crate) fn answer_block(owner: &[u8], rrset: RrsetRef<'_>, scratch: &mut [u8]
 /// The block kept with one RRset of `node`. For most it is the RRset's answer; the NS
 /// of a cut has none (its referral is the node's); an RRSIG set holds the answer to a
 /// DO query for the type it covers: that RRset with these signatures, then the
-/// additional addresses with theirs (RFC 4035 §3.1.1). RRSIG queries themselves are
-/// answered record by record, every set at the name.
+/// additional addresses with theirs (RFC 4035 §3.1.1), and the RRSIG set's RDATA is
+/// read from there. RRSIG queries themselves are answered record by record; the nodes
+/// of an NSEC3 chain, never an answer, have no blocks.
 pub(crate) fn set_block(node: NodeRef<'_>, rrset: RrsetRef<'_>, scratch: &mut [u8], zone: Option<&Snapshot>) -> Block {
     let owner = node.name();
     let cut = node.has(flags::DELEGATION);
+    if node.is_nsec3_only() {
+        // A name of the hashed chain is never a query's answer; proofs encode its records.
+        return Block::default();
+    }
     match rrset.rtype {
         Rtype::NS if cut => Block::default(),
         Rtype::RRSIG => {

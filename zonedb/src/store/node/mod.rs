@@ -19,7 +19,8 @@
 //!
 //! An RRset whose RDATA its answer copies verbatim (no compressed names inside: A, AAAA,
 //! TXT and most types) is not stored twice: `rdata_len` is 0 and the RDATA is read from
-//! the answer's records.
+//! the last `count` records of the answer section of its block (for an RRSIG set, whose
+//! block answers the covered type with DO, they follow the covered records).
 
 use crate::store::block::Block;
 use shoal_wire::rdata::compressed_names;
@@ -128,7 +129,7 @@ pub(crate) fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
         put_u16(out, rtype.0);
         put_u32(out, ttl);
         put_u32(out, n as u32);
-        let derived = block.is_some_and(|b| compressed_names(rtype).is_none() && usize::from(b.counts[0]) == n);
+        let derived = block.is_some_and(|b| compressed_names(rtype).is_none() && usize::from(b.counts[0]) >= n);
         if derived {
             put_u32(out, 0);
         } else {
@@ -237,12 +238,12 @@ pub(crate) fn check(bytes: &[u8], at: usize) -> Result<usize, &'static str> {
         let area = c.take(rdata_len)?;
         let (block, an) = c.block()?;
         if rdata_len == 0 {
-            // RDATA read from the answer: it must hold `count` whole records.
-            if count == 0 || block.is_empty() || compressed_names(rtype).is_some() || u32::from(an) != count {
+            // RDATA read from the answer: it must end with `count` whole records.
+            if count == 0 || block.is_empty() || compressed_names(rtype).is_some() || u32::from(an) < count {
                 return Err("RRset without RDATA");
             }
             let mut p = 0;
-            for _ in 0..count {
+            for _ in 0..an {
                 p = skip_name(block, p).ok_or("answer truncated")?;
                 let fixed = block.get(p..p + 10).ok_or("answer truncated")?;
                 p += 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
@@ -347,7 +348,21 @@ impl<'a> RrsetRef<'a> {
     /// The RDATA of each record, in order.
     pub fn rdatas(&self) -> Rdatas<'a> {
         let from_block = self.rdata.is_empty() && self.count > 0;
-        Rdatas { bytes: if from_block { self.block.bytes } else { self.rdata }, from_block, pos: 0, left: self.count }
+        let mut it = Rdatas {
+            bytes: if from_block { self.block.bytes } else { self.rdata },
+            from_block,
+            pos: 0,
+            left: self.count,
+        };
+        if from_block {
+            // Skip the records of the answer that come before this set's.
+            let before = u32::from(self.block.counts[0]).saturating_sub(self.count);
+            it.left += before;
+            for _ in 0..before {
+                it.next();
+            }
+        }
+        it
     }
 
     /// The first record's RDATA (an RRset is never empty).
