@@ -36,6 +36,27 @@ fn answers(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same queries with DO to the zone signed with NSEC3: signed answers and, for the
+/// denials, the NSEC3 proofs (each name hashed once per query).
+fn signed_answers(c: &mut Criterion) {
+    let cat = catalog(compile(&shoal_benches::signed::signed_zone_text(100_000)));
+    let opts = Options::default();
+    let mut out = vec![0u8; 65535];
+    let mut g = c.benchmark_group("answer_signed_100k_do");
+    g.throughput(Throughput::Elements(1));
+    for (label, name, t) in [
+        ("positive", "host12345.bench.test.", 1u16),
+        ("nxdomain", "nothere12345.bench.test.", 1),
+        ("nodata", "host12345.bench.test.", 15),
+        ("referral", "www.del12399.bench.test.", 1),
+        ("wildcard", "a.b.wild.bench.test.", 1),
+    ] {
+        let q = shoal_benches::query_do(name, t);
+        g.bench_function(label, |b| b.iter(|| answer(black_box(&q), &cat, &opts, &mut out).len));
+    }
+    g.finish();
+}
+
 fn many_zones(c: &mut Criterion) {
     let opts = Options::default();
     let mut out = vec![0u8; 65535];
@@ -60,5 +81,5 @@ fn compile_1m(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse, answers, many_zones, compile_1m);
+criterion_group!(benches, parse, answers, signed_answers, many_zones, compile_1m);
 criterion_main!(benches);

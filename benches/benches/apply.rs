@@ -1,6 +1,7 @@
 //! Applying an IXFR of 1, 10, 100 and 1,000 changed records to zones of about 10k,
 //! 100k and 1M records: the new version shares the held one's base, so the time should
-//! follow the number of changes and stay flat as the zone grows.
+//! follow the number of changes and stay flat as the zone grows. The same for IXFRs
+//! that re-sign 10, 100 and 1,000 RRsets of a signed zone.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use shoal_benches::{compile, ixfr, zone_text};
@@ -27,5 +28,24 @@ fn apply_ixfr(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, apply_ixfr);
+/// Re-signing IXFRs (RRSIGs replaced, the NSEC3 chain unchanged) applied to a signed
+/// zone of 100k names: the time should follow the number of signatures changed.
+fn apply_resign(c: &mut Criterion) {
+    use shoal_benches::signed::{resign_ixfr, signed_zone_text};
+    let mut g = c.benchmark_group("apply_resign_ixfr");
+    g.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(500));
+    for (label, names) in [("10k", 10_000), ("100k", 100_000)] {
+        let held = compile(&signed_zone_text(names));
+        for changes in [10usize, 100, 1000] {
+            let diff = resign_ixfr(&held, names, changes);
+            let id = BenchmarkId::new(format!("{label}_names"), format!("{changes}_rrsigs"));
+            g.bench_with_input(id, &diff, |b, d| {
+                b.iter_with_large_drop(|| apply(&held, std::slice::from_ref(d)).expect("applies"))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, apply_ixfr, apply_resign);
 criterion_main!(benches);

@@ -2,12 +2,14 @@
 //!
 //! `zone_text(n)` makes a zone `bench.test.` with `n` names (A on every name, AAAA on
 //! every 4th, TXT on every 8th, a delegation with glue every 100th, and a wildcard),
-//! the shape `scripts/bench-peers.sh` serves.
+//! the shape `scripts/bench-peers.sh` serves; [`signed`] signs it (NSEC3).
 //!
 //! ## Limitations
 //!
 //! - The benches time functions on one core; the whole server is measured by
 //!   `scripts/bench-peers.sh` and `loadtest/`, against Knot DNS and NSD.
+
+pub mod signed;
 
 use shoal_wire::name::from_ascii;
 use shoal_zonedb::{Catalog, Snapshot, ZoneState};
@@ -75,6 +77,14 @@ pub fn query(name: &str, qtype: u16) -> Vec<u8> {
     m.push(0);
     m.extend_from_slice(&qtype.to_be_bytes());
     m.extend_from_slice(&[0, 1, 0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0]);
+    m
+}
+
+/// [`query`] with the DO bit set.
+pub fn query_do(name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = query(name, qtype);
+    let at = m.len() - 4;
+    m[at] = 0x80;
     m
 }
 
