@@ -13,7 +13,7 @@
 
 use crate::store::chain::{canonical_key, Chain, Nsec3Params, MAX_ITERATIONS, MAX_KEY};
 use crate::store::denial::Denial;
-use crate::store::encode::{sigs_of, write_signed};
+use crate::store::encode::{rrset_and_sigs, write_signed};
 use crate::store::snapshot::Snapshot;
 use shoal_wire::name::{label_count, NameBuf};
 use shoal_wire::writer::{Owner, ResponseWriter, Section};
@@ -78,8 +78,8 @@ impl<'a, 'w> Prover<'a, 'w> {
             return true;
         }
         let Some(node) = self.snap.node(owner) else { return true };
-        let Some(set) = node.rrset(rtype) else { return true };
-        if !write_signed(self.w, Section::Authority, Owner::Name(node.name()), set, sigs_of(node, rtype)) {
+        let (Some(set), sigs) = rrset_and_sigs(node, rtype, true) else { return true };
+        if !write_signed(self.w, Section::Authority, Owner::Name(node.name()), set, sigs) {
             return false;
         }
         if self.count < self.written.len() {

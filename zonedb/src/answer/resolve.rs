@@ -27,7 +27,7 @@
 
 use crate::answer::lookup::Lookup;
 use crate::answer::proof::{suffix, Denied, Prover};
-use crate::store::encode::{sigs_of, write_additional, write_negative_soa, write_rrset, write_signed};
+use crate::store::encode::{rrset_and_sigs, sigs_of, write_additional, write_negative_soa, write_rrset, write_signed};
 use crate::store::node::{NodeRef, RrsetRef};
 use crate::store::snapshot::Snapshot;
 use shoal_wire::name::{is_subdomain, NameBuf};
@@ -114,13 +114,12 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
                 if follows_cname(qtype) && node.rrset(Rtype::CNAME).is_some() {
                     return None;
                 }
-                match node.rrset(qtype) {
-                    Some(r) => {
-                        let signed = if self.dnssec { sigs_of(node, qtype) } else { None };
+                match rrset_and_sigs(node, qtype, self.dnssec) {
+                    (Some(r), signed) => {
                         let block = signed.map_or(r.block(), |s| s.block());
                         (block, 0, Rcode::NOERROR, AnswerKind::Positive, true, None)
                     }
-                    None => {
+                    (None, _) => {
                         let denied = Denied::NoData { name: node.name() };
                         (negative.as_ref(), negative_delta, Rcode::NOERROR, AnswerKind::NoData, true, Some(denied))
                     }

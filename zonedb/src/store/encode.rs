@@ -50,6 +50,27 @@ pub fn sigs_of(node: NodeRef<'_>, t: Rtype) -> Option<RrsetRef<'_>> {
     node.rrsets().find(|r| r.rtype == Rtype::RRSIG && r.key().1 == t.0)
 }
 
+/// The RRset of type `t` at `node` and, when `signed`, the RRSIGs that cover it: one
+/// pass over the node's sets.
+#[inline]
+pub fn rrset_and_sigs(node: NodeRef<'_>, t: Rtype, signed: bool) -> (Option<RrsetRef<'_>>, Option<RrsetRef<'_>>) {
+    let (mut set, mut sigs) = (None, None);
+    for r in node.rrsets() {
+        if r.rtype == t {
+            set = Some(r);
+            if !signed || sigs.is_some() {
+                break;
+            }
+        } else if signed && r.rtype == Rtype::RRSIG && sigs.is_none() && r.key().1 == t.0 {
+            sigs = Some(r);
+            if set.is_some() {
+                break;
+            }
+        }
+    }
+    (set, sigs)
+}
+
 /// Write an RRset and the RRSIGs that cover it, both or neither (RFC 4035 §3.1.1);
 /// when they do not fit, TC is set, except in the additional section, where a signed
 /// RRset that does not fit is simply left out. Returns whether they fit.
