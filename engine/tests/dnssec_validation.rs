@@ -27,7 +27,8 @@
 //! AXFR, then Knot is given the re-signed version (`nsec3.test.resigned.zone`: same
 //! data, serial + 1, every signature new) and NOTIFYs Shoal, which takes it by IXFR.
 //! After each transfer Shoal's AXFR must equal Knot's; after the IXFR every DO answer
-//! of Shoal must equal Knot's (as `dnssec.rs` compares them) and validate through
+//! of Shoal must equal Knot's (as `dnssec.rs` compares them, with Knot's quirk: to
+//! QTYPE RRSIG, Shoal may send the RRSIGs of more types than Knot) and validate through
 //! Unbound as Knot's do.
 //!
 //! Until Shoal answers DO queries with RRSIGs and denial proofs, the tests that involve
