@@ -2,8 +2,9 @@
 # The one test command: reference servers, layout, format, lints, every test, interop.
 #
 # Runnable from any directory on a fresh Debian machine as root. Installs Knot, NSD,
-# BIND and dnsperf with apt-get when they are missing (the differential tests compare
-# Shoal against Knot and NSD and fail loudly without them).
+# BIND (with delv), the ldns tools, Unbound and dnsperf with apt-get when they are missing
+# (the differential tests compare Shoal against Knot and NSD, the DNSSEC tests validate
+# its answers with Unbound and delv; they fail loudly without them).
 #
 # Environment: CARGO_TARGET_DIR is honoured; SHOAL_ALLOW_NO_PEERS=1 skips the apt step
 # and lets the tests skip (loudly) when knotd/nsd are missing.
@@ -17,17 +18,26 @@ step() { printf '\n==> %s\n' "$*"; }
 # Debian puts knotd and nsd in /usr/sbin, which a non-login shell may lack.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
+# need COMMAND PACKAGE: add PACKAGE to `missing` unless COMMAND exists or it is listed.
+need() {
+    command -v "$1" >/dev/null && return
+    case " ${missing[*]} " in *" $2 "*) ;; *) missing+=("$2") ;; esac
+}
+
 install_reference_servers() {
-    local missing=()
-    command -v knotd >/dev/null || missing+=(knot)
-    command -v kdig >/dev/null || missing+=(knot-dnsutils)
-    command -v nsd >/dev/null || missing+=(nsd)
-    command -v named >/dev/null || missing+=(bind9)
-    command -v dig >/dev/null || missing+=(bind9-dnsutils)
-    command -v dnsperf >/dev/null || missing+=(dnsperf)
-    command -v python3 >/dev/null || missing+=(python3)
+    missing=()
+    need knotd knot
+    need kdig knot-dnsutils
+    need nsd nsd
+    need named bind9
+    need dig bind9-dnsutils
+    need delv bind9-dnsutils
+    need ldns-signzone ldnsutils
+    need unbound unbound
+    need dnsperf dnsperf
+    need python3 python3
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "knot, nsd, bind9 and dnsperf already installed"
+        echo "knot, nsd, bind9, ldnsutils, unbound and dnsperf already installed"
         return
     fi
     if [ "${SHOAL_ALLOW_NO_PEERS:-}" = 1 ]; then
@@ -40,9 +50,31 @@ install_reference_servers() {
     fi
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends "${missing[@]}"
-    # The packages start system daemons on the standard ports; the tests start their own
-    # instances on free loopback ports, so the system ones are not needed.
+    # The packages would start their system daemons on the standard ports; the tests start
+    # their own instances on free loopback ports with their own configurations, so none is
+    # started (policy-rc.d 101: "action forbidden"). A system Unbound would also make
+    # itself the machine's resolver (unbound-resolvconf) and fetch the root trust anchor.
+    local policy=/usr/sbin/policy-rc.d made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        made_policy=1
+    fi
+    local status=0
+    apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
+    if [ "$made_policy" = 1 ]; then
+        rm -f "$policy"
+    fi
+    [ "$status" -eq 0 ] || exit "$status"
+    # Where systemd runs, keep the Unbound just installed from starting at boot (a system
+    # that had Unbound before keeps its own set-up).
+    case " ${missing[*]} " in
+        *" unbound "*)
+            if command -v systemctl >/dev/null; then
+                systemctl disable --now unbound.service unbound-resolvconf.service >/dev/null 2>&1 || true
+            fi
+            ;;
+    esac
 }
 
 step "reference servers"

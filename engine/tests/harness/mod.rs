@@ -16,7 +16,13 @@
 //! - [`dns`]: queries ([`dns::QuerySpec`]) over UDP and TCP with timeouts and bounded
 //!   retries, SOA and record lookups, AXFR; [`tsig`]: HMAC-SHA256 signing;
 //! - [`normalize`]: an independent wire parser that makes responses comparable;
+//!   [`rdata_text`]: the presentation form of the DNSSEC types in its reports;
 //! - [`corpus`]: the differential query list;
+//! - [`signed`]: the signed fixtures under `engine/tests/zones/signed/` and the questions
+//!   the DNSSEC tests ask about them; [`dnssec_diff`]: how two DNSSEC answers are
+//!   compared, and the documented differences between Knot and NSD;
+//! - [`unbound`]: Unbound as a validating resolver whose only upstreams are the test's
+//!   servers, and a sink that catches anything it sends elsewhere;
 //! - [`zone`]: the fixture zones under `engine/tests/zones/` and the versioned transfer
 //!   zone;
 //! - [`fake`]: an in-process primary that breaks transfers on purpose.
@@ -38,13 +44,17 @@
 pub mod corpus;
 pub mod daemon;
 pub mod dns;
+pub mod dnssec_diff;
 pub mod fake;
 pub mod normalize;
 pub mod peers;
 pub mod process;
+pub mod rdata_text;
 pub mod server;
 pub mod shoal;
+pub mod signed;
 pub mod tsig;
+pub mod unbound;
 pub mod zone;
 
 use std::collections::BTreeSet;
@@ -103,7 +113,7 @@ impl Drop for TempDir {
 }
 
 /// The first port of the kernel's ephemeral range (32768 when it cannot be read).
-fn ephemeral_start() -> u16 {
+pub fn ephemeral_start() -> u16 {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))

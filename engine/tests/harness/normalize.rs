@@ -13,7 +13,8 @@
 //! - OPT presence, version, DO bit and the set of option codes, but not the payload size;
 //!   the NSID content only when the query asks for it.
 //!
-//! Record text in reports comes from hickory-proto's presentation format.
+//! Record text in reports comes from hickory-proto's presentation format, and for the
+//! DNSSEC types from [`super::rdata_text`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,8 +85,14 @@ impl Parsed {
 }
 
 impl Rr {
-    /// Presentation form via hickory-proto, falling back to RFC 3597 `\#` form.
+    /// Presentation form: the DNSSEC types by [`super::rdata_text`], the others via
+    /// hickory-proto, falling back to RFC 3597 `\#` form.
     pub fn text(&self) -> String {
+        if let Some(rdata) = super::rdata_text::dnssec(self.rtype, &self.rdata) {
+            let class = if self.class == 1 { "IN".to_string() } else { format!("CLASS{}", self.class) };
+            let rtype = super::rdata_text::type_name(self.rtype);
+            return format!("{} {} {class} {rtype} {rdata}", self.owner, self.ttl);
+        }
         let mut wire = Vec::new();
         encode_name(&self.owner, &mut wire);
         wire.extend_from_slice(&self.rtype.to_be_bytes());
