@@ -23,7 +23,7 @@ use super::normalize::{compare, normalize, Field, FieldDiff, Normalized, Rr};
 use super::peers::PeerKind;
 use super::signed::{self, place, Place, Question, Variant};
 
-use PeerKind::{Knot, Nsd};
+use PeerKind::Nsd;
 
 /// One query of the run: which variant, which question, which shape.
 pub struct Case<'a> {
@@ -68,17 +68,18 @@ pub struct Quirk {
 ///
 /// | reference | what | queries | fields | why it is not the other's bug |
 /// |---|---|---|---|---|
-/// | Knot | QTYPE RRSIG: the RRSIGs of one covered type | QTYPE RRSIG | answer | no RFC limits the answer; NSD sends every RRSIG of the owner (as in `record_types.rs`) |
+/// | NSD | QTYPE RRSIG: every RRSIG of the owner (Knot: those of one covered type) | QTYPE RRSIG | answer | no RFC limits the answer; Knot, and Shoal with it, answer it like ANY (as in `record_types.rs`) |
 /// | NSD | ANY at the apex: MX (and its addresses), Knot NS | ANY at the apex | answer, additional | RFC 8482 4.1: the responder picks the RRset |
 /// | NSD | another subset of additional records at 512 bytes with DO | NS, MX at the apex, UDP 512, DO | additional | RFC 2181 9, RFC 4035 3.1.1: additional data that does not fit is left out without TC; which is the server's choice |
 pub const REFERENCE_QUIRKS: &[Quirk] = &[
     Quirk {
-        peer: Knot,
-        description: "QTYPE RRSIG answered with the RRSIGs of one covered type",
+        peer: Nsd,
+        description: "QTYPE RRSIG answered with every RRSIG of the owner (Knot: those of one covered type)",
         applies: |c| c.question.qtype == signed::RRSIG,
         fields: &[Field::Answer],
-        shape: |d| d.right == NOTHING && only_types(&d.left, &["RRSIG"]),
-        reason: "no RFC limits the answer to QTYPE RRSIG; NSD sends every RRSIG of the owner",
+        shape: |d| d.left == NOTHING && only_types(&d.right, &["RRSIG"]),
+        reason: "no RFC limits the answer to QTYPE RRSIG; Knot, and Shoal with it, answer it like ANY \
+                 (RFC 8482 4.1): the RRSIGs of one covered type",
     },
     Quirk {
         peer: Nsd,

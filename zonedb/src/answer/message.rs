@@ -122,8 +122,9 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
     }
     // Keep room for our OPT record.
     let nsid = if req.edns.is_some_and(|e| e.nsid) { opts.identity } else { None };
-    // OPT itself, NSID, and an Extended DNS Error (RFC 8914) of two bytes.
-    let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) + 6 } else { 0 };
+    // OPT itself and NSID. An Extended DNS Error (RFC 8914) goes only on REFUSED answers
+    // without records, which always have room for it.
+    let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) } else { 0 };
     w.set_limit(limit.saturating_sub(opt_len));
 
     let mut zone = None;

@@ -72,8 +72,8 @@ pub fn rrset_and_sigs(node: NodeRef<'_>, t: Rtype, signed: bool) -> (Option<Rrse
 }
 
 /// Write an RRset and the RRSIGs that cover it, both or neither (RFC 4035 §3.1.1);
-/// when they do not fit, TC is set, except in the additional section, where a signed
-/// RRset that does not fit is simply left out. Returns whether they fit.
+/// when they do not fit, TC is set. In the additional section nothing sets TC, and an
+/// RRset whose RRSIGs do not fit stays without them. Returns whether the RRset went in.
 pub fn write_signed(
     w: &mut ResponseWriter<'_>,
     section: Section,
@@ -94,14 +94,26 @@ fn write_signed_ttl(
     ttl: u32,
 ) -> bool {
     let mark = w.mark();
-    let ok = put_rrset(w, section, owner, rrset, ttl) && sigs.is_none_or(|s| put_rrset(w, section, owner, s, ttl));
-    if !ok {
+    if !put_rrset(w, section, owner, rrset, ttl) {
         w.rollback(mark);
         if section != Section::Additional {
             truncate(w);
         }
+        return false;
     }
-    ok
+    let Some(sigs) = sigs else { return true };
+    let with_set = w.mark();
+    if put_rrset(w, section, owner, sigs, ttl) {
+        return true;
+    }
+    if section == Section::Additional {
+        // RFC 4035 §3.1.1: an additional RRset may stay without its RRSIGs, and TC is
+        // not set for them (Knot keeps the address, as here).
+        w.rollback(with_set);
+        return true;
+    }
+    w.rollback(mark);
+    truncate(w)
 }
 
 /// Where the name whose addresses go in the additional section sits in the RDATA of
