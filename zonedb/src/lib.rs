@@ -12,7 +12,9 @@
 //! - [`change`]: new versions from old ones (IXFR applied, a zone received whole,
 //!   sharing what did not change), transfer streams in and out, the IXFR journal and
 //!   the state copy;
-//! - [`audit`]: findings about a compiled zone: its ZONEMD digest verified (RFC 8976).
+//! - [`audit`]: findings about a compiled zone: its ZONEMD digest verified (RFC 8976),
+//!   and the DNSSEC audit (unsigned RRsets, expiring signatures, broken NSEC and NSEC3
+//!   chains).
 //!
 //! [`error`] holds [`LoadError`], which text and store both report.
 //!
