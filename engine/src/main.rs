@@ -48,7 +48,8 @@ served over HTTP.")]
     /// Validate a configuration and every zone file it names; exit 1 on any error.
     #[command(long_about = "Validate a configuration and every zone file it names, without serving.\n\n\
 Prints one line per zone (serial and record count) and every error with its zone, file and line; \
-exits 1 if anything is wrong. Secondary zones without a copy in state_dir yet are reported, not errors.")]
+exits 1 if anything is wrong. A ZONEMD digest that does not match the zone is an error (unless the zone \
+sets zonemd_verify = false). Secondary zones without a copy in state_dir yet are reported, not errors.")]
     Check {
         /// The TOML configuration file.
         #[arg(long, short)]
@@ -218,10 +219,10 @@ fn check(path: PathBuf) -> ExitCode {
         }
         match shoal_engine::zones::load::load(z) {
             Ok(s) => println!("zone {}: ok, serial {}, {} records", z.name, s.serial(), s.record_count()),
-            Err(errors) => {
+            Err(e) => {
                 failed = true;
-                for e in errors {
-                    eprintln!("error: {e}");
+                for m in e.messages() {
+                    eprintln!("error: {m}");
                 }
             }
         }
