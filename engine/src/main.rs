@@ -48,7 +48,10 @@ served over HTTP.")]
     /// Validate a configuration and every zone file it names; exit 1 on any error.
     #[command(long_about = "Validate a configuration and every zone file it names, without serving.\n\n\
 Prints one line per zone (serial and record count) and every error with its zone, file and line; \
-exits 1 if anything is wrong. Secondary zones without a copy in state_dir yet are reported, not errors.")]
+exits 1 if anything is wrong. A ZONEMD digest that does not match the zone is an error (unless the zone \
+sets zonemd_verify = false). DNSSEC warnings do not fail the check: RRsets without an RRSIG in a signed \
+zone, RRSIGs that expire within 7 days or have expired, broken NSEC or NSEC3 chains. Secondary zones \
+without a copy in state_dir yet are reported, not errors.")]
     Check {
         /// The TOML configuration file.
         #[arg(long, short)]
@@ -217,11 +220,14 @@ fn check(path: PathBuf) -> ExitCode {
             continue;
         }
         match shoal_engine::zones::load::load(z) {
-            Ok(s) => println!("zone {}: ok, serial {}, {} records", z.name, s.serial(), s.record_count()),
-            Err(errors) => {
+            Ok(s) => {
+                println!("zone {}: ok, serial {}, {} records", z.name, s.serial(), s.record_count());
+                dnssec_warnings(&z.name, &s);
+            }
+            Err(e) => {
                 failed = true;
-                for e in errors {
-                    eprintln!("error: {e}");
+                for m in e.messages() {
+                    eprintln!("error: {m}");
                 }
             }
         }
@@ -230,5 +236,21 @@ fn check(path: PathBuf) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// DNSSEC warnings shown per zone by `shoal check`, at most (then how many more).
+const WARNINGS_SHOWN: usize = 50;
+
+/// Print the DNSSEC audit of a loaded zone: warnings, not errors (the check passes).
+fn dnssec_warnings(zone: &shoal_wire::Name, snapshot: &shoal_zonedb::Snapshot) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // RRSIG times are seconds since 1970 modulo 2^32 (RFC 4034 §3.1.5).
+    let warnings = shoal_zonedb::audit::dnssec_audit(snapshot, now as u32);
+    for w in warnings.iter().take(WARNINGS_SHOWN) {
+        eprintln!("warning: zone {zone}: {w}");
+    }
+    if warnings.len() > WARNINGS_SHOWN {
+        eprintln!("warning: zone {zone}: {} more DNSSEC warnings not shown", warnings.len() - WARNINGS_SHOWN);
     }
 }

@@ -1,6 +1,6 @@
 //! # shoal-zonedb: zones, from master file to answer
 //!
-//! Four rooms, each depending only on those listed before it (and on `shoal-wire`):
+//! Five rooms, each depending only on those listed before it (and on `shoal-wire`):
 //!
 //! - [`text`]: master files read into records, with errors that name zone, file and line;
 //! - [`store`]: the compiled zone. Records are compiled as they stream in (from a file,
@@ -11,7 +11,10 @@
 //! - [`mod@answer`]: the pure `query bytes + catalog → response bytes + outcome` function;
 //! - [`change`]: new versions from old ones (IXFR applied, a zone received whole,
 //!   sharing what did not change), transfer streams in and out, the IXFR journal and
-//!   the state copy.
+//!   the state copy;
+//! - [`audit`]: findings about a compiled zone: its ZONEMD digest verified (RFC 8976),
+//!   and the DNSSEC audit (unsigned RRsets, expiring signatures, broken NSEC and NSEC3
+//!   chains).
 //!
 //! [`error`] holds [`LoadError`], which text and store both report.
 //!
@@ -29,6 +32,7 @@
 //! - No DNS UPDATE (RFC 2136).
 
 pub mod answer;
+pub mod audit;
 pub mod change;
 pub mod error;
 pub mod store;

@@ -151,6 +151,13 @@ pub(super) struct RawZone {
     #[serde(default)]
     pub(super) bump_serial: bool,
     pub(super) max_transfer_bytes: Option<u64>,
+    #[serde(default = "default_zonemd_verify")]
+    pub(super) zonemd_verify: bool,
+}
+
+/// ZONEMD digests are verified unless a zone says `zonemd_verify = false`.
+pub(super) fn default_zonemd_verify() -> bool {
+    true
 }
 
 pub(super) fn default_journal() -> usize {

@@ -67,6 +67,9 @@ pub struct ZoneConfig {
     pub max_transfer_bytes: u64,
     /// Where a secondary zone's copy and journal live.
     pub state_dir: PathBuf,
+    /// Verify the apex ZONEMD digest (RFC 8976), when there is one, before publishing a
+    /// version loaded from the zone file or received by transfer (default: on).
+    pub zonemd_verify: bool,
 }
 
 impl ZoneConfig {
@@ -84,6 +87,7 @@ impl ZoneConfig {
             timers: TimerBounds::default(),
             max_transfer_bytes: 0,
             state_dir: PathBuf::from("."),
+            zonemd_verify: true,
         }
     }
 
@@ -374,6 +378,7 @@ impl Config {
                 timers,
                 max_transfer_bytes: z.max_transfer_bytes.unwrap_or(raw.server.max_transfer_bytes),
                 state_dir: state_dir.clone(),
+                zonemd_verify: z.zonemd_verify,
             });
         }
         let metrics_listen = match &raw.metrics.listen {
@@ -439,6 +444,16 @@ mod tests {
         assert_eq!(c.zones[1].max_transfer_bytes, 0, "0: no limit for this zone");
         let none = Config::parse("[[zone]]\nname = \"a.\"\nfile = \"f\"\n", Path::new("c.toml")).unwrap();
         assert_eq!(none.zones[0].max_transfer_bytes, 0, "no limit unless asked");
+    }
+
+    #[test]
+    fn zonemd_verify_is_on_unless_a_zone_turns_it_off() {
+        let text =
+            "[[zone]]\nname = \"a.\"\nfile = \"f\"\n[[zone]]\nname = \"b.\"\nfile = \"f\"\nzonemd_verify = false\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert!(c.zones[0].zonemd_verify);
+        assert!(!c.zones[1].zonemd_verify);
+        assert!(Config::builtin().zones[0].zonemd_verify);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Transfer-side counters: per zone ([`ZoneMeter`]: transfers in and out, NOTIFY,
-//! publishes) and over every secondary zone ([`RefreshStats`]).
+//! publishes, ZONEMD failures) and over every secondary zone ([`RefreshStats`]).
 
 use super::counter::Total;
 
@@ -40,6 +40,8 @@ pub struct ZoneMeter {
     pub notify_refused: Total,
     /// Refresh checks in which no primary could be used.
     pub refresh_failures: Total,
+    /// Versions refused because their ZONEMD digest did not match their content.
+    pub zonemd_failures: Total,
     /// New versions published to the workers.
     pub publishes: Total,
     /// Time to build the last published version (compile or apply), and the sum.

@@ -292,7 +292,7 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
     gauge(o, "shoal_zone_refresh_consecutive_failures", "Checks failed in a row.", &|z| {
         (z.role == "secondary").then_some(u64::from(z.failures))
     });
-    let counters: [ZoneFamily; 14] = [
+    let counters: [ZoneFamily; 15] = [
         ("shoal_zone_refresh_failures_total", "Refresh checks in which no primary could be used.", |z| {
             z.meter.refresh_failures.get() as f64
         }),
@@ -314,6 +314,9 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         ("shoal_notify_received_total", "NOTIFYs accepted.", |z| z.meter.notify_received.get() as f64),
         ("shoal_notify_refused_total", "NOTIFYs refused (ACL, TSIG, not a secondary zone).", |z| {
             z.meter.notify_refused.get() as f64
+        }),
+        ("shoal_zonemd_failures_total", "Versions not published: their ZONEMD digest did not match.", |z| {
+            z.meter.zonemd_failures.get() as f64
         }),
         ("shoal_snapshot_publish_total", "New versions published to the workers.", |z| z.meter.publishes.get() as f64),
         ("shoal_snapshot_apply_seconds_total", "Time spent building published versions.", |z| {

@@ -6,14 +6,16 @@
 //! primary in order for its SOA, compares serials with RFC 1982 arithmetic, pulls IXFR
 //! from the held version (AXFR when nothing is held, or when the primary refuses IXFR
 //! or its incremental answer cannot be applied), builds the new snapshot completely,
-//! and saves it to the state directory before reporting back. Nothing is published
-//! until everything has been validated.
+//! verifies its ZONEMD digest ([`crate::zones::zonemd`]; an IXFR result that fails is
+//! retried by AXFR), and saves it to the state directory before reporting back.
+//! Nothing is published until everything has been validated.
 
 use super::client::{self, ClientError};
 use crate::access::tsig::Key;
 use crate::config::ZoneConfig;
 use crate::metrics::{RefreshStats, ZoneMeter};
-use shoal_wire::{Name, Serial};
+use crate::zones::zonemd;
+use shoal_wire::Serial;
 use shoal_zonedb::change::diff::{soa_of, soa_serial, Diff};
 use shoal_zonedb::change::incoming::Incoming;
 use shoal_zonedb::change::xfr_in::Received;
@@ -71,7 +73,7 @@ pub fn refresh(
                 return Outcome::Current { primary };
             }
         }
-        match pull(zone, primary, key, held.as_deref(), force_axfr, meter, cfg.max_transfer_bytes) {
+        match pull(cfg, primary, key, held.as_deref(), force_axfr, meter) {
             Ok(Pulled { snapshot, diffs, built_in }) => {
                 if let Some(p) = cfg.state_path() {
                     if let Err(e) = std::fs::create_dir_all(&cfg.state_dir)
@@ -108,16 +110,16 @@ struct Pulled {
     built_in: Duration,
 }
 
-/// Transfer and build the new version; IXFR first when a version is held.
+/// Transfer, build and verify the new version; IXFR first when a version is held.
 fn pull(
-    zone: &Name,
+    cfg: &ZoneConfig,
     primary: SocketAddr,
     key: Option<&Key>,
     held: Option<&Snapshot>,
     force_axfr: bool,
     meter: &ZoneMeter,
-    max_bytes: u64,
 ) -> Result<Pulled, PullError> {
+    let (zone, max_bytes) = (&cfg.name, cfg.max_transfer_bytes);
     let started = Instant::now();
     let held_soa = held.filter(|_| !force_axfr).map(soa_of);
     let origin = format!("transfer from {primary}");
@@ -150,7 +152,7 @@ fn pull(
                 Ok(s) => (s, diffs, "IXFR"),
                 Err(e) => {
                     tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
-                    return pull(zone, primary, key, held, true, meter, max_bytes);
+                    return pull(cfg, primary, key, held, true, meter);
                 }
             }
         }
@@ -166,6 +168,15 @@ fn pull(
         }
     }
     let built_in = building.elapsed();
+    if let Err(e) = zonemd::verify(cfg, &snapshot, kind) {
+        meter.zonemd_failures.inc();
+        if kind == "IXFR" {
+            // The diffs may be what is wrong: the whole zone may still verify.
+            tracing::warn!(%zone, %primary, "IXFR result refused: {e}; trying AXFR");
+            return pull(cfg, primary, key, held, true, meter);
+        }
+        return Err(PullError::Failed(format!("{kind} refused: {e}")));
+    }
     meter.xfr_in.done(kind != "IXFR", t.bytes, received_in);
     let from = old.map_or_else(|| "none".to_string(), |o| o.to_string());
     tracing::info!(

@@ -39,7 +39,7 @@ impl ZoneEntry {
             None
         } else {
             let started = Instant::now();
-            let s = load_logged(config).map(Arc::new);
+            let s = load_logged(config, &meter).map(Arc::new);
             if s.is_some() {
                 meter.published(started.elapsed());
             }

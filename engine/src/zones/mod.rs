@@ -1,10 +1,11 @@
 //! The zone registry: every configured zone, its versions and its lifecycle state.
 //!
-//! [`load`] reads a zone from its source; [`entry`] is one zone (configuration,
-//! version served, journal, counters, [`timers`] of a secondary); [`registry`] holds
-//! them all and publishes the [`ZoneSet`] the workers answer from; [`reload`] re-reads
-//! the configuration and changed files; [`status`] reports each zone. The transfer
-//! thread owns the registry; nothing here opens a socket.
+//! [`load`] reads a zone from its source; [`zonemd`] verifies the ZONEMD digest of a
+//! new version (a zone file, or a transfer) before it is published; [`entry`] is one
+//! zone (configuration, version served, journal, counters, [`timers`] of a secondary);
+//! [`registry`] holds them all and publishes the [`ZoneSet`] the workers answer from;
+//! [`reload`] re-reads the configuration and changed files; [`status`] reports each
+//! zone. The transfer thread owns the registry; nothing here opens a socket.
 
 pub mod entry;
 pub mod load;
@@ -12,6 +13,7 @@ pub mod registry;
 pub mod reload;
 pub mod status;
 pub mod timers;
+pub mod zonemd;
 
 pub use registry::{Registry, ZoneSet};
 pub use status::ZoneStatus;

@@ -2,9 +2,10 @@
 //! `shoal reload`, `shoal ctl reload`).
 //!
 //! A changed zone file with a newer serial becomes a new version sharing what did not
-//! change with the old one, and its diff goes into the IXFR journal. A broken file, an
-//! unchanged serial (unless `bump_serial`) or a serial that went backwards keeps the
-//! version served. Zones added to the configuration are loaded, zones removed are
+//! change with the old one, and its diff goes into the IXFR journal. A broken file (or
+//! one whose ZONEMD digest does not match, [`crate::zones::zonemd`]), an unchanged
+//! serial (unless `bump_serial`) or a serial that went backwards keeps the version
+//! served. Zones added to the configuration are loaded, zones removed are
 //! dropped, and a zone whose source changed starts afresh. Listen addresses and
 //! workers change only on restart.
 
@@ -109,9 +110,10 @@ impl Registry {
         let started = Instant::now();
         let new = match load(&entry.config) {
             Ok(s) => s,
-            Err(errors) => {
-                for e in &errors {
-                    tracing::error!("{e}");
+            Err(e) => {
+                e.count(&entry.meter);
+                for m in e.messages() {
+                    tracing::error!("{m}");
                 }
                 tracing::error!(zone = %entry.config.name, "reload: zone file broken, previous version kept");
                 return false;
