@@ -25,21 +25,12 @@ pub fn covered(rdata: &[u8]) -> Option<Rtype> {
     Some(Rtype(u16::from_be_bytes(rdata.get(..2)?.try_into().ok()?)))
 }
 
-/// Whether an RRSIG at the apex covers the SOA.
-pub fn is_signed(snapshot: &Snapshot) -> bool {
-    snapshot
-        .apex_node()
-        .rrsets()
-        .filter(|s| s.rtype == Rtype::RRSIG)
-        .any(|s| s.rdatas().any(|rd| covered(rd) == Some(Rtype::SOA)))
-}
-
 /// Every DNSSEC warning for `snapshot`, at `now` (seconds since 1970, as RRSIG times
 /// count them).
 pub fn audit(snapshot: &Snapshot, now: u32) -> Vec<DnssecWarning> {
     let nodes = sorted_nodes(snapshot);
     let mut out = Vec::new();
-    if is_signed(snapshot) {
+    if snapshot.is_signed() {
         for node in &nodes {
             unsigned(*node, &mut out);
         }
