@@ -18,31 +18,26 @@ fn parse(c: &mut Criterion) {
 }
 
 fn answers(c: &mut Criterion) {
-    let cat = catalog(compile(&zone_text(100_000)));
-    let opts = Options::default();
-    let mut out = vec![0u8; 65535];
-    let mut g = c.benchmark_group("answer_100k");
-    g.throughput(Throughput::Elements(1));
-    for (label, name, t) in [
-        ("positive", "host12345.bench.test.", 1u16),
-        ("nxdomain", "nothere12345.bench.test.", 1),
-        ("nodata", "host12345.bench.test.", 15),
-        ("referral", "www.del12399.bench.test.", 1),
-        ("wildcard", "a.b.wild.bench.test.", 1),
-    ] {
-        let q = query(name, t);
-        g.bench_function(label, |b| b.iter(|| answer(black_box(&q), &cat, &opts, &mut out).len));
-    }
-    g.finish();
+    answer_kinds(c, "answer_100k", &zone_text(100_000), query);
 }
 
 /// The same queries with DO to the zone signed with NSEC3: signed answers and, for the
 /// denials, the NSEC3 proofs (each name hashed once per query).
 fn signed_answers(c: &mut Criterion) {
-    let cat = catalog(compile(&shoal_benches::signed::signed_zone_text(100_000)));
+    answer_kinds(
+        c,
+        "answer_signed_100k_do",
+        &shoal_benches::signed::signed_zone_text(100_000),
+        shoal_benches::query_do,
+    );
+}
+
+/// One bench per kind of answer from the 100k-name zone `text`, queries made by `ask`.
+fn answer_kinds(c: &mut Criterion, group: &str, text: &str, ask: fn(&str, u16) -> Vec<u8>) {
+    let cat = catalog(compile(text));
     let opts = Options::default();
     let mut out = vec![0u8; 65535];
-    let mut g = c.benchmark_group("answer_signed_100k_do");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     for (label, name, t) in [
         ("positive", "host12345.bench.test.", 1u16),
@@ -51,7 +46,7 @@ fn signed_answers(c: &mut Criterion) {
         ("referral", "www.del12399.bench.test.", 1),
         ("wildcard", "a.b.wild.bench.test.", 1),
     ] {
-        let q = shoal_benches::query_do(name, t);
+        let q = ask(name, t);
         g.bench_function(label, |b| b.iter(|| answer(black_box(&q), &cat, &opts, &mut out).len));
     }
     g.finish();

@@ -88,16 +88,22 @@ pub fn query_do(name: &str, qtype: u16) -> Vec<u8> {
     m
 }
 
-/// An IXFR of `changes` records to a zone made by [`zone_text`]: `changes` hosts spread
-/// over the zone get a new address (one record each), and the serial goes up by one.
-pub fn ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::change::diff::Diff {
-    use shoal_zonedb::change::diff::{soa_of, Diff, Rr};
-    let old_soa = soa_of(held);
+/// The SOA of `held` and the same SOA with the serial one higher: an IXFR's bounds.
+pub fn next_soa(held: &Snapshot) -> (shoal_zonedb::change::diff::Rr, shoal_zonedb::change::diff::Rr) {
+    let old_soa = shoal_zonedb::change::diff::soa_of(held);
     let mut new_soa = old_soa.clone();
     let mut rd = new_soa.rdata.to_vec();
     let at = rd.len() - 20;
     rd[at..at + 4].copy_from_slice(&(held.serial() + 1).to_be_bytes());
     new_soa.rdata = rd.into();
+    (old_soa, new_soa)
+}
+
+/// An IXFR of `changes` records to a zone made by [`zone_text`]: `changes` hosts spread
+/// over the zone get a new address (one record each), and the serial goes up by one.
+pub fn ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::change::diff::Diff {
+    use shoal_zonedb::change::diff::{Diff, Rr};
+    let (old_soa, new_soa) = next_soa(held);
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     let stride = (names / changes.max(1)).max(1);
     for k in 0..changes {

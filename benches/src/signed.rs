@@ -142,13 +142,8 @@ fn signed_text_of(plain: &Snapshot) -> String {
 /// RRSIG of the A record of `changes` hosts spread over the zone, and of the SOA, are
 /// replaced by new ones, and the serial goes up by one.
 pub fn resign_ixfr(held: &Snapshot, names: usize, changes: usize) -> shoal_zonedb::change::diff::Diff {
-    use shoal_zonedb::change::diff::{soa_of, Diff, Rr};
-    let old_soa = soa_of(held);
-    let mut new_soa = old_soa.clone();
-    let mut rd = new_soa.rdata.to_vec();
-    let at = rd.len() - 20;
-    rd[at..at + 4].copy_from_slice(&(held.serial() + 1).to_be_bytes());
-    new_soa.rdata = rd.into();
+    use shoal_zonedb::change::diff::{Diff, Rr};
+    let (old_soa, new_soa) = crate::next_soa(held);
     let (mut removed, mut added) = (Vec::new(), Vec::new());
     let mut resign = |owner: shoal_wire::Name, covered: Rtype| {
         let labels = owner.label_count() as u8;
