@@ -326,3 +326,47 @@ fn a_resigning_ixfr_answers_as_the_new_version_compiled_whole() {
         }
     }
 }
+
+/// A chain of more iterations than Shoal hashes per query: denials carry the signed SOA
+/// and the apex's NSEC3 (its iteration count tells validators the zone is insecure),
+/// found without hashing anything per query.
+#[test]
+fn nsec3_above_the_iteration_cap_denies_with_the_apex_nsec3_only() {
+    let apex = "capped.test.";
+    let salt = [0xaa, 0xbb];
+    let h = nsec3_hash(from_ascii(apex).unwrap().as_wire(), &salt, 500);
+    let mut label = [0u8; 32];
+    base32hex_encode(&h, &mut label);
+    let label = String::from_utf8_lossy(&label).into_owned();
+    let mut nsec3 = vec![1, 0, 0x01, 0xf4, 2, 0xaa, 0xbb, 20];
+    nsec3.extend_from_slice(&h);
+    nsec3.extend_from_slice(&[0, 6, 0x22, 0, 0, 0, 0, 0x02]); // NS SOA RRSIG
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let sig = |covered: u16| {
+        let mut rd = covered.to_be_bytes().to_vec();
+        rd.extend_from_slice(&[13, 2, 0, 0, 1, 44, 0xe3, 0x97, 0x93, 0, 0x69, 0x55, 0xb9, 0, 0x30, 0x39]);
+        rd.extend_from_slice(from_ascii(apex).unwrap().as_wire());
+        rd.extend_from_slice(&[7; 64]);
+        format!("RRSIG \\# {} {}", rd.len(), hex(&rd))
+    };
+    let text = format!(
+        "$ORIGIN {apex}\n$TTL 300\n@ SOA ns hm 1 2 3 4 300\n@ {}\n@ NS ns\n@ {}\nns A 192.0.2.1\n\
+         @ NSEC3PARAM 1 0 500 AABB\n{label} NSEC3 \\# {} {}\n{label} {}\n",
+        sig(6),
+        sig(2),
+        nsec3.len(),
+        hex(&nsec3),
+        sig(50)
+    );
+    let snap = shoal_zonedb::load_zone_str(&from_ascii(apex).unwrap(), &text, Path::new("capped.zone")).unwrap();
+    let c = catalog_of(apex, snap);
+    for (name, rcode) in [("nx.capped.test.", ResponseCode::NXDomain), ("ns.capped.test.", ResponseCode::NoError)] {
+        let t = if rcode == ResponseCode::NoError { RecordType::TXT } else { RecordType::A };
+        let m = ask_in(&c, name, t, true);
+        assert_eq!(m.metadata.response_code, rcode, "{name}");
+        let nsec3s = of_type(&m.authorities, RecordType::NSEC3);
+        assert_eq!(nsec3s.len(), 1, "{name}: the apex's NSEC3 alone");
+        assert_eq!(nsec3_range(nsec3s[0]).0, label);
+        all_signed(&m.authorities);
+    }
+}

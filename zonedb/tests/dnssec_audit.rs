@@ -118,3 +118,13 @@ fn broken_nsec3_chain_is_reported() {
     );
     assert_eq!(warnings[0].rtype(), Rtype::NSEC3);
 }
+
+#[test]
+fn nsec3_iterations_above_what_is_hashed_per_query_are_reported() {
+    let zone =
+        "$ORIGIN audit.test.\n$TTL 300\n@ SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n@ NSEC3PARAM 1 0 200 AABB\n";
+    let warnings = dnssec_audit(&load(zone), NOW);
+    assert_eq!(warnings, [DnssecWarning::Nsec3Iterations { owner: name("audit.test."), iterations: 200 }]);
+    assert_eq!(warnings[0].rtype(), Rtype::NSEC3PARAM);
+    assert!(dnssec_audit(&load(&zone.replace(" 200 ", " 150 ")), NOW).is_empty(), "150 is hashed");
+}

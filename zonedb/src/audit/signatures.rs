@@ -15,6 +15,7 @@
 use crate::audit::chain;
 use crate::audit::order::sorted_nodes;
 use crate::audit::warning::{DnssecWarning, EXPIRY_WARNING_SECONDS};
+use crate::store::denial::Denial;
 use crate::store::flags;
 use crate::store::node::NodeRef;
 use crate::store::snapshot::Snapshot;
@@ -40,6 +41,11 @@ pub fn audit(snapshot: &Snapshot, now: u32) -> Vec<DnssecWarning> {
     }
     chain::nsec(snapshot, &nodes, &mut out);
     chain::nsec3(snapshot, &nodes, &mut out);
+    if let Denial::Nsec3 { params, .. } = snapshot.denial() {
+        if !params.hashed() {
+            out.push(DnssecWarning::Nsec3Iterations { owner: snapshot.apex().clone(), iterations: params.iterations });
+        }
+    }
     out
 }
 

@@ -26,6 +26,9 @@ pub enum DnssecWarning {
     Nsec3Chain { owner: Name, next: String, expected: String },
     /// An NSEC3 whose owner is not a base32hex hash label right below the apex.
     Nsec3Owner { owner: Name },
+    /// The NSEC3PARAM at the apex asks for more iterations than Shoal hashes per query
+    /// ([`crate::store::chain::MAX_ITERATIONS`]): denials carry the apex's NSEC3 only.
+    Nsec3Iterations { owner: Name, iterations: u16 },
 }
 
 impl DnssecWarning {
@@ -37,7 +40,8 @@ impl DnssecWarning {
             | DnssecWarning::Expired { owner, .. }
             | DnssecWarning::NsecChain { owner, .. }
             | DnssecWarning::Nsec3Chain { owner, .. }
-            | DnssecWarning::Nsec3Owner { owner } => owner,
+            | DnssecWarning::Nsec3Owner { owner }
+            | DnssecWarning::Nsec3Iterations { owner, .. } => owner,
         }
     }
 
@@ -48,6 +52,7 @@ impl DnssecWarning {
             DnssecWarning::Expiring { .. } | DnssecWarning::Expired { .. } => Rtype::RRSIG,
             DnssecWarning::NsecChain { .. } => Rtype::NSEC,
             DnssecWarning::Nsec3Chain { .. } | DnssecWarning::Nsec3Owner { .. } => Rtype::NSEC3,
+            DnssecWarning::Nsec3Iterations { .. } => Rtype::NSEC3PARAM,
         }
     }
 }
@@ -82,6 +87,13 @@ impl fmt::Display for DnssecWarning {
             DnssecWarning::Nsec3Owner { owner } => {
                 write!(f, "{owner} NSEC3: owner is not a hash label right below the apex")
             }
+            DnssecWarning::Nsec3Iterations { owner, iterations } => write!(
+                f,
+                "{owner} NSEC3PARAM: {iterations} iterations (RFC 9276 asks for 0); above {} Shoal does not \
+                 hash names per query and denials carry only the apex's NSEC3, which validators treat as \
+                 insecure",
+                crate::store::chain::MAX_ITERATIONS
+            ),
         }
     }
 }
