@@ -16,8 +16,8 @@
 #      from start to serving it by AXFR, and memory after.
 #   6. the same zone signed with NSEC3 (ldns-signzone, ECDSA P-256, no salt, 0 iterations
 #      as RFC 9276 asks), pinned as in 1, ROUNDS rounds of shoal-loadtest with every other
-#      query carrying DO (as resolvers send them; dnsperf cannot mix); then each server's
-#      memory (PSS) per record of the signed zone.
+#      query carrying DO (as resolvers send them; dnsperf cannot mix), the reflector
+#      again as the ceiling; and each server's memory (PSS) per record of the signed zone.
 #
 # Environment:
 #   DURATION=10      seconds per measurement        ROUNDS=3      rounds of step 1 and 2
@@ -306,14 +306,16 @@ for server in shoal knot nsd; do
     echo "$server,$SIGNED_RECORDS,$(pss "$PID")" >>"$OUT/signed.csv"
     log "  $server: PSS $(($(pss "$PID") >> 20)) MiB serving the signed zone"
 done
+start_reflector "$SERVER_CPU"
+SPORTS[reflector]=$PORT SSPIDS[reflector]=$PID
 EXTRA_NAME=signed
 for round in $(seq "$ROUNDS"); do
-    for server in shoal knot nsd; do
+    for server in shoal knot nsd reflector; do
         measure "$round" "$server" "${SPORTS[$server]}" udp "$LOAD_CPU" --busy-poll
     done
 done
 EXTRA_NAME=""
-for server in shoal knot nsd; do stop "${SSPIDS[$server]}"; done
+for server in shoal knot nsd reflector; do stop "${SSPIDS[$server]}"; done
 
 # --- tables -----------------------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"
