@@ -284,14 +284,7 @@ fi
 
 # --- 6: the zone signed with NSEC3, half the queries with DO -------------------------------------
 log "signing bench.test. with NSEC3 (ldns-signzone, ECDSA P-256, no salt, 0 iterations)"
-mkdir -p "$WORK/keys"
-(
-    cd "$WORK/keys"
-    ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bench.test)
-    zsk=$(ldns-keygen -a ECDSAP256SHA256 bench.test)
-    ldns-signzone -n -t 0 -i 20260101000000 -e 20901231000000 -f "$WORK/bench.test.signed" \
-        "$WORK/bench.test.zone" "$ksk" "$zsk"
-)
+sign_zone "$WORK/bench.test.zone" "$WORK/bench.test.signed" "$WORK/keys"
 SIGNED_RECORDS=$(grep -cv '^;' "$WORK/bench.test.signed")
 awk 'NR % 2 == 0 {print $0 " DO"; next} {print}' "$WORK/queries.txt" >"$WORK/queries-do.txt"
 ZONE_FILE="$WORK/bench.test.signed"

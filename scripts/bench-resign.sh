@@ -34,14 +34,7 @@ WORK="$(mktemp -d /tmp/bench-resign.XXXXXX)"
 
 log "generating and signing bench.test. ($NAMES names)"
 python3 "$ROOT/scripts/lib/benchzone.py" "$WORK" "$NAMES" 10
-mkdir -p "$WORK/keys"
-(
-    cd "$WORK/keys"
-    ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bench.test)
-    zsk=$(ldns-keygen -a ECDSAP256SHA256 bench.test)
-    ldns-signzone -n -t 0 -i 20260101000000 -e 20901231000000 -f "$WORK/signed.zone" \
-        "$WORK/bench.test.zone" "$ksk" "$zsk"
-)
+sign_zone "$WORK/bench.test.zone" "$WORK/signed.zone" "$WORK/keys"
 cp "$WORK/signed.zone" "$WORK/primary.zone"
 
 # resign SERIAL: rewrite primary.zone with SERIAL and CHANGES RRSIGs (spread over the

@@ -222,3 +222,17 @@ EOF
         done
     } >"$dir/nsd.conf"
 }
+
+# sign_zone IN OUT DIR: sign the bench.test. master file IN with NSEC3 (ldns-signzone,
+# ECDSA P-256 keys made in DIR, no salt, 0 iterations as RFC 9276 asks, valid
+# 2026-01-01 to 2090-12-31: RRSIG times are 32-bit serial numbers) into OUT.
+sign_zone() {
+    local in="$1" out="$2" dir="$3"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bench.test)
+        zsk=$(ldns-keygen -a ECDSAP256SHA256 bench.test)
+        ldns-signzone -n -t 0 -i 20260101000000 -e 20901231000000 -f "$out" "$in" "$ksk" "$zsk"
+    )
+}

@@ -22,7 +22,7 @@
 //!   the DS of a secure referral, and the NSEC or NSEC3 proofs ([`crate::answer::proof`])
 //!   of a denial, a wildcard expansion or an insecure referral. A DNAME is signed, the
 //!   CNAME synthesized from it is not. The exact match of a DO query is a precompiled
-//!   block too (kept with the RRSIGs, [`crate::store::snapshot::set_block`]); a DO
+//!   block too (the one kept with the RRSIG set, `store::snapshot::set_block`); a DO
 //!   denial is the precompiled signed SOA followed by its proofs.
 
 use crate::answer::lookup::Lookup;
