@@ -97,9 +97,10 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
     }
 
     /// The common cases from precompiled blocks: an exact match, NODATA, NXDOMAIN and
-    /// referrals (with DO: exact matches, and denials followed by their proofs). `None`
-    /// sends the query down the general path (CNAME, DNAME, wildcard, ANY, a DO
-    /// referral, or a block that does not fit and needs truncating record by record).
+    /// referrals (with DO: exact matches, denials followed by their proofs, referrals
+    /// with their DS or NSEC). `None` sends the query down the general path (CNAME,
+    /// DNAME, wildcard, ANY, a referral with an NSEC3 proof, or a block that does not fit
+    /// and needs truncating record by record).
     fn precompiled(&mut self) -> Option<(Rcode, AnswerKind)> {
         let q = self.req.qname.as_wire();
         let qtype = self.req.qtype;
@@ -129,8 +130,10 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
                 let denied = Denied::NxDomain { name: q, encloser };
                 (negative.as_ref(), negative_delta, Rcode::NXDOMAIN, AnswerKind::NxDomain, true, Some(denied))
             }
-            Lookup::Referral { cut, node } if !self.dnssec => {
-                let b = node.referral()?;
+            Lookup::Referral { cut, node } => {
+                // With DO, the referral compiled with its DS or NSEC; without one (an
+                // NSEC3 proof), the general path.
+                let b = if self.dnssec { node.referral_do()? } else { node.referral()? };
                 (b, (q.len() - cut.len()) as isize, Rcode::NOERROR, AnswerKind::Referral, false, None)
             }
             _ => return None,

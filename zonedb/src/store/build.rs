@@ -250,7 +250,7 @@ impl Builder {
             let node = NodeRef::at(&self.plain, 0);
             let answers: Vec<Block> = with_scratch(|s| node.rrsets().map(|r| set_block(node, r, s, None)).collect());
             self.packed.clear();
-            repack(&mut self.packed, node, Some(Blocks { answers: &answers, referral: None }));
+            repack(&mut self.packed, node, Some(Blocks { answers: &answers, referral: None, referral_do: None }));
             &self.packed
         };
         match earlier {

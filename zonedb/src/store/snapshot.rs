@@ -24,7 +24,7 @@
 use crate::store::block::{with_scratch, Block};
 use crate::store::denial::Denial;
 use crate::store::encode::{
-    sigs_of, target_offset, write_additional, write_negative_soa, write_rrset, write_signed, ZoneNodes,
+    rrset_and_sigs, sigs_of, target_offset, write_additional, write_negative_soa, write_rrset, write_signed, ZoneNodes,
 };
 use crate::store::flags;
 use crate::store::namehash::NameMap;
@@ -37,6 +37,14 @@ use std::sync::Arc;
 
 /// For each in-zone name that NS, MX or SRV records point to, the owners of those records.
 pub type Referrers = NameMap<Name, Box<[Name]>>;
+
+/// What [`Snapshot::node_blocks`] compiles for one node.
+#[derive(Default)]
+pub(crate) struct NodeBlocks {
+    pub(crate) answers: Vec<Block>,
+    pub(crate) referral: Option<Block>,
+    pub(crate) referral_do: Option<Block>,
+}
 
 /// An immutable compiled zone.
 #[derive(Debug)]
@@ -112,24 +120,48 @@ impl Snapshot {
         Ok(snap)
     }
 
-    /// The precompiled blocks of one node: the answer of each RRset (in order) and the
-    /// referral at a cut. Reads the rest of the zone for additional addresses.
-    pub(crate) fn node_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> (Vec<Block>, Option<Block>) {
+    /// The precompiled blocks of one node: the answer of each RRset (in order), and at a
+    /// cut the referral and its DO form. Reads the rest of the zone for additional
+    /// addresses.
+    pub(crate) fn node_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> NodeBlocks {
         if node.has(flags::BELOW_CUT) {
-            return (Vec::new(), None);
+            return NodeBlocks::default();
         }
         let owner = node.name();
         let cut = node.has(flags::DELEGATION);
-        let blocks = node.rrsets().map(|rrset| set_block(node, rrset, scratch, Some(self))).collect();
-        let referral = node.rrset(Rtype::NS).filter(|_| cut).and_then(|ns| {
+        let answers = node.rrsets().map(|rrset| set_block(node, rrset, scratch, Some(self))).collect();
+        let Some(ns) = node.rrset(Rtype::NS).filter(|_| cut) else {
+            return NodeBlocks { answers, ..NodeBlocks::default() };
+        };
+        let referral = Block::compile(owner, Rtype::NS, scratch, |w| {
+            write_rrset(w, Section::Authority, Owner::Question, ns) && {
+                write_additional(w, self, ns, Some(owner), false);
+                true
+            }
+        });
+        // The DO referral, when its proof is the cut's own: the DS (secure), or in an
+        // NSEC zone the cut's NSEC (insecure). An NSEC3 proof lives at other names and
+        // is written per query.
+        let nsec3 = self.apex_node().rrset(Rtype::NSEC3PARAM).is_some();
+        let proof = match rrset_and_sigs(node, Rtype::DS, true) {
+            (Some(ds), sigs) => Some((ds, sigs)),
+            (None, _) if !nsec3 => match rrset_and_sigs(node, Rtype::NSEC, true) {
+                (Some(nsec), sigs) => Some((nsec, sigs)),
+                _ => None,
+            },
+            _ => None,
+        };
+        let referral_do = proof.and_then(|(set, sigs)| {
             Block::compile(owner, Rtype::NS, scratch, |w| {
-                write_rrset(w, Section::Authority, Owner::Question, ns) && {
-                    write_additional(w, self, ns, Some(owner), false);
-                    true
-                }
+                write_rrset(w, Section::Authority, Owner::Question, ns)
+                    && write_signed(w, Section::Authority, Owner::Question, set, sigs)
+                    && {
+                        write_additional(w, self, ns, Some(owner), true);
+                        true
+                    }
             })
         });
-        (blocks, referral)
+        NodeBlocks { answers, referral, referral_do }
     }
 
     /// Work out, from the apex and every node, whether the zone is signed and its
@@ -143,8 +175,11 @@ impl Snapshot {
 
     /// `node` packed again with its answers compiled.
     pub(crate) fn with_blocks(&self, node: NodeRef<'_>, scratch: &mut [u8]) -> Node {
-        let (answers, referral) = self.node_blocks(node, scratch);
-        Node::repacked(node, Blocks { answers: &answers, referral: referral.as_ref() })
+        let b = self.node_blocks(node, scratch);
+        Node::repacked(
+            node,
+            Blocks { answers: &b.answers, referral: b.referral.as_ref(), referral_do: b.referral_do.as_ref() },
+        )
     }
 
     /// Recompile the negative-answer SOA, and with its RRSIGs for DO queries (after the

@@ -12,7 +12,7 @@
 //! Layout, integers little-endian:
 //!
 //! ```text
-//! node  = name_len:u8 name flags:u8 children:u32 sets:u16 referral:u8 set* [block]
+//! node  = name_len:u8 name flags:u8 children:u32 sets:u16 referral:u8 set* [block [block]]
 //! set   = type:u16 ttl:u32 count:u32 rdata_len:u32 (len:u16 rdata)* block
 //! block = len:u16 pointers:u16 an:u16 ns:u16 ar:u16 (pointer:u16)* bytes
 //! ```
@@ -66,10 +66,12 @@ impl NodeData {
 }
 
 /// Precompiled answers of a node: one block per RRset (in order; empty when the RRset
-/// is never answered directly) and the referral at a cut.
+/// is never answered directly) and the referral at a cut, with its DO form when it can
+/// be compiled from the cut alone (`referral` is then 2: both blocks follow the sets).
 pub struct Blocks<'b> {
     pub answers: &'b [Block],
     pub referral: Option<&'b Block>,
+    pub referral_do: Option<&'b Block>,
 }
 
 fn put_u16(out: &mut Vec<u8>, v: u16) {
@@ -122,7 +124,8 @@ pub(crate) fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
     put_u32(out, children);
     put_u16(out, count as u16);
     let referral = blocks.as_ref().and_then(|b| b.referral);
-    out.push(u8::from(referral.is_some()));
+    let referral_do = blocks.as_ref().and_then(|b| b.referral_do).filter(|_| referral.is_some());
+    out.push(u8::from(referral.is_some()) + u8::from(referral_do.is_some()));
     for (i, (rtype, ttl, rdatas)) in sets.enumerate() {
         let block = blocks.as_ref().and_then(|b| b.answers.get(i)).filter(|b| !b.is_empty());
         let (n, len) = rdatas.clone().fold((0usize, 0usize), |(n, l), rd| (n + 1, l + 2 + rd.len()));
@@ -142,6 +145,9 @@ pub(crate) fn pack_sets<'r, R: Iterator<Item = &'r [u8]> + Clone>(
         put_block(out, block);
     }
     if let Some(b) = referral {
+        put_block(out, Some(b));
+    }
+    if let Some(b) = referral_do {
         put_block(out, Some(b));
     }
 }
@@ -262,12 +268,11 @@ pub(crate) fn check(bytes: &[u8], at: usize) -> Result<usize, &'static str> {
             }
         }
     }
-    match referral {
-        0 => {}
-        1 => {
-            c.block()?;
-        }
-        _ => return Err("bad referral flag"),
+    if referral > 2 {
+        return Err("bad referral flag");
+    }
+    for _ in 0..referral {
+        c.block()?;
     }
     Ok(c.i)
 }
@@ -522,16 +527,32 @@ impl<'a> NodeRef<'a> {
         if self.0[self.header() + 7] == 0 {
             return None;
         }
+        Some(BlockRef::at(self.0, self.sets_end()).0)
+    }
+
+    /// At a zone cut, for DO queries: the referral with the DS and its RRSIGs, or the
+    /// cut's NSEC and its RRSIGs, when it was compiled ([`Blocks::referral_do`]).
+    pub fn referral_do(&self) -> Option<BlockRef<'a>> {
+        if self.0[self.header() + 7] != 2 {
+            return None;
+        }
+        let (_, end) = BlockRef::at(self.0, self.sets_end());
+        Some(BlockRef::at(self.0, end).0)
+    }
+
+    /// Where the RRsets end (and the referral blocks, if any, start).
+    fn sets_end(&self) -> usize {
         let mut it = self.rrsets();
         for _ in it.by_ref() {}
-        Some(BlockRef::at(self.0, it.pos).0)
+        it.pos
     }
 
     /// The packed bytes, exactly.
     pub(crate) fn bytes(&self) -> &'a [u8] {
-        let mut it = self.rrsets();
-        for _ in it.by_ref() {}
-        let end = if self.0[self.header() + 7] == 0 { it.pos } else { BlockRef::at(self.0, it.pos).1 };
+        let mut end = self.sets_end();
+        for _ in 0..self.0[self.header() + 7] {
+            end = BlockRef::at(self.0, end).1;
+        }
         &self.0[..end]
     }
 

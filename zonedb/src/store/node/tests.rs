@@ -57,8 +57,27 @@ fn rdata_is_read_from_the_answer_when_it_is_verbatim() {
     .unwrap();
     let referral = block.clone();
     let blocks = [block];
-    let n = Node::new(b"\x03www\x00", &data, Some(Blocks { answers: &blocks, referral: Some(&referral) }));
+    let n = Node::new(
+        b"\x03www\x00",
+        &data,
+        Some(Blocks { answers: &blocks, referral: Some(&referral), referral_do: None }),
+    );
     let r = n.as_ref();
+    assert!(r.referral_do().is_none());
+    // With a DO referral too: both blocks read back, and the node checks.
+    let mut referral_do = referral.clone();
+    referral_do.counts = [0, 2, 1];
+    let both = Node::new(
+        b"\x03www\x00",
+        &data,
+        Some(Blocks { answers: &blocks, referral: Some(&referral), referral_do: Some(&referral_do) }),
+    );
+    let b = both.as_ref();
+    assert_eq!(b.referral().unwrap().counts, referral.counts);
+    assert_eq!(b.referral_do().unwrap().counts, [0, 2, 1]);
+    assert_eq!(b.referral_do().unwrap().bytes, &referral_do.bytes[..]);
+    assert_eq!(check(b.bytes(), 0), Ok(b.bytes().len()));
+    assert_eq!(b.bytes().len(), r.bytes().len() + 10 + referral_do.pointers.len() + referral_do.bytes.len());
     let a = r.rrset(Rtype::A).unwrap();
     assert_eq!(a.rdatas().collect::<Vec<_>>(), vec![&b"\x01\x02\x03\x04"[..], b"\x05\x06\x07\x08"]);
     assert_eq!(a.block().bytes, &blocks[0].bytes[..]);
