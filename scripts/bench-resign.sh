@@ -109,34 +109,8 @@ for round in $(seq "$ROUNDS"); do
     T0=$(date +%s.%N)
     "$SHOAL" ctl --config "$WORK/primary/shoal.toml" reload >/dev/null
     # One poller for the three servers, so that each is seen as soon as it serves.
-    python3 - "$T0" "$SERIAL" "$round" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" <<'PY' | tee -a "$OUT/resign.csv"
-import socket, struct, sys, time
-t0, serial, rnd = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-servers = [(a.split(":")[0], int(a.split(":")[1])) for a in sys.argv[4:]]
-q = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05bench\x04test\x00\x00\x06\x00\x01"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.005)
-done = {}
-while len(done) < len(servers) and time.time() - t0 < 60:
-    for name, port in servers:
-        if name in done:
-            continue
-        try:
-            s.sendto(q, ("127.0.0.1", port))
-            m = s.recv(4096)
-        except OSError:
-            continue
-        # The SOA's serial: the 20 bytes before the end of the first answer's RDATA.
-        if len(m) > 40 and m[3] & 15 == 0 and struct.unpack(">H", m[6:8])[0] >= 1:
-            rdlen_at = 12 + len(q) - 12 + 10
-            rdlen = struct.unpack(">H", m[rdlen_at:rdlen_at + 2])[0]
-            end = rdlen_at + 2 + rdlen
-            if struct.unpack(">I", m[end - 20:end - 16])[0] == serial:
-                done[name] = time.time() - t0
-    time.sleep(0.001)
-for name, _ in servers:
-    print(f"{rnd},{name},{done.get(name, -1):.3f}")
-PY
+    python3 "$ROOT/scripts/lib/first_serving.py" "$T0" "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
+        | sed "s/^/$round,/" | tee -a "$OUT/resign.csv"
     sleep 1
 done
 grep -ci "ixfr" "$OUT"/logs/shoal-shoal.log >/dev/null && log "Shoal secondary log mentions IXFR $(grep -ci ixfr "$OUT"/logs/shoal-shoal.log) times"

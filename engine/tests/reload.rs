@@ -15,35 +15,6 @@ fn www(version: u8) -> Answer {
     Answer::Records { lines: vec![format!("www.{ZONE} 3600 A 192.0.2.{version}")], aa: true }
 }
 
-/// The records of an IXFR from `serial` over TCP: the answer lines of every message.
-fn ixfr_lines(shoal: &Shoal, serial: u32) -> Vec<String> {
-    let mut q = dns::query(0x1f1f, ZONE, 251);
-    // Authority: the SOA we claim to hold (only its serial matters to the server).
-    q[9] = 1;
-    q.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 22, 0, 0]);
-    q.extend_from_slice(&serial.to_be_bytes());
-    q.extend_from_slice(&[0; 16]);
-    let mut s = dns::tcp_connect(shoal.addr).expect("connect");
-    dns::tcp_write_message(&mut s, &q).expect("send IXFR");
-    let mut lines = Vec::new();
-    let mut soas = 0;
-    for _ in 0..100 {
-        let m = dns::tcp_read_message(&mut s).expect("IXFR reply");
-        let msg = hickory_proto::op::Message::from_vec(&m).expect("decodes");
-        for r in &msg.answers {
-            if r.record_type() == hickory_proto::rr::RecordType::SOA {
-                soas += 1;
-            }
-            lines.push(dns::record_line(r));
-        }
-        // An incremental reply ends with its fourth SOA; a lone SOA ends at once.
-        if soas >= 4 || (soas == 1 && lines.len() == 1 && msg.answers.len() == 1) {
-            break;
-        }
-    }
-    lines
-}
-
 #[test]
 fn reload_keeps_old_version_on_broken_file_and_unchanged_serial_and_journal_survives_restart() {
     let mut shoal =
@@ -76,16 +47,16 @@ fn reload_keeps_old_version_on_broken_file_and_unchanged_serial_and_journal_surv
     shoal.reload();
     shoal.wait_serial(ZONE, 2);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), 1), www(2));
-    let incremental = ixfr_lines(&shoal, 1);
+    let incremental = dns::ixfr_lines(shoal.addr, ZONE, 1);
     assert_eq!(incremental.len(), 6, "SOA 2, SOA 1, -www .1, SOA 2, +www .2, SOA 2: {incremental:?}");
 
     // After a restart the journal (in the state directory) still answers IXFR from 1.
     shoal.stop();
     shoal.start();
     shoal.wait_serial(ZONE, 2);
-    assert_eq!(ixfr_lines(&shoal, 1), incremental);
+    assert_eq!(dns::ixfr_lines(shoal.addr, ZONE, 1), incremental);
     // Up to date: the SOA alone.
-    assert_eq!(ixfr_lines(&shoal, 2).len(), 1);
+    assert_eq!(dns::ixfr_lines(shoal.addr, ZONE, 2).len(), 1);
 }
 
 #[test]

@@ -57,6 +57,10 @@ pub enum Event {
         zone: Name,
         outcome: refresh::Outcome,
     },
+    /// A background write of a zone's copy in the state directory finished.
+    Saved {
+        zone: Name,
+    },
     /// Check a secondary zone now (`force_axfr`: transfer the whole zone).
     Refresh {
         zone: Name,

@@ -7,8 +7,11 @@
 //! from the held version (AXFR when nothing is held, or when the primary refuses IXFR
 //! or its incremental answer cannot be applied), builds the new snapshot completely,
 //! verifies its ZONEMD digest ([`crate::zones::zonemd`]; an IXFR result that fails is
-//! retried by AXFR), and saves it to the state directory before reporting back.
-//! Nothing is published until everything has been validated.
+//! retried by AXFR), and reports back. A version received whole is saved to the state
+//! directory first; an IXFR result is not: its diffs go to the zone's journal, which
+//! the transfer thread writes before publishing (journal first, the copy rewritten in
+//! the background: [`crate::transfer::secondary`]). Nothing is published until
+//! everything has been validated.
 
 use super::client::{self, ClientError};
 use crate::access::tsig::Key;
@@ -21,7 +24,7 @@ use shoal_zonedb::change::incoming::Incoming;
 use shoal_zonedb::change::xfr_in::Received;
 use shoal_zonedb::Snapshot;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Record a successful check in the state directory: the copy's modification time is
@@ -35,10 +38,33 @@ fn mark_checked(cfg: &ZoneConfig) {
     }
 }
 
+/// Write `snapshot` as the zone's copy in the state directory, unless the copy there is
+/// newer. `copy` holds the serial of the copy on disk; holding its lock makes the
+/// writers of one zone (a refresh thread, a background save) take turns. Whether the
+/// copy holds `snapshot` now; a failure is logged.
+pub fn save_copy(cfg: &ZoneConfig, snapshot: &Snapshot, copy: &Mutex<Option<u32>>) -> bool {
+    let Some(p) = cfg.state_path() else { return false };
+    let mut on_disk = copy.lock().unwrap_or_else(|e| e.into_inner());
+    if on_disk.is_some_and(|c| Serial(c).is_newer_than(Serial(snapshot.serial()))) {
+        return false;
+    }
+    match std::fs::create_dir_all(&cfg.state_dir).and_then(|_| shoal_zonedb::change::persist::save(snapshot, &p)) {
+        Ok(()) => {
+            *on_disk = Some(snapshot.serial());
+            true
+        }
+        Err(e) => {
+            tracing::warn!(zone = %cfg.name, "cannot save zone copy {}: {e}", p.display());
+            false
+        }
+    }
+}
+
 /// The result of one check.
 pub enum Outcome {
-    /// A new version, validated, compiled and saved.
-    Updated { primary: SocketAddr, snapshot: Box<Snapshot>, diffs: Vec<Diff>, built_in: Duration },
+    /// A new version, validated and compiled; `saved` when the state directory's copy
+    /// now holds it (a version received whole), otherwise `diffs` lead to it.
+    Updated { primary: SocketAddr, snapshot: Box<Snapshot>, diffs: Vec<Diff>, built_in: Duration, saved: bool },
     /// A primary answered and has nothing newer.
     Current { primary: SocketAddr },
     /// No primary could be used; the reasons were logged.
@@ -51,6 +77,7 @@ pub fn refresh(
     key: Option<&Key>,
     held: Option<Arc<Snapshot>>,
     force_axfr: bool,
+    copy: &Mutex<Option<u32>>,
     meter: &ZoneMeter,
     stats: &RefreshStats,
 ) -> Outcome {
@@ -75,14 +102,13 @@ pub fn refresh(
         }
         match pull(cfg, primary, key, held.as_deref(), force_axfr, meter) {
             Ok(Pulled { snapshot, diffs, built_in }) => {
-                if let Some(p) = cfg.state_path() {
-                    if let Err(e) = std::fs::create_dir_all(&cfg.state_dir)
-                        .and_then(|_| shoal_zonedb::change::persist::save(&snapshot, &p))
-                    {
-                        tracing::warn!(%zone, "cannot save zone copy {}: {e}", p.display());
-                    }
+                // A whole zone is saved now; an IXFR result is made durable by its diffs
+                // in the journal, and the copy is only marked as confirmed.
+                let saved = diffs.is_empty() && save_copy(cfg, &snapshot, copy);
+                if !diffs.is_empty() {
+                    mark_checked(cfg);
                 }
-                return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in };
+                return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in, saved };
             }
             Err(PullError::Current) => {
                 mark_checked(cfg);

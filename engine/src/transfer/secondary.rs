@@ -1,14 +1,18 @@
 //! Secondary zones on the transfer thread: their timers fall due, checks start within
 //! the schedule's bounds (each on its own thread, [`super::refresh`]), and each check's
-//! outcome is taken: a new version kept with its diffs, the timers set again from the
-//! SOA (refresh after success, retry after failure), expiry when no primary answered in
-//! time.
+//! outcome is taken: a new version kept with its diffs (journal first: durable through
+//! the journal, the copy in the state directory written again in the background), the
+//! timers set again from the SOA (refresh after success, retry after failure), expiry
+//! when no primary answered in time.
 
 use super::refresh::{self, Outcome};
 use super::schedule::Due;
 use super::{Event, Transfers};
+use crate::zones::entry::ZoneEntry;
 use crate::zones::timers::{jitter, timers};
+use crossbeam_channel::Sender;
 use shoal_wire::Name;
+use shoal_zonedb::Snapshot;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -89,10 +93,11 @@ impl Transfers {
             let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
             let held = e.snapshot.clone();
             let meter = Arc::clone(&e.meter);
+            let copy = Arc::clone(&e.copy);
             let stats = Arc::clone(&self.refresh_stats);
             let zone = name.clone();
             let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, &meter, &stats);
+                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, &copy, &meter, &stats);
                 let transferred = matches!(outcome, Outcome::Updated { .. });
                 let _ = events.send(Event::Refreshed { zone, outcome });
                 if transferred {
@@ -121,14 +126,22 @@ impl Transfers {
         }
     }
 
+    /// A background write of a zone's copy finished.
+    pub(super) fn saved(&mut self, name: &Name) {
+        if let Some(e) = self.registry.zones.get_mut(name) {
+            e.saving = false;
+        }
+    }
+
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
+        let events = self.events.clone();
         let Some(e) = self.registry.zones.get_mut(name) else { return };
         let bounds = e.config.timers;
         let now = Instant::now();
         let mut changed = false;
         let mut retired = None;
         let success = match outcome {
-            Outcome::Updated { primary, snapshot, diffs, built_in } => {
+            Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
                 e.meter.published(built_in);
                 if diffs.is_empty() {
@@ -139,8 +152,12 @@ impl Transfers {
                 for d in diffs {
                     e.journal.push_within(d, snapshot.record_count());
                 }
-                e.save_journal();
-                retired = e.snapshot.replace(Arc::from(snapshot));
+                let journaled = e.save_journal();
+                let snapshot: Arc<Snapshot> = Arc::from(snapshot);
+                if !saved {
+                    make_durable(e, name, &snapshot, journaled, events.as_ref());
+                }
+                retired = e.snapshot.replace(snapshot);
                 changed = true;
                 true
             }
@@ -187,5 +204,48 @@ impl Transfers {
             self.registry.mark_changed();
             self.notify_after_publish(name.clone());
         }
+    }
+}
+
+/// Diffs since the copy after which it is written again: half the journal's bound, so
+/// that the journal still leads from the old copy while the new one is written.
+fn copy_after(cfg: &crate::config::ZoneConfig) -> usize {
+    (cfg.ixfr_journal / 2).max(1)
+}
+
+/// Journal first: an IXFR result is durable once the journal on disk leads from the
+/// copy in the state directory to it, so it is published without writing the zone.
+/// The copy is written again in the background once the journal holds
+/// [`copy_after`] diffs since it, and at once (before publishing) only when the
+/// journal cannot lead from the copy to this version (it was trimmed, or could not
+/// be written).
+fn make_durable(
+    e: &mut ZoneEntry,
+    name: &Name,
+    snapshot: &Arc<Snapshot>,
+    journaled: bool,
+    events: Option<&Sender<Event>>,
+) {
+    let on_disk = *e.copy.lock().unwrap_or_else(|p| p.into_inner());
+    let since = on_disk.and_then(|c| e.journal.since(c)).map(|d| d.len()).filter(|_| journaled);
+    match since {
+        None => {
+            refresh::save_copy(&e.config, snapshot, &e.copy);
+        }
+        Some(n) if n >= copy_after(&e.config) && !e.saving => {
+            let (cfg, copy, snap, zone) = (e.config.clone(), Arc::clone(&e.copy), Arc::clone(snapshot), name.clone());
+            let events = events.cloned();
+            let spawned = std::thread::Builder::new().name("shoal-save".into()).spawn(move || {
+                refresh::save_copy(&cfg, &snap, &copy);
+                if let Some(events) = events {
+                    let _ = events.send(Event::Saved { zone });
+                }
+            });
+            match spawned {
+                Ok(_) => e.saving = true,
+                Err(err) => tracing::warn!(zone = %name, "cannot start writing the zone copy: {err}"),
+            }
+        }
+        Some(_) => {}
     }
 }

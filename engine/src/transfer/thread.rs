@@ -97,6 +97,7 @@ impl Transfers {
             Event::Xfr { stream, peer, query, pending, rest } => self.xfr(stream, peer, query, pending, rest),
             Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
+            Event::Saved { zone } => self.saved(&zone),
             Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, true),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {

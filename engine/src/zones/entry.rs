@@ -9,7 +9,7 @@ use shoal_wire::Name;
 use shoal_zonedb::change::journal::Journal;
 use shoal_zonedb::{Snapshot, ZoneState};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 /// One zone as the registry knows it.
@@ -25,6 +25,12 @@ pub struct ZoneEntry {
     pub stamp: Option<(SystemTime, u64)>,
     /// Timers of a secondary zone.
     pub secondary: Option<SecondaryState>,
+    /// The serial of the copy in the state directory (a secondary): the journal leads
+    /// from it to the version served, until the copy is written again. Its lock is
+    /// held while the copy is written (`transfer::refresh::save_copy`).
+    pub copy: Arc<Mutex<Option<u32>>>,
+    /// A background write of the copy is running.
+    pub saving: bool,
 }
 
 impl ZoneEntry {
@@ -45,7 +51,8 @@ impl ZoneEntry {
             }
             s
         };
-        let journal = load_journal(config, snapshot.as_deref());
+        let copy_serial = snapshot.as_ref().filter(|_| config.state_path().is_some()).map(|s| s.serial());
+        let (snapshot, journal) = load_journal(config, snapshot);
         let checked =
             snapshot.as_ref().and(config.state_path()).and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
         let secondary = matches!(config.source, ZoneSource::Primaries(_))
@@ -54,7 +61,17 @@ impl ZoneEntry {
             tracing::warn!(zone = %config.name, "copy in the state directory expired: no primary confirmed it within the SOA expire time; answering SERVFAIL until one does");
         }
         let queries = Arc::new(QueryCounters::new(threads));
-        ZoneEntry { config: config.clone(), queries, meter, snapshot, journal, stamp, secondary }
+        ZoneEntry {
+            config: config.clone(),
+            queries,
+            meter,
+            snapshot,
+            journal,
+            stamp,
+            secondary,
+            copy: Arc::new(Mutex::new(copy_serial)),
+            saving: false,
+        }
     }
 
     /// What workers may answer from.
@@ -77,11 +94,14 @@ impl ZoneEntry {
         self.save_journal();
     }
 
-    /// Write the journal to its file (a warning when that fails).
-    pub fn save_journal(&self) {
-        if let Some(p) = self.config.journal_path() {
-            if let Err(e) = self.journal.save(&p) {
+    /// Write the journal to its file (a warning when that fails); whether it is on disk.
+    pub fn save_journal(&self) -> bool {
+        let Some(p) = self.config.journal_path() else { return false };
+        match self.journal.save(&p) {
+            Ok(()) => true,
+            Err(e) => {
                 tracing::warn!(zone = %self.config.name, "cannot write IXFR journal {}: {e}", p.display());
+                false
             }
         }
     }
@@ -129,24 +149,45 @@ pub fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
     }
 }
 
-/// The zone's journal from disk, if it ends at the loaded version.
-fn load_journal(z: &ZoneConfig, snapshot: Option<&Snapshot>) -> Journal {
+/// The zone's journal from disk, if it ends at the loaded version; for a secondary
+/// whose copy is older than the journal's newest version, the journal's diffs from the
+/// copy on are applied (journal first: versions after the copy are only in the
+/// journal), and the version they lead to is the one returned.
+fn load_journal(z: &ZoneConfig, snapshot: Option<Arc<Snapshot>>) -> (Option<Arc<Snapshot>>, Journal) {
     let empty = Journal::new(z.ixfr_journal);
-    let (Some(path), Some(s)) = (z.journal_path(), snapshot) else { return empty };
+    let (Some(path), Some(s)) = (z.journal_path(), snapshot.as_ref()) else { return (snapshot, empty) };
     if !path.exists() {
-        return empty;
+        return (snapshot, empty);
     }
-    match Journal::load(&path, z.ixfr_journal) {
-        Ok(j) if j.newest_serial() == Some(s.serial()) => j,
-        // Saved empty (the last version came whole): nothing to say.
-        Ok(j) if j.is_empty() => empty,
-        Ok(_) => {
-            tracing::info!(zone = %z.name, "IXFR journal {} does not end at serial {}; starting a new one", path.display(), s.serial());
-            empty
-        }
+    let journal = match Journal::load(&path, z.ixfr_journal) {
+        Ok(j) => j,
         Err(e) => {
             tracing::warn!(zone = %z.name, "IXFR journal {}: {e}; starting a new one", path.display());
-            empty
+            return (snapshot, empty);
+        }
+    };
+    if journal.newest_serial() == Some(s.serial()) {
+        return (snapshot, journal);
+    }
+    // Saved empty (the last version came whole): nothing to say.
+    if journal.is_empty() {
+        return (snapshot, empty);
+    }
+    let replay = matches!(z.source, ZoneSource::Primaries(_)).then(|| journal.since(s.serial())).flatten();
+    if let Some(diffs) = replay {
+        let started = Instant::now();
+        match shoal_zonedb::change::apply::apply(s, &diffs) {
+            Ok(newer) => {
+                tracing::info!(zone = %z.name, copy = s.serial(), serial = newer.serial(), diffs = diffs.len(),
+                    ms = started.elapsed().as_millis() as u64, "journal replayed onto the copy");
+                return (Some(Arc::new(newer)), journal);
+            }
+            Err(e) => {
+                tracing::warn!(zone = %z.name, "IXFR journal {} does not apply to the copy (serial {}): {e}; serving the copy", path.display(), s.serial());
+                return (snapshot, empty);
+            }
         }
     }
+    tracing::info!(zone = %z.name, "IXFR journal {} does not end at serial {}; starting a new one", path.display(), s.serial());
+    (snapshot, empty)
 }

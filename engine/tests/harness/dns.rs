@@ -512,3 +512,32 @@ pub fn diff_lines(a: &[String], b: &[String]) -> String {
     let only_b: Vec<&&String> = sb.difference(&sa).take(20).collect();
     format!("{} vs {} records; only in first: {only_a:#?}\nonly in second: {only_b:#?}", a.len(), b.len())
 }
+
+/// The records of an IXFR from `serial` over TCP: the answer lines of every message.
+pub fn ixfr_lines(addr: SocketAddr, zone: &str, serial: u32) -> Vec<String> {
+    let mut q = query(0x1f1f, zone, 251);
+    // Authority: the SOA we claim to hold (only its serial matters to the server).
+    q[9] = 1;
+    q.extend_from_slice(&[0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 60, 0, 22, 0, 0]);
+    q.extend_from_slice(&serial.to_be_bytes());
+    q.extend_from_slice(&[0; 16]);
+    let mut s = tcp_connect(addr).expect("connect");
+    tcp_write_message(&mut s, &q).expect("send IXFR");
+    let mut lines = Vec::new();
+    let mut soas = 0;
+    for _ in 0..100 {
+        let m = tcp_read_message(&mut s).expect("IXFR reply");
+        let msg = hickory_proto::op::Message::from_vec(&m).expect("decodes");
+        for r in &msg.answers {
+            if r.record_type() == hickory_proto::rr::RecordType::SOA {
+                soas += 1;
+            }
+            lines.push(record_line(r));
+        }
+        // An incremental reply ends with its fourth SOA; a lone SOA ends at once.
+        if soas >= 4 || (soas == 1 && lines.len() == 1 && msg.answers.len() == 1) {
+            break;
+        }
+    }
+    lines
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# One record changed on a Knot primary, end to end: the time from `knotc zone-commit`
+# until a Shoal secondary and a Knot secondary serve the new serial (NOTIFY, IXFR), and
+# the bytes each secondary wrote for the change, for zones of about 10k, 100k and 1M
+# records (scripts/lib/benchzone.py's bench.test.).
+#
+# The primary (Knot, CPU 1) keeps its changes in its journal and NOTIFYs both
+# secondaries (CPU 0). Each round adds one A record with knotc zone-begin / zone-set /
+# zone-commit (Knot increments the serial); scripts/lib/first_serving.py sees each
+# secondary serve the new serial; the bytes written are the change of the process's
+# `wchar` in /proc/PID/io (what it passed to write calls: the journal, a copy of the zone).
+#
+# Environment: SIZES="10000 100000 1000000" (records), ROUNDS=5, OUT=target/bench-ixfr,
+# SKIP_INSTALL=1, SHOAL_BIN=path (a shoal binary built before, e.g. of another revision,
+# instead of building the working tree).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SIZES="${SIZES:-10000 100000 1000000}"
+ROUNDS="${ROUNDS:-5}"
+OUT="${OUT:-$ROOT/target/bench-ixfr}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+# shellcheck source=lib/peers.sh
+source "$ROOT/scripts/lib/peers.sh"
+install_peers knot
+for tool in knotd knotc taskset python3 cargo; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+if [[ -n "${SHOAL_BIN:-}" ]]; then
+    SHOAL="$SHOAL_BIN"
+else
+    build_release "$TARGET" shoal-engine
+    SHOAL="$TARGET/release/shoal"
+fi
+mkdir -p "$OUT/logs"
+rm -f "$OUT"/logs/*.log "$OUT/ixfr.csv"
+WORK="$(mktemp -d /tmp/bench-ixfr.XXXXXX)"
+wchar() { awk '$1 == "wchar:" {print $2}' "/proc/$1/io"; }
+echo "records,round,server,seconds,bytes" >"$OUT/ixfr.csv"
+
+for records in $SIZES; do
+    dir="$WORK/$records"
+    mkdir -p "$dir/primary/db" "$dir/primary/run"
+    # benchzone.py writes about 1.21 records per name.
+    python3 "$ROOT/scripts/lib/benchzone.py" "$dir" $((records * 100 / 121)) 10
+    cp "$dir/bench.test.zone" "$dir/primary/bench.test.zone"
+    PPORT=$(free_port)
+    SPORT=$(free_port)
+    KPORT=$(free_port)
+    cat >"$dir/primary/knot.conf" <<CONF
+server:
+    rundir: "$dir/primary/run"
+    listen: 127.0.0.1@$PPORT
+    background-workers: 1
+    user: root:root
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "$dir/primary/db"
+remote:
+  - id: shoal
+    address: 127.0.0.1@$SPORT
+  - id: knot
+    address: 127.0.0.1@$KPORT
+acl:
+  - id: local
+    address: 127.0.0.1
+    action: transfer
+zone:
+  - domain: bench.test
+    storage: "$dir/primary"
+    file: bench.test.zone
+    zonefile-sync: -1
+    journal-content: changes
+    semantic-checks: off
+    notify: [shoal, knot]
+    acl: local
+CONF
+    PIN=1 start_server knot "$dir/primary"
+    PRIMARY_PID=$PID
+    SERIAL=$(awk '$3 == "SOA" || $4 == "SOA" {print $(NF - 4); exit}' "$dir/bench.test.zone")
+    [[ "$(serving_after "$PPORT" bench.test "$SERIAL" 300 "$START")" != -1 ]] || die "the Knot primary did not load"
+    mkdir -p "$dir/shoal"
+    printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n[[zone]]\nname = "bench.test."\nprimaries = ["127.0.0.1:%s"]\n' \
+        "$SPORT" "$dir/shoal" "$PPORT" >"$dir/shoal/shoal.toml"
+    PIN=0 start_server shoal "$dir/shoal"
+    SHOAL_PID=$PID
+    PRIMARY="127.0.0.1@$PPORT" knot_conf "$dir/knot" "$KPORT" 1 bench.test
+    sed -i 's/journal-content: none/journal-content: changes/' "$dir/knot/knot.conf"
+    PIN=0 start_server knot "$dir/knot"
+    KNOT_PID=$PID
+    for port in "$SPORT" "$KPORT"; do
+        [[ "$(serving_after "$port" bench.test "$SERIAL" 300 "$(date +%s.%N)")" != -1 ]] || die "a secondary did not take the zone"
+    done
+    sleep 2
+    log "$records records: both secondaries serve serial $SERIAL"
+    for round in $(seq "$ROUNDS"); do
+        SERIAL=$((SERIAL + 1))
+        s0=$(wchar "$SHOAL_PID")
+        k0=$(wchar "$KNOT_PID")
+        knotc -s "$dir/primary/run/knot.sock" zone-begin bench.test >/dev/null
+        knotc -s "$dir/primary/run/knot.sock" zone-set bench.test "added$round" 300 A "192.0.2.$round" >/dev/null
+        T0=$(date +%s.%N)
+        knotc -s "$dir/primary/run/knot.sock" zone-commit bench.test >/dev/null
+        times=$(python3 "$ROOT/scripts/lib/first_serving.py" "$T0" "$SERIAL" "shoal:$SPORT" "knot:$KPORT")
+        sleep 1
+        s1=$(wchar "$SHOAL_PID")
+        k1=$(wchar "$KNOT_PID")
+        st=$(grep '^shoal,' <<<"$times" | cut -d, -f2)
+        kt=$(grep '^knot,' <<<"$times" | cut -d, -f2)
+        echo "$records,$round,shoal,$st,$((s1 - s0))" >>"$OUT/ixfr.csv"
+        echo "$records,$round,knot,$kt,$((k1 - k0))" >>"$OUT/ixfr.csv"
+        log "  round $round: serial $SERIAL served by Shoal after ${st}s ($((s1 - s0)) bytes written), Knot ${kt}s ($((k1 - k0)) bytes)"
+    done
+    for p in "$SHOAL_PID" "$KNOT_PID" "$PRIMARY_PID"; do stop "$p"; done
+done
+python3 - "$OUT/ixfr.csv" <<'PY' | tee "$OUT/summary.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+print("\nOne record committed on a Knot primary: time until each secondary serves it (median, ms), bytes written\n")
+print(f"{'records':>9} {'Shoal ms':>9} {'min-max':>13} {'Shoal bytes':>12} {'Knot ms':>8} {'min-max':>13} {'Knot bytes':>11}")
+for size in dict.fromkeys(r["records"] for r in rows):
+    cols = []
+    for server in ("shoal", "knot"):
+        t = [1000 * float(r["seconds"]) for r in rows if r["records"] == size and r["server"] == server and float(r["seconds"]) >= 0]
+        b = [int(r["bytes"]) for r in rows if r["records"] == size and r["server"] == server]
+        cols += [f"{statistics.median(t):.1f}" if t else "-", f"{min(t):.1f}-{max(t):.1f}" if t else "-", f"{statistics.median(b):.0f}" if b else "-"]
+    print(f"{size:>9} {cols[0]:>9} {cols[1]:>13} {cols[2]:>12} {cols[3]:>8} {cols[4]:>13} {cols[5]:>11}")
+PY
