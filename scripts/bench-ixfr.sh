@@ -6,8 +6,8 @@
 #
 # The primary (Knot, CPU 1) keeps its changes in its journal and NOTIFYs both
 # secondaries (CPU 0). Each round adds one A record with knotc zone-begin / zone-set /
-# zone-commit (Knot increments the serial); scripts/lib/first_serving.py sees each
-# secondary serve the new serial; the bytes written are the change of the process's
+# zone-commit (Knot increments the serial); scripts/lib/first_serving.py, started
+# before the commit, sees the primary and each secondary serve the new serial; the bytes written are the change of the process's
 # `wchar` in /proc/PID/io (what it passed to write calls: the journal, a copy of the zone).
 #
 # Environment: SIZES="10000 100000 1000000" (records), ROUNDS=5, OUT=target/bench-ixfr,
@@ -100,30 +100,44 @@ CONF
         k0=$(wchar "$KNOT_PID")
         knotc -s "$dir/primary/run/knot.sock" zone-begin bench.test >/dev/null
         knotc -s "$dir/primary/run/knot.sock" zone-set bench.test "added$round" 300 A "192.0.2.$round" >/dev/null
+        # The poller starts first, so that its own start-up is not in the times.
+        python3 "$ROOT/scripts/lib/first_serving.py" - "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
+            >"$dir/times" &
+        POLLER=$!
+        sleep 0.5
         T0=$(date +%s.%N)
         knotc -s "$dir/primary/run/knot.sock" zone-commit bench.test >/dev/null
-        times=$(python3 "$ROOT/scripts/lib/first_serving.py" "$T0" "$SERIAL" "shoal:$SPORT" "knot:$KPORT")
+        wait "$POLLER"
+        times=$(awk -F, -v t0="$T0" '{ printf "%s,%.4f\n", $1, ($2 < 0 ? -1 : $2 - t0) }' "$dir/times")
         sleep 1
         s1=$(wchar "$SHOAL_PID")
         k1=$(wchar "$KNOT_PID")
+        pt=$(grep '^primary,' <<<"$times" | cut -d, -f2)
         st=$(grep '^shoal,' <<<"$times" | cut -d, -f2)
         kt=$(grep '^knot,' <<<"$times" | cut -d, -f2)
+        echo "$records,$round,primary,$pt,0" >>"$OUT/ixfr.csv"
         echo "$records,$round,shoal,$st,$((s1 - s0))" >>"$OUT/ixfr.csv"
         echo "$records,$round,knot,$kt,$((k1 - k0))" >>"$OUT/ixfr.csv"
-        log "  round $round: serial $SERIAL served by Shoal after ${st}s ($((s1 - s0)) bytes written), Knot ${kt}s ($((k1 - k0)) bytes)"
+        log "  round $round: serial $SERIAL served by the primary after ${pt}s, Shoal ${st}s ($((s1 - s0)) bytes written), Knot ${kt}s ($((k1 - k0)) bytes)"
     done
     for p in "$SHOAL_PID" "$KNOT_PID" "$PRIMARY_PID"; do stop "$p"; done
 done
 python3 - "$OUT/ixfr.csv" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-print("\nOne record committed on a Knot primary: time until each secondary serves it (median, ms), bytes written\n")
-print(f"{'records':>9} {'Shoal ms':>9} {'min-max':>13} {'Shoal bytes':>12} {'Knot ms':>8} {'min-max':>13} {'Knot bytes':>11}")
+print("\nOne record committed on a Knot primary: time from `knotc zone-commit` until each serves it (median, ms),")
+print("and bytes each secondary wrote for it; 'after primary' is the median of the secondary's time minus the primary's\n")
+print(f"{'records':>9} {'primary ms':>10} {'Shoal ms':>9} {'after primary':>13} {'Shoal bytes':>12} {'Knot ms':>8} {'after primary':>13} {'Knot bytes':>11}")
 for size in dict.fromkeys(r["records"] for r in rows):
     cols = []
+    p = {r["round"]: 1000 * float(r["seconds"]) for r in rows if r["records"] == size and r["server"] == "primary"}
+    pm = statistics.median(p.values()) if p else 0
     for server in ("shoal", "knot"):
         t = [1000 * float(r["seconds"]) for r in rows if r["records"] == size and r["server"] == server and float(r["seconds"]) >= 0]
         b = [int(r["bytes"]) for r in rows if r["records"] == size and r["server"] == server]
-        cols += [f"{statistics.median(t):.1f}" if t else "-", f"{min(t):.1f}-{max(t):.1f}" if t else "-", f"{statistics.median(b):.0f}" if b else "-"]
-    print(f"{size:>9} {cols[0]:>9} {cols[1]:>13} {cols[2]:>12} {cols[3]:>8} {cols[4]:>13} {cols[5]:>11}")
+        after = [1000 * float(r["seconds"]) - p.get(r["round"], 0) for r in rows
+                 if r["records"] == size and r["server"] == server and float(r["seconds"]) >= 0]
+        cols += [f"{statistics.median(t):.1f}" if t else "-", f"{statistics.median(after):.1f}" if after else "-",
+                 f"{statistics.median(b):.0f}" if b else "-"]
+    print(f"{size:>9} {pm:>10.1f} {cols[0]:>9} {cols[1]:>13} {cols[2]:>12} {cols[3]:>8} {cols[4]:>13} {cols[5]:>11}")
 PY
