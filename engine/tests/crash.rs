@@ -74,6 +74,15 @@ fn a_secondary_killed_at_random_moments_keeps_every_version_it_served() {
             "run {run}: serves {served} after the restart; it had served {seen}, the primary was at {serial}\n{}",
             secondary.tail()
         );
+        // What the killed process was writing is gone (nothing is written while the
+        // primary is down).
+        let state = secondary.dir().join("state");
+        let temporaries: Vec<String> = std::fs::read_dir(&state)
+            .expect("the state directory")
+            .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(temporaries.is_empty(), "run {run}: left in {}: {temporaries:?}", state.display());
         for bad in ["damaged", "cannot save", "cannot write", "does not apply"] {
             let lines = secondary.log_has(&[bad]);
             assert!(lines.is_empty(), "run {run}: {lines:?}\n{}", secondary.tail());

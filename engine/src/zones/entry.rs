@@ -37,6 +37,10 @@ impl ZoneEntry {
     /// Load a configured zone (a secondary from its copy in the state directory) with
     /// its journal, and set its timers. `threads` is the number of answering threads.
     pub fn new(config: &ZoneConfig, threads: usize) -> ZoneEntry {
+        // A process killed while writing the copy or the journal left a temporary file.
+        for path in [config.state_path(), config.journal_path()].into_iter().flatten() {
+            shoal_zonedb::change::journal::remove_stale_temporaries(&path);
+        }
         let stamp = file_stamp(config);
         let first_start = config.state_path().is_some_and(|p| !p.exists());
         let meter = Arc::new(ZoneMeter::default());

@@ -158,6 +158,29 @@ impl Journal {
     }
 }
 
+/// The temporary file [`write_atomically_with`] writes `path` through: `path` with
+/// `.tmp<pid>` added, so that files of one zone (its copy, its journal) never share one.
+pub fn temporary_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Remove what a killed process left of writing `path`: its temporary files (of any
+/// process id). Call before anything writes `path` again.
+pub fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
+    let prefix = format!("{}.tmp", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Write a file at `path` via a temporary file in the same folder, fsync, rename; the
 /// contents are streamed by `write` through a buffer (a million-record zone copy is
 /// never assembled in memory).
@@ -168,7 +191,7 @@ pub fn write_atomically_with(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = temporary_path(path);
     let written = (|| {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
         write(&mut w)?;
@@ -381,6 +404,25 @@ mod tests {
         data[mid] ^= 0xff;
         std::fs::write(&p, &data).unwrap();
         assert!(matches!(Journal::load(&p, 10), Err(JournalError::Damaged(_))));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_zone_copy_and_its_journal_are_written_through_different_temporaries() {
+        let dir = std::env::temp_dir().join(format!("shoal-journal-tmp-{}", std::process::id()));
+        let (copy, journal) = (dir.join("z.zone"), dir.join("z.ixfr"));
+        assert_ne!(temporary_path(&copy), temporary_path(&journal));
+        assert!(temporary_path(&copy).to_string_lossy().ends_with(&format!("z.zone.tmp{}", std::process::id())));
+        // What a killed writer left is removed; other files stay.
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["z.zone.tmp1", "z.zone.tmp2", "z.ixfr.tmp1", "z.zone", "y.zone.tmp1"] {
+            std::fs::write(dir.join(name), b"x").unwrap();
+        }
+        remove_stale_temporaries(&copy);
+        let mut left: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["y.zone.tmp1", "z.ixfr.tmp1", "z.zone"]);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
