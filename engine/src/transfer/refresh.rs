@@ -17,6 +17,7 @@ use super::client::{self, ClientError};
 use crate::access::tsig::Key;
 use crate::config::ZoneConfig;
 use crate::metrics::{RefreshStats, ZoneMeter};
+use crate::zones::entry::CopyState;
 use crate::zones::zonemd;
 use shoal_wire::Serial;
 use shoal_zonedb::change::diff::{soa_of, soa_serial, Diff};
@@ -24,7 +25,7 @@ use shoal_zonedb::change::incoming::Incoming;
 use shoal_zonedb::change::xfr_in::Received;
 use shoal_zonedb::Snapshot;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Record a successful check in the state directory: the copy's modification time is
@@ -39,18 +40,18 @@ fn mark_checked(cfg: &ZoneConfig) {
 }
 
 /// Write `snapshot` as the zone's copy in the state directory, unless the copy there is
-/// newer. `copy` holds the serial of the copy on disk; holding its lock makes the
-/// writers of one zone (a refresh thread, a background save) take turns. Whether the
-/// copy holds `snapshot` now; a failure is logged.
-pub fn save_copy(cfg: &ZoneConfig, snapshot: &Snapshot, copy: &Mutex<Option<u32>>) -> bool {
+/// newer. The writers of one zone (a refresh thread, a background save) take turns
+/// through `copy`; the transfer thread only ever reads the serial. Whether the copy
+/// holds `snapshot` now; a failure is logged.
+pub fn save_copy(cfg: &ZoneConfig, snapshot: &Snapshot, copy: &CopyState) -> bool {
     let Some(p) = cfg.state_path() else { return false };
-    let mut on_disk = copy.lock().unwrap_or_else(|e| e.into_inner());
-    if on_disk.is_some_and(|c| Serial(c).is_newer_than(Serial(snapshot.serial()))) {
+    let _turn = copy.writing.lock().unwrap_or_else(|e| e.into_inner());
+    if copy.serial().is_some_and(|c| Serial(c).is_newer_than(Serial(snapshot.serial()))) {
         return false;
     }
     match std::fs::create_dir_all(&cfg.state_dir).and_then(|_| shoal_zonedb::change::persist::save(snapshot, &p)) {
         Ok(()) => {
-            *on_disk = Some(snapshot.serial());
+            *copy.serial.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.serial());
             true
         }
         Err(e) => {
@@ -77,7 +78,7 @@ pub fn refresh(
     key: Option<&Key>,
     held: Option<Arc<Snapshot>>,
     force_axfr: bool,
-    copy: &Mutex<Option<u32>>,
+    copy: &CopyState,
     meter: &ZoneMeter,
     stats: &RefreshStats,
 ) -> Outcome {

@@ -226,7 +226,7 @@ fn make_durable(
     journaled: bool,
     events: Option<&Sender<Event>>,
 ) {
-    let on_disk = *e.copy.lock().unwrap_or_else(|p| p.into_inner());
+    let on_disk = e.copy.serial();
     let since = on_disk.and_then(|c| e.journal.since(c)).map(|d| d.len()).filter(|_| journaled);
     match since {
         None => {

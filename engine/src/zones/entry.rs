@@ -12,6 +12,23 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
+/// What is known of a secondary's copy in the state directory, shared by the threads
+/// that write it (a refresh thread for a zone received whole, a background save).
+#[derive(Default)]
+pub struct CopyState {
+    /// The serial of the copy on disk; its lock is only ever held for a moment.
+    pub serial: Mutex<Option<u32>>,
+    /// Held while the copy is being written, so that writers take turns.
+    pub writing: Mutex<()>,
+}
+
+impl CopyState {
+    /// The serial of the copy on disk.
+    pub fn serial(&self) -> Option<u32> {
+        *self.serial.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// One zone as the registry knows it.
 pub struct ZoneEntry {
     pub config: ZoneConfig,
@@ -25,10 +42,9 @@ pub struct ZoneEntry {
     pub stamp: Option<(SystemTime, u64)>,
     /// Timers of a secondary zone.
     pub secondary: Option<SecondaryState>,
-    /// The serial of the copy in the state directory (a secondary): the journal leads
-    /// from it to the version served, until the copy is written again. Its lock is
-    /// held while the copy is written (`transfer::refresh::save_copy`).
-    pub copy: Arc<Mutex<Option<u32>>>,
+    /// The copy in the state directory (a secondary): the journal leads from it to the
+    /// version served, until the copy is written again.
+    pub copy: Arc<CopyState>,
     /// A background write of the copy is running.
     pub saving: bool,
 }
@@ -73,7 +89,7 @@ impl ZoneEntry {
             journal,
             stamp,
             secondary,
-            copy: Arc::new(Mutex::new(copy_serial)),
+            copy: Arc::new(CopyState { serial: Mutex::new(copy_serial), writing: Mutex::new(()) }),
             saving: false,
         }
     }
