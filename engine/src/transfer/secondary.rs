@@ -227,7 +227,7 @@ fn make_durable(
     events: Option<&Sender<Event>>,
 ) {
     let on_disk = e.copy.serial();
-    let since = on_disk.and_then(|c| e.journal.since(c)).map(|d| d.len()).filter(|_| journaled);
+    let since = on_disk.and_then(|c| e.journal.count_since(c)).filter(|_| journaled);
     match since {
         None => {
             refresh::save_copy(&e.config, snapshot, &e.copy);

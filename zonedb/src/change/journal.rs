@@ -103,6 +103,13 @@ impl Journal {
         Some(self.diffs.iter().skip(start).cloned().collect())
     }
 
+    /// How many diffs lead from `serial` to the newest version, if the journal reaches
+    /// back that far ([`Journal::since`] without copying them).
+    pub fn count_since(&self, serial: u32) -> Option<usize> {
+        let start = self.diffs.iter().position(|d| d.old_serial() == serial)?;
+        Some(self.diffs.len() - start)
+    }
+
     /// The serial the newest diff leads to.
     pub fn newest_serial(&self) -> Option<u32> {
         self.diffs.back().map(Diff::new_serial)
@@ -399,6 +406,7 @@ mod tests {
         j.save(&p).unwrap();
         let back = Journal::load(&p, 10).unwrap();
         assert_eq!(back.since(1).unwrap(), j.since(1).unwrap());
+        assert_eq!((back.count_since(1), back.count_since(2), back.count_since(3)), (Some(2), Some(1), None));
         let mut data = std::fs::read(&p).unwrap();
         let mid = data.len() / 2;
         data[mid] ^= 0xff;
