@@ -80,18 +80,7 @@ CONF
     PRIMARY_PID=$PID
     SERIAL=$(awk '$3 == "SOA" || $4 == "SOA" {print $(NF - 4); exit}' "$dir/bench.test.zone")
     [[ "$(serving_after "$PPORT" bench.test "$SERIAL" 300 "$START")" != -1 ]] || die "the Knot primary did not load"
-    mkdir -p "$dir/shoal"
-    printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n[[zone]]\nname = "bench.test."\nprimaries = ["127.0.0.1:%s"]\n' \
-        "$SPORT" "$dir/shoal" "$PPORT" >"$dir/shoal/shoal.toml"
-    PIN=0 start_server shoal "$dir/shoal"
-    SHOAL_PID=$PID
-    PRIMARY="127.0.0.1@$PPORT" knot_conf "$dir/knot" "$KPORT" 1 bench.test
-    sed -i 's/journal-content: none/journal-content: changes/' "$dir/knot/knot.conf"
-    PIN=0 start_server knot "$dir/knot"
-    KNOT_PID=$PID
-    for port in "$SPORT" "$KPORT"; do
-        [[ "$(serving_after "$port" bench.test "$SERIAL" 300 "$(date +%s.%N)")" != -1 ]] || die "a secondary did not take the zone"
-    done
+    start_secondaries "$dir" "$PPORT" "$SPORT" "$KPORT" "$SERIAL"
     sleep 2
     log "$records records: both secondaries serve serial $SERIAL"
     for round in $(seq "$ROUNDS"); do

@@ -88,18 +88,7 @@ PRIMARY_PID=$PID
 SERIAL=$(awk '$4 == "SOA" {print $7; exit}' "$WORK/signed.zone")
 [[ "$(serving_after "$PPORT" bench.test "$SERIAL" 120 "$START")" != -1 ]] || die "the primary did not load"
 
-mkdir -p "$WORK/shoal"
-printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n[[zone]]\nname = "bench.test."\nprimaries = ["127.0.0.1:%s"]\n' \
-    "$SPORT" "$WORK/shoal" "$PPORT" >"$WORK/shoal/shoal.toml"
-PIN=0 start_server shoal "$WORK/shoal"
-SHOAL_PID=$PID
-PRIMARY="127.0.0.1@$PPORT" knot_conf "$WORK/knot" "$KPORT" 1 bench.test
-sed -i 's/journal-content: none/journal-content: changes/' "$WORK/knot/knot.conf"
-PIN=0 start_server knot "$WORK/knot"
-KNOT_PID=$PID
-for port in "$SPORT" "$KPORT"; do
-    [[ "$(serving_after "$port" bench.test "$SERIAL" 300 "$(date +%s.%N)")" != -1 ]] || die "a secondary did not take the zone"
-done
+start_secondaries "$WORK" "$PPORT" "$SPORT" "$KPORT" "$SERIAL"
 sleep 2
 log "both secondaries serve serial $SERIAL; $ROUNDS re-signings of $CHANGES RRSIGs each"
 echo "round,server,seconds" >"$OUT/resign.csv"

@@ -236,3 +236,24 @@ sign_zone() {
         ldns-signzone -n -t 0 -i 20260101000000 -e 20901231000000 -f "$out" "$in" "$ksk" "$zsk"
     )
 }
+
+# start_secondaries DIR PPORT SPORT KPORT SERIAL: a Shoal secondary (DIR/shoal, port
+# SPORT) and a Knot secondary (DIR/knot, port KPORT, keeping its changes in its journal)
+# of bench.test. from the primary at 127.0.0.1 PPORT, both pinned to CPU 0; waits until
+# both serve SERIAL. Sets SHOAL_PID and KNOT_PID.
+start_secondaries() {
+    local dir="$1" pport="$2" sport="$3" kport="$4" serial="$5" port
+    mkdir -p "$dir/shoal"
+    printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n[[zone]]\nname = "bench.test."\nprimaries = ["127.0.0.1:%s"]\n' \
+        "$sport" "$dir/shoal" "$pport" >"$dir/shoal/shoal.toml"
+    PIN=0 start_server shoal "$dir/shoal"
+    SHOAL_PID=$PID
+    PRIMARY="127.0.0.1@$pport" knot_conf "$dir/knot" "$kport" 1 bench.test
+    sed -i 's/journal-content: none/journal-content: changes/' "$dir/knot/knot.conf"
+    PIN=0 start_server knot "$dir/knot"
+    KNOT_PID=$PID
+    for port in "$sport" "$kport"; do
+        [[ "$(serving_after "$port" bench.test "$serial" 300 "$(date +%s.%N)")" != -1 ]] ||
+            die "a secondary on port $port did not take bench.test."
+    done
+}
