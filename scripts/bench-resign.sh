@@ -95,11 +95,17 @@ echo "round,server,seconds" >"$OUT/resign.csv"
 for round in $(seq "$ROUNDS"); do
     SERIAL=$((SERIAL + 1))
     resign "$SERIAL"
+    # One poller for the three servers, started before the reload, so that each is
+    # seen as soon as it serves.
+    python3 "$ROOT/scripts/lib/first_serving.py" - "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
+        >"$WORK/times" &
+    POLLER=$!
+    sleep 0.5
     T0=$(date +%s.%N)
     "$SHOAL" ctl --config "$WORK/primary/shoal.toml" reload >/dev/null
-    # One poller for the three servers, so that each is seen as soon as it serves.
-    python3 "$ROOT/scripts/lib/first_serving.py" "$T0" "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
-        | sed "s/^/$round,/" | tee -a "$OUT/resign.csv"
+    wait "$POLLER"
+    awk -F, -v t0="$T0" -v r="$round" '{ printf "%s,%s,%.4f\n", r, $1, ($2 < 0 ? -1 : $2 - t0) }' "$WORK/times" |
+        tee -a "$OUT/resign.csv"
     sleep 1
 done
 grep -ci "ixfr" "$OUT"/logs/shoal-shoal.log >/dev/null && log "Shoal secondary log mentions IXFR $(grep -ci ixfr "$OUT"/logs/shoal-shoal.log) times"
