@@ -7,15 +7,18 @@
 //!
 //! - empty non-terminals created above a new name, or removed with the last name below
 //!   them (each node counts its children), and the wildcard flag of a parent;
-//! - the precompiled answers that carry a changed name's addresses: the owners of the
-//!   NS, MX and SRV records that point to it (the base's referrer index, and a scan of
-//!   the delta), including the referrals whose glue it is;
-//! - the negative-answer SOA.
+//! - the precompiled answers that carry a changed name's addresses or their RRSIGs:
+//!   the owners of the NS, MX and SRV records that point to it (the base's referrer
+//!   index, and a scan of the delta), including the referrals whose glue it is;
+//! - the negative-answer SOA, signed and not;
+//! - the denial chain: names that gained or lost an NSEC or NSEC3 are added to or
+//!   removed from it beside the sorted keys the versions share.
 //!
 //! The cost follows the number of changed owners (and the size of the delta), not the
-//! size of the zone. One change is not done in place: a zone cut or DNAME appearing or
-//! disappearing above existing names changes the flags of everything below it, so the
-//! caller rebuilds the zone from its records (`Derived::Rebuild`).
+//! size of the zone. Two changes are not done in place: a zone cut or DNAME appearing or
+//! disappearing above existing names changes the flags of everything below it, and a
+//! new kind of denial chain (NSEC to NSEC3, new NSEC3 parameters) changes every link;
+//! the caller then rebuilds the zone from its records (`Derived::Rebuild`).
 
 use crate::change::error::ApplyError;
 use crate::store::block::Block;
@@ -37,7 +40,8 @@ pub(crate) type Records = BTreeMap<(Rtype, Box<[u8]>), u32>;
 /// What [`derive`] made.
 pub(crate) enum Derived {
     Done(Box<Snapshot>),
-    /// A cut or DNAME above existing names appeared or went away.
+    /// A cut or DNAME above existing names appeared or went away, or the kind of
+    /// denial chain changed.
     Rebuild,
 }
 
