@@ -195,10 +195,33 @@ fn read_msg(s: &mut TcpStream) -> Result<Vec<u8>, ClientError> {
     Ok(m)
 }
 
+/// The kinds of zone transfer, as logs and counters name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XfrKind {
+    /// The whole zone (RFC 5936).
+    Axfr,
+    /// The differences from a version held (RFC 1995).
+    Ixfr,
+    /// An IXFR request answered with the whole zone (RFC 1995 §4).
+    IxfrWhole,
+}
+
+impl XfrKind {
+    /// The name logs give it: `AXFR`, `IXFR`, `IXFR (full zone)`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XfrKind::Axfr => "AXFR",
+            XfrKind::Ixfr => "IXFR",
+            XfrKind::IxfrWhole => "IXFR (full zone)",
+        }
+    }
+}
+
 /// What a transfer brought, with figures for the log line.
 pub struct Transfer {
     pub received: Received,
-    pub kind: &'static str,
+    /// What was asked for: AXFR, or IXFR.
+    pub kind: XfrKind,
     pub records: usize,
     pub bytes: usize,
     pub messages: usize,
@@ -216,7 +239,7 @@ pub fn transfer(
 ) -> Result<Transfer, ClientError> {
     let started = Instant::now();
     let id = new_id();
-    let (qtype, kind) = if held.is_some() { (Rtype::IXFR, "IXFR") } else { (Rtype::AXFR, "AXFR") };
+    let (qtype, kind) = if held.is_some() { (Rtype::IXFR, XfrKind::Ixfr) } else { (Rtype::AXFR, XfrKind::Axfr) };
     let mut q = request(id, zone, qtype, held);
     let mac = sign(&mut q, key);
     let mut s = connect(primary)?;

@@ -13,7 +13,7 @@
 //! the background: [`crate::transfer::secondary`]). Nothing is published until
 //! everything has been validated.
 
-use super::client::{self, ClientError};
+use super::client::{self, ClientError, XfrKind};
 use crate::access::tsig::Key;
 use crate::config::ZoneConfig;
 use crate::metrics::{RefreshStats, ZoneMeter};
@@ -137,7 +137,9 @@ struct Pulled {
     built_in: Duration,
 }
 
-/// Transfer, build and verify the new version; IXFR first when a version is held.
+/// Transfer, build and verify the new version: IXFR first when a version is held, and
+/// AXFR when the IXFR cannot be used (refused, not applicable, or its result fails its
+/// ZONEMD), each attempt one state of this loop.
 fn pull(
     cfg: &ZoneConfig,
     primary: SocketAddr,
@@ -146,74 +148,110 @@ fn pull(
     force_axfr: bool,
     meter: &ZoneMeter,
 ) -> Result<Pulled, PullError> {
+    let mut ask = if force_axfr || held.is_none() { XfrKind::Axfr } else { XfrKind::Ixfr };
+    let mut same_serial_ok = force_axfr;
+    loop {
+        match attempt(cfg, primary, key, held, ask, same_serial_ok, meter) {
+            Attempt::Done(pulled) => return Ok(pulled),
+            Attempt::Current => return Err(PullError::Current),
+            Attempt::FallBack { why, retransfer } if ask == XfrKind::Ixfr => {
+                tracing::warn!(zone = %cfg.name, %primary, "{why}; trying AXFR");
+                ask = XfrKind::Axfr;
+                same_serial_ok |= retransfer;
+            }
+            Attempt::FallBack { why, .. } | Attempt::Failed(why) => return Err(PullError::Failed(why)),
+        }
+    }
+}
+
+/// How one transfer attempt ended.
+enum Attempt {
+    Done(Pulled),
+    /// The primary has nothing newer.
+    Current,
+    /// The IXFR cannot be used; AXFR may do. `retransfer`: the primary's version came
+    /// and was refused (not applicable, or its ZONEMD failed), so the AXFR is a
+    /// retransfer and may bring the same serial.
+    FallBack {
+        why: String,
+        retransfer: bool,
+    },
+    Failed(String),
+}
+
+/// One transfer of `ask` kind (IXFR from `held`, or AXFR), built and verified; a
+/// version of the held serial is taken only when `same_serial_ok` (a retransfer).
+fn attempt(
+    cfg: &ZoneConfig,
+    primary: SocketAddr,
+    key: Option<&Key>,
+    held: Option<&Snapshot>,
+    ask: XfrKind,
+    same_serial_ok: bool,
+    meter: &ZoneMeter,
+) -> Attempt {
     let (zone, max_bytes) = (&cfg.name, cfg.max_transfer_bytes);
     let started = Instant::now();
-    let held_soa = held.filter(|_| !force_axfr).map(soa_of);
+    let held_soa = held.filter(|_| ask == XfrKind::Ixfr).map(soa_of);
     let origin = format!("transfer from {primary}");
-    // A whole zone is compared with the held version as it streams in (a new receiver
-    // for each attempt: a failed one may have fed it part of a zone).
+    // A whole zone is compared with the held version as it streams in.
     let mut incoming = Incoming::new(zone, held, &origin);
     let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming, max_bytes) {
         Ok(t) => t,
         Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
-            tracing::info!(%zone, %primary, "IXFR not usable ({e}); trying AXFR");
-            incoming = Incoming::new(zone, held, &origin);
-            client::transfer(primary, zone, None, key, &mut incoming, max_bytes)
-                .map_err(|e| PullError::Failed(e.to_string()))?
+            return Attempt::FallBack { why: format!("IXFR not usable ({e})"), retransfer: false };
         }
-        Err(e) => return Err(PullError::Failed(e.to_string())),
+        Err(e) => return Attempt::Failed(e.to_string()),
     };
     let old = held.map(Snapshot::serial);
     let received_in = started.elapsed();
     let building = Instant::now();
     let (snapshot, diffs, kind) = match t.received {
-        Received::UpToDate { .. } => return Err(PullError::Current),
+        Received::UpToDate { .. } => return Attempt::Current,
         Received::Full { .. } => {
-            let kind = if t.kind == "IXFR" { "IXFR (full zone)" } else { "AXFR" };
-            let applied = incoming.finish().map_err(|e| PullError::Failed(e.to_string()))?;
-            (applied.snapshot, applied.diff.into_iter().collect(), kind)
+            let kind = if t.kind == XfrKind::Ixfr { XfrKind::IxfrWhole } else { XfrKind::Axfr };
+            match incoming.finish() {
+                Ok(applied) => (applied.snapshot, applied.diff.into_iter().collect(), kind),
+                Err(e) => return Attempt::Failed(e.to_string()),
+            }
         }
         Received::Incremental(diffs) => {
-            let h = held.ok_or_else(|| PullError::Failed("incremental answer without a held version".into()))?;
+            let Some(h) = held else { return Attempt::Failed("incremental answer without a held version".into()) };
             match shoal_zonedb::change::apply::apply(h, &diffs) {
-                Ok(s) => (s, diffs, "IXFR"),
+                Ok(s) => (s, diffs, XfrKind::Ixfr),
                 Err(e) => {
-                    tracing::warn!(%zone, %primary, "IXFR cannot be applied ({e}); trying AXFR");
-                    return pull(cfg, primary, key, held, true, meter);
+                    return Attempt::FallBack { why: format!("IXFR cannot be applied ({e})"), retransfer: true };
                 }
             }
         }
     };
     if let Some(o) = old {
-        // A forced retransfer may bring the same serial; otherwise it must be newer.
-        let acceptable = Serial(snapshot.serial()).is_newer_than(Serial(o)) || (force_axfr && snapshot.serial() == o);
+        // A retransfer may bring the same serial; otherwise it must be newer.
+        let acceptable =
+            Serial(snapshot.serial()).is_newer_than(Serial(o)) || (same_serial_ok && snapshot.serial() == o);
         if !acceptable {
-            return Err(PullError::Failed(format!(
-                "transfer brought serial {}, not newer than {o}",
-                snapshot.serial()
-            )));
+            return Attempt::Failed(format!("transfer brought serial {}, not newer than {o}", snapshot.serial()));
         }
     }
     let built_in = building.elapsed();
-    if let Err(e) = zonemd::verify(cfg, &snapshot, kind) {
+    if let Err(e) = zonemd::verify(cfg, &snapshot, kind.as_str()) {
         meter.zonemd_failures.inc();
-        if kind == "IXFR" {
+        if kind == XfrKind::Ixfr {
             // The diffs may be what is wrong: the whole zone may still verify.
-            tracing::warn!(%zone, %primary, "IXFR result refused: {e}; trying AXFR");
-            return pull(cfg, primary, key, held, true, meter);
+            return Attempt::FallBack { why: format!("IXFR result refused: {e}"), retransfer: true };
         }
-        return Err(PullError::Failed(format!("{kind} refused: {e}")));
+        return Attempt::Failed(format!("{} refused: {e}", kind.as_str()));
     }
-    meter.xfr_in.done(kind != "IXFR", t.bytes, received_in);
+    meter.xfr_in.done(kind != XfrKind::Ixfr, t.bytes, received_in);
     let from = old.map_or_else(|| "none".to_string(), |o| o.to_string());
     tracing::info!(
-        %zone, peer = %primary, kind, serials = format!("{from} -> {}", snapshot.serial()),
+        %zone, peer = %primary, kind = kind.as_str(), serials = format!("{from} -> {}", snapshot.serial()),
         records = t.records, bytes = t.bytes, messages = t.messages, ms = started.elapsed().as_millis() as u64,
         "transfer in done"
     );
     let diffs =
         diffs.into_iter().filter(|d: &Diff| soa_serial(&d.old_soa.rdata) != soa_serial(&d.new_soa.rdata)).collect();
-    Ok(Pulled { snapshot, diffs, built_in })
+    Attempt::Done(Pulled { snapshot, diffs, built_in })
 }
 
 /// Errors after which AXFR is worth a try.

@@ -15,6 +15,7 @@
 use crate::access::acl::Acl;
 use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
+use crate::transfer::client::XfrKind;
 use shoal_wire::message::Header;
 use shoal_wire::name::Display;
 use shoal_wire::types::flags;
@@ -249,7 +250,7 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
         Plan::Transfer { zone, body, signing, meter } => (zone, body, signing, meter),
     };
     let Ok(req) = Request::parse(query) else { return false };
-    let kind = if req.qtype == Rtype::AXFR { "AXFR" } else { "IXFR" };
+    let kind = if req.qtype == Rtype::AXFR { XfrKind::Axfr } else { XfrKind::Ixfr }.as_str();
     let (records, from, to, note): (Box<dyn Iterator<Item = RrRef<'_>>>, Option<u32>, u32, &str) = match &body {
         Body::Axfr { snapshot, ixfr_fallback } => (
             Box::new(axfr_records(snapshot)),
