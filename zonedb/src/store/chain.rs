@@ -199,11 +199,28 @@ impl Nsec3Params {
     }
 }
 
-/// Sorted keys in one arena: `len:u16 key` back to back, and where each starts.
+/// Sorted keys in one arena: `len:u16 key` back to back, and where each starts. Beside
+/// each start, the 8 bytes that follow the prefix all keys share (the apex, for NSEC),
+/// as a big-endian number padded with zeros: a search compares those first and reads
+/// the arena only when they are equal, so most of its steps touch one array.
 #[derive(Debug, Default)]
 struct Sorted {
     arena: Vec<u8>,
     at: Vec<u32>,
+    /// The leading bytes every key shares.
+    common: Box<[u8]>,
+    /// For each key, its 8 bytes after `common`.
+    prefixes: Vec<u64>,
+}
+
+/// The 8 bytes of `key` from `skip` on, as a big-endian number padded with zeros: of two
+/// keys, the smaller never has the larger number (zero is the smallest byte).
+fn prefix(key: &[u8], skip: usize) -> u64 {
+    let mut b = [0u8; 8];
+    let rest = key.get(skip..).unwrap_or_default();
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl Sorted {
@@ -215,10 +232,17 @@ impl Sorted {
 
     /// Index of the last key `<= target`, if any.
     fn last_at_most(&self, target: &[u8]) -> Option<usize> {
+        let fast = target.starts_with(&self.common);
+        let want = prefix(target, self.common.len());
         let (mut lo, mut hi) = (0, self.at.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if self.key(mid) <= target {
+            let at_most = match self.prefixes[mid].cmp(&want) {
+                std::cmp::Ordering::Less if fast => true,
+                std::cmp::Ordering::Greater if fast => false,
+                _ => self.key(mid) <= target,
+            };
+            if at_most {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -258,7 +282,7 @@ impl Chain {
             arena.extend_from_slice(&(k.len() as u16).to_le_bytes());
             arena.extend_from_slice(k);
         }
-        let mut sorted = Sorted { arena, at };
+        let mut sorted = Sorted { arena, at, common: Box::default(), prefixes: Vec::new() };
         let mut order = std::mem::take(&mut sorted.at);
         {
             let key = |a: u32| {
@@ -271,6 +295,14 @@ impl Chain {
         }
         sorted.at = order;
         sorted.at.shrink_to_fit();
+        if let (Some(_), Some(_)) = (sorted.at.first(), sorted.at.last()) {
+            // The prefix all sorted keys share is the one the first and last share.
+            let (first, last) = (sorted.key(0), sorted.key(sorted.at.len() - 1));
+            let n = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+            sorted.common = first[..n].into();
+        }
+        let skip = sorted.common.len();
+        sorted.prefixes = (0..sorted.at.len()).map(|i| prefix(sorted.key(i), skip)).collect();
         Chain { kind, base: Arc::new(sorted), added: BTreeSet::new(), removed: BTreeSet::new() }
     }
 
@@ -453,6 +485,43 @@ mod tests {
         assert_eq!(base.keys(), vec![&b"b"[..], b"d", b"f"], "the base is shared, not changed");
         c.insert(b"d");
         assert_eq!(c.delta_len(), 2, "re-adding a removed key undoes the removal");
+    }
+
+    #[test]
+    fn searches_by_prefix_agree_with_plain_comparison() {
+        // Keys sharing a long prefix (as NSEC keys share the apex), keys that are
+        // prefixes of others, bytes 0 in the padding range, and targets outside the
+        // shared prefix.
+        let mut rng = Lcg(7);
+        let mut keys: Vec<Vec<u8>> = (0..300)
+            .map(|_| {
+                let mut k = b"test\0apex\0".to_vec();
+                let len = rng.next() % 12;
+                k.extend((0..len).map(|_| [0u8, 1, b'a', b'b', b'z'][rng.next() % 5]));
+                k
+            })
+            .collect();
+        let chain = Chain::new(ChainKind::Nsec, keys.iter());
+        keys.sort();
+        keys.dedup();
+        assert_eq!(chain.base.common.len(), 10, "the shared prefix");
+        for _ in 0..2000 {
+            let mut t = if rng.next() % 10 < 1 { b"test\0ape".to_vec() } else { b"test\0apex\0".to_vec() };
+            let len = rng.next() % 14;
+            t.extend((0..len).map(|_| [0u8, 1, b'a', b'b', b'z', 0xff][rng.next() % 6]));
+            let plain = keys.iter().rposition(|k| k.as_slice() <= t.as_slice());
+            assert_eq!(chain.base.last_at_most(&t), plain, "{t:?}");
+        }
+    }
+
+    /// A small deterministic generator for the tests.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> usize {
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (self.0 >> 33) as usize
+        }
     }
 
     #[test]
