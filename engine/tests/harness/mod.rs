@@ -16,7 +16,6 @@
 //! - [`dns`]: queries ([`dns::QuerySpec`]) over UDP and TCP with timeouts and bounded
 //!   retries, SOA and record lookups, AXFR; [`tsig`]: HMAC-SHA256 signing;
 //! - [`normalize`]: an independent wire parser that makes responses comparable;
-//!   [`rdata_text`]: the presentation form of the DNSSEC types in its reports;
 //! - [`corpus`]: the differential query list;
 //! - [`signed`]: the signed fixtures under `engine/tests/zones/signed/` and the questions
 //!   the DNSSEC tests ask about them; [`dnssec_diff`]: how two DNSSEC answers are
@@ -49,7 +48,6 @@ pub mod fake;
 pub mod normalize;
 pub mod peers;
 pub mod process;
-pub mod rdata_text;
 pub mod server;
 pub mod shoal;
 pub mod signed;

@@ -14,7 +14,9 @@
 //!   the NSID content only when the query asks for it.
 //!
 //! Record text in reports comes from hickory-proto's presentation format, and for the
-//! DNSSEC types from [`super::rdata_text`].
+//! DNSSEC types and DNAME, which hickory-proto (built without its `dnssec` feature)
+//! shows only as base64, from Shoal's record-type table in Knot's spelling
+//! (`shoal_wire::rdata::format`, which `record_types.rs` holds to `kdig`'s output).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,13 +87,17 @@ impl Parsed {
 }
 
 impl Rr {
-    /// Presentation form: the DNSSEC types by [`super::rdata_text`], the others via
-    /// hickory-proto, falling back to RFC 3597 `\#` form.
+    /// Presentation form: the DNSSEC types and DNAME (DNAME, DS, RRSIG, NSEC, DNSKEY,
+    /// NSEC3, NSEC3PARAM) by the record-type table, the others via hickory-proto,
+    /// falling back to RFC 3597 `\#` form.
     pub fn text(&self) -> String {
-        if let Some(rdata) = super::rdata_text::dnssec(self.rtype, &self.rdata) {
+        if [39, 43, 46, 47, 48, 50, 51].contains(&self.rtype) {
+            let rtype = shoal_wire::Rtype(self.rtype);
+            let mut rdata = String::new();
+            shoal_wire::rdata::format::format(rtype, &self.rdata, &mut rdata);
             let class = if self.class == 1 { "IN".to_string() } else { format!("CLASS{}", self.class) };
-            let rtype = super::rdata_text::type_name(self.rtype);
-            return format!("{} {} {class} {rtype} {rdata}", self.owner, self.ttl);
+            let name = shoal_wire::rdata::rtype_name(rtype);
+            return format!("{} {} {class} {name} {rdata}", self.owner, self.ttl);
         }
         let mut wire = Vec::new();
         encode_name(&self.owner, &mut wire);
