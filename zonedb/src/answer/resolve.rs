@@ -220,8 +220,7 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
                             continue;
                         }
                     }
-                    let current = name.clone();
-                    return self.at_node(node, owner, current.as_wire(), wildcard, &mut expanded);
+                    return self.at_node(node, owner, name.as_wire(), wildcard, &expanded);
                 }
             }
         }
@@ -258,27 +257,22 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
         owner: Owner<'_>,
         name: &[u8],
         wildcard: Option<&[u8]>,
-        expanded: &mut Expanded,
+        expanded: &Expanded,
     ) -> (Rcode, AnswerKind) {
         let qtype = self.req.qtype;
-        let nodata = match wildcard {
-            Some(encloser) => Denied::WildcardNoData { name, encloser },
-            None => Denied::NoData { name },
+        // Without data, the wildcard's own NODATA proof covers the name it matched;
+        // with data, this name's expansion is proven after the earlier ones.
+        let (nodata, this) = match wildcard {
+            Some(encloser) => (Denied::WildcardNoData { name, encloser }, Some((name, encloser))),
+            None => (Denied::NoData { name }, None),
         };
-        if let Some(encloser) = wildcard {
-            let mut n = NameBuf::default();
-            if n.set(name).is_ok() {
-                expanded.push(&n, encloser);
-            }
-        }
         if qtype == Rtype::ANY {
             // RFC 8482 §4.1: one RRset, over UDP and TCP alike (Knot and NSD do so).
             let Some(first) = node.rrsets().find(|r| r.rtype != Rtype::RRSIG) else {
-                expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
                 return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
             };
             if self.write_signed(Section::Answer, owner, node, first) {
-                self.prove_expanded(expanded);
+                self.prove_expanded(expanded, this);
                 write_additional(self.w, self.snap, first, None, self.dnssec);
             }
             return (Rcode::NOERROR, AnswerKind::Positive);
@@ -290,7 +284,6 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
             let mut sets =
                 node.rrsets().filter(|r| r.rtype == qtype).take(if qtype == Rtype::RRSIG { 1 } else { usize::MAX });
             let Some(first) = sets.next() else {
-                expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
                 return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
             };
             let mut fit = self.write_rrset(Section::Answer, owner, first);
@@ -298,17 +291,15 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
                 fit = fit && self.write_rrset(Section::Answer, owner, set);
             }
             if fit {
-                self.prove_expanded(expanded);
+                self.prove_expanded(expanded, this);
             }
             return (Rcode::NOERROR, AnswerKind::Positive);
         }
         let Some(rrset) = node.rrset(qtype) else {
-            // The wildcard's own NODATA proof covers the name it matched.
-            expanded.count = expanded.count.saturating_sub(usize::from(wildcard.is_some()));
             return self.negative(Rcode::NOERROR, AnswerKind::NoData, nodata, expanded);
         };
         if self.write_signed(Section::Answer, owner, node, rrset) {
-            self.prove_expanded(expanded);
+            self.prove_expanded(expanded, this);
             write_additional(self.w, self.snap, rrset, None, self.dnssec);
         }
         (Rcode::NOERROR, AnswerKind::Positive)
@@ -316,19 +307,20 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
 
     /// A positive answer is complete: the proofs of its wildcard expansions follow.
     fn answered(&mut self, expanded: &Expanded) -> (Rcode, AnswerKind) {
-        self.prove_expanded(expanded);
+        self.prove_expanded(expanded, None);
         (Rcode::NOERROR, AnswerKind::Positive)
     }
 
-    fn prove_expanded(&mut self, expanded: &Expanded) {
-        if !self.dnssec || expanded.count == 0 {
+    /// With DO, the proofs that no closer name exists for each wildcard expansion of the
+    /// answer: those of `expanded`, then `this` (a name and its closest encloser).
+    fn prove_expanded(&mut self, expanded: &Expanded, this: Option<(&[u8], &[u8])>) {
+        if !self.dnssec || (expanded.count == 0 && this.is_none()) {
             return;
         }
         let mut prover = Prover::new(self.snap, self.w);
-        for (name, labels) in &expanded.names[..expanded.count] {
-            let n = name.as_wire();
-            let encloser = suffix(n, *labels);
-            if !prover.prove(Denied::WildcardAnswer { name: n, encloser }) {
+        let earlier = expanded.names[..expanded.count].iter().map(|(n, l)| (n.as_wire(), suffix(n.as_wire(), *l)));
+        for (name, encloser) in earlier.chain(this) {
+            if !prover.prove(Denied::WildcardAnswer { name, encloser }) {
                 return;
             }
         }
@@ -347,7 +339,7 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
             if !fit {
                 return (Rcode::NOERROR, AnswerKind::Referral);
             }
-            self.prove_expanded(expanded);
+            self.prove_expanded(expanded, None);
         }
         write_additional(self.w, self.snap, ns, Some(cut), self.dnssec);
         (Rcode::NOERROR, AnswerKind::Referral)
@@ -366,7 +358,7 @@ impl<'a, 'b, 'w> Resolver<'a, 'b, 'w> {
         let soa = apex.rrset(Rtype::SOA).expect("a zone has its SOA");
         let sigs = if self.dnssec { sigs_of(apex, Rtype::SOA) } else { None };
         if write_negative_soa(self.w, self.snap.apex().as_wire(), soa, sigs, self.snap.negative_ttl()) && self.dnssec {
-            self.prove_expanded(expanded);
+            self.prove_expanded(expanded, None);
             Prover::new(self.snap, self.w).prove(denied);
         }
         (rcode, kind)
