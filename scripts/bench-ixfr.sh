@@ -89,15 +89,8 @@ CONF
         k0=$(wchar "$KNOT_PID")
         knotc -s "$dir/primary/run/knot.sock" zone-begin bench.test >/dev/null
         knotc -s "$dir/primary/run/knot.sock" zone-set bench.test "added$round" 300 A "192.0.2.$round" >/dev/null
-        # The poller starts first, so that its own start-up is not in the times.
-        python3 "$ROOT/scripts/lib/first_serving.py" - "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
-            >"$dir/times" &
-        POLLER=$!
-        sleep 0.5
-        T0=$(date +%s.%N)
-        knotc -s "$dir/primary/run/knot.sock" zone-commit bench.test >/dev/null
-        wait "$POLLER"
-        times=$(awk -F, -v t0="$T0" '{ printf "%s,%.4f\n", $1, ($2 < 0 ? -1 : $2 - t0) }' "$dir/times")
+        times=$(time_to_serve "$SERIAL" "$PPORT" "$SPORT" "$KPORT" \
+            knotc -s "$dir/primary/run/knot.sock" zone-commit bench.test)
         sleep 1
         s1=$(wchar "$SHOAL_PID")
         k1=$(wchar "$KNOT_PID")

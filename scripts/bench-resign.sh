@@ -95,17 +95,8 @@ echo "round,server,seconds" >"$OUT/resign.csv"
 for round in $(seq "$ROUNDS"); do
     SERIAL=$((SERIAL + 1))
     resign "$SERIAL"
-    # One poller for the three servers, started before the reload, so that each is
-    # seen as soon as it serves.
-    python3 "$ROOT/scripts/lib/first_serving.py" - "$SERIAL" "primary:$PPORT" "shoal:$SPORT" "knot:$KPORT" \
-        >"$WORK/times" &
-    POLLER=$!
-    sleep 0.5
-    T0=$(date +%s.%N)
-    "$SHOAL" ctl --config "$WORK/primary/shoal.toml" reload >/dev/null
-    wait "$POLLER"
-    awk -F, -v t0="$T0" -v r="$round" '{ printf "%s,%s,%.4f\n", r, $1, ($2 < 0 ? -1 : $2 - t0) }' "$WORK/times" |
-        tee -a "$OUT/resign.csv"
+    time_to_serve "$SERIAL" "$PPORT" "$SPORT" "$KPORT" "$SHOAL" ctl --config "$WORK/primary/shoal.toml" reload |
+        sed "s/^/$round,/" | tee -a "$OUT/resign.csv"
     sleep 1
 done
 grep -ci "ixfr" "$OUT"/logs/shoal-shoal.log >/dev/null && log "Shoal secondary log mentions IXFR $(grep -ci ixfr "$OUT"/logs/shoal-shoal.log) times"

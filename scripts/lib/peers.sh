@@ -257,3 +257,21 @@ start_secondaries() {
             die "a secondary on port $port did not take bench.test."
     done
 }
+
+# time_to_serve SERIAL PPORT SPORT KPORT CMD...: run CMD (a change on the primary) and
+# print, for the primary and the Shoal and Knot secondaries of bench.test., `NAME,SECONDS`
+# from CMD's start until it serves SERIAL (-1 if not within 60 s). The poller
+# (lib/first_serving.py) starts first, so that its own start-up is not in the times.
+time_to_serve() {
+    local serial="$1" pport="$2" sport="$3" kport="$4" times poller t0
+    shift 4
+    times=$(mktemp)
+    python3 "$ROOT/scripts/lib/first_serving.py" - "$serial" "primary:$pport" "shoal:$sport" "knot:$kport" >"$times" &
+    poller=$!
+    sleep 0.5
+    t0=$(date +%s.%N)
+    "$@" >/dev/null
+    wait "$poller"
+    awk -F, -v t0="$t0" '{ printf "%s,%.4f\n", $1, ($2 < 0 ? -1 : $2 - t0) }' "$times"
+    rm -f "$times"
+}
