@@ -107,20 +107,15 @@ fn push_item(r: &mut Reader<'_>, out: &mut String) -> Result<(), RdataError> {
 mod tests {
     use super::super::cursor::Token;
     use super::*;
-    use crate::rdata::testing::XorShift;
+    use crate::rdata::testing::{format_all, parse_all, XorShift};
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {
         let tokens: Vec<Token<'_>> = text.split_whitespace().map(Token::plain).collect();
-        let mut out = Vec::new();
-        parse(&mut Cursor::new(&tokens), &mut out)?;
-        Ok(out)
+        parse_all(&tokens, parse)
     }
 
     fn show(bytes: &[u8]) -> Result<String, RdataError> {
-        let mut r = Reader::new(bytes);
-        let mut out = String::new();
-        format(&mut r, &mut out)?;
-        Ok(out)
+        format_all(bytes, format)
     }
 
     /// RFC 3123 §6's examples, with the wire form §4 describes.

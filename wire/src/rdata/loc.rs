@@ -240,22 +240,15 @@ fn push_metres(out: &mut String, m: f64) {
 mod tests {
     use super::super::cursor::Token;
     use super::*;
-    use crate::rdata::testing::XorShift;
+    use crate::rdata::testing::{format_all, parse_all, XorShift};
 
     fn wire(text: &str) -> Result<Vec<u8>, RdataError> {
         let tokens: Vec<Token<'_>> = text.split_whitespace().map(Token::plain).collect();
-        let mut c = Cursor::new(&tokens);
-        let mut out = Vec::new();
-        parse(&mut c, &mut out)?;
-        assert!(c.is_empty(), "{text}: tokens left");
-        Ok(out)
+        parse_all(&tokens, parse)
     }
 
     fn show(bytes: &[u8]) -> Result<String, RdataError> {
-        let mut r = Reader::new(bytes);
-        let mut out = String::new();
-        format(&mut r, &mut out)?;
-        Ok(out)
+        format_all(bytes, format)
     }
 
     /// RFC 1876 §4's example, whose wire form the RFC's own `loc_aton` gives.

@@ -2,7 +2,7 @@
 //! value-list escapes, Knot's spellings, the failure cases, and arbitrary input.
 
 use super::*;
-use crate::rdata::testing::XorShift;
+use crate::rdata::testing::{format_all, parse_all, XorShift};
 
 /// Tokens as the zone lexer makes them: split on blanks, `"…"` one quoted token
 /// (without the quotes), `\` keeping the next byte in the token.
@@ -38,20 +38,11 @@ fn lex(s: &str) -> Vec<Token<'_>> {
 }
 
 fn wire(text: &str) -> Result<Vec<u8>, RdataError> {
-    let tokens = lex(text);
-    let mut c = Cursor::new(&tokens);
-    let mut out = Vec::new();
-    parse(&mut c, &mut out)?;
-    assert!(c.is_empty());
-    Ok(out)
+    parse_all(&lex(text), parse)
 }
 
 fn show(bytes: &[u8]) -> Result<String, RdataError> {
-    let mut r = Reader::new(bytes);
-    let mut out = String::new();
-    format(&mut r, &mut out)?;
-    assert!(r.is_empty());
-    Ok(out)
+    format_all(bytes, format)
 }
 
 fn hex(s: &str) -> Vec<u8> {
