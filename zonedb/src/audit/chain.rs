@@ -8,6 +8,7 @@
 //! the last one's the first. A chain is checked only when the zone has one.
 
 use crate::audit::warning::DnssecWarning;
+use crate::store::chain::Nsec3Params;
 use crate::store::flags;
 use crate::store::node::NodeRef;
 use crate::store::snapshot::Snapshot;
@@ -45,16 +46,13 @@ struct Link<'n> {
     next: Vec<u8>,
 }
 
-/// The fields of an NSEC3 RDATA that name its chain: hash algorithm, iterations, salt.
-type ChainParams = (u8, u16, Vec<u8>);
-
-/// The chain an NSEC3 RDATA belongs to, and its next hashed owner.
-fn nsec3_fields(rd: &[u8]) -> Option<(ChainParams, Vec<u8>)> {
-    let salt_len = usize::from(*rd.get(4)?);
-    let salt = rd.get(5..5 + salt_len)?;
-    let hash_len = usize::from(*rd.get(5 + salt_len)?);
-    let next = rd.get(6 + salt_len..6 + salt_len + hash_len)?;
-    Some(((rd[0], u16::from_be_bytes([rd[2], rd[3]]), salt.to_vec()), next.to_vec()))
+/// The chain an NSEC3 RDATA belongs to (hash algorithm, iterations, salt), and its next
+/// hashed owner.
+fn nsec3_fields(rd: &[u8]) -> Option<(Nsec3Params, Vec<u8>)> {
+    let params = Nsec3Params::parse(rd)?;
+    let at = 5 + params.salt.len();
+    let next = rd.get(at + 1..at + 1 + usize::from(*rd.get(at)?))?;
+    Some((params, next.to_vec()))
 }
 
 fn base32(bytes: &[u8]) -> String {
@@ -67,7 +65,7 @@ fn base32(bytes: &[u8]) -> String {
 /// are not a hash label right below the apex.
 pub fn nsec3(snapshot: &Snapshot, nodes: &[NodeRef<'_>], out: &mut Vec<DnssecWarning>) {
     let below_apex = snapshot.apex_labels() + 1;
-    let mut chains: BTreeMap<ChainParams, Vec<Link<'_>>> = BTreeMap::new();
+    let mut chains: BTreeMap<Nsec3Params, Vec<Link<'_>>> = BTreeMap::new();
     for &node in nodes {
         let Some(set) = node.rrset(Rtype::NSEC3) else { continue };
         let name = node.name();

@@ -161,7 +161,7 @@ pub fn nsec3_hash(name: &[u8], salt: &[u8], iterations: u16) -> [u8; 20] {
 }
 
 /// The NSEC3 parameters of a zone: its NSEC3PARAM (RFC 5155 §4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Nsec3Params {
     pub algorithm: u8,
     pub iterations: u16,
