@@ -6,6 +6,7 @@
 
 use crate::{compile, zone_text, APEX};
 use shoal_wire::name::{from_ascii, Display};
+use shoal_wire::rdata::text::{push_hex, type_bitmap_into};
 use shoal_wire::Rtype;
 use shoal_zonedb::store::chain::{base32hex_encode, nsec3_hash};
 use shoal_zonedb::store::flags;
@@ -13,12 +14,6 @@ use shoal_zonedb::Snapshot;
 use std::fmt::Write;
 
 const SIGNER_TTL: u32 = 3600;
-
-fn hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-}
 
 /// The RDATA of an RRSIG covering `covered` at an owner of `labels` labels, with a
 /// signature made from `seed` (a different seed is a re-signing).
@@ -41,31 +36,9 @@ pub fn rrsig_rdata(covered: Rtype, labels: u8, ttl: u32, seed: u32) -> Vec<u8> {
     rd
 }
 
-/// An NSEC3 type bitmap (RFC 4034 §4.1.2) of sorted `types`.
-fn bitmap(types: &[u16]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut window: Option<(u8, [u8; 32], usize)> = None;
-    for &t in types {
-        let (w, bit) = ((t >> 8) as u8, (t & 0xff) as usize);
-        if window.as_ref().is_some_and(|(cw, _, _)| *cw != w) {
-            let (cw, bits, len) = window.take().expect("checked");
-            out.extend_from_slice(&[cw, len as u8]);
-            out.extend_from_slice(&bits[..len]);
-        }
-        let e = window.get_or_insert((w, [0; 32], 0));
-        e.1[bit / 8] |= 0x80 >> (bit % 8);
-        e.2 = e.2.max(bit / 8 + 1);
-    }
-    if let Some((w, bits, len)) = window {
-        out.extend_from_slice(&[w, len as u8]);
-        out.extend_from_slice(&bits[..len]);
-    }
-    out
-}
-
 fn record(z: &mut String, owner: &[u8], ttl: u32, rtype: &str, rdata: &[u8]) {
     let _ = write!(z, "{} {ttl} {rtype} \\# {} ", Display(owner), rdata.len());
-    hex(z, rdata);
+    push_hex(z, rdata);
     z.push('\n');
 }
 
@@ -125,7 +98,7 @@ fn signed_text_of(plain: &Snapshot) -> String {
         let next = &chain[(i + 1) % chain.len()].0;
         let mut rd = vec![1, 0, 0, 0, 0, 20];
         rd.extend_from_slice(next);
-        rd.extend_from_slice(&bitmap(types));
+        type_bitmap_into(&mut types.clone(), &mut rd);
         let mut label = [0u8; 32];
         base32hex_encode(hash, &mut label);
         let mut owner = vec![32];
