@@ -308,7 +308,7 @@ fn answers_report_the_catalog_index_of_the_zone_that_answered() {
     let cat = catalog();
     let mut out = vec![0u8; 65535];
     let o = Options::default();
-    let index = |apex: &str| cat.find_entry(from_ascii(apex).unwrap().as_wire()).unwrap().index;
+    let index = |apex: &str| cat.find(from_ascii(apex).unwrap().as_wire()).unwrap().index;
     let zone_of = |name: &str, class: u16, out: &mut [u8]| answer(&query(name, 1, class, None), &cat, &o, out).zone;
     // Positive, NXDOMAIN and SERVFAIL answers all belong to their zone.
     assert_eq!(zone_of("www.example.com.", 1, &mut out), Some(index("example.com.")));

@@ -12,7 +12,7 @@
 use crate::metrics::AnswerClass;
 use crate::metrics::{RefreshStats, Total, WorkerStats, BATCH_BOUNDS_MICROS, QTYPES};
 use crate::zones::{ZoneSet, ZoneStatus};
-use shoal_zonedb::{Catalog, ZoneState};
+use shoal_zonedb::Catalog;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -229,9 +229,9 @@ fn zone_queries(o: &mut Out, set: &ZoneSet) {
 
 /// How many zones are served and not.
 fn zone_counts(o: &mut Out, catalog: &Catalog) {
-    let (ready, failed) = catalog.iter().fold((0u64, 0u64), |(r, f), (_, e)| match e.state {
-        ZoneState::Ready(_) => (r + 1, f),
-        ZoneState::Failed => (r, f + 1),
+    let (ready, failed) = catalog.iter().fold((0u64, 0u64), |(r, f), (_, e)| match e.snapshot() {
+        Some(_) => (r + 1, f),
+        None => (r, f + 1),
     });
     o.family("shoal_zones", "gauge", "Configured zones: served, or not (not loaded or expired).");
     o.sample("shoal_zones", &[("state", "served")], ready);
@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn without_zones_only_server_wide_families_are_written() {
         let mut catalog = Catalog::new();
-        catalog.insert(shoal_wire::name::from_ascii("a.test.").unwrap(), ZoneState::Failed);
+        catalog.insert(shoal_wire::name::from_ascii("a.test.").unwrap(), shoal_zonedb::ZoneState::Failed);
         let zone_set = ZoneSet::uncounted(catalog);
         let refresh = RefreshStats::default();
         let src = |per_zone| Sources {

@@ -16,7 +16,7 @@ use crate::serve::Shared;
 use crate::transfer::Event;
 use crate::zones::ZoneSet;
 use arc_swap::ArcSwap;
-use shoal_zonedb::{Catalog, ZoneState};
+use shoal_zonedb::Catalog;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -120,7 +120,7 @@ fn zone_status(events: &crossbeam_channel::Sender<Event>) -> Option<Vec<crate::z
 /// Whether every zone is served, and the body saying so or naming those that are not.
 pub fn readiness(catalog: &Catalog) -> (bool, String) {
     let mut down: Vec<String> =
-        catalog.iter().filter(|(_, e)| matches!(e.state, ZoneState::Failed)).map(|(n, _)| n.to_string()).collect();
+        catalog.iter().filter(|(_, e)| e.snapshot().is_none()).map(|(n, _)| n.to_string()).collect();
     if down.is_empty() {
         return (true, format!("ready: {} zones served\n", catalog.len()));
     }
@@ -140,6 +140,7 @@ pub fn readiness(catalog: &Catalog) -> (bool, String) {
 mod tests {
     use super::*;
     use shoal_wire::name::from_ascii;
+    use shoal_zonedb::ZoneState;
 
     #[test]
     fn zones_no_leaves_out_the_per_zone_series() {

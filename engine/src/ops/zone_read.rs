@@ -10,7 +10,6 @@ use crate::zones::ZoneSet;
 use shoal_wire::name::{canonical_cmp, is_subdomain};
 use shoal_wire::rdata::{self, text};
 use shoal_wire::Name;
-use shoal_zonedb::ZoneState;
 use std::fmt::Write as _;
 
 /// One record as zone-read shows it.
@@ -29,8 +28,10 @@ pub fn zone_read(set: &ZoneSet, args: &[&str], json: bool) -> Result<String, Str
     let zone_text = args.first().ok_or("zone-read needs a zone name")?;
     let apex = absolute(zone_text, b"\0").ok_or_else(|| format!("{zone_text:?} is not a domain name"))?;
     let snap = match set.catalog.get(apex.as_wire()) {
-        Some(ZoneState::Ready(s)) => s,
-        Some(ZoneState::Failed) => return Err(format!("zone {apex} is not served (not loaded, or expired)")),
+        Some(e) => match e.snapshot() {
+            Some(s) => s,
+            None => return Err(format!("zone {apex} is not served (not loaded, or expired)")),
+        },
         None => return Err(format!("no zone {apex}")),
     };
     let owner = match args.get(1) {
@@ -104,6 +105,7 @@ mod tests {
                     a CAA 0 issue \"ca.example.net\"\n_tcp SRV 0 5 5060 b\n";
         let snap = shoal_zonedb::load_zone_str(&apex, text, Path::new("t")).unwrap();
         let mut catalog = shoal_zonedb::Catalog::new();
+        use shoal_zonedb::ZoneState;
         catalog.insert(apex, ZoneState::Ready(Arc::new(snap)));
         catalog.insert(shoal_wire::name::from_ascii("down.test.").unwrap(), ZoneState::Failed);
         ZoneSet::uncounted(catalog)

@@ -43,7 +43,7 @@ impl Transfers {
                 // Stale entries (the timer moved since) are skipped.
                 Due::Expire if sec.expire_at == Some(at) && !sec.expired => {
                     sec.expired = true;
-                    self.registry.mark_changed();
+                    self.registry.mark_changed(&name);
                     tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
                 }
                 Due::Check if sec.next_check == at && !sec.in_flight => self.start_refresh(&name, false, false),
@@ -139,7 +139,6 @@ impl Transfers {
         let bounds = e.config.timers;
         let now = Instant::now();
         let mut changed = false;
-        let mut retired = None;
         let success = match outcome {
             Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
@@ -157,7 +156,8 @@ impl Transfers {
                 if !saved {
                     make_durable(e, name, &snapshot, journaled, events.as_ref());
                 }
-                retired = e.snapshot.replace(snapshot);
+                // The old version stays in the catalog's slot until the publish.
+                e.snapshot = Some(snapshot);
                 changed = true;
                 true
             }
@@ -173,9 +173,6 @@ impl Transfers {
         };
         let Some(sec) = e.secondary.as_mut() else {
             // No longer a secondary (reconfigured while the check ran).
-            if let Some(old) = retired {
-                self.registry.retire(old);
-            }
             return;
         };
         sec.in_flight = false;
@@ -197,11 +194,8 @@ impl Transfers {
             sec.next_check = now;
         }
         self.schedule_timers(name);
-        if let Some(old) = retired {
-            self.registry.retire(old);
-        }
         if changed {
-            self.registry.mark_changed();
+            self.registry.mark_changed(name);
             self.notify_after_publish(name.clone());
         }
     }

@@ -85,7 +85,7 @@ impl Transfers {
                     self.send_notifies(&name);
                 }
             }
-            self.registry.bury();
+            self.registry.reclaim();
         }
     }
 

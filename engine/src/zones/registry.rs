@@ -1,34 +1,37 @@
 //! [`Registry`]: every configured zone ([`ZoneEntry`]) and the publishing of the set the
 //! workers answer from ([`ZoneSet`]).
 //!
-//! The transfer thread owns the registry. A change marks the set dirty; the set is
-//! rebuilt and stored in one `ArcSwap` store once the events at hand are handled, at
-//! most a fifth of the time while zones change in a stream. Replaced snapshots are
-//! parked here until no worker holds them, so the last reference (and the freeing of a
-//! large zone) is dropped on the transfer thread, never on a worker.
+//! The transfer thread owns the registry. A zone's new version is published into its
+//! own slot of the catalog ([`Publisher`]): the cost does not depend on how many zones
+//! there are. The catalog is rebuilt only when zones are added or removed, at most a
+//! fifth of the time while that happens in a stream. Each publish stores one new
+//! `ZoneSet` handle (a few reference counts) in the `ArcSwap` the workers read. The
+//! publisher keeps replaced snapshots until no worker holds a catalog that could show
+//! them, so the last reference (and the freeing of a large zone) is dropped on the
+//! transfer thread, never on a worker.
 
 use crate::config::Config;
 use crate::metrics::QueryCounters;
 use crate::zones::entry::{load_all, ZoneEntry};
 use arc_swap::ArcSwap;
 use shoal_wire::Name;
-use shoal_zonedb::{Catalog, Snapshot};
-use std::collections::HashMap;
+use shoal_zonedb::{Catalog, Publisher};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the workers answer from: the catalog, and each zone's query counters at its
-/// catalog index.
-#[derive(Default)]
+/// catalog index. Cheap to make: both are shared with the set it replaces.
+#[derive(Default, Clone)]
 pub struct ZoneSet {
-    pub catalog: Catalog,
-    pub counters: Vec<Arc<QueryCounters>>,
+    pub catalog: Arc<Catalog>,
+    pub counters: Arc<Vec<Arc<QueryCounters>>>,
 }
 
 impl ZoneSet {
     /// A set of zones whose queries are not counted (tests, tools).
     pub fn uncounted(catalog: Catalog) -> ZoneSet {
-        ZoneSet { catalog, counters: Vec::new() }
+        ZoneSet { catalog: Arc::new(catalog), counters: Arc::default() }
     }
 
     /// The counters of the zone at catalog index `index`.
@@ -45,13 +48,17 @@ pub struct Registry {
     pub zones: HashMap<Name, ZoneEntry>,
     /// Where the workers read the zone set.
     published: Arc<ArcSwap<ZoneSet>>,
-    /// Old snapshots waiting for the workers to let go of them.
-    graveyard: Vec<Arc<Snapshot>>,
-    /// A zone changed since the set was last published.
-    dirty: bool,
-    last_publish: Instant,
-    /// How long building the last set took.
-    publish_cost: Duration,
+    /// The catalog's versions, and the snapshots they replaced.
+    publisher: Publisher,
+    /// The counters of the published catalog, by index.
+    counters: Arc<Vec<Arc<QueryCounters>>>,
+    /// Zones whose version changed since the last publish.
+    changed: HashSet<Name>,
+    /// Zones were added or removed: the catalog is built again.
+    rebuild: bool,
+    last_rebuild: Instant,
+    /// How long building the last catalog took.
+    rebuild_cost: Duration,
 }
 
 impl Registry {
@@ -59,15 +66,19 @@ impl Registry {
     pub fn new(mut config: Config) -> Registry {
         let zones = load_all(&config.zones, config.answering_threads());
         config.zones = Vec::new();
-        Registry {
+        let mut registry = Registry {
             config,
             zones,
             published: Arc::new(ArcSwap::from_pointee(ZoneSet::default())),
-            graveyard: Vec::new(),
-            dirty: false,
-            last_publish: Instant::now(),
-            publish_cost: Duration::ZERO,
-        }
+            publisher: Publisher::new(Catalog::new()),
+            counters: Arc::default(),
+            changed: HashSet::new(),
+            rebuild: true,
+            last_rebuild: Instant::now(),
+            rebuild_cost: Duration::ZERO,
+        };
+        registry.build_catalog();
+        registry
     }
 
     /// Publish into `published` from now on (the handle the workers read).
@@ -80,27 +91,30 @@ impl Registry {
         &self.published
     }
 
-    /// The zone set as the registry holds it now.
+    /// The zone set as last published.
     pub fn zone_set(&self) -> ZoneSet {
-        let mut set = ZoneSet { catalog: Catalog::new(), counters: Vec::with_capacity(self.zones.len()) };
-        for (name, e) in &self.zones {
-            let index = set.catalog.insert(name.clone(), e.state());
-            debug_assert_eq!(index, set.counters.len());
-            set.counters.push(Arc::clone(&e.queries));
-        }
-        set
+        ZoneSet { catalog: Arc::clone(self.publisher.current()), counters: Arc::clone(&self.counters) }
     }
 
-    /// Publish a new zone set once the events at hand are handled.
-    pub fn mark_changed(&mut self) {
-        self.dirty = true;
+    /// Publish the zone's current version once the events at hand are handled.
+    pub fn mark_changed(&mut self, zone: &Name) {
+        self.changed.insert(zone.clone());
     }
 
-    /// How long until a pending publish may happen: while zones change in a stream (a
-    /// secondary's first transfers) the transfer thread spends at most a fifth of its
-    /// time building zone sets.
+    /// Zones were added or removed: build the catalog again before the next publish.
+    pub fn mark_rebuild(&mut self) {
+        self.rebuild = true;
+    }
+
+    /// How long until a pending publish may happen: a changed zone at once; a rebuilt
+    /// catalog, while rebuilds come in a stream, once the transfer thread has spent no
+    /// more than a fifth of its time building catalogs.
     pub fn publish_wait(&self) -> Option<Duration> {
-        self.dirty.then(|| (self.publish_cost * 4).saturating_sub(self.last_publish.elapsed()))
+        if self.rebuild {
+            Some((self.rebuild_cost * 4).saturating_sub(self.last_rebuild.elapsed()))
+        } else {
+            (!self.changed.is_empty()).then_some(Duration::ZERO)
+        }
     }
 
     /// Publish if a change is pending and due; returns whether it published.
@@ -108,25 +122,46 @@ impl Registry {
         if self.publish_wait() != Some(Duration::ZERO) {
             return false;
         }
-        let started = Instant::now();
-        let set = self.zone_set();
-        self.published.store(Arc::new(set));
-        self.dirty = false;
-        self.last_publish = Instant::now();
-        self.publish_cost = started.elapsed();
+        if self.rebuild {
+            self.build_catalog();
+        }
+        for name in std::mem::take(&mut self.changed) {
+            let Some(e) = self.zones.get(&name) else { continue };
+            if !self.publisher.replace(name.as_wire(), e.state()) {
+                // Not in the catalog (added since): only a rebuild brings it in.
+                self.changed.insert(name);
+                self.rebuild = true;
+            }
+        }
+        if self.rebuild {
+            self.build_catalog();
+        }
+        self.published.store(Arc::new(self.zone_set()));
         true
     }
 
-    /// Keep a replaced snapshot until no worker holds it.
-    pub fn retire(&mut self, old: Arc<Snapshot>) {
-        self.graveyard.push(old);
+    /// Build the catalog of every zone (their current versions) and hand it to the
+    /// publisher.
+    fn build_catalog(&mut self) {
+        let started = Instant::now();
+        let mut catalog = Catalog::new();
+        let mut counters = Vec::with_capacity(self.zones.len());
+        for (name, e) in &self.zones {
+            let index = catalog.insert(name.clone(), e.state());
+            debug_assert_eq!(index, counters.len());
+            counters.push(Arc::clone(&e.queries));
+        }
+        self.publisher.rebuild(catalog);
+        self.counters = Arc::new(counters);
+        self.changed.clear();
+        self.rebuild = false;
+        self.last_rebuild = Instant::now();
+        self.rebuild_cost = started.elapsed();
     }
 
-    /// Drop old snapshots that no worker holds any more.
-    pub fn bury(&mut self) {
-        let before = self.graveyard.len();
-        self.graveyard.retain(|s| Arc::strong_count(s) > 1);
-        if self.graveyard.len() < before {
+    /// Free the replaced versions and catalogs no worker holds any more.
+    pub fn reclaim(&mut self) {
+        if self.publisher.reclaim() > 0 {
             crate::sys::release_freed_memory();
         }
     }

@@ -62,9 +62,6 @@ impl Registry {
                 }
                 other => {
                     let replaced = other.is_some();
-                    if let Some(old) = other.and_then(|o| o.snapshot) {
-                        self.retire(old);
-                    }
                     let e = ZoneEntry::new(z, self.config.answering_threads());
                     tracing::info!(zone = %z.name, "reload: zone {}", if replaced { "reconfigured" } else { "added" });
                     if e.snapshot.is_some() && e.secondary.is_none() {
@@ -92,15 +89,19 @@ impl Registry {
         let old: Vec<(Name, ZoneEntry)> = self.zones.drain().collect();
         for (name, old) in old {
             tracing::info!(zone = %name, "reload: zone removed");
-            if let Some(s) = old.snapshot {
-                self.retire(s);
-            }
+            drop(old);
             done.removed.push(name);
         }
         self.zones = zones;
         config.zones = Vec::new();
         self.config = config;
-        self.mark_changed();
+        if done.added.is_empty() && done.removed.is_empty() {
+            for name in &done.notify {
+                self.mark_changed(name);
+            }
+        } else {
+            self.mark_rebuild();
+        }
         tracing::info!(zones = self.zones.len(), "reload done");
         Some(done)
     }
@@ -131,7 +132,6 @@ impl Registry {
         tracing::info!(zone = %z.name, old = old.serial(), new = new.serial(), removed = d.removed.len(), added = d.added.len(), "reload: new version");
         let new = apply::shared_with(&old, new, &d);
         entry.journal_push(d, new.record_count());
-        self.retire(old);
         entry.snapshot = Some(Arc::new(new));
         entry.meter.published(started.elapsed());
         true

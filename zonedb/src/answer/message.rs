@@ -11,9 +11,9 @@
 //! NOTIMP and transfers are refused: a server with keys, ACLs and a transfer side
 //! takes those messages before they reach here.
 
-use crate::answer::prepare::{prepare, Prepared};
+use crate::answer::prepare::{prepare, Found, Prepared};
 use crate::answer::resolve::{AnswerKind, Resolver};
-use crate::store::catalog::{Catalog, CatalogEntry, ZoneState};
+use crate::store::catalog::Catalog;
 use shoal_wire::message::Header;
 use shoal_wire::request::{ParseError, Request};
 use shoal_wire::types::flags;
@@ -166,7 +166,7 @@ fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Respons
 
 fn dispatch(
     req: &Request<'_>,
-    entry: Option<&CatalogEntry>,
+    found: Option<Found<'_>>,
     opts: &Options<'_>,
     how: Path,
     w: &mut ResponseWriter<'_>,
@@ -190,13 +190,13 @@ fn dispatch(
         Rtype(0) => return (Rcode::NOTIMP, AnswerKind::Other),
         _ => {}
     }
-    let Some(entry) = entry else {
+    let Some(found) = found else {
         return (Rcode::REFUSED, AnswerKind::NotAuthoritative);
     };
-    *zone = Some(entry.index);
-    match &entry.state {
-        ZoneState::Failed => (Rcode::SERVFAIL, AnswerKind::Other),
-        ZoneState::Ready(snap) => Resolver::new(snap, req, w).run(how == Path::Precompiled),
+    *zone = Some(found.index);
+    match found.snapshot {
+        None => (Rcode::SERVFAIL, AnswerKind::Other),
+        Some(snap) => Resolver::new(snap, req, w).run(how == Path::Precompiled),
     }
 }
 

@@ -9,7 +9,8 @@
 //! overlap, and no query is parsed or placed in a zone twice. The prefetches are hints;
 //! a query that does not parse or falls in no zone is answered all the same.
 
-use crate::store::catalog::{Catalog, CatalogEntry, ZoneState};
+use crate::store::catalog::Catalog;
+use crate::store::snapshot::Snapshot;
 use shoal_wire::request::{ParseError, Request};
 
 /// A query ready to be answered: the message, what parsing it gave, and its zone.
@@ -17,9 +18,19 @@ pub struct Prepared<'q, 'c> {
     pub(crate) msg: &'q [u8],
     pub(crate) parsed: Result<Request<'q>, ParseError>,
     /// The zone with the longest apex that holds the QNAME.
-    pub(crate) zone: Option<&'c CatalogEntry>,
+    pub(crate) zone: Option<Found<'c>>,
     /// The QNAME's hash in that zone's node index, when the zone is served.
     hash: u64,
+}
+
+/// The zone a query falls in, as read once from its slot: the whole query is answered
+/// from this version even if a newer one is published meanwhile.
+#[derive(Clone, Copy)]
+pub(crate) struct Found<'c> {
+    /// The zone's catalog index.
+    pub(crate) index: usize,
+    /// Its version; `None` for a zone without one.
+    pub(crate) snapshot: Option<&'c Snapshot>,
 }
 
 /// Parse `msg`, find its zone in `catalog` and ask for the QNAME's index slot.
@@ -28,11 +39,12 @@ pub fn prepare<'q, 'c>(msg: &'q [u8], catalog: &'c Catalog) -> Prepared<'q, 'c> 
     let parsed = Request::parse(msg);
     let mut hash = 0;
     let zone = parsed.as_ref().ok().and_then(|req| {
-        let entry = catalog.find_entry(req.qname.as_wire())?;
-        if let ZoneState::Ready(snap) = &entry.state {
+        let entry = catalog.find(req.qname.as_wire())?;
+        let snapshot = entry.snapshot();
+        if let Some(snap) = snapshot {
             hash = snap.base.prefetch(req.qname.as_wire());
         }
-        Some(entry)
+        Some(Found { index: entry.index, snapshot })
     });
     Prepared { msg, parsed, zone, hash }
 }
@@ -42,7 +54,7 @@ impl<'q> Prepared<'q, '_> {
     /// had time to bring the slot in).
     #[inline]
     pub fn warm_node(&self) {
-        if let Some(CatalogEntry { state: ZoneState::Ready(snap), .. }) = self.zone {
+        if let Some(snap) = self.zone.and_then(|z| z.snapshot) {
             snap.base.prefetch_node(self.hash);
         }
     }
@@ -69,7 +81,7 @@ mod tests {
         let apex = shoal_wire::name::from_ascii("example.").unwrap();
         let snap = Arc::new(crate::load_zone_str(&apex, zone, std::path::Path::new("example.zone")).unwrap());
         let mut catalog = Catalog::new();
-        catalog.insert(apex, ZoneState::Ready(Arc::clone(&snap)));
+        catalog.insert(apex, crate::ZoneState::Ready(Arc::clone(&snap)));
         let query = |name: &str| {
             let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
             for label in name.split('.').filter(|l| !l.is_empty()) {

@@ -1,38 +1,59 @@
-//! [`Catalog`]: every zone this server is authoritative for, by apex.
+//! [`Catalog`]: every zone this server is authoritative for, by apex, each in its own
+//! [`Slot`].
 //!
-//! A catalog is immutable; the engine publishes a new one through an `ArcSwap` whenever
-//! a zone changes, so readers see either the old or the new set of zones, never a mix.
-//! Zones that failed to load stay in the catalog as [`ZoneState::Failed`] so queries for
-//! them get SERVFAIL (as Knot answers for a configured zone without contents) instead
-//! of falling through to a parent zone or REFUSED.
+//! The apexes and their indexes are fixed once a catalog is built; a zone's version is
+//! replaced in its slot alone (by a [`Publisher`](super::publisher::Publisher)), so
+//! publishing one zone's change costs the same with one zone or a hundred thousand,
+//! and readers see each zone's old or new version, never a mix within it. Zones that
+//! failed to load stay in the catalog with no version, so queries for them get
+//! SERVFAIL (as Knot answers for a configured zone without contents) instead of falling
+//! through to a parent zone or REFUSED.
 
 use crate::store::namehash::NameMap;
+use crate::store::slot::Slot;
+pub use crate::store::slot::ZoneState;
 use crate::store::snapshot::Snapshot;
 use shoal_wire::Name;
 use std::sync::Arc;
 
-/// What the catalog holds for one apex.
-#[derive(Debug, Clone)]
-pub enum ZoneState {
-    Ready(Arc<Snapshot>),
-    /// Configured, but there is no usable version (load failed, or expired).
-    Failed,
-}
-
-/// One zone in the catalog: what to answer from, and its index.
-#[derive(Debug, Clone)]
+/// One zone in the catalog: its slot, and its index.
+#[derive(Debug)]
 pub struct CatalogEntry {
-    pub state: ZoneState,
+    slot: Slot,
     /// The zone's place in the order of insertion (0, 1, ...).
     pub index: usize,
 }
 
-/// The set of zones, immutable once built.
-#[derive(Debug, Default, Clone)]
-pub struct Catalog {
-    zones: NameMap<Name, CatalogEntry>,
+impl CatalogEntry {
+    /// The version served now; `None` for a zone without one (SERVFAIL).
+    #[inline]
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.slot.get()
+    }
+
+    /// [`CatalogEntry::snapshot`], owned (for work that outlasts the catalog's loan).
+    pub fn snapshot_arc(&self) -> Option<Arc<Snapshot>> {
+        self.slot.get_arc()
+    }
+
+    pub(crate) fn slot(&self) -> &Slot {
+        &self.slot
+    }
+}
+
+/// The apexes, shared by every version of a catalog that a publisher makes.
+#[derive(Debug, Default)]
+pub(crate) struct Zones {
+    map: NameMap<Name, CatalogEntry>,
     /// The largest apex label count, to skip hopeless probes for long qnames.
     deepest: usize,
+}
+
+/// The set of zones. Deliberately not `Clone`: every catalog sharing slots is made by
+/// the publisher that swaps them, which is how it knows when readers are gone.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    zones: Arc<Zones>,
 }
 
 impl Catalog {
@@ -40,46 +61,55 @@ impl Catalog {
         Self::default()
     }
 
-    /// Add a zone (or replace the state of one already in); returns its index.
-    pub fn insert(&mut self, apex: Name, state: ZoneState) -> usize {
-        self.deepest = self.deepest.max(apex.label_count());
-        let next = self.zones.len();
-        let entry = self.zones.entry(apex).or_insert(CatalogEntry { state: ZoneState::Failed, index: next });
-        entry.state = state;
-        entry.index
+    /// Another catalog over the same slots (for the publisher only).
+    pub(crate) fn sharing(&self) -> Catalog {
+        Catalog { zones: Arc::clone(&self.zones) }
     }
 
-    pub fn get(&self, apex: &[u8]) -> Option<&ZoneState> {
-        self.zones.get(apex).map(|e| &e.state)
+    /// Add a zone (or replace the state of one already in); returns its index. Only a
+    /// catalog being built can change this way (a published one is behind an `Arc`).
+    pub fn insert(&mut self, apex: Name, state: ZoneState) -> usize {
+        let zones = Arc::get_mut(&mut self.zones).expect("a catalog being built has no other handle");
+        zones.deepest = zones.deepest.max(apex.label_count());
+        let next = zones.map.len();
+        match zones.map.entry(apex) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                e.get_mut().slot.set(state);
+                e.get().index
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(CatalogEntry { slot: Slot::new(state), index: next }).index
+            }
+        }
+    }
+
+    pub fn get(&self, apex: &[u8]) -> Option<&CatalogEntry> {
+        self.zones.map.get(apex)
     }
 
     pub fn len(&self) -> usize {
-        self.zones.len()
+        self.zones.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
+        self.zones.map.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&Name, &CatalogEntry)> {
-        self.zones.iter()
+        self.zones.map.iter()
     }
 
     /// The zone with the longest apex that is `qname` or an ancestor of it.
-    pub fn find(&self, qname: &[u8]) -> Option<&ZoneState> {
-        self.find_entry(qname).map(|e| &e.state)
-    }
-
-    /// [`Catalog::find`], with the zone's index.
-    pub fn find_entry(&self, qname: &[u8]) -> Option<&CatalogEntry> {
+    pub fn find(&self, qname: &[u8]) -> Option<&CatalogEntry> {
+        let zones = &*self.zones;
         let mut labels = shoal_wire::name::label_count(qname);
         let mut off = 0;
-        while labels > self.deepest {
+        while labels > zones.deepest {
             off += 1 + qname[off] as usize;
             labels -= 1;
         }
         loop {
-            if let Some(z) = self.zones.get(&qname[off..]) {
+            if let Some(z) = zones.map.get(&qname[off..]) {
                 return Some(z);
             }
             if qname[off] == 0 {
@@ -87,6 +117,11 @@ impl Catalog {
             }
             off += 1 + qname[off] as usize;
         }
+    }
+
+    /// Whether `other` shares this catalog's slots.
+    pub(crate) fn same_zones(&self, other: &Catalog) -> bool {
+        Arc::ptr_eq(&self.zones, &other.zones)
     }
 }
 
@@ -103,7 +138,7 @@ mod tests {
         assert_eq!((a, b), (0, 1));
         assert_eq!(c.insert(from_ascii("a.test.").unwrap(), ZoneState::Failed), 0);
         assert_eq!(c.len(), 2);
-        let deep = c.find_entry(from_ascii("x.y.b.test.").unwrap().as_wire()).expect("the closest apex");
+        let deep = c.find(from_ascii("x.y.b.test.").unwrap().as_wire()).expect("the closest apex");
         assert_eq!(deep.index, 1);
     }
 }

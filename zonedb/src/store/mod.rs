@@ -5,7 +5,9 @@
 //! [`build`] compiles records into a [`snapshot::Snapshot`], with each RRset's answer
 //! precompiled as a [`block`] through the RRset encoder that answering also uses
 //! ([`encode`]); a signed zone's NSEC or NSEC3 owners are kept in order in its
-//! [`chain`], and [`denial`] says how the zone proves what is not there; [`catalog`] maps apexes to snapshots.
+//! [`chain`], and [`denial`] says how the zone proves what is not there; [`catalog`] maps
+//! apexes to zones, each version in its own [`slot`], replaced one zone at a time by the
+//! [`publisher`].
 
 pub mod block;
 pub mod build;
@@ -18,4 +20,6 @@ pub mod namehash;
 pub mod nameindex;
 pub mod node;
 pub mod nodemap;
+pub mod publisher;
+pub mod slot;
 pub mod snapshot;
