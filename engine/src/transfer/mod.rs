@@ -102,4 +102,6 @@ pub struct Transfers {
     notify_pending: Vec<Name>,
     /// Checks of primaries over every zone, for the metrics endpoint.
     refresh_stats: Arc<RefreshStats>,
+    /// The jitter of the secondaries' timers.
+    rng: crate::zones::timers::Xorshift,
 }

@@ -18,6 +18,7 @@ use crate::access::tsig::Key;
 use crate::config::ZoneConfig;
 use crate::metrics::{RefreshStats, ZoneMeter};
 use crate::zones::entry::CopyState;
+use crate::zones::lifecycle::{compare, Verdict};
 use crate::zones::zonemd;
 use shoal_wire::Serial;
 use shoal_zonedb::change::diff::{soa_of, soa_serial, Diff};
@@ -29,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Record a successful check in the state directory: the copy's modification time is
-/// when a primary last confirmed it (read back by [`crate::zones::timers::SecondaryState::new`]).
+/// when a primary last confirmed it (read back by [`crate::zones::lifecycle::SecondaryState::new`]).
 fn mark_checked(cfg: &ZoneConfig) {
     let Some(p) = cfg.state_path() else { return };
     let touched =
@@ -92,10 +93,12 @@ pub fn refresh(
                 continue;
             }
         };
-        if let Some(h) = &held {
-            if !force_axfr && !Serial(serial).is_newer_than(Serial(h.serial())) {
-                if serial != h.serial() {
-                    tracing::warn!(%zone, %primary, held = h.serial(), primary_serial = serial, "primary has an older serial; ignored");
+        let held_serial = held.as_ref().map(|h| h.serial());
+        match compare(held_serial, serial, force_axfr) {
+            Verdict::Transfer => {}
+            verdict => {
+                if verdict == Verdict::PrimaryOlder {
+                    tracing::warn!(%zone, %primary, held = ?held_serial, primary_serial = serial, "primary has an older serial; ignored");
                 }
                 mark_checked(cfg);
                 return Outcome::Current { primary };
@@ -151,16 +154,28 @@ fn pull(
     let mut ask = if force_axfr || held.is_none() { XfrKind::Axfr } else { XfrKind::Ixfr };
     let mut same_serial_ok = force_axfr;
     loop {
-        match attempt(cfg, primary, key, held, ask, same_serial_ok, meter) {
-            Attempt::Done(pulled) => return Ok(pulled),
-            Attempt::Current => return Err(PullError::Current),
-            Attempt::FallBack { why, retransfer } if ask == XfrKind::Ixfr => {
-                tracing::warn!(zone = %cfg.name, %primary, "{why}; trying AXFR");
-                ask = XfrKind::Axfr;
+        let ended = attempt(cfg, primary, key, held, ask, same_serial_ok, meter);
+        match (next_attempt(ask, &ended), ended) {
+            (Some((next, retransfer)), Attempt::FallBack { why, .. }) => {
+                tracing::warn!(zone = %cfg.name, %primary, "{why}; trying {}", next.as_str());
+                ask = next;
                 same_serial_ok |= retransfer;
             }
-            Attempt::FallBack { why, .. } | Attempt::Failed(why) => return Err(PullError::Failed(why)),
+            (_, Attempt::Done(pulled)) => return Ok(pulled),
+            (_, Attempt::Current) => return Err(PullError::Current),
+            (_, Attempt::FallBack { why, .. } | Attempt::Failed(why)) => return Err(PullError::Failed(why)),
         }
+    }
+}
+
+/// The fallback's transitions: after an attempt of `ask` kind that ended as `ended`,
+/// the kind to try next and whether it is a retransfer (the same serial may come
+/// again), or `None` when the pull is over. An IXFR that cannot be used falls back to
+/// AXFR once; an AXFR never falls back.
+fn next_attempt(ask: XfrKind, ended: &Attempt) -> Option<(XfrKind, bool)> {
+    match (ask, ended) {
+        (XfrKind::Ixfr, Attempt::FallBack { retransfer, .. }) => Some((XfrKind::Axfr, *retransfer)),
+        _ => None,
     }
 }
 
@@ -257,4 +272,20 @@ fn attempt(
 /// Errors after which AXFR is worth a try.
 fn ixfr_fallback(e: &ClientError) -> bool {
     matches!(e, ClientError::Rcode(1 | 4 | 5) | ClientError::Xfr(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unusable_ixfr_falls_back_to_axfr_once() {
+        let refused = Attempt::FallBack { why: "refused".into(), retransfer: false };
+        let bad_result = Attempt::FallBack { why: "cannot apply".into(), retransfer: true };
+        assert_eq!(next_attempt(XfrKind::Ixfr, &refused), Some((XfrKind::Axfr, false)));
+        assert_eq!(next_attempt(XfrKind::Ixfr, &bad_result), Some((XfrKind::Axfr, true)), "a retransfer");
+        assert_eq!(next_attempt(XfrKind::Axfr, &bad_result), None, "AXFR is the last resort");
+        assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Failed("timeout".into())), None);
+        assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Current), None);
+    }
 }

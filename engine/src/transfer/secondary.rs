@@ -9,12 +9,13 @@ use super::refresh::{self, Outcome};
 use super::schedule::Due;
 use super::{Event, Transfers};
 use crate::zones::entry::ZoneEntry;
-use crate::zones::timers::{jitter, timers};
+use crate::zones::lifecycle::{Checked, Now};
+use crate::zones::timers::Timers;
 use crossbeam_channel::Sender;
 use shoal_wire::Name;
 use shoal_zonedb::Snapshot;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 impl Transfers {
     /// Put a secondary zone's current check and expire times in the schedule.
@@ -39,14 +40,13 @@ impl Transfers {
         let now = Instant::now();
         while let Some((at, due, name)) = self.schedule.pop_due(now) {
             let Some(sec) = self.registry.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) else { continue };
+            // Stale entries (the timer moved since) do nothing.
             match due {
-                // Stale entries (the timer moved since) are skipped.
-                Due::Expire if sec.expire_at == Some(at) && !sec.expired => {
-                    sec.expired = true;
+                Due::Expire if sec.expire_due(at) => {
                     self.registry.mark_changed(&name);
                     tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
                 }
-                Due::Check if sec.next_check == at && !sec.in_flight => self.start_refresh(&name, false, false),
+                Due::Check if sec.check_due(at) => self.start_refresh(&name, false, false),
                 _ => {}
             }
         }
@@ -61,9 +61,7 @@ impl Transfers {
     /// and `shoal ctl`, puts it first).
     pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, urgent: bool) {
         let Some(sec) = self.registry.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) else { return };
-        sec.force_axfr |= force_axfr;
-        if sec.in_flight {
-            sec.again = true;
+        if !sec.notify(force_axfr) {
             return;
         }
         if self.schedule.try_start(name, urgent, Instant::now()) {
@@ -87,8 +85,7 @@ impl Transfers {
                 next = self.schedule.finished(&name, Instant::now());
                 continue;
             };
-            sec.in_flight = true;
-            let force_axfr = std::mem::take(&mut sec.force_axfr);
+            let force_axfr = sec.begin();
             let cfg = e.config.clone();
             let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
             let held = e.snapshot.clone();
@@ -109,8 +106,7 @@ impl Transfers {
             if let Err(err) = spawned {
                 tracing::error!(zone = %name, "cannot start a refresh thread: {err}");
                 if let Some(sec) = self.registry.zones.get_mut(&name).and_then(|e| e.secondary.as_mut()) {
-                    sec.in_flight = false;
-                    sec.next_check = Instant::now() + Duration::from_secs(5);
+                    sec.not_started(Now::real());
                 }
                 self.schedule_timers(&name);
                 next = self.schedule.finished(&name, Instant::now());
@@ -136,10 +132,8 @@ impl Transfers {
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
         let events = self.events.clone();
         let Some(e) = self.registry.zones.get_mut(name) else { return };
-        let bounds = e.config.timers;
-        let now = Instant::now();
         let mut changed = false;
-        let success = match outcome {
+        let checked = match outcome {
             Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
                 e.meter.published(built_in);
@@ -159,39 +153,23 @@ impl Transfers {
                 // The old version stays in the catalog's slot until the publish.
                 e.snapshot = Some(snapshot);
                 changed = true;
-                true
+                Checked::Updated
             }
-            Outcome::Current { .. } => true,
+            Outcome::Current { .. } => Checked::Current,
             Outcome::Failed => {
                 e.meter.refresh_failures.inc();
-                false
+                Checked::Failed
             }
         };
-        let (refresh, retry, expire) = match &e.snapshot {
-            Some(s) => timers(s, &bounds),
-            None => (bounds.refresh.0, bounds.retry.0, bounds.expire.0),
-        };
+        let timers =
+            e.snapshot.as_deref().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
         let Some(sec) = e.secondary.as_mut() else {
             // No longer a secondary (reconfigured while the check ran).
             return;
         };
-        sec.in_flight = false;
-        if success {
-            sec.failures = 0;
-            sec.last_success = Some(SystemTime::now());
-            sec.expire_at = Some(now + Duration::from_secs(u64::from(expire)));
-            if sec.expired {
-                tracing::info!(zone = %name, "zone served again");
-                sec.expired = false;
-                changed = true;
-            }
-            sec.next_check = now + jitter(Duration::from_secs(u64::from(refresh)));
-        } else {
-            sec.failures += 1;
-            sec.next_check = now + jitter(Duration::from_secs(u64::from(retry)));
-        }
-        if std::mem::take(&mut sec.again) {
-            sec.next_check = now;
+        if sec.finish(checked, timers, Now::real(), &mut self.rng) {
+            tracing::info!(zone = %name, "zone served again");
+            changed = true;
         }
         self.schedule_timers(name);
         if changed {

@@ -26,6 +26,7 @@ impl Transfers {
             schedule,
             notify_pending: Vec::new(),
             refresh_stats: Arc::default(),
+            rng: crate::zones::timers::Xorshift::from_clock(),
         };
         let names: Vec<Name> = t.registry.zones.keys().cloned().collect();
         for name in &names {

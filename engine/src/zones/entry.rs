@@ -3,8 +3,9 @@
 
 use crate::config::{ZoneConfig, ZoneSource};
 use crate::metrics::{QueryCounters, ZoneMeter};
+use crate::zones::lifecycle::{Now, SecondaryState};
 use crate::zones::load::load_logged;
-use crate::zones::timers::SecondaryState;
+use crate::zones::timers::{Timers, Xorshift};
 use shoal_wire::Name;
 use shoal_zonedb::change::journal::Journal;
 use shoal_zonedb::{Snapshot, ZoneState};
@@ -75,8 +76,10 @@ impl ZoneEntry {
         let (snapshot, journal) = load_journal(config, snapshot);
         let checked =
             snapshot.as_ref().and(config.state_path()).and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
-        let secondary = matches!(config.source, ZoneSource::Primaries(_))
-            .then(|| SecondaryState::new(snapshot.as_deref(), checked, &config.timers));
+        let secondary = matches!(config.source, ZoneSource::Primaries(_)).then(|| {
+            let held = snapshot.as_deref().map(|s| Timers::of(s, &config.timers));
+            SecondaryState::new(held, checked, Now::real(), &mut Xorshift::from_clock())
+        });
         if secondary.as_ref().is_some_and(|s| s.expired) {
             tracing::warn!(zone = %config.name, "copy in the state directory expired: no primary confirmed it within the SOA expire time; answering SERVFAIL until one does");
         }

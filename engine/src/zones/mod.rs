@@ -2,12 +2,15 @@
 //!
 //! [`load`] reads a zone from its source; [`zonemd`] verifies the ZONEMD digest of a
 //! new version (a zone file, or a transfer) before it is published; [`entry`] is one
-//! zone (configuration, version served, journal, counters, [`timers`] of a secondary);
-//! [`registry`] holds them all and publishes the [`ZoneSet`] the workers answer from;
+//! zone (configuration, version served, journal, counters, [`timers`] and [`lifecycle`]
+//! state of a secondary);
+//! [`registry`] holds them all and publishes each zone's version into its slot of the
+//! [`ZoneSet`] the workers answer from;
 //! [`reload`] re-reads the configuration and changed files; [`status`] reports each
 //! zone. The transfer thread owns the registry; nothing here opens a socket.
 
 pub mod entry;
+pub mod lifecycle;
 pub mod load;
 pub mod registry;
 pub mod reload;
