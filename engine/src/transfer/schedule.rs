@@ -17,7 +17,9 @@
 //! an operator's request that finds a slot free does not wait for a token (queued
 //! behind the slots, it goes first but takes one). Without it, checks that fell due
 //! while the queue was full (during a large secondary's first transfers) would all
-//! start in the second the queue frees.
+//! start in the second the queue frees. A zone with nothing held yet ([`Start::First`])
+//! never waits for a token, only for a slot: it has nothing to serve until its first
+//! transfer, so a new secondary takes its zones as fast as `limit` allows.
 
 use shoal_wire::Name;
 use std::cmp::Reverse;
@@ -31,12 +33,26 @@ pub enum Due {
     Expire,
 }
 
+/// Why a refresh is asked for, which says where it queues and whether it waits for
+/// the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A check timer fell due: the back of the queue, and a token.
+    Timer,
+    /// A NOTIFY or an operator: the front of the queue; a token only once queued.
+    Urgent,
+    /// A zone with nothing held yet: the back of the queue, never a token.
+    First,
+}
+
 /// Due times and the refresh queue.
 #[derive(Debug)]
 pub struct Schedule {
     heap: BinaryHeap<Reverse<(Instant, Due, Name)>>,
     waiting: VecDeque<Name>,
     queued: HashSet<Name>,
+    /// Queued zones that start without a token ([`Start::First`]).
+    unrated: HashSet<Name>,
     running: HashSet<Name>,
     limit: usize,
     /// Starts allowed per second (0: no limit), and the bucket of starts not yet used.
@@ -53,6 +69,7 @@ impl Schedule {
             heap: BinaryHeap::new(),
             waiting: VecDeque::new(),
             queued: HashSet::new(),
+            unrated: HashSet::new(),
             running: HashSet::new(),
             limit: limit.max(1),
             rate,
@@ -91,7 +108,8 @@ impl Schedule {
     /// When the queue may move again, if only the rate holds it back.
     fn queue_wake(&self) -> Option<Instant> {
         let held = self.rate > 0 && self.tokens < 1.0 && self.running.len() < self.limit;
-        (held && self.waiting.iter().any(|z| !self.running.contains(z)))
+        let next = self.waiting.iter().find(|z| !self.running.contains(*z));
+        (held && next.is_some_and(|z| !self.unrated.contains(z)))
             .then(|| self.refilled + Duration::from_secs_f64((1.0 - self.tokens) / f64::from(self.rate)))
     }
 
@@ -119,25 +137,28 @@ impl Schedule {
     }
 
     /// Ask to refresh `zone` at `now`: true if it may start now (and is counted as
-    /// running); false if it was queued (once; `urgent` puts it at the front and lets
-    /// it start without waiting for the rate). A zone whose previous refresh still
-    /// runs (it was removed and added again meanwhile) waits.
-    pub fn try_start(&mut self, zone: &Name, urgent: bool, now: Instant) -> bool {
+    /// running); false if it was queued (once; see [`Start`] for where, and whether it
+    /// waits for the rate). A zone whose previous refresh still runs (it was removed
+    /// and added again meanwhile) waits.
+    pub fn try_start(&mut self, zone: &Name, start: Start, now: Instant) -> bool {
         if self.running.len() < self.limit
             && !self.queued.contains(zone)
             && !self.running.contains(zone)
-            && (urgent || self.take_token(now))
+            && (start != Start::Timer || self.take_token(now))
         {
             self.running.insert(zone.clone());
             return true;
         }
         if self.queued.insert(zone.clone()) {
-            if urgent {
+            if start == Start::Urgent {
                 self.waiting.push_front(zone.clone());
             } else {
                 self.waiting.push_back(zone.clone());
             }
-        } else if urgent {
+            if start == Start::First {
+                self.unrated.insert(zone.clone());
+            }
+        } else if start == Start::Urgent {
             // Already waiting: move it to the front.
             self.waiting.retain(|z| z != zone);
             self.waiting.push_front(zone.clone());
@@ -159,11 +180,12 @@ impl Schedule {
             return None;
         }
         let pos = self.waiting.iter().position(|z| !self.running.contains(z))?;
-        if !self.take_token(now) {
+        if !self.unrated.contains(&self.waiting[pos]) && !self.take_token(now) {
             return None;
         }
         let next = self.waiting.remove(pos)?;
         self.queued.remove(&next);
+        self.unrated.remove(&next);
         self.running.insert(next.clone());
         Some(next)
     }
@@ -171,6 +193,7 @@ impl Schedule {
     /// Forget a zone that is no longer configured (its heap entries go stale).
     pub fn forget(&mut self, zone: &Name) {
         if self.queued.remove(zone) {
+            self.unrated.remove(zone);
             self.waiting.retain(|z| z != zone);
         }
     }
@@ -199,12 +222,37 @@ mod tests {
     }
 
     #[test]
+    fn zones_with_nothing_held_wait_for_a_slot_but_not_for_the_rate() {
+        let t0 = Instant::now();
+        let mut s = Schedule::new(2, 10);
+        let zones: Vec<Name> = (0..50).map(|i| n(&format!("z{i}."))).collect();
+        let started = zones.iter().filter(|z| s.try_start(z, Start::First, t0)).count();
+        assert_eq!(started, 2, "the slots bound them");
+        assert_eq!(s.waiting(), 48);
+        // Each finished check starts the next at once; the bucket (one token at this
+        // rate) is never asked.
+        let mut ran = 2;
+        let mut running: Vec<Name> = zones[..2].to_vec();
+        while let Some(done) = running.pop() {
+            if let Some(next) = s.finished(&done, t0) {
+                running.push(next);
+                ran += 1;
+            }
+        }
+        assert_eq!(ran, 50);
+        assert!(s.next().is_none(), "nothing waits for the rate");
+        // A timer's check still takes a token.
+        assert!(s.try_start(&n("timer."), Start::Timer, t0));
+        assert!(!s.try_start(&n("timer2."), Start::Timer, t0), "the bucket is empty");
+    }
+
+    #[test]
     fn at_most_rate_start_a_second_and_notify_does_not_wait() {
         // 20 a second: a bucket of 2, then one every 50 ms.
         let mut s = Schedule::new(100, 20);
         let t0 = Instant::now();
         let zones: Vec<Name> = (0..10).map(|i| n(&format!("z{i}."))).collect();
-        let started = zones.iter().filter(|z| s.try_start(z, false, t0)).count();
+        let started = zones.iter().filter(|z| s.try_start(z, Start::Timer, t0)).count();
         assert_eq!(started, 2, "the bucket holds a tenth of a second's worth");
         assert_eq!(s.waiting(), 8);
         // The queue wakes the thread when the next start is allowed, not before.
@@ -214,7 +262,7 @@ mod tests {
         assert_eq!(s.start_waiting(t0 + Duration::from_millis(50)), Some(n("z2.")));
         assert_eq!(s.start_waiting(t0 + Duration::from_millis(50)), None);
         // A NOTIFY starts at once, token or not.
-        assert!(s.try_start(&n("notified."), true, t0 + Duration::from_millis(50)));
+        assert!(s.try_start(&n("notified."), Start::Urgent, t0 + Duration::from_millis(50)));
         // Over one more second, at most 20 more start.
         let mut more = 0;
         for ms in (51..=1050).step_by(5) {
@@ -227,7 +275,7 @@ mod tests {
         assert_eq!(s.next(), None, "nothing waits, nothing is due");
         // Without a rate, the queue is held by the slots alone.
         let mut free = Schedule::new(100, 0);
-        assert_eq!(zones.iter().filter(|z| free.try_start(z, false, t0)).count(), 10);
+        assert_eq!(zones.iter().filter(|z| free.try_start(z, Start::Timer, t0)).count(), 10);
     }
 
     #[test]
@@ -253,14 +301,14 @@ mod tests {
     #[test]
     fn at_most_limit_run_and_the_rest_wait_in_order() {
         let mut s = Schedule::new(2, 0);
-        assert!(s.try_start(&n("a."), false, now()));
-        assert!(s.try_start(&n("b."), false, now()));
-        assert!(!s.try_start(&n("c."), false, now()));
-        assert!(!s.try_start(&n("d."), false, now()));
-        assert!(!s.try_start(&n("c."), false, now()), "queued once");
+        assert!(s.try_start(&n("a."), Start::Timer, now()));
+        assert!(s.try_start(&n("b."), Start::Timer, now()));
+        assert!(!s.try_start(&n("c."), Start::Timer, now()));
+        assert!(!s.try_start(&n("d."), Start::Timer, now()));
+        assert!(!s.try_start(&n("c."), Start::Timer, now()), "queued once");
         assert_eq!((s.running(), s.waiting()), (2, 2));
         // A NOTIFY for d jumps the queue.
-        assert!(!s.try_start(&n("d."), true, now()));
+        assert!(!s.try_start(&n("d."), Start::Urgent, now()));
         assert_eq!(s.finished(&n("a."), now()), Some(n("d.")));
         assert_eq!(s.finished(&n("b."), now()), Some(n("c.")));
         assert_eq!((s.running(), s.waiting()), (2, 0));
@@ -274,10 +322,10 @@ mod tests {
     #[test]
     fn a_zone_still_running_waits_for_itself() {
         let mut s = Schedule::new(3, 0);
-        assert!(s.try_start(&n("a."), false, now()));
+        assert!(s.try_start(&n("a."), Start::Timer, now()));
         // Removed and configured again while its refresh runs: it queues behind it.
-        assert!(!s.try_start(&n("a."), false, now()));
-        assert!(s.try_start(&n("b."), false, now()));
+        assert!(!s.try_start(&n("a."), Start::Timer, now()));
+        assert!(s.try_start(&n("b."), Start::Timer, now()));
         assert_eq!(s.finished(&n("a."), now()), Some(n("a.")));
         assert_eq!(s.running(), 2);
     }
@@ -285,10 +333,10 @@ mod tests {
     #[test]
     fn a_forgotten_zone_leaves_the_queue() {
         let mut s = Schedule::new(1, 0);
-        assert!(s.try_start(&n("a."), false, now()));
-        assert!(!s.try_start(&n("b."), false, now()));
+        assert!(s.try_start(&n("a."), Start::Timer, now()));
+        assert!(!s.try_start(&n("b."), Start::Timer, now()));
         s.forget(&n("b."));
         assert_eq!(s.finished(&n("a."), now()), None);
-        assert!(s.try_start(&n("b."), false, now()));
+        assert!(s.try_start(&n("b."), Start::Timer, now()));
     }
 }

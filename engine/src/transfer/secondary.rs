@@ -6,7 +6,7 @@
 //! when no primary answered in time.
 
 use super::refresh::{self, Outcome};
-use super::schedule::Due;
+use super::schedule::{Due, Start};
 use super::{Event, Transfers};
 use crate::zones::entry::ZoneEntry;
 use crate::zones::lifecycle::{Checked, Now};
@@ -46,7 +46,12 @@ impl Transfers {
                     self.registry.mark_changed(&name);
                     tracing::error!(zone = %name, "zone expired: no primary reached within the SOA expire time; answering SERVFAIL");
                 }
-                Due::Check if sec.check_due(at) => self.start_refresh(&name, false, false),
+                // A zone with nothing to serve yet is held back by `refresh_concurrency`
+                // only, not by the rate: a new secondary takes its zones as fast as it can.
+                Due::Check if sec.check_due(at) => {
+                    let first = self.registry.zones.get(&name).is_some_and(|e| e.snapshot.is_none());
+                    self.start_refresh(&name, false, if first { Start::First } else { Start::Timer })
+                }
                 _ => {}
             }
         }
@@ -57,14 +62,14 @@ impl Transfers {
     }
 
     /// Check a secondary zone's primary: at once if fewer than `refresh_concurrency`
-    /// checks are running, else when its turn in the queue comes (`urgent`, for NOTIFY
-    /// and `shoal ctl`, puts it first).
-    pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, urgent: bool) {
+    /// checks are running, else when its turn in the queue comes ([`Start::Urgent`], for
+    /// NOTIFY and `shoal ctl`, puts it first).
+    pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, start: Start) {
         let Some(sec) = self.registry.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) else { return };
         if !sec.notify(force_axfr) {
             return;
         }
-        if self.schedule.try_start(name, urgent, Instant::now()) {
+        if self.schedule.try_start(name, start, Instant::now()) {
             self.spawn_refresh(name.clone());
         } else {
             tracing::debug!(zone = %name, running = self.schedule.running(), waiting = self.schedule.waiting(), "refresh queued");

@@ -1,7 +1,7 @@
 //! The transfer thread's loop: take events, let timers fall due, publish the zone set
 //! once for everything handled, NOTIFY after publishing, free what workers let go of.
 
-use super::schedule::Schedule;
+use super::schedule::{Schedule, Start};
 use super::{conn, notify, signed, xfr_out, Event, Transfers};
 use crate::config::Config;
 use crate::metrics::RefreshStats;
@@ -99,7 +99,7 @@ impl Transfers {
             Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
-            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, true),
+            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {
                 let _ = reply.send(self.plan(&query, peer));
@@ -179,7 +179,7 @@ impl Transfers {
         }
         if let Some(zone) = verdict.refresh {
             tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
-            self.start_refresh(&zone, false, true);
+            self.start_refresh(&zone, false, Start::Urgent);
         }
         verdict.response
     }
