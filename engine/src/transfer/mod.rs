@@ -8,7 +8,8 @@
 //!   TSIG) and streaming from an `Arc<Snapshot>`, never on a worker;
 //! - refresh in ([`secondary`]): the secondary timers fall due in a [`schedule`] that
 //!   bounds checks at once and per second; each check runs on its own thread
-//!   ([`refresh`], through [`client`]) and reports its outcome back;
+//!   ([`refresh`], through [`client`]) and reports its outcome back; new versions are
+//!   made durable together ([`flush`]) before they are published;
 //! - NOTIFY in and out ([`notify`]), and TSIG-signed queries over UDP ([`signed`]);
 //! - reload and status, through the registry.
 //!
@@ -17,6 +18,7 @@
 
 pub mod client;
 pub mod conn;
+pub mod flush;
 pub mod notify;
 pub mod refresh;
 pub mod schedule;
@@ -102,6 +104,8 @@ pub struct Transfers {
     notify_pending: Vec<Name>,
     /// Checks of primaries over every zone, for the metrics endpoint.
     refresh_stats: Arc<RefreshStats>,
+    /// Zones with a new version waiting for its journal ([`flush`]).
+    unsynced: Vec<Name>,
     /// The jitter of the secondaries' timers.
     rng: crate::zones::timers::Xorshift,
 }

@@ -1,17 +1,16 @@
 //! Secondary zones on the transfer thread: their timers fall due, checks start within
 //! the schedule's bounds (each on its own thread, [`super::refresh`]), and each check's
-//! outcome is taken: a new version kept with its diffs (journal first: durable through
-//! the journal, the copy in the state directory written again in the background), the
-//! timers set again from the SOA (refresh after success, retry after failure), expiry
-//! when no primary answered in time.
+//! outcome is taken: a new version kept with its diffs until [`super::flush`] makes it
+//! durable and publishes it, the timers set again from the SOA by the zone's state
+//! machine (refresh after success, retry after failure), expiry when no primary
+//! answered in time.
 
 use super::refresh::{self, Outcome};
 use super::schedule::{Due, Start};
 use super::{Event, Transfers};
-use crate::zones::entry::ZoneEntry;
+use crate::zones::entry::Unsynced;
 use crate::zones::lifecycle::{Checked, Now};
 use crate::zones::timers::Timers;
-use crossbeam_channel::Sender;
 use shoal_wire::Name;
 use shoal_zonedb::Snapshot;
 use std::sync::Arc;
@@ -93,7 +92,7 @@ impl Transfers {
             let force_axfr = sec.begin();
             let cfg = e.config.clone();
             let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
-            let held = e.snapshot.clone();
+            let held = e.newest().cloned();
             let meter = Arc::clone(&e.meter);
             let copy = Arc::clone(&e.copy);
             let stats = Arc::clone(&self.refresh_stats);
@@ -135,29 +134,28 @@ impl Transfers {
     }
 
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
-        let events = self.events.clone();
         let Some(e) = self.registry.zones.get_mut(name) else { return };
-        let mut changed = false;
         let checked = match outcome {
             Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
-                tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version published");
+                tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version received");
                 e.meter.published(built_in);
-                if diffs.is_empty() {
-                    // Transferred whole without a diff: the journal's chain ends at the
-                    // version replaced, so clients of older serials get AXFR.
-                    e.journal.clear();
-                }
-                for d in diffs {
-                    e.journal.push_within(d, snapshot.record_count());
-                }
-                let journaled = e.save_journal();
                 let snapshot: Arc<Snapshot> = Arc::from(snapshot);
-                if !saved {
-                    make_durable(e, name, &snapshot, journaled, events.as_ref());
+                // Published once its journal is written (`flush`), with those of every
+                // zone that changed meanwhile.
+                let whole = diffs.is_empty();
+                match &mut e.unsynced {
+                    Some(u) => {
+                        u.snapshot = snapshot;
+                        if whole {
+                            u.diffs.clear();
+                        }
+                        u.diffs.extend(diffs);
+                        u.whole |= whole;
+                        u.saved = saved;
+                    }
+                    None => e.unsynced = Some(Unsynced { snapshot, diffs, whole, saved }),
                 }
-                // The old version stays in the catalog's slot until the publish.
-                e.snapshot = Some(snapshot);
-                changed = true;
+                self.unsynced.push(name.clone());
                 Checked::Updated
             }
             Outcome::Current { .. } => Checked::Current,
@@ -166,63 +164,17 @@ impl Transfers {
                 Checked::Failed
             }
         };
-        let timers =
-            e.snapshot.as_deref().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
+        let timers = e.newest().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
         let Some(sec) = e.secondary.as_mut() else {
             // No longer a secondary (reconfigured while the check ran).
             return;
         };
-        if sec.finish(checked, timers, Now::real(), &mut self.rng) {
-            tracing::info!(zone = %name, "zone served again");
-            changed = true;
-        }
+        let served_again = sec.finish(checked, timers, Now::real(), &mut self.rng);
         self.schedule_timers(name);
-        if changed {
+        if served_again {
+            tracing::info!(zone = %name, "zone served again");
             self.registry.mark_changed(name);
             self.notify_after_publish(name.clone());
         }
-    }
-}
-
-/// Diffs since the copy after which it is written again: half the journal's bound, so
-/// that the journal still leads from the old copy while the new one is written.
-fn copy_after(cfg: &crate::config::ZoneConfig) -> usize {
-    (cfg.ixfr_journal / 2).max(1)
-}
-
-/// Journal first: an IXFR result is durable once the journal on disk leads from the
-/// copy in the state directory to it, so it is published without writing the zone.
-/// The copy is written again in the background once the journal holds
-/// [`copy_after`] diffs since it, and at once (before publishing) only when the
-/// journal cannot lead from the copy to this version (it was trimmed, or could not
-/// be written).
-fn make_durable(
-    e: &mut ZoneEntry,
-    name: &Name,
-    snapshot: &Arc<Snapshot>,
-    journaled: bool,
-    events: Option<&Sender<Event>>,
-) {
-    let on_disk = e.copy.serial();
-    let since = on_disk.and_then(|c| e.journal.count_since(c)).filter(|_| journaled);
-    match since {
-        None => {
-            refresh::save_copy(&e.config, snapshot, &e.copy);
-        }
-        Some(n) if n >= copy_after(&e.config) && !e.saving => {
-            let (cfg, copy, snap, zone) = (e.config.clone(), Arc::clone(&e.copy), Arc::clone(snapshot), name.clone());
-            let events = events.cloned();
-            let spawned = std::thread::Builder::new().name("shoal-save".into()).spawn(move || {
-                refresh::save_copy(&cfg, &snap, &copy);
-                if let Some(events) = events {
-                    let _ = events.send(Event::Saved { zone });
-                }
-            });
-            match spawned {
-                Ok(_) => e.saving = true,
-                Err(err) => tracing::warn!(zone = %name, "cannot start writing the zone copy: {err}"),
-            }
-        }
-        Some(_) => {}
     }
 }

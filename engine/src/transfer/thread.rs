@@ -26,6 +26,7 @@ impl Transfers {
             schedule,
             notify_pending: Vec::new(),
             refresh_stats: Arc::default(),
+            unsynced: Vec::new(),
             rng: crate::zones::timers::Xorshift::from_clock(),
         };
         let names: Vec<Name> = t.registry.zones.keys().cloned().collect();
@@ -79,6 +80,7 @@ impl Transfers {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.timers();
+            self.flush();
             self.refresh_stats.running.set(self.schedule.running() as u64);
             self.refresh_stats.queued.set(self.schedule.waiting() as u64);
             if self.registry.publish_if_due() {

@@ -30,6 +30,18 @@ impl CopyState {
     }
 }
 
+/// A secondary's new version received but not yet durable: its journal is written
+/// (with those of every zone that changed meanwhile) before it is published.
+pub struct Unsynced {
+    pub snapshot: Arc<Snapshot>,
+    /// The diffs that lead to it from the version the journal ends at.
+    pub diffs: Vec<shoal_zonedb::change::diff::Diff>,
+    /// Received whole: the journal restarts (its chain ends at the version replaced).
+    pub whole: bool,
+    /// The copy in the state directory already holds it.
+    pub saved: bool,
+}
+
 /// One zone as the registry knows it.
 pub struct ZoneEntry {
     pub config: ZoneConfig,
@@ -48,6 +60,8 @@ pub struct ZoneEntry {
     pub copy: Arc<CopyState>,
     /// A background write of the copy is running.
     pub saving: bool,
+    /// A new version waiting for its journal to be written before it is published.
+    pub unsynced: Option<Unsynced>,
 }
 
 impl ZoneEntry {
@@ -94,6 +108,7 @@ impl ZoneEntry {
             secondary,
             copy: Arc::new(CopyState { serial: Mutex::new(copy_serial), writing: Mutex::new(()) }),
             saving: false,
+            unsynced: None,
         }
     }
 
@@ -104,6 +119,11 @@ impl ZoneEntry {
             (Some(s), _) => ZoneState::Ready(Arc::clone(s)),
             (None, _) => ZoneState::Failed,
         }
+    }
+
+    /// The newest version held, durable or not (what the next IXFR asks from).
+    pub fn newest(&self) -> Option<&Arc<Snapshot>> {
+        self.unsynced.as_ref().map(|u| &u.snapshot).or(self.snapshot.as_ref())
     }
 
     /// The version served to clients of transfers: none once a secondary expired.

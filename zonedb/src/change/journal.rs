@@ -117,7 +117,18 @@ impl Journal {
 
     /// Write the journal to `path` atomically (temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically_with(path, |file| {
+        write_atomically_with(path, |file| self.write_to(file))
+    }
+
+    /// The first half of [`Journal::save`], for writing many journals at once: the
+    /// journal written and fsynced in its temporary file. Nothing replaces `path` until
+    /// [`Staged::commit`]; then [`sync_dir`] once per folder makes the renames durable.
+    pub fn stage(&self, path: &Path) -> std::io::Result<Staged> {
+        stage_with(path, |file| self.write_to(file))
+    }
+
+    fn write_to(&self, file: &mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()> {
+        {
             let mut w = Sealing::new(file);
             w.write_all(MAGIC)?;
             w.write_all(&(self.diffs.len() as u32).to_be_bytes())?;
@@ -138,7 +149,7 @@ impl Journal {
                 }
             }
             w.seal()
-        })
+        }
     }
 
     /// Read a journal written by [`Journal::save`].
@@ -195,6 +206,38 @@ pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    stage_with(path, write)?.commit()?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// A file written and fsynced under its temporary name, waiting to replace `path`.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl Staged {
+    /// Rename the temporary file over the file it replaces (durable once its folder is
+    /// synced: [`sync_dir`]).
+    pub fn commit(self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&self.tmp);
+        })
+    }
+
+    /// The file this replaces.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Write `path`'s temporary file with `write` and fsync it.
+fn stage_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<Staged> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -208,13 +251,17 @@ pub fn write_atomically_with(
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
+    Ok(Staged { tmp, path: path.to_path_buf() })
+}
+
+/// Make the renames into `path`'s folder durable (fsync the folder); best effort, as
+/// a folder cannot be fsynced on some file systems.
+pub fn sync_dir(path: &Path) {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
     }
-    Ok(())
 }
 
 /// A writer that keeps the checksum of what goes through it; [`Sealing::seal`]
