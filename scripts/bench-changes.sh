@@ -35,6 +35,7 @@ rm -f "$OUT"/logs/*.log "$OUT"/*.csv "$OUT/summary.txt"
 WORK="$(mktemp -d /tmp/bench-changes.XXXXXX)"
 PPORT=$(free_port)
 SPORT=$(free_port)
+MPORT=$(free_port)
 mapfile -t DOMAINS < <(seq -f 'z%.0f.test' 0 $((ZONES - 1)))
 
 # all_served PORT SERIAL LIMIT: seconds until every zone answers its SOA with at least
@@ -124,6 +125,7 @@ for server in $SERVERS; do
         shoal)
             {
                 printf '[server]\nlisten = ["127.0.0.1:%s"]\nworkers = 1\nstate_dir = "%s/state"\n' "$SPORT" "$dir"
+                printf '[metrics]\nlisten = "127.0.0.1:%s"\n' "$MPORT"
                 for d in "${DOMAINS[@]}"; do
                     printf '[[zone]]\nname = "%s."\nprimaries = ["127.0.0.1:%s"]\n' "$d" "$PPORT"
                 done
@@ -145,6 +147,9 @@ for server in $SERVERS; do
         "$WORK/primary/zones" "$ZONES" "$RATE" "$DURATION" "$SPORT" "$OUT/$server.csv")
     log "$server: changes,served,missed,p50,p99,max = $line"
     echo "$server,$ZONES,$initial,$line" >>"$OUT/changes.csv"
+    if [[ "$server" == shoal ]]; then
+        curl -s "http://127.0.0.1:$MPORT/metrics?zones=no" | grep -E '^shoal_(refresh|xfr|snapshot)' >"$OUT/logs/shoal-metrics.txt" || true
+    fi
     stop "$pid"
 done
 stop "$PRIMARY_PID"

@@ -60,6 +60,11 @@ pub enum Event {
         outcome: refresh::Outcome,
     },
     /// A background write of a zone's copy in the state directory finished.
+    /// The flush thread wrote a batch of journals; `written` are the zones whose
+    /// journal is on disk.
+    Flushed {
+        written: std::collections::HashSet<Name>,
+    },
     Saved {
         zone: Name,
     },
@@ -106,6 +111,9 @@ pub struct Transfers {
     refresh_stats: Arc<RefreshStats>,
     /// Zones with a new version waiting for its journal ([`flush`]).
     unsynced: Vec<Name>,
+    /// The flush thread, once connected, and the batch it is writing.
+    flusher: Option<crossbeam_channel::Sender<Vec<flush::Job>>>,
+    in_flight: Option<flush::InFlight>,
     /// The jitter of the secondaries' timers.
     rng: crate::zones::timers::Xorshift,
 }

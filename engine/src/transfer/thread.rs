@@ -2,7 +2,7 @@
 //! once for everything handled, NOTIFY after publishing, free what workers let go of.
 
 use super::schedule::{Schedule, Start};
-use super::{conn, notify, signed, xfr_out, Event, Transfers};
+use super::{conn, flush, notify, signed, xfr_out, Event, Transfers};
 use crate::config::Config;
 use crate::metrics::RefreshStats;
 use crate::zones::{Registry, ZoneSet, ZoneStatus};
@@ -27,6 +27,8 @@ impl Transfers {
             notify_pending: Vec::new(),
             refresh_stats: Arc::default(),
             unsynced: Vec::new(),
+            flusher: None,
+            in_flight: None,
             rng: crate::zones::timers::Xorshift::from_clock(),
         };
         let names: Vec<Name> = t.registry.zones.keys().cloned().collect();
@@ -42,9 +44,14 @@ impl Transfers {
         Arc::clone(&self.refresh_stats)
     }
 
-    /// Share the zone set the workers read, and the channel refresh threads report to.
+    /// Share the zone set the workers read, and the channel refresh threads (and the
+    /// flush thread, started here) report to.
     pub fn connect(&mut self, published: Arc<ArcSwap<ZoneSet>>, events: crossbeam_channel::Sender<Event>) {
         self.registry.publish_to(published);
+        match flush::start(events.clone()) {
+            Ok(f) => self.flusher = Some(f),
+            Err(e) => tracing::warn!("cannot start the journal flush thread ({e}); journals are written in turn"),
+        }
         self.events = Some(events);
     }
 
@@ -101,6 +108,7 @@ impl Transfers {
             Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
+            Event::Flushed { written } => self.flushed(&written),
             Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {

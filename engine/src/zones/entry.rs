@@ -62,6 +62,8 @@ pub struct ZoneEntry {
     pub saving: bool,
     /// A new version waiting for its journal to be written before it is published.
     pub unsynced: Option<Unsynced>,
+    /// A version whose journal is being written (its diffs are in `journal` already).
+    pub flushing: Option<Arc<Snapshot>>,
 }
 
 impl ZoneEntry {
@@ -109,6 +111,7 @@ impl ZoneEntry {
             copy: Arc::new(CopyState { serial: Mutex::new(copy_serial), writing: Mutex::new(()) }),
             saving: false,
             unsynced: None,
+            flushing: None,
         }
     }
 
@@ -121,9 +124,10 @@ impl ZoneEntry {
         }
     }
 
-    /// The newest version held, durable or not (what the next IXFR asks from).
+    /// The newest version held, durable or not (what the next IXFR asks from, and
+    /// what the journal's next diff must start from).
     pub fn newest(&self) -> Option<&Arc<Snapshot>> {
-        self.unsynced.as_ref().map(|u| &u.snapshot).or(self.snapshot.as_ref())
+        self.unsynced.as_ref().map(|u| &u.snapshot).or(self.flushing.as_ref()).or(self.snapshot.as_ref())
     }
 
     /// The version served to clients of transfers: none once a secondary expired.

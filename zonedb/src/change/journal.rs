@@ -120,14 +120,15 @@ impl Journal {
         write_atomically_with(path, |file| self.write_to(file))
     }
 
-    /// The first half of [`Journal::save`], for writing many journals at once: the
-    /// journal written and fsynced in its temporary file. Nothing replaces `path` until
-    /// [`Staged::commit`]; then [`sync_dir`] once per folder makes the renames durable.
-    pub fn stage(&self, path: &Path) -> std::io::Result<Staged> {
-        stage_with(path, |file| self.write_to(file))
+    /// The journal as [`Journal::save`] writes it, for writing elsewhere
+    /// ([`stage_bytes`]).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out).expect("writing to memory does not fail");
+        out
     }
 
-    fn write_to(&self, file: &mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()> {
+    fn write_to(&self, file: &mut impl Write) -> std::io::Result<()> {
         {
             let mut w = Sealing::new(file);
             w.write_all(MAGIC)?;
@@ -231,6 +232,13 @@ impl Staged {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The first half of writing `bytes` to `path` atomically, for writing many files at
+/// once: written and fsynced in the temporary file. Nothing replaces `path` until
+/// [`Staged::commit`]; then [`sync_dir`] once per folder makes the renames durable.
+pub fn stage_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    stage_with(path, |file| file.write_all(bytes))
 }
 
 /// Write `path`'s temporary file with `write` and fsync it.
@@ -453,6 +461,15 @@ mod tests {
         j.save(&p).unwrap();
         let back = Journal::load(&p, 10).unwrap();
         assert_eq!(back.since(1).unwrap(), j.since(1).unwrap());
+        // Staged from its bytes, it is the same file, in place only once committed.
+        assert_eq!(std::fs::read(&p).unwrap(), j.to_bytes());
+        j.push(step(3, 4));
+        let staged = stage_bytes(&p, &j.to_bytes()).unwrap();
+        assert_eq!(Journal::load(&p, 10).unwrap().newest_serial(), Some(3), "not yet committed");
+        staged.commit().unwrap();
+        sync_dir(&p);
+        assert_eq!(Journal::load(&p, 10).unwrap().newest_serial(), Some(4));
+        j.save(&p).unwrap();
         assert_eq!((back.count_since(1), back.count_since(2), back.count_since(3)), (Some(2), Some(1), None));
         let mut data = std::fs::read(&p).unwrap();
         let mid = data.len() / 2;
