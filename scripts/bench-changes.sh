@@ -148,7 +148,7 @@ for server in $SERVERS; do
     log "$server: changes,served,missed,p50,p99,max = $line"
     echo "$server,$ZONES,$initial,$line" >>"$OUT/changes.csv"
     if [[ "$server" == shoal ]]; then
-        curl -s "http://127.0.0.1:$MPORT/metrics?zones=no" | grep -E '^shoal_(refresh|xfr|snapshot)' >"$OUT/logs/shoal-metrics.txt" || true
+        curl -s "http://127.0.0.1:$MPORT/metrics?zones=no" | grep -v -E '^#|_bucket' >"$OUT/logs/shoal-metrics.txt" || true
     fi
     stop "$pid"
 done
