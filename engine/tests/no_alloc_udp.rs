@@ -47,7 +47,11 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let mut cat = Catalog::new();
     let zone_counters = Arc::new(QueryCounters::new(1));
     cat.insert(apex, ZoneState::Ready(Arc::new(snap)));
-    let zone_set = ZoneSet { catalog: Arc::new(cat), counters: Arc::new(vec![Arc::clone(&zone_counters)]) };
+    let zone_set = ZoneSet {
+        catalog: Arc::new(cat),
+        counters: Arc::new(vec![Arc::clone(&zone_counters)]),
+        notify: Arc::default(),
+    };
     let shared = Shared {
         zones: Arc::new(ArcSwap::from_pointee(zone_set)),
         identity: None,

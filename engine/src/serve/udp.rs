@@ -6,7 +6,8 @@
 //!
 //! Buffers are allocated once per thread (see `sys::UdpBatch`). The catalog is read
 //! through an `arc_swap::Cache`, checked once per batch. A datagram that `answer`
-//! drops (shorter than a header, or a response) gets no reply. NOTIFY messages, signed
+//! drops (shorter than a header, or a response) gets no reply. A NOTIFY is answered
+//! here, from the zone set's NOTIFY policy, and the transfer thread is told; signed
 //! queries and IXFR over UDP go to the transfer thread, which answers them through a
 //! second handle on the same socket.
 //!
@@ -21,6 +22,7 @@ use crate::metrics::WorkerStats;
 use crate::sys::{UdpBatch, BATCH};
 use crate::zones::ZoneSet;
 use arc_swap::Cache;
+use shoal_wire::Opcode;
 use shoal_zonedb::answer::{prepare, Prepared};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
@@ -37,6 +39,8 @@ enum Reply {
     Send(usize),
     /// Pass it to the transfer thread.
     HandOver,
+    /// A NOTIFY, answered here from the zone set's policy.
+    Notify,
     Nothing,
 }
 
@@ -131,6 +135,10 @@ impl UdpState {
             }
             for (i, p) in prepared[..n].iter().enumerate() {
                 let Some(p) = p else { continue };
+                if shared.events.is_some() && p.request().is_some_and(|r| r.opcode == Opcode::NOTIFY) {
+                    replies[i] = Reply::Notify;
+                    continue;
+                }
                 replies[i] = match answer_counted(p, zones, shared, &opts, slots.get(i), stats) {
                     // NOTIFY, signed, or IXFR: the transfer thread holds keys and ACLs.
                     None => Reply::HandOver,
@@ -147,6 +155,12 @@ impl UdpState {
                     queued += 1;
                 }
                 Reply::HandOver => self.hand_over(i, reply, shared, stats),
+                Reply::Notify => {
+                    if let Some(len) = self.notify(i, zones, shared) {
+                        self.batch.queue(queued, i, len);
+                        queued += 1;
+                    }
+                }
                 Reply::Nothing => {}
             }
         }
@@ -156,6 +170,35 @@ impl UdpState {
                 Err(_) => stats.udp_errors.inc(),
             }
         }
+    }
+
+    /// Answer NOTIFY datagram `i` from the zone set's policy (allow list, TSIG) into
+    /// its response slot, as Knot's workers do, and tell the transfer thread; the
+    /// length of the answer. When the transfer thread's queue is full the NOTIFY is
+    /// not answered, so that the primary sends it again.
+    fn notify(&mut self, i: usize, zones: &ZoneSet, shared: &Shared) -> Option<usize> {
+        let (Some(events), Some(peer)) = (&shared.events, self.batch.peer(i)) else { return None };
+        let (datagrams, mut slots) = self.batch.split();
+        let msg = datagrams.get(i);
+        let policy = &zones.notify;
+        let verdict = crate::transfer::notify::check_in(msg, peer, &policy.keys, |apex| policy.zone(apex));
+        let accepted = verdict.refresh.is_some();
+        let zone = verdict.refresh.or_else(|| {
+            let req = shoal_wire::Request::parse(msg).ok()?;
+            shoal_wire::Name::from_wire(req.qname.as_wire()).ok()
+        });
+        if let Some(zone) = zone {
+            let told = events.try_send(crate::transfer::Event::Notified { zone, accepted }).is_ok();
+            if accepted && !told {
+                return None;
+            }
+        }
+        let response = verdict.response?;
+        let out = slots.get(i);
+        (response.len() <= out.len()).then(|| {
+            out[..response.len()].copy_from_slice(&response);
+            response.len()
+        })
     }
 
     /// Pass datagram `i` to the transfer thread.

@@ -60,6 +60,12 @@ pub enum Event {
         outcome: refresh::Outcome,
     },
     /// A background write of a zone's copy in the state directory finished.
+    /// A worker answered a NOTIFY for `zone` (over UDP, as the zone set's policy
+    /// allowed or refused it): count it, and check the primary if it was accepted.
+    Notified {
+        zone: Name,
+        accepted: bool,
+    },
     /// The flush thread wrote a batch of journals; `written` are the zones whose
     /// journal is on disk.
     Flushed {

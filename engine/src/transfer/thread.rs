@@ -8,7 +8,7 @@ use crate::metrics::RefreshStats;
 use crate::zones::{Registry, ZoneSet, ZoneStatus};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use shoal_wire::{Name, Opcode, Request, Rtype};
+use shoal_wire::{Name, Request, Rtype};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -109,6 +109,7 @@ impl Transfers {
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
             Event::Flushed { written } => self.flushed(&written),
+            Event::Notified { zone, accepted } => self.notified(&zone, accepted),
             Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {
@@ -145,14 +146,11 @@ impl Transfers {
         }
     }
 
-    /// A datagram a worker passed on: NOTIFY, IXFR over UDP, or a signed query.
+    /// A datagram a worker passed on: IXFR over UDP, or a signed query (a worker
+    /// answers NOTIFY itself and sends [`Event::Notified`]).
     fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
         let req = Request::parse(msg).ok();
-        if req.as_ref().is_some_and(|r| r.opcode == Opcode::NOTIFY) {
-            if let Some(resp) = self.notify_check(msg, peer) {
-                let _ = reply.send_to(&resp, peer);
-            }
-        } else if req.as_ref().is_some_and(|r| r.qtype == Rtype::IXFR) {
+        if req.as_ref().is_some_and(|r| r.qtype == Rtype::IXFR) {
             let plan = self.plan(msg, peer);
             let resp = xfr_out::udp_reply(msg, peer, plan);
             if !resp.is_empty() {
@@ -192,6 +190,18 @@ impl Transfers {
             self.start_refresh(&zone, false, Start::Urgent);
         }
         verdict.response
+    }
+
+    /// A NOTIFY a worker answered: count it; if accepted, check the primary now.
+    fn notified(&mut self, zone: &Name, accepted: bool) {
+        let Some(e) = self.registry.zones.get(zone) else { return };
+        if !accepted {
+            e.meter.notify_refused.inc();
+            return;
+        }
+        e.meter.notify_received.inc();
+        tracing::info!(%zone, "NOTIFY received; checking the primary");
+        self.start_refresh(zone, false, Start::Urgent);
     }
 
     /// NOTIFY the zone's configured secondaries of its current serial.

@@ -10,6 +10,8 @@
 //! them, so the last reference (and the freeing of a large zone) is dropped on the
 //! transfer thread, never on a worker.
 
+use crate::access::acl::Acl;
+use crate::access::tsig::Key;
 use crate::config::Config;
 use crate::metrics::QueryCounters;
 use crate::zones::entry::{load_all, ZoneEntry};
@@ -20,18 +22,36 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the workers answer from: the catalog, and each zone's query counters at its
-/// catalog index. Cheap to make: both are shared with the set it replaces.
+/// What the workers answer from: the catalog, each zone's query counters at its
+/// catalog index, and who may NOTIFY which secondary zone. Cheap to make: all are
+/// shared with the set it replaces.
 #[derive(Default, Clone)]
 pub struct ZoneSet {
     pub catalog: Arc<Catalog>,
     pub counters: Arc<Vec<Arc<QueryCounters>>>,
+    pub notify: Arc<NotifyPolicy>,
+}
+
+/// The secondary zones' `allow_notify` and `transfer_key`, and the keys, so that a
+/// worker answers a NOTIFY itself (as Knot's workers do) instead of waiting for the
+/// transfer thread.
+#[derive(Default)]
+pub struct NotifyPolicy {
+    zones: HashMap<Name, (Acl, Option<usize>)>,
+    pub keys: Vec<Key>,
+}
+
+impl NotifyPolicy {
+    /// The allow list and key of the secondary zone at `apex`.
+    pub fn zone(&self, apex: &[u8]) -> Option<(&Acl, Option<&Key>)> {
+        self.zones.get(apex).map(|(acl, key)| (acl, key.map(|i| &self.keys[i])))
+    }
 }
 
 impl ZoneSet {
     /// A set of zones whose queries are not counted (tests, tools).
     pub fn uncounted(catalog: Catalog) -> ZoneSet {
-        ZoneSet { catalog: Arc::new(catalog), counters: Arc::default() }
+        ZoneSet { catalog: Arc::new(catalog), counters: Arc::default(), notify: Arc::default() }
     }
 
     /// The counters of the zone at catalog index `index`.
@@ -52,6 +72,8 @@ pub struct Registry {
     publisher: Publisher,
     /// The counters of the published catalog, by index.
     counters: Arc<Vec<Arc<QueryCounters>>>,
+    /// Who may NOTIFY which zone, as of the last rebuild.
+    notify: Arc<NotifyPolicy>,
     /// Zones whose version changed since the last publish.
     changed: HashSet<Name>,
     /// Zones were added or removed: the catalog is built again.
@@ -72,6 +94,7 @@ impl Registry {
             published: Arc::new(ArcSwap::from_pointee(ZoneSet::default())),
             publisher: Publisher::new(Catalog::new()),
             counters: Arc::default(),
+            notify: Arc::default(),
             changed: HashSet::new(),
             rebuild: true,
             last_rebuild: Instant::now(),
@@ -93,7 +116,11 @@ impl Registry {
 
     /// The zone set as last published.
     pub fn zone_set(&self) -> ZoneSet {
-        ZoneSet { catalog: Arc::clone(self.publisher.current()), counters: Arc::clone(&self.counters) }
+        ZoneSet {
+            catalog: Arc::clone(self.publisher.current()),
+            counters: Arc::clone(&self.counters),
+            notify: Arc::clone(&self.notify),
+        }
     }
 
     /// Publish the zone's current version once the events at hand are handled.
@@ -101,7 +128,8 @@ impl Registry {
         self.changed.insert(zone.clone());
     }
 
-    /// Zones were added or removed: build the catalog again before the next publish.
+    /// Zones were added or removed, or their configuration changed: build the catalog
+    /// (and the NOTIFY policy) again before the next publish.
     pub fn mark_rebuild(&mut self) {
         self.rebuild = true;
     }
@@ -146,13 +174,18 @@ impl Registry {
         let started = Instant::now();
         let mut catalog = Catalog::new();
         let mut counters = Vec::with_capacity(self.zones.len());
+        let mut notify = NotifyPolicy { zones: HashMap::new(), keys: self.config.keys.clone() };
         for (name, e) in &self.zones {
             let index = catalog.insert(name.clone(), e.state());
             debug_assert_eq!(index, counters.len());
             counters.push(Arc::clone(&e.queries));
+            if e.secondary.is_some() {
+                notify.zones.insert(name.clone(), (e.config.allow_notify.clone(), e.config.transfer_key));
+            }
         }
         self.publisher.rebuild(catalog);
         self.counters = Arc::new(counters);
+        self.notify = Arc::new(notify);
         self.changed.clear();
         self.rebuild = false;
         self.last_rebuild = Instant::now();

@@ -95,13 +95,8 @@ impl Registry {
         self.zones = zones;
         config.zones = Vec::new();
         self.config = config;
-        if done.added.is_empty() && done.removed.is_empty() {
-            for name in &done.notify {
-                self.mark_changed(name);
-            }
-        } else {
-            self.mark_rebuild();
-        }
+        // Zones may have come or gone, and allow lists and keys changed.
+        self.mark_rebuild();
         tracing::info!(zones = self.zones.len(), "reload done");
         Some(done)
     }
