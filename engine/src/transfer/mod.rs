@@ -65,6 +65,8 @@ pub enum Event {
     Notified {
         zone: Name,
         accepted: bool,
+        /// The serial the NOTIFY announced, if it carried the SOA.
+        serial: Option<u32>,
     },
     /// The flush thread wrote a batch of journals; `written` are the zones whose
     /// journal is on disk.

@@ -104,6 +104,26 @@ pub struct InVerdict {
     pub response: Option<Vec<u8>>,
     /// The zone to check now, when the NOTIFY was accepted.
     pub refresh: Option<Name>,
+    /// The serial of the SOA the NOTIFY carried in its answer section, if any.
+    pub serial: Option<u32>,
+}
+
+/// The serial of the SOA in a NOTIFY's answer section (RFC 1996 §3.7: a hint the
+/// secondary may use), given where its question ends.
+pub fn announced_serial(msg: &[u8], question_end: usize) -> Option<u32> {
+    if Header::of(msg)?.ancount() == 0 {
+        return None;
+    }
+    let at = shoal_wire::name::skip_name(msg, question_end).ok()?;
+    let fixed = msg.get(at..at + 10)?;
+    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let rdlen = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    let rdata = msg.get(at + 10..at + 10 + rdlen)?;
+    if rtype != Rtype::SOA.0 || rdlen < 22 {
+        return None;
+    }
+    let s = &rdata[rdlen - 20..rdlen - 16];
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
 }
 
 /// Check a NOTIFY: a secondary zone of ours (`zone` finds its allow list and key),
@@ -116,7 +136,7 @@ pub fn check_in<'a>(
     zone: impl Fn(&[u8]) -> Option<(&'a crate::access::acl::Acl, Option<&'a Key>)>,
 ) -> InVerdict {
     let Ok(req) = shoal_wire::Request::parse(msg) else {
-        return InVerdict { response: None, refresh: None };
+        return InVerdict { response: None, refresh: None, serial: None };
     };
     let name = shoal_wire::name::Display(req.qname.as_wire()).to_string();
     let header = Header::of(msg).expect("a parsed request has a header");
@@ -131,27 +151,53 @@ pub fn check_in<'a>(
     };
     let Some((acl, key)) = zone(req.qname.as_wire()) else {
         tracing::warn!(zone = %name, %peer, "NOTIFY refused: not a secondary zone of this server");
-        return InVerdict { response: Some(reply(5, None)), refresh: None };
+        return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
     };
     if !acl.allows(peer.ip()) {
         tracing::warn!(zone = %name, %peer, "NOTIFY refused: sender not in allow_notify");
-        return InVerdict { response: Some(reply(5, None)), refresh: None };
+        return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
     }
     let signed = match tsig::verify_request(msg, keys, tsig::now()) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(zone = %name, %peer, tsig_error = e.code, "NOTIFY refused: bad TSIG");
-            return InVerdict { response: Some(reply(9, None)), refresh: None };
+            return InVerdict { response: Some(reply(9, None)), refresh: None, serial: None };
         }
     };
     let mac = match (key, &signed) {
         (Some(k), Some((used, mac))) if used.name == k.name => Some((k, mac.as_slice())),
         (Some(_), _) => {
             tracing::warn!(zone = %name, %peer, "NOTIFY refused: not signed with the zone's transfer_key");
-            return InVerdict { response: Some(reply(5, None)), refresh: None };
+            return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
         }
         (None, _) => None,
     };
     let zone = Name::from_wire(req.qname.as_wire()).ok();
-    InVerdict { response: Some(reply(0, mac)), refresh: zone }
+    let serial = announced_serial(msg, req.question_end);
+    InVerdict { response: Some(reply(0, mac)), refresh: zone, serial }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_serial_a_notify_carries_is_read_from_its_answer() {
+        let zone = shoal_wire::name::from_ascii("example.com.").unwrap();
+        let mut rdata = b"\x02ns\x00\x02hm\x00".to_vec();
+        for v in [4_000_000_001u32, 3600, 900, 604_800, 300] {
+            rdata.extend_from_slice(&v.to_be_bytes());
+        }
+        let soa = Rr { owner: zone.clone(), rtype: Rtype::SOA, ttl: 60, rdata: rdata.into() };
+        let msg = message(7, &zone, &soa);
+        let req = shoal_wire::Request::parse(&msg).unwrap();
+        assert_eq!(req.opcode, Opcode::NOTIFY);
+        assert_eq!(announced_serial(&msg, req.question_end), Some(4_000_000_001));
+        // Without the answer (a bare NOTIFY), no serial.
+        let mut bare = msg[..req.question_end].to_vec();
+        bare[7] = 0;
+        assert_eq!(announced_serial(&bare, req.question_end), None);
+        // A cut answer is not read past its end.
+        assert_eq!(announced_serial(&msg[..msg.len() - 3], req.question_end), None);
+    }
 }

@@ -73,27 +73,37 @@ pub enum Outcome {
     Failed,
 }
 
-/// Check the primaries of `zone` once; `force_axfr` skips IXFR.
+/// Check the primaries of `zone` once; `force_axfr` skips IXFR. `announced` is the
+/// serial a NOTIFY carried: when it is newer than the held version, the first primary
+/// is asked for the transfer at once, without asking for its SOA first (RFC 1996
+/// §3.11 lets the NOTIFY's SOA stand for the query; an IXFR answers with the primary's
+/// SOA alone when nothing is newer after all).
+#[allow(clippy::too_many_arguments)]
 pub fn refresh(
     cfg: &ZoneConfig,
     key: Option<&Key>,
     held: Option<Arc<Snapshot>>,
     force_axfr: bool,
+    announced: Option<u32>,
     copy: &CopyState,
     meter: &ZoneMeter,
     stats: &RefreshStats,
 ) -> Outcome {
     stats.started.inc();
     let zone = &cfg.name;
+    let held_serial = held.as_ref().map(|h| h.serial());
+    let mut announced = announced.filter(|&a| compare(held_serial, a, false) == Verdict::Transfer);
     for &primary in cfg.primaries() {
-        let serial = match client::query_soa(primary, zone, key, stats) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(%zone, %primary, "SOA query failed: {e}");
-                continue;
-            }
+        let serial = match announced.take() {
+            Some(a) => a,
+            None => match client::query_soa(primary, zone, key, stats) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(%zone, %primary, "SOA query failed: {e}");
+                    continue;
+                }
+            },
         };
-        let held_serial = held.as_ref().map(|h| h.serial());
         match compare(held_serial, serial, force_axfr) {
             Verdict::Transfer => {}
             verdict => {

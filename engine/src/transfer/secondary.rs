@@ -49,7 +49,7 @@ impl Transfers {
                 // only, not by the rate: a new secondary takes its zones as fast as it can.
                 Due::Check if sec.check_due(at) => {
                     let first = self.registry.zones.get(&name).is_some_and(|e| e.snapshot.is_none());
-                    self.start_refresh(&name, false, if first { Start::First } else { Start::Timer })
+                    self.start_refresh(&name, false, if first { Start::First } else { Start::Timer }, None)
                 }
                 _ => {}
             }
@@ -62,10 +62,11 @@ impl Transfers {
 
     /// Check a secondary zone's primary: at once if fewer than `refresh_concurrency`
     /// checks are running, else when its turn in the queue comes ([`Start::Urgent`], for
-    /// NOTIFY and `shoal ctl`, puts it first).
-    pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, start: Start) {
+    /// NOTIFY and `shoal ctl`, puts it first). `announced` is the serial a NOTIFY
+    /// carried.
+    pub(super) fn start_refresh(&mut self, name: &Name, force_axfr: bool, start: Start, announced: Option<u32>) {
         let Some(sec) = self.registry.zones.get_mut(name).and_then(|e| e.secondary.as_mut()) else { return };
-        if !sec.notify(force_axfr) {
+        if !sec.notify(force_axfr, announced) {
             return;
         }
         if self.schedule.try_start(name, start, Instant::now()) {
@@ -89,7 +90,7 @@ impl Transfers {
                 next = self.schedule.finished(&name, Instant::now());
                 continue;
             };
-            let force_axfr = sec.begin();
+            let (force_axfr, announced) = sec.begin();
             let cfg = e.config.clone();
             let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
             let held = e.newest().cloned();
@@ -98,7 +99,7 @@ impl Transfers {
             let stats = Arc::clone(&self.refresh_stats);
             let zone = name.clone();
             let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, &copy, &meter, &stats);
+                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, announced, &copy, &meter, &stats);
                 let transferred = matches!(outcome, Outcome::Updated { .. });
                 let _ = events.send(Event::Refreshed { zone, outcome });
                 if transferred {

@@ -109,8 +109,8 @@ impl Transfers {
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
             Event::Flushed { written } => self.flushed(&written),
-            Event::Notified { zone, accepted } => self.notified(&zone, accepted),
-            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent),
+            Event::Notified { zone, accepted, serial } => self.notified(&zone, accepted, serial),
+            Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent, None),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {
                 let _ = reply.send(self.plan(&query, peer));
@@ -186,22 +186,22 @@ impl Transfers {
             }
         }
         if let Some(zone) = verdict.refresh {
-            tracing::info!(%zone, %peer, "NOTIFY received; checking the primary");
-            self.start_refresh(&zone, false, Start::Urgent);
+            tracing::info!(%zone, %peer, serial = verdict.serial, "NOTIFY received; checking the primary");
+            self.start_refresh(&zone, false, Start::Urgent, verdict.serial);
         }
         verdict.response
     }
 
     /// A NOTIFY a worker answered: count it; if accepted, check the primary now.
-    fn notified(&mut self, zone: &Name, accepted: bool) {
+    fn notified(&mut self, zone: &Name, accepted: bool, serial: Option<u32>) {
         let Some(e) = self.registry.zones.get(zone) else { return };
         if !accepted {
             e.meter.notify_refused.inc();
             return;
         }
         e.meter.notify_received.inc();
-        tracing::info!(%zone, "NOTIFY received; checking the primary");
-        self.start_refresh(zone, false, Start::Urgent);
+        tracing::info!(%zone, serial, "NOTIFY received; checking the primary");
+        self.start_refresh(zone, false, Start::Urgent, serial);
     }
 
     /// NOTIFY the zone's configured secondaries of its current serial.

@@ -72,6 +72,8 @@ pub struct SecondaryState {
     pub again: bool,
     /// The next check transfers the whole zone (asked while one was running or queued).
     pub force_axfr: bool,
+    /// The newest serial a NOTIFY announced since the last check began.
+    pub announced: Option<u32>,
     pub last_success: Option<SystemTime>,
     /// When the zone stops being served if no primary answers before.
     pub expire_at: Option<Instant>,
@@ -94,6 +96,7 @@ impl SecondaryState {
             in_flight: false,
             again: false,
             force_axfr: false,
+            announced: None,
             last_success: None,
             expire_at: None,
             expired: false,
@@ -133,11 +136,18 @@ impl SecondaryState {
     }
 
     /// A NOTIFY (or an operator's refresh) asks for a check now; `force_axfr` asks for
-    /// the whole zone. True: start one. During a check, it is remembered and the check
-    /// runs again when the current one ends (a NOTIFY is never lost to a transfer in
-    /// progress).
-    pub fn notify(&mut self, force_axfr: bool) -> bool {
+    /// the whole zone, `announced` is the serial the NOTIFY carried (the newest one is
+    /// kept for the check). True: start one. During a check, it is remembered and the
+    /// check runs again when the current one ends (a NOTIFY is never lost to a transfer
+    /// in progress).
+    pub fn notify(&mut self, force_axfr: bool, announced: Option<u32>) -> bool {
         self.force_axfr |= force_axfr;
+        if let Some(a) = announced {
+            let newer = self.announced.is_none_or(|held| Serial(a).is_newer_than(Serial(held)));
+            if newer {
+                self.announced = Some(a);
+            }
+        }
         if self.in_flight {
             self.again = true;
             return false;
@@ -145,10 +155,11 @@ impl SecondaryState {
         true
     }
 
-    /// A check starts; returns whether it transfers the whole zone.
-    pub fn begin(&mut self) -> bool {
+    /// A check starts; returns whether it transfers the whole zone, and the serial a
+    /// NOTIFY announced for it.
+    pub fn begin(&mut self) -> (bool, Option<u32>) {
         self.in_flight = true;
-        std::mem::take(&mut self.force_axfr)
+        (std::mem::take(&mut self.force_axfr), self.announced.take())
     }
 
     /// A check could not start (no thread): try again shortly.
@@ -234,7 +245,7 @@ mod tests {
         let mut t = 600;
         while t < 3600 {
             assert!(s.check_due(s.next_check));
-            assert!(!s.begin());
+            assert!(!s.begin().0);
             assert!(!s.finish(Checked::Failed, T, c.at(t), &mut rng));
             assert_eq!(s.next_check, c.at(t + 60).mono, "retry after a failure");
             t += 60;
@@ -265,17 +276,32 @@ mod tests {
         let c = Clock::new();
         let mut rng = Fixed(0.0);
         let mut s = SecondaryState::new(Some(T), Some(c.at(0).wall), c.at(0), &mut rng);
-        assert!(s.notify(false), "idle: check now");
-        assert!(!s.begin());
-        assert!(!s.notify(true), "running: remembered");
+        assert!(s.notify(false, None), "idle: check now");
+        assert!(!s.begin().0);
+        assert!(!s.notify(true, None), "running: remembered");
         assert!(s.again);
         assert!(!s.check_due(s.next_check), "no second check while one runs");
         s.finish(Checked::Updated, T, c.at(5), &mut rng);
         assert_eq!(s.next_check, c.at(5).mono, "again at once");
         assert!(s.check_due(s.next_check));
-        assert!(s.begin(), "and the AXFR asked for meanwhile");
+        assert!(s.begin().0, "and the AXFR asked for meanwhile");
         s.finish(Checked::Current, T, c.at(6), &mut rng);
         assert_eq!(s.next_check, c.at(606).mono);
+    }
+
+    #[test]
+    fn the_newest_announced_serial_goes_with_the_next_check() {
+        let c = Clock::new();
+        let mut s = SecondaryState::new(Some(T), Some(c.at(0).wall), c.at(0), &mut Fixed(0.0));
+        assert!(s.notify(false, Some(5)));
+        assert_eq!(s.begin(), (false, Some(5)));
+        assert!(!s.notify(false, Some(0xFFFF_FFFF)), "during the check");
+        assert!(!s.notify(false, Some(7)), "7 is after 2^32 - 1");
+        assert!(!s.notify(false, Some(6)), "an older announcement does not replace it");
+        s.finish(Checked::Updated, T, c.at(1), &mut Fixed(0.0));
+        assert_eq!(s.begin(), (false, Some(7)));
+        s.finish(Checked::Current, T, c.at(2), &mut Fixed(0.0));
+        assert_eq!(s.begin(), (false, None), "taken by the check it went with");
     }
 
     #[test]
