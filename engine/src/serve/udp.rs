@@ -140,7 +140,7 @@ impl UdpState {
                     continue;
                 }
                 replies[i] = match answer_counted(p, zones, shared, &opts, slots.get(i), stats) {
-                    // NOTIFY, signed, or IXFR: the transfer thread holds keys and ACLs.
+                    // Signed, or IXFR: the transfer thread holds keys and ACLs.
                     None => Reply::HandOver,
                     Some(r) if r.len > 0 => Reply::Send(r.len),
                     Some(_) => Reply::Nothing,
@@ -188,7 +188,7 @@ impl UdpState {
             shoal_wire::Name::from_wire(req.qname.as_wire()).ok()
         });
         if let Some(zone) = zone {
-            let told = events.try_send(crate::transfer::Event::Notified { zone, accepted, serial }).is_ok();
+            let told = events.try_send(crate::transfer::Event::Notified { zone, accepted, serial, peer }).is_ok();
             if accepted && !told {
                 return None;
             }

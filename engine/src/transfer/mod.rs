@@ -67,6 +67,7 @@ pub enum Event {
         accepted: bool,
         /// The serial the NOTIFY announced, if it carried the SOA.
         serial: Option<u32>,
+        peer: SocketAddr,
     },
     /// The flush thread wrote a batch of journals; `written` are the zones whose
     /// journal is on disk.

@@ -1,5 +1,6 @@
-//! The transfer thread's loop: take events, let timers fall due, publish the zone set
-//! once for everything handled, NOTIFY after publishing, free what workers let go of.
+//! The transfer thread's loop: take events, let timers fall due, hand the new versions'
+//! journals to the flush thread, publish what is durable once for everything handled,
+//! NOTIFY after publishing, free what workers let go of.
 
 use super::schedule::{Schedule, Start};
 use super::{conn, flush, notify, signed, xfr_out, Event, Transfers};
@@ -109,7 +110,7 @@ impl Transfers {
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
             Event::Flushed { written } => self.flushed(&written),
-            Event::Notified { zone, accepted, serial } => self.notified(&zone, accepted, serial),
+            Event::Notified { zone, accepted, serial, peer } => self.notified(&zone, accepted, serial, peer),
             Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent, None),
             Event::SendNotify { zone } => self.send_notifies(&zone),
             Event::Plan { query, peer, reply } => {
@@ -193,14 +194,14 @@ impl Transfers {
     }
 
     /// A NOTIFY a worker answered: count it; if accepted, check the primary now.
-    fn notified(&mut self, zone: &Name, accepted: bool, serial: Option<u32>) {
+    fn notified(&mut self, zone: &Name, accepted: bool, serial: Option<u32>, peer: SocketAddr) {
         let Some(e) = self.registry.zones.get(zone) else { return };
         if !accepted {
             e.meter.notify_refused.inc();
             return;
         }
         e.meter.notify_received.inc();
-        tracing::info!(%zone, serial, "NOTIFY received; checking the primary");
+        tracing::info!(%zone, %peer, serial, "NOTIFY received; checking the primary");
         self.start_refresh(zone, false, Start::Urgent, serial);
     }
 
