@@ -3,8 +3,9 @@
 //!
 //! The transfer thread owns the registry. A zone's new version is published into its
 //! own slot of the catalog ([`Publisher`]): the cost does not depend on how many zones
-//! there are. The catalog is rebuilt only when zones are added or removed, at most a
-//! fifth of the time while that happens in a stream. Each publish stores one new
+//! there are. The catalog is rebuilt only when zones are added or removed or the
+//! configuration is reloaded, at most a fifth of the time while that happens in a
+//! stream. Each publish stores one new
 //! `ZoneSet` handle (a few reference counts) in the `ArcSwap` the workers read. The
 //! publisher keeps replaced snapshots until no worker holds a catalog that could show
 //! them, so the last reference (and the freeing of a large zone) is dropped on the
@@ -76,7 +77,8 @@ pub struct Registry {
     notify: Arc<NotifyPolicy>,
     /// Zones whose version changed since the last publish.
     changed: HashSet<Name>,
-    /// Zones were added or removed: the catalog is built again.
+    /// Zones were added or removed, or the configuration reloaded: the catalog is
+    /// built again.
     rebuild: bool,
     last_rebuild: Instant,
     /// How long building the last catalog took.
