@@ -10,6 +10,9 @@
 # before the commit, sees the primary and each secondary serve the new serial; the bytes written are the change of the process's
 # `wchar` in /proc/PID/io (what it passed to write calls: the journal, a copy of the zone).
 #
+# Then Shoal is killed (-9), the primary stopped, and Shoal started again: the time until
+# it serves the last serial from its copy and the journal replayed onto it.
+#
 # Environment: SIZES="10000 100000 1000000" (records), ROUNDS=5, OUT=target/bench-ixfr,
 # SKIP_INSTALL=1, SHOAL_BIN=path (a shoal binary built before, e.g. of another revision,
 # instead of building the working tree).
@@ -102,11 +105,24 @@ CONF
         echo "$records,$round,knot,$kt,$((k1 - k0))" >>"$OUT/ixfr.csv"
         log "  round $round: serial $SERIAL served by the primary after ${pt}s, Shoal ${st}s ($((s1 - s0)) bytes written), Knot ${kt}s ($((k1 - k0)) bytes)"
     done
-    for p in "$SHOAL_PID" "$KNOT_PID" "$PRIMARY_PID"; do stop "$p"; done
+    # Start-up from the copy and the journal: kill -9 the Shoal secondary (its journal
+    # holds this size's changes since the copy), stop the primary, start Shoal again
+    # and time until it serves the last serial.
+    kill -9 "$SHOAL_PID"
+    stop "$SHOAL_PID" 1
+    for p in "$KNOT_PID" "$PRIMARY_PID"; do stop "$p"; done
+    journal=$(find "$dir/shoal/state" -name '*.ixfr' -size +0 | head -1)
+    PIN=0 start_server shoal "$dir/shoal"
+    restart=$(serving_after "$SPORT" bench.test "$SERIAL" 60 "$START")
+    echo "$records,restart,shoal,$restart,$(stat -c %s "$journal" 2>/dev/null || echo 0)" >>"$OUT/ixfr.csv"
+    log "  restarted with the primary down: serial $SERIAL served after ${restart}s (journal $(stat -c %s "$journal" 2>/dev/null || echo 0) bytes)"
+    stop "$PID"
 done
 python3 - "$OUT/ixfr.csv" <<'PY' | tee "$OUT/summary.txt"
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
+restarts = [r for r in rows if r["round"] == "restart"]
+rows = [r for r in rows if r["round"] != "restart"]
 print("\nOne record committed on a Knot primary: time from `knotc zone-commit` until each serves it (median, ms),")
 print("and bytes each secondary wrote for it; 'after primary' is the median of the secondary's time minus the primary's\n")
 print(f"{'records':>9} {'primary ms':>10} {'Shoal ms':>9} {'after primary':>13} {'Shoal bytes':>12} {'Knot ms':>8} {'after primary':>13} {'Knot bytes':>11}")
@@ -122,4 +138,8 @@ for size in dict.fromkeys(r["records"] for r in rows):
         cols += [f"{statistics.median(t):.1f}" if t else "-", f"{statistics.median(after):.1f}" if after else "-",
                  f"{statistics.median(b):.0f}" if b else "-"]
     print(f"{size:>9} {pm:>10.1f} {cols[0]:>9} {cols[1]:>13} {cols[2]:>12} {cols[3]:>8} {cols[4]:>13} {cols[5]:>11}")
+print("\nShoal restarted (kill -9, primary down): time from start until it serves the last serial")
+print("from its copy and its journal (bytes)\n")
+for r in restarts:
+    print(f"{r['records']:>9} {1000 * float(r['seconds']):>10.1f} ms  journal {r['bytes']} bytes")
 PY
