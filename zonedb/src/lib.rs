@@ -41,7 +41,7 @@ pub mod text;
 pub use answer::{answer, answer_prepared, prepare, AnswerKind, Options, Outcome, Prepared, Response};
 pub use error::{LoadError, LoadErrorKind};
 pub use store::catalog::{Catalog, CatalogEntry, ZoneState};
-pub use store::publisher::Publisher;
+pub use store::publisher::{Publisher, Reclaimed};
 pub use store::snapshot::Snapshot;
 
 use shoal_wire::Name;

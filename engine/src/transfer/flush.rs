@@ -54,7 +54,10 @@ pub fn start(events: Sender<Event>) -> std::io::Result<Sender<Vec<Job>>> {
 
 fn run(rx: &Receiver<Vec<Job>>, events: &Sender<Event>) {
     for jobs in rx {
-        if events.send(Event::Flushed { written: write_journals(jobs) }).is_err() {
+        let (started, zones) = (std::time::Instant::now(), jobs.len());
+        let written = write_journals(jobs);
+        tracing::debug!(zones, us = started.elapsed().as_micros() as u64, "journals written");
+        if events.send(Event::Flushed { written }).is_err() {
             return;
         }
     }
@@ -134,14 +137,26 @@ impl Transfers {
 /// Write `jobs` at once; the zones whose journal is now on disk. A failure is logged
 /// and leaves that zone out.
 fn write_journals(jobs: Vec<Job>) -> HashSet<Name> {
-    let per_thread = jobs.len().div_ceil(WRITERS).max(1);
+    // One journal is written here; more, on up to WRITERS threads.
+    if jobs.len() <= 1 {
+        return commit(stage(&jobs));
+    }
+    let per_thread = jobs.len().div_ceil(WRITERS);
     let staged: Vec<(&Job, std::io::Result<Staged>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(move || chunk.iter().map(|j| (j, stage_bytes(&j.path, &j.bytes))).collect::<Vec<_>>()))
-            .collect();
+        let handles: Vec<_> = jobs.chunks(per_thread).map(|chunk| s.spawn(move || stage(chunk))).collect();
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
+    commit(staged)
+}
+
+/// Write and fsync each job's journal under its temporary name.
+fn stage(jobs: &[Job]) -> Vec<(&Job, std::io::Result<Staged>)> {
+    jobs.iter().map(|j| (j, stage_bytes(&j.path, &j.bytes))).collect()
+}
+
+/// Rename the staged journals into place and sync each folder once; the zones whose
+/// journal is now on disk.
+fn commit(staged: Vec<(&Job, std::io::Result<Staged>)>) -> HashSet<Name> {
     let mut written = HashSet::new();
     // One journal of each folder, whose folder is synced once for all of them.
     let mut folders = HashMap::new();

@@ -100,11 +100,13 @@ impl Transfers {
             let zone = name.clone();
             let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
                 let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, announced, &copy, &meter, &stats);
-                let transferred = matches!(outcome, Outcome::Updated { .. });
+                let whole = matches!(&outcome, Outcome::Updated { diffs, .. } if diffs.is_empty());
                 let _ = events.send(Event::Refreshed { zone, outcome });
-                if transferred {
-                    // What the transfer received and built but did not keep was freed on
-                    // this thread, which is about to end.
+                if whole {
+                    // What a whole transfer received and built but did not keep was
+                    // freed on this thread, which is about to end. (An IXFR's leftovers
+                    // are small: collecting a large heap for them would only compete
+                    // with publishing the version for the CPU.)
                     crate::sys::release_freed_memory();
                 }
             });

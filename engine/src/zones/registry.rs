@@ -167,6 +167,7 @@ impl Registry {
             self.build_catalog();
         }
         self.published.store(Arc::new(self.zone_set()));
+        tracing::debug!("zone set published");
         true
     }
 
@@ -194,9 +195,10 @@ impl Registry {
         self.rebuild_cost = started.elapsed();
     }
 
-    /// Free the replaced versions and catalogs no worker holds any more.
+    /// Free the replaced versions and catalogs no worker holds any more, and give the
+    /// memory back to the OS when a version went (not for every catalog handle).
     pub fn reclaim(&mut self) {
-        if self.publisher.reclaim() > 0 {
+        if self.publisher.reclaim().versions > 0 {
             crate::sys::release_freed_memory();
         }
     }

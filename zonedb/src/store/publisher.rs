@@ -16,6 +16,15 @@ use super::snapshot::Snapshot;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// What one [`Publisher::reclaim`] let go of.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Catalog objects freed.
+    pub catalogs: usize,
+    /// Replaced versions freed with them (their last handle).
+    pub versions: usize,
+}
+
 /// The writer of a catalog's versions.
 pub struct Publisher {
     current: Arc<Catalog>,
@@ -56,19 +65,20 @@ impl Publisher {
     }
 
     /// Free, oldest first, the catalog objects no reader holds any more and what was
-    /// replaced while they were current; returns how many catalog objects went.
-    pub fn reclaim(&mut self) -> usize {
-        let mut released = 0;
+    /// replaced while they were current.
+    pub fn reclaim(&mut self) -> Reclaimed {
+        let mut done = Reclaimed::default();
         while let Some((front, _)) = self.retired.front_mut() {
             // `get_mut` succeeds only for the last handle, and synchronizes with the
             // readers' drops of theirs.
             if Arc::get_mut(front).is_none() {
                 break;
             }
-            self.retired.pop_front();
-            released += 1;
+            let (_, old) = self.retired.pop_front().expect("the front was just seen");
+            done.catalogs += 1;
+            done.versions += old.iter().filter(|s| Arc::strong_count(s) == 1).count();
         }
-        released
+        done
     }
 
     /// Catalog objects waiting for readers to let go.
@@ -108,7 +118,7 @@ mod tests {
         // is kept: a reference taken before the swap may still be in use.
         assert_eq!(serial(p.current()), Some(2));
         assert_eq!(serial(&old_reader), Some(2));
-        assert_eq!(p.reclaim(), 0);
+        assert_eq!(p.reclaim().catalogs, 0);
         assert_eq!(Arc::strong_count(&first), 2, "kept by the publisher");
 
         // A reader of the newest catalog does not hold back what was replaced before it.
@@ -116,11 +126,11 @@ mod tests {
         assert!(p.replace(apex.as_wire(), ZoneState::Failed));
         assert_eq!(serial(&new_reader), None);
         drop(old_reader);
-        assert_eq!(p.reclaim(), 1, "version 1 goes; version 2 waits for the newer reader");
+        assert_eq!(p.reclaim().catalogs, 1, "version 1 goes; version 2 waits for the newer reader");
         assert_eq!(Arc::strong_count(&first), 1);
         assert_eq!(p.waiting(), 1);
         drop(new_reader);
-        assert_eq!(p.reclaim(), 1);
+        assert_eq!(p.reclaim().catalogs, 1);
         assert_eq!(p.waiting(), 0);
         assert!(!p.replace(from_ascii("c.test.").unwrap().as_wire(), ZoneState::Failed), "not in the catalog");
     }
@@ -137,15 +147,15 @@ mod tests {
             p.replace(apex.as_wire(), ZoneState::Ready(Arc::clone(z)));
         }
         // `oldest` was current before every swap; it may hold any of them.
-        assert_eq!(p.reclaim(), 0);
+        assert_eq!(p.reclaim().catalogs, 0);
         assert!(kept[..3].iter().all(|z| Arc::strong_count(z) == 2));
         drop(oldest);
-        assert_eq!(p.reclaim(), 4);
+        assert_eq!(p.reclaim().catalogs, 4);
         let mut fresh = Catalog::new();
         fresh.insert(from_ascii("b.test.").unwrap(), ZoneState::Failed);
         p.rebuild(fresh);
         assert!(p.current().get(apex.as_wire()).is_none());
-        assert_eq!(p.reclaim(), 1, "the old slots go with their catalog");
+        assert_eq!(p.reclaim().catalogs, 1, "the old slots go with their catalog");
         assert_eq!(Arc::strong_count(&kept[3]), 1, "the last version went with its slot");
     }
 }
