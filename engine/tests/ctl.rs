@@ -40,10 +40,14 @@ fn every_ctl_command_on_a_primary_and_secondary_pair() {
     let (ok, out, _) = ctl(&primary, &["reload"]);
     assert!(ok && out.contains("reload"), "{out}");
     primary.wait_serial(ZONE, 2);
+    let (ok, out, _) = ctl(&secondary, &["zone-status", ZONE]);
+    assert!(ok && out.contains("primary_serial=1 drift=0"), "not checked since the primary's reload: {out}");
     let (ok, out, _) = ctl(&secondary, &["zone-refresh", ZONE]);
     assert!(ok, "{out}");
     secondary.wait_serial(ZONE, 2);
     secondary.wait_log(&["transfer in done", "kind=\"IXFR\""]);
+    let (ok, out, _) = ctl(&secondary, &["zone-status", ZONE]);
+    assert!(ok && out.contains("serial=2") && out.contains("primary_serial=2 drift=0"), "{out}");
 
     // zone-read shows what the secondary serves now, as the primary does.
     let (ok, out, _) = ctl(&secondary, &["zone-read", ZONE]);

@@ -69,9 +69,15 @@ fn keeps_old_version_with(tag: &str, fault: Fault, keyed: bool, lines: &[&str], 
         "{tag}: a broken transfer was accepted\n{}",
         shoal.tail()
     );
+    // The primary's serial is known though its transfer failed: the drift shows.
+    let status = |shoal: &Shoal| shoal.ctl(&["zone-status", ZONE]).stdout;
+    let behind = wait_until(WAIT, || Some(status(&shoal)).filter(|s| s.contains("primary_serial=2 drift=1")));
+    assert!(behind.is_some(), "{tag}: zone-status does not show the drift: {}", status(&shoal));
     fake.set(2, 2, Fault::None);
     shoal.wait_serial(ZONE, 2);
     assert_eq!(shoal.lookup(&format!("www.{ZONE}"), dns::TYPE_A), www(2), "{tag}: after recovery");
+    let caught_up = wait_until(WAIT, || Some(status(&shoal)).filter(|s| s.contains("primary_serial=2 drift=0")));
+    assert!(caught_up.is_some(), "{tag}: zone-status after recovery: {}", status(&shoal));
 }
 
 #[test]

@@ -172,8 +172,10 @@ fn table(zones: &[ZoneStatus]) -> String {
         if z.role == "secondary" {
             let opt = |v: Option<u64>, unit: &str| v.map_or_else(|| "-".into(), |x| format!("{x}{unit}"));
             out.push_str(&format!(
-                " primaries={} last_refresh={} next_refresh={} expires_in={} refreshing={} failures={}",
+                " primaries={} primary_serial={} drift={} last_refresh={} next_refresh={} expires_in={} refreshing={} failures={}",
                 z.primaries.join(","),
+                z.primary_serial.map_or_else(|| "-".into(), |s| s.to_string()),
+                z.drift.map_or_else(|| "-".into(), |d| d.to_string()),
                 opt(z.last_refresh, ""),
                 opt(z.next_refresh_in, "s"),
                 opt(z.expires_in, "s"),

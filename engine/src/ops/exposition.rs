@@ -273,6 +273,12 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         Some(u64::from(z.state == "served"))
     });
     gauge(o, "shoal_zone_serial", "The SOA serial served.", &|z| z.serial.map(u64::from));
+    gauge(
+        o,
+        "shoal_zone_primary_serial",
+        "The SOA serial a primary last answered or announced (secondaries; drift is this minus shoal_zone_serial).",
+        &|z| z.primary_serial.map(u64::from),
+    );
     gauge(o, "shoal_zone_records", "Records in the served version.", &|z| Some(z.records as u64));
     gauge(
         o,

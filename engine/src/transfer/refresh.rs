@@ -67,10 +67,11 @@ pub enum Outcome {
     /// A new version, validated and compiled; `saved` when the state directory's copy
     /// now holds it (a version received whole), otherwise `diffs` lead to it.
     Updated { primary: SocketAddr, snapshot: Box<Snapshot>, diffs: Vec<Diff>, built_in: Duration, saved: bool },
-    /// A primary answered and has nothing newer.
-    Current { primary: SocketAddr },
-    /// No primary could be used; the reasons were logged.
-    Failed,
+    /// A primary answered with `serial` and has nothing newer.
+    Current { primary: SocketAddr, serial: u32 },
+    /// No primary could be used; the reasons were logged. `seen`: the serial a
+    /// primary answered before its transfer failed, if one did.
+    Failed { seen: Option<u32> },
 }
 
 /// Check the primaries of `zone` once; `force_axfr` skips IXFR. `announced` is the
@@ -93,6 +94,7 @@ pub fn refresh(
     let zone = &cfg.name;
     let held_serial = held.as_ref().map(|h| h.serial());
     let mut announced = announced.filter(|&a| compare(held_serial, a, false) == Verdict::Transfer);
+    let mut seen = None;
     for &primary in cfg.primaries() {
         let serial = match announced.take() {
             Some(a) => a,
@@ -104,6 +106,7 @@ pub fn refresh(
                 }
             },
         };
+        seen = Some(serial);
         match compare(held_serial, serial, force_axfr) {
             Verdict::Transfer => {}
             verdict => {
@@ -111,7 +114,7 @@ pub fn refresh(
                     tracing::warn!(%zone, %primary, held = ?held_serial, primary_serial = serial, "primary has an older serial; ignored");
                 }
                 mark_checked(cfg);
-                return Outcome::Current { primary };
+                return Outcome::Current { primary, serial };
             }
         }
         match pull(cfg, primary, key, held.as_deref(), force_axfr, meter) {
@@ -124,9 +127,9 @@ pub fn refresh(
                 }
                 return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in, saved };
             }
-            Err(PullError::Current) => {
+            Err(PullError::Current(serial)) => {
                 mark_checked(cfg);
-                return Outcome::Current { primary };
+                return Outcome::Current { primary, serial };
             }
             Err(PullError::Failed(e)) => {
                 meter.xfr_in.failed.inc();
@@ -134,11 +137,12 @@ pub fn refresh(
             }
         }
     }
-    Outcome::Failed
+    Outcome::Failed { seen }
 }
 
 enum PullError {
-    Current,
+    /// The primary has nothing newer; its serial.
+    Current(u32),
     Failed(String),
 }
 
@@ -172,7 +176,7 @@ fn pull(
                 same_serial_ok |= retransfer;
             }
             (_, Attempt::Done(pulled)) => return Ok(pulled),
-            (_, Attempt::Current) => return Err(PullError::Current),
+            (_, Attempt::Current(serial)) => return Err(PullError::Current(serial)),
             (_, Attempt::FallBack { why, .. } | Attempt::Failed(why)) => return Err(PullError::Failed(why)),
         }
     }
@@ -192,8 +196,8 @@ fn next_attempt(ask: XfrKind, ended: &Attempt) -> Option<(XfrKind, bool)> {
 /// How one transfer attempt ended.
 enum Attempt {
     Done(Pulled),
-    /// The primary has nothing newer.
-    Current,
+    /// The primary has nothing newer; its serial.
+    Current(u32),
     /// The IXFR cannot be used; AXFR may do. `retransfer`: the primary's version came
     /// and was refused (not applicable, or its ZONEMD failed), so the AXFR is a
     /// retransfer and may bring the same serial.
@@ -232,7 +236,7 @@ fn attempt(
     let received_in = started.elapsed();
     let building = Instant::now();
     let (snapshot, diffs, kind) = match t.received {
-        Received::UpToDate { .. } => return Attempt::Current,
+        Received::UpToDate { serial } => return Attempt::Current(serial),
         Received::Full { .. } => {
             let kind = if t.kind == XfrKind::Ixfr { XfrKind::IxfrWhole } else { XfrKind::Axfr };
             match incoming.finish() {
@@ -296,6 +300,6 @@ mod tests {
         assert_eq!(next_attempt(XfrKind::Ixfr, &bad_result), Some((XfrKind::Axfr, true)), "a retransfer");
         assert_eq!(next_attempt(XfrKind::Axfr, &bad_result), None, "AXFR is the last resort");
         assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Failed("timeout".into())), None);
-        assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Current), None);
+        assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Current(7)), None);
     }
 }

@@ -138,8 +138,9 @@ impl Transfers {
 
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
         let Some(e) = self.registry.zones.get_mut(name) else { return };
-        let checked = match outcome {
+        let (checked, primary_serial) = match outcome {
             Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
+                let serial = snapshot.serial();
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version received");
                 e.meter.published(built_in);
                 let snapshot: Arc<Snapshot> = Arc::from(snapshot);
@@ -159,12 +160,12 @@ impl Transfers {
                     None => e.unsynced = Some(Unsynced { snapshot, diffs, whole, saved }),
                 }
                 self.unsynced.push(name.clone());
-                Checked::Updated
+                (Checked::Updated, Some(serial))
             }
-            Outcome::Current { .. } => Checked::Current,
-            Outcome::Failed => {
+            Outcome::Current { serial, .. } => (Checked::Current, Some(serial)),
+            Outcome::Failed { seen } => {
                 e.meter.refresh_failures.inc();
-                Checked::Failed
+                (Checked::Failed, seen)
             }
         };
         let timers = e.newest().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
@@ -172,7 +173,7 @@ impl Transfers {
             // No longer a secondary (reconfigured while the check ran).
             return;
         };
-        let served_again = sec.finish(checked, timers, Now::real(), &mut self.rng);
+        let served_again = sec.finish(checked, primary_serial, timers, Now::real(), &mut self.rng);
         self.schedule_timers(name);
         if served_again {
             tracing::info!(zone = %name, "zone served again");

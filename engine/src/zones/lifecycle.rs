@@ -74,6 +74,9 @@ pub struct SecondaryState {
     pub force_axfr: bool,
     /// The newest serial a NOTIFY announced since the last check began.
     pub announced: Option<u32>,
+    /// The serial a primary last answered or announced (what the served serial is
+    /// behind of, while they differ).
+    pub primary_serial: Option<u32>,
     pub last_success: Option<SystemTime>,
     /// When the zone stops being served if no primary answers before.
     pub expire_at: Option<Instant>,
@@ -97,6 +100,7 @@ impl SecondaryState {
             again: false,
             force_axfr: false,
             announced: None,
+            primary_serial: None,
             last_success: None,
             expire_at: None,
             expired: false,
@@ -147,6 +151,7 @@ impl SecondaryState {
             if newer {
                 self.announced = Some(a);
             }
+            self.primary_serial = Some(a);
         }
         if self.in_flight {
             self.again = true;
@@ -168,12 +173,21 @@ impl SecondaryState {
         self.next_check = now.mono + Duration::from_secs(5);
     }
 
-    /// A check ended with `checked`; `timers` are those of the version held now. Sets
+    /// A check ended with `checked`, the primary having answered with `primary_serial`
+    /// (none when no primary answered); `timers` are those of the version held now. Sets
     /// the next check (refresh after success, retry after failure, at once after a
     /// NOTIFY that came during the check) and the expiry (renewed by any answer of a
     /// primary). Returns whether an expired zone is served again.
-    pub fn finish(&mut self, checked: Checked, timers: Timers, now: Now, rng: &mut impl Random) -> bool {
+    pub fn finish(
+        &mut self,
+        checked: Checked,
+        primary_serial: Option<u32>,
+        timers: Timers,
+        now: Now,
+        rng: &mut impl Random,
+    ) -> bool {
         self.in_flight = false;
+        self.primary_serial = primary_serial.or(self.primary_serial);
         let mut served_again = false;
         if checked == Checked::Failed {
             self.failures += 1;
@@ -246,7 +260,7 @@ mod tests {
         while t < 3600 {
             assert!(s.check_due(s.next_check));
             assert!(!s.begin().0);
-            assert!(!s.finish(Checked::Failed, T, c.at(t), &mut rng));
+            assert!(!s.finish(Checked::Failed, None, T, c.at(t), &mut rng));
             assert_eq!(s.next_check, c.at(t + 60).mono, "retry after a failure");
             t += 60;
         }
@@ -255,7 +269,7 @@ mod tests {
         assert!(s.expire_due(c.at(3600).mono));
         assert!(s.expired && !s.expire_due(c.at(3600).mono), "expires once");
         s.begin();
-        assert!(s.finish(Checked::Current, T, c.at(3700), &mut rng), "a primary answered: served again");
+        assert!(s.finish(Checked::Current, None, T, c.at(3700), &mut rng), "a primary answered: served again");
         assert_eq!((s.failures, s.expired), (0, false));
         assert_eq!(s.expire_at, Some(c.at(3700 + 3600).mono));
         assert_eq!(s.next_check, c.at(3700 + 600).mono);
@@ -267,7 +281,7 @@ mod tests {
         let mut s = SecondaryState::new(Some(T), Some(c.at(0).wall), c.at(0), &mut Fixed(0.999));
         assert!(s.next_check >= c.at(450).mono && s.next_check < c.at(451).mono, "up to a quarter early");
         s.begin();
-        s.finish(Checked::Updated, T, c.at(10), &mut Fixed(0.5));
+        s.finish(Checked::Updated, None, T, c.at(10), &mut Fixed(0.5));
         assert_eq!(s.next_check, c.at(10 + 525).mono);
     }
 
@@ -281,11 +295,11 @@ mod tests {
         assert!(!s.notify(true, None), "running: remembered");
         assert!(s.again);
         assert!(!s.check_due(s.next_check), "no second check while one runs");
-        s.finish(Checked::Updated, T, c.at(5), &mut rng);
+        s.finish(Checked::Updated, None, T, c.at(5), &mut rng);
         assert_eq!(s.next_check, c.at(5).mono, "again at once");
         assert!(s.check_due(s.next_check));
         assert!(s.begin().0, "and the AXFR asked for meanwhile");
-        s.finish(Checked::Current, T, c.at(6), &mut rng);
+        s.finish(Checked::Current, None, T, c.at(6), &mut rng);
         assert_eq!(s.next_check, c.at(606).mono);
     }
 
@@ -298,9 +312,9 @@ mod tests {
         assert!(!s.notify(false, Some(0xFFFF_FFFF)), "during the check");
         assert!(!s.notify(false, Some(7)), "7 is after 2^32 - 1");
         assert!(!s.notify(false, Some(6)), "an older announcement does not replace it");
-        s.finish(Checked::Updated, T, c.at(1), &mut Fixed(0.0));
+        s.finish(Checked::Updated, None, T, c.at(1), &mut Fixed(0.0));
         assert_eq!(s.begin(), (false, Some(7)));
-        s.finish(Checked::Current, T, c.at(2), &mut Fixed(0.0));
+        s.finish(Checked::Current, None, T, c.at(2), &mut Fixed(0.0));
         assert_eq!(s.begin(), (false, None), "taken by the check it went with");
     }
 
@@ -315,7 +329,8 @@ mod tests {
             Verdict::Current | Verdict::PrimaryOlder => Checked::Current,
         };
         s.begin();
-        s.finish(checked, T, c.at(3000), &mut rng);
+        s.finish(checked, Some(3), T, c.at(3000), &mut rng);
+        assert_eq!(s.primary_serial, Some(3), "what the primary said, though older");
         assert_eq!(s.expire_at, Some(c.at(6600).mono), "the primary answered");
         assert!(!s.expire_due(c.at(3600).mono), "the old expire timer is stale");
     }

@@ -26,6 +26,11 @@ pub struct ZoneStatus {
     pub expires_in: Option<u64>,
     pub refreshing: bool,
     pub failures: u32,
+    /// The serial a primary last answered or announced (secondaries).
+    pub primary_serial: Option<u32>,
+    /// How far the served serial is behind it (RFC 1982 distance; negative when the
+    /// primary went back).
+    pub drift: Option<i64>,
     /// Counters for the metrics endpoint.
     #[serde(skip)]
     pub meter: Arc<ZoneMeter>,
@@ -61,6 +66,11 @@ impl Registry {
                     expires_in: sec.and_then(|s| s.expire_at).map(|t| t.saturating_duration_since(now).as_secs()),
                     refreshing: sec.is_some_and(|s| s.in_flight),
                     failures: sec.map_or(0, |s| s.failures),
+                    primary_serial: sec.and_then(|s| s.primary_serial),
+                    drift: sec.and_then(|s| s.primary_serial).map(|p| {
+                        let served = e.snapshot.as_ref().map_or(0, |s| s.serial());
+                        i64::from(p.wrapping_sub(served) as i32)
+                    }),
                     meter: Arc::clone(&e.meter),
                 }
             })
