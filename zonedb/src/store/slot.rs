@@ -11,6 +11,7 @@
 //! on it.
 
 use super::snapshot::Snapshot;
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub enum ZoneState {
 pub struct Slot {
     /// From `Arc::into_raw` (one strong count owned here), or null for no version.
     current: AtomicPtr<Snapshot>,
+    /// The slot owns an `Arc<Snapshot>`: it is `Send` and `Sync` exactly when that is,
+    /// and drops one.
+    _owns: PhantomData<Arc<Snapshot>>,
 }
 
 fn into_raw(state: ZoneState) -> *mut Snapshot {
@@ -45,7 +49,7 @@ unsafe fn from_raw(p: *mut Snapshot) -> Option<Arc<Snapshot>> {
 
 impl Slot {
     pub(crate) fn new(state: ZoneState) -> Slot {
-        Slot { current: AtomicPtr::new(into_raw(state)) }
+        Slot { current: AtomicPtr::new(into_raw(state)), _owns: PhantomData }
     }
 
     /// The version served now, `None` when the zone has none.
