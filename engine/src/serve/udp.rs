@@ -182,12 +182,8 @@ impl UdpState {
         let msg = datagrams.get(i);
         let policy = &zones.notify;
         let verdict = crate::transfer::notify::check_in(msg, peer, &policy.keys, |apex| policy.zone(apex));
-        let (accepted, serial) = (verdict.refresh.is_some(), verdict.serial);
-        let zone = verdict.refresh.or_else(|| {
-            let req = shoal_wire::Request::parse(msg).ok()?;
-            shoal_wire::Name::from_wire(req.qname.as_wire()).ok()
-        });
-        if let Some(zone) = zone {
+        let (accepted, serial) = (verdict.accepted, verdict.serial);
+        if let Some(zone) = verdict.zone {
             let told = events.try_send(crate::transfer::Event::Notified { zone, accepted, serial, peer }).is_ok();
             if accepted && !told {
                 return None;

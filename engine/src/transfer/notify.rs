@@ -102,8 +102,10 @@ fn notify_one(zone: &Name, soa: &Rr, target: SocketAddr, key: Option<&Key>) -> b
 pub struct InVerdict {
     /// The reply to send (none for a message too broken to answer).
     pub response: Option<Vec<u8>>,
-    /// The zone to check now, when the NOTIFY was accepted.
-    pub refresh: Option<Name>,
+    /// The zone the NOTIFY is about, when its name could be read.
+    pub zone: Option<Name>,
+    /// Accepted: check the zone's primary now.
+    pub accepted: bool,
     /// The serial of the SOA the NOTIFY carried in its answer section, if any.
     pub serial: Option<u32>,
 }
@@ -136,9 +138,15 @@ pub fn check_in<'a>(
     zone: impl Fn(&[u8]) -> Option<(&'a crate::access::acl::Acl, Option<&'a Key>)>,
 ) -> InVerdict {
     let Ok(req) = shoal_wire::Request::parse(msg) else {
-        return InVerdict { response: None, refresh: None, serial: None };
+        return InVerdict { response: None, zone: None, accepted: false, serial: None };
     };
     let name = shoal_wire::name::Display(req.qname.as_wire()).to_string();
+    let refused = |response: Vec<u8>| InVerdict {
+        response: Some(response),
+        zone: Name::from_wire(req.qname.as_wire()).ok(),
+        accepted: false,
+        serial: None,
+    };
     let header = Header::of(msg).expect("a parsed request has a header");
     let reply = |rcode: u8, signer: Option<(&Key, &[u8])>| {
         let mut m = MessageBuilder::reply(&header, Rcode(u16::from(rcode)), flags::AA)
@@ -151,30 +159,33 @@ pub fn check_in<'a>(
     };
     let Some((acl, key)) = zone(req.qname.as_wire()) else {
         tracing::warn!(zone = %name, %peer, "NOTIFY refused: not a secondary zone of this server");
-        return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
+        return refused(reply(5, None));
     };
     if !acl.allows(peer.ip()) {
         tracing::warn!(zone = %name, %peer, "NOTIFY refused: sender not in allow_notify");
-        return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
+        return refused(reply(5, None));
     }
     let signed = match tsig::verify_request(msg, keys, tsig::now()) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(zone = %name, %peer, tsig_error = e.code, "NOTIFY refused: bad TSIG");
-            return InVerdict { response: Some(reply(9, None)), refresh: None, serial: None };
+            return refused(reply(9, None));
         }
     };
     let mac = match (key, &signed) {
         (Some(k), Some((used, mac))) if used.name == k.name => Some((k, mac.as_slice())),
         (Some(_), _) => {
             tracing::warn!(zone = %name, %peer, "NOTIFY refused: not signed with the zone's transfer_key");
-            return InVerdict { response: Some(reply(5, None)), refresh: None, serial: None };
+            return refused(reply(5, None));
         }
         (None, _) => None,
     };
-    let zone = Name::from_wire(req.qname.as_wire()).ok();
-    let serial = announced_serial(msg, req.question_end);
-    InVerdict { response: Some(reply(0, mac)), refresh: zone, serial }
+    InVerdict {
+        response: Some(reply(0, mac)),
+        zone: Name::from_wire(req.qname.as_wire()).ok(),
+        accepted: true,
+        serial: announced_serial(msg, req.question_end),
+    }
 }
 
 #[cfg(test)]

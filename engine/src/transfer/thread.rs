@@ -167,33 +167,21 @@ impl Transfers {
         }
     }
 
-    /// NOTIFY in (RFC 1996): check the sender and the signature, start the refresh it
-    /// asks for, and return the reply.
+    /// NOTIFY in over TCP (RFC 1996): check the sender and the signature against the
+    /// NOTIFY policy the workers use for UDP, take it as [`Transfers::notified`] does,
+    /// and return the reply.
     fn notify_check(&mut self, msg: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
-        let registry = &self.registry;
-        let verdict = notify::check_in(msg, peer, &registry.config.keys, |apex| {
-            registry
-                .zones
-                .get(apex)
-                .filter(|e| e.secondary.is_some())
-                .map(|e| (&e.config.allow_notify, registry.key(e.config.transfer_key)))
-        });
-        let meter = Request::parse(msg).ok().and_then(|r| registry.zones.get(r.qname.as_wire())).map(|e| &e.meter);
-        if let Some(m) = meter {
-            if verdict.refresh.is_some() {
-                m.notify_received.inc();
-            } else {
-                m.notify_refused.inc();
-            }
-        }
-        if let Some(zone) = verdict.refresh {
-            tracing::info!(%zone, %peer, serial = verdict.serial, "NOTIFY received; checking the primary");
-            self.start_refresh(&zone, false, Start::Urgent, verdict.serial);
+        let set = self.registry.zone_set();
+        let policy = &set.notify;
+        let verdict = notify::check_in(msg, peer, &policy.keys, |apex| policy.zone(apex));
+        if let Some(zone) = &verdict.zone {
+            self.notified(zone, verdict.accepted, verdict.serial, peer);
         }
         verdict.response
     }
 
-    /// A NOTIFY a worker answered: count it; if accepted, check the primary now.
+    /// A NOTIFY that was checked (by a worker, or over TCP here): count it; if accepted,
+    /// check the primary now.
     fn notified(&mut self, zone: &Name, accepted: bool, serial: Option<u32>, peer: SocketAddr) {
         let Some(e) = self.registry.zones.get(zone) else { return };
         if !accepted {
