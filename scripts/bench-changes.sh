@@ -46,7 +46,7 @@ all_served() {
     python3 - "$1" "$ZONES" "$2" "$3" "$ROOT/scripts/lib" <<'PY'
 import select, socket, sys, time
 sys.path.insert(0, sys.argv[5])
-from change_stream import soa_query, soa_serial
+from dnsmsg import soa_query, soa_serial
 port, n, serial, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setblocking(False)

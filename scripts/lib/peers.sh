@@ -111,26 +111,21 @@ start_server() {
 # until the server on 127.0.0.1 PORT answers the SOA of ZONE (no trailing dot) with
 # SERIAL, polling every 5 ms for at most LIMIT seconds; -1 if it never does.
 serving_after() {
-    python3 - "$@" <<'PY'
-import socket, struct, sys, time
-port, zone, serial, limit, start = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-qname = b"".join(bytes([len(l)]) + l.encode() for l in zone.split(".") if l) + b"\0"
-q = b"\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname + b"\x00\x06\x00\x01"
+    python3 - "$ROOT/scripts/lib" "$@" <<'PY'
+import socket, sys, time
+sys.path.insert(0, sys.argv[1])
+from dnsmsg import soa_query, soa_serial
+port, zone, serial, limit, start = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+q = soa_query(zone, 0x1234)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(0.01)
 while time.time() - start < limit:
     try:
         s.sendto(q, ("127.0.0.1", port))
-        m = s.recv(4096)
-        if len(m) > 12 and m[3] & 15 == 0 and struct.unpack(">H", m[6:8])[0] >= 1:
-            # The SOA is the first answer: skip the question, the owner, the fixed fields.
-            pos = len(q)
-            pos = pos + 2 if m[pos] & 0xC0 else pos + m[pos:].index(0) + 1
-            rdlen = struct.unpack(">H", m[pos + 8:pos + 10])[0]
-            end = pos + 10 + rdlen
-            if struct.unpack(">I", m[end - 20:end - 16])[0] == serial:
-                print(f"{time.time() - start:.3f}")
-                sys.exit(0)
+        got = soa_serial(s.recv(4096))
+        if got and got[1] == serial:
+            print(f"{time.time() - start:.3f}")
+            sys.exit(0)
     except OSError:
         pass
     time.sleep(0.005)
