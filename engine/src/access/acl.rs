@@ -72,6 +72,11 @@ impl Acl {
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|p| p.contains(ip))
     }
+
+    /// Exactly these hosts (a secondary's primaries, for `allow_notify`).
+    pub fn hosts(addrs: &[std::net::SocketAddr]) -> Acl {
+        Acl(addrs.iter().map(|a| Prefix::host(a.ip())).collect())
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,20 @@ pub(super) struct RawConfig {
     pub(super) metrics: RawMetrics,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) catalog_group: Vec<RawCatalogGroup>,
+}
+
+/// `[[catalog_group]]`: settings for the members of consumed catalogs in this group.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCatalogGroup {
+    pub(super) name: String,
+    pub(super) primaries: Option<Vec<String>>,
+    pub(super) transfer_key: Option<String>,
+    pub(super) allow_transfer: Option<Vec<String>>,
+    pub(super) notify: Option<Vec<String>>,
+    pub(super) zonemd_verify: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -153,6 +167,12 @@ pub(super) struct RawZone {
     pub(super) max_transfer_bytes: Option<u64>,
     #[serde(default = "default_zonemd_verify")]
     pub(super) zonemd_verify: bool,
+    /// `consumer` or `producer` (RFC 9432).
+    pub(super) catalog_role: Option<String>,
+    /// The producer catalog this zone is listed in.
+    pub(super) catalog: Option<String>,
+    /// Its `group` property there.
+    pub(super) catalog_group: Option<String>,
 }
 
 /// ZONEMD digests are verified unless a zone says `zonemd_verify = false`.

@@ -1,5 +1,7 @@
 //! The configuration file: raw TOML (its shape and defaults in [`file`]) → a validated
-//! [`Config`], in one place.
+//! [`Config`], in one place; each zone's part is a [`zone::ZoneConfig`], and
+//! [`catalog`] links the zones listed in producer catalogs and derives the
+//! configuration of consumed catalogs' members.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the
@@ -15,119 +17,12 @@ use std::path::{Path, PathBuf};
 pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
 pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
 
+mod catalog;
 mod file;
+mod zone;
 use file::RawConfig;
 pub use file::DEFAULT_LISTEN;
-
-/// Where a zone's data comes from.
-#[derive(Debug, Clone)]
-pub enum ZoneSource {
-    File(PathBuf),
-    /// The example zone compiled into the binary.
-    Builtin,
-    /// A secondary zone pulled from these primaries, tried in order; its copy lives in
-    /// the state directory.
-    Primaries(Vec<SocketAddr>),
-}
-
-/// Bounds on the SOA timers of a secondary zone, seconds (Knot's defaults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimerBounds {
-    pub refresh: (u32, u32),
-    pub retry: (u32, u32),
-    pub expire: (u32, u32),
-}
-
-impl Default for TimerBounds {
-    fn default() -> Self {
-        TimerBounds { refresh: (2, 2_592_000), retry: (2, 2_592_000), expire: (3, u32::MAX) }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ZoneConfig {
-    pub name: Name,
-    pub source: ZoneSource,
-    /// Who may AXFR/IXFR this zone.
-    pub allow_transfer: Acl,
-    /// When set, transfers must be signed with this key (index into `Config::keys`).
-    pub transfer_key: Option<usize>,
-    /// Secondaries to NOTIFY on every new serial.
-    pub notify: Vec<SocketAddr>,
-    /// Diffs kept for IXFR out.
-    pub ixfr_journal: usize,
-    /// On reload, publish a changed zone file whose serial did not change, with the
-    /// serial increased by one (otherwise it is refused, as Knot does).
-    pub bump_serial: bool,
-    /// Who may NOTIFY this (secondary) zone; default: its primaries.
-    pub allow_notify: Acl,
-    pub timers: TimerBounds,
-    /// An incoming transfer is cut off past this many bytes of messages (0: no limit),
-    /// as NSD's `size-limit-xfr`.
-    pub max_transfer_bytes: u64,
-    /// Where a secondary zone's copy and journal live.
-    pub state_dir: PathBuf,
-    /// Verify the apex ZONEMD digest (RFC 8976), when there is one, before publishing a
-    /// version loaded from the zone file or received by transfer (default: on).
-    pub zonemd_verify: bool,
-}
-
-impl ZoneConfig {
-    /// A zone with nothing but a source (no transfers, no NOTIFY).
-    pub fn plain(name: Name, source: ZoneSource) -> Self {
-        ZoneConfig {
-            name,
-            source,
-            allow_transfer: Acl::default(),
-            transfer_key: None,
-            notify: Vec::new(),
-            ixfr_journal: 100,
-            bump_serial: false,
-            allow_notify: Acl::default(),
-            timers: TimerBounds::default(),
-            max_transfer_bytes: 0,
-            state_dir: PathBuf::from("."),
-            zonemd_verify: true,
-        }
-    }
-
-    /// The primaries of a secondary zone (empty for a primary zone).
-    pub fn primaries(&self) -> &[SocketAddr] {
-        match &self.source {
-            ZoneSource::Primaries(p) => p,
-            _ => &[],
-        }
-    }
-
-    /// A file name for this zone in the state directory (`example.com` for
-    /// `example.com.`, `root` for the root).
-    fn state_stem(&self) -> String {
-        let t = self.name.to_string();
-        let t = t.trim_end_matches('.');
-        if t.is_empty() {
-            "root".into()
-        } else {
-            t.replace(['/', '\\'], "_")
-        }
-    }
-
-    /// Where a secondary zone's copy is saved.
-    pub fn state_path(&self) -> Option<PathBuf> {
-        matches!(self.source, ZoneSource::Primaries(_))
-            .then(|| self.state_dir.join(format!("{}.zone", self.state_stem())))
-    }
-
-    /// Where the zone's IXFR journal lives: in the state directory, for primary and
-    /// secondary zones alike (zone files may sit in a read-only folder such as /etc).
-    pub fn journal_path(&self) -> Option<PathBuf> {
-        match &self.source {
-            ZoneSource::Builtin => None,
-            ZoneSource::File(_) | ZoneSource::Primaries(_) => {
-                Some(self.state_dir.join(format!("{}.ixfr", self.state_stem())))
-            }
-        }
-    }
-}
+pub use zone::{CatalogGroup, CatalogRole, Listed, Membership, TimerBounds, ZoneConfig, ZoneSource};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -157,6 +52,8 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     /// TSIG keys.
     pub keys: Vec<Key>,
+    /// Settings for the members of consumed catalogs, by group.
+    pub catalog_groups: Vec<CatalogGroup>,
     /// Where secondary zones and their journals are kept.
     pub state_dir: PathBuf,
     /// The control socket `shoal ctl` talks to; `None` for the built-in default
@@ -301,7 +198,28 @@ impl Config {
                 return Err(invalid(format!("zone {} is configured twice", z.name)));
             }
             let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
+            let role = match z.catalog_role.as_deref() {
+                None => CatalogRole::None,
+                Some("consumer") => CatalogRole::Consumer,
+                Some("producer") => CatalogRole::Producer(Vec::new()),
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "zone {}: catalog_role {other:?} is not \"consumer\" or \"producer\"",
+                        z.name
+                    )))
+                }
+            };
             let source = match (z.file, z.primaries.is_empty()) {
+                (None, true) if matches!(role, CatalogRole::Producer(_)) => ZoneSource::Catalog,
+                (_, _) if matches!(role, CatalogRole::Producer(_)) => {
+                    return Err(invalid(format!(
+                        "zone {}: a producer catalog is written by Shoal; it has no file or primaries",
+                        z.name
+                    )))
+                }
+                (Some(_), true) if role == CatalogRole::Consumer => {
+                    return Err(invalid(format!("zone {}: a consumer catalog needs primaries, not a file", z.name)))
+                }
                 (Some(f), true) => ZoneSource::File(resolve(f)),
                 (None, false) => {
                     let mut ps = Vec::new();
@@ -321,19 +239,11 @@ impl Config {
                 }
             };
             let allow_notify = match &z.allow_notify {
-                Some(list) => {
-                    let mut acl = Vec::new();
-                    for a in list {
-                        acl.push(
-                            a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_notify: {e}", z.name)))?,
-                        );
-                    }
-                    Acl(acl)
-                }
-                None => match &source {
-                    ZoneSource::Primaries(ps) => Acl(ps.iter().map(|p| Prefix::host(p.ip())).collect()),
-                    _ => Acl::default(),
-                },
+                Some(list) => parse_acl(list).map_err(|e| invalid(format!("zone {}: allow_notify: {e}", z.name)))?,
+                None => Acl::hosts(match &source {
+                    ZoneSource::Primaries(ps) => ps,
+                    _ => &[],
+                }),
             };
             let d = TimerBounds::default();
             let timers = TimerBounds {
@@ -346,30 +256,31 @@ impl Config {
                     return Err(invalid(format!("zone {}: {what}_min is above {what}_max", z.name)));
                 }
             }
-            let mut acl = Vec::new();
-            for a in &z.allow_transfer {
-                acl.push(a.parse::<Prefix>().map_err(|e| invalid(format!("zone {}: allow_transfer: {e}", z.name)))?);
-            }
+            let acl =
+                parse_acl(&z.allow_transfer).map_err(|e| invalid(format!("zone {}: allow_transfer: {e}", z.name)))?;
             let transfer_key = match &z.transfer_key {
                 None => None,
-                Some(k) => {
-                    let kn = shoal_wire::name::from_ascii(k)
-                        .map_err(|_| invalid(format!("zone {}: bad key name {k:?}", z.name)))?;
-                    Some(keys.iter().position(|x| x.name == kn).ok_or_else(|| {
-                        invalid(format!("zone {}: transfer_key {k:?} is not a configured [[key]]", z.name))
-                    })?)
+                Some(k) => Some(key_index(&keys, k).map_err(|e| invalid(format!("zone {}: {e}", z.name)))?),
+            };
+            let notify = parse_addrs(&z.notify).map_err(|e| invalid(format!("zone {}: notify: {e}", z.name)))?;
+            let listed_in = match &z.catalog {
+                None if z.catalog_group.is_some() => {
+                    return Err(invalid(format!("zone {}: catalog_group needs catalog", z.name)))
+                }
+                None => None,
+                Some(c) => {
+                    let c = shoal_wire::name::from_ascii(c)
+                        .map_err(|_| invalid(format!("zone {}: catalog {c:?} is not a domain name", z.name)))?;
+                    if let Some(g) = &z.catalog_group {
+                        catalog::check_group_name(g).map_err(|e| invalid(format!("zone {}: {e}", z.name)))?;
+                    }
+                    Some((c, z.catalog_group.clone()))
                 }
             };
-            let mut notify = Vec::new();
-            for n in &z.notify {
-                let a =
-                    parse_addr(n, 53).map_err(|_| invalid(format!("zone {}: notify: bad address {n:?}", z.name)))?;
-                notify.push(a);
-            }
             zones.push(ZoneConfig {
                 name,
                 source,
-                allow_transfer: Acl(acl),
+                allow_transfer: acl,
                 transfer_key,
                 notify,
                 ixfr_journal: z.ixfr_journal,
@@ -379,8 +290,40 @@ impl Config {
                 max_transfer_bytes: z.max_transfer_bytes.unwrap_or(raw.server.max_transfer_bytes),
                 state_dir: state_dir.clone(),
                 zonemd_verify: z.zonemd_verify,
+                catalog: role,
+                listed_in,
+                member_of: None,
             });
         }
+        let mut catalog_groups = Vec::with_capacity(raw.catalog_group.len());
+        for g in raw.catalog_group {
+            let what = |e: String| invalid(format!("catalog_group {}: {e}", g.name));
+            catalog::check_group_name(&g.name).map_err(invalid)?;
+            let primaries =
+                g.primaries.as_deref().map(parse_addrs).transpose().map_err(|e| what(format!("primaries: {e}")))?;
+            if primaries.as_ref().is_some_and(Vec::is_empty) {
+                return Err(what("primaries is empty".into()));
+            }
+            catalog_groups.push(CatalogGroup {
+                primaries,
+                transfer_key: g
+                    .transfer_key
+                    .as_deref()
+                    .map(|k| key_index(&keys, k).map(Some))
+                    .transpose()
+                    .map_err(what)?,
+                allow_transfer: g
+                    .allow_transfer
+                    .as_deref()
+                    .map(parse_acl)
+                    .transpose()
+                    .map_err(|e| what(format!("allow_transfer: {e}")))?,
+                notify: g.notify.as_deref().map(parse_addrs).transpose().map_err(|e| what(format!("notify: {e}")))?,
+                zonemd_verify: g.zonemd_verify,
+                name: g.name,
+            });
+        }
+        catalog::link(&mut zones, &catalog_groups).map_err(invalid)?;
         let metrics_listen = match &raw.metrics.listen {
             None => None,
             Some(a) => Some(a.parse::<SocketAddr>().map_err(|_| {
@@ -412,6 +355,7 @@ impl Config {
             tcp_max_connections: raw.server.tcp_max_connections.max(1),
             zones,
             keys,
+            catalog_groups,
             control_socket: path.as_ref().map(|_| match raw.control.socket {
                 Some(p) if p.is_relative() => base.join(p),
                 Some(p) => p,
@@ -421,6 +365,22 @@ impl Config {
             path,
         })
     }
+}
+
+/// Addresses (`IP`, `IP:PORT`, port 53 by default).
+fn parse_addrs(list: &[String]) -> Result<Vec<SocketAddr>, String> {
+    list.iter().map(|a| parse_addr(a, 53).map_err(|_| format!("bad address {a:?}"))).collect()
+}
+
+/// An access list from its prefixes.
+fn parse_acl(list: &[String]) -> Result<Acl, String> {
+    list.iter().map(|a| a.parse::<Prefix>()).collect::<Result<Vec<_>, _>>().map(Acl)
+}
+
+/// The index of the configured key named `name`.
+fn key_index(keys: &[Key], name: &str) -> Result<usize, String> {
+    let n = shoal_wire::name::from_ascii(name).map_err(|_| format!("bad key name {name:?}"))?;
+    keys.iter().position(|x| x.name == n).ok_or_else(|| format!("transfer_key {name:?} is not a configured [[key]]"))
 }
 
 /// `IP:PORT`, `[IPv6]:PORT`, or a bare IP with `default_port`.
@@ -537,6 +497,44 @@ mod tests {
         for bad in ["[metrics]\nlisten = \"localhost\"\n", "[log]\nformat = \"xml\"\n", "[log]\nlevel = \"info,[\"\n"] {
             let e = Config::parse(bad, Path::new("c.toml")).unwrap_err().to_string();
             assert!(e.contains("metrics.listen") || e.contains("log."), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn catalog_roles_members_and_groups() {
+        let text = "[[key]]\nname = \"k.\"\nalgorithm = \"hmac-sha256\"\nsecret = \"c2VjcmV0\"\n\
+                    [[catalog_group]]\nname = \"signed\"\ntransfer_key = \"k.\"\nprimaries = [\"192.0.2.9\"]\n\
+                    [[zone]]\nname = \"cat.\"\ncatalog_role = \"producer\"\n\
+                    [[zone]]\nname = \"b.\"\nfile = \"b\"\ncatalog = \"cat.\"\n\
+                    [[zone]]\nname = \"a.\"\nfile = \"a\"\ncatalog = \"cat.\"\ncatalog_group = \"signed\"\n\
+                    [[zone]]\nname = \"in.\"\nprimaries = [\"192.0.2.1\"]\ncatalog_role = \"consumer\"\n";
+        let c = Config::parse(text, Path::new("c.toml")).unwrap();
+        assert!(matches!(c.zones[0].source, ZoneSource::Catalog));
+        let CatalogRole::Producer(listed) = &c.zones[0].catalog else { panic!("{:?}", c.zones[0].catalog) };
+        let names: Vec<String> = listed.iter().map(|l| l.zone.to_string()).collect();
+        assert_eq!(names, ["a.", "b."], "in name order");
+        assert_eq!(listed[0].group.as_deref(), Some("signed"));
+        assert!(c.zones[0].journal_path().is_some(), "a producer keeps a journal for IXFR");
+        let consumer = &c.zones[3];
+        assert_eq!(consumer.catalog, CatalogRole::Consumer);
+        let ms = Membership { catalog: consumer.name.clone(), id: b"x".to_vec().into(), group: Some("signed".into()) };
+        let m = consumer.member(shoal_wire::name::from_ascii("m.").unwrap(), ms, c.catalog_groups.first());
+        assert_eq!(m.primaries(), ["192.0.2.9:53".parse().unwrap()], "the group's primaries");
+        assert!(m.allow_notify.allows("192.0.2.9".parse().unwrap()), "NOTIFY from the group's primaries");
+        assert_eq!(m.transfer_key, Some(0));
+        assert_eq!(m.catalog, CatalogRole::None);
+        assert_eq!(m.state_path().unwrap(), consumer.state_dir.join("m.zone"));
+        for (bad, says) in [
+            ("[[zone]]\nname = \"c.\"\nfile = \"f\"\ncatalog_role = \"producer\"\n", "no file or primaries"),
+            ("[[zone]]\nname = \"c.\"\nfile = \"f\"\ncatalog_role = \"consumer\"\n", "needs primaries"),
+            ("[[zone]]\nname = \"c.\"\nfile = \"f\"\ncatalog_role = \"both\"\n", "not \"consumer\""),
+            ("[[zone]]\nname = \"a.\"\nfile = \"f\"\ncatalog = \"nope.\"\n", "not a configured zone"),
+            ("[[zone]]\nname = \"a.\"\nfile = \"f\"\ncatalog_group = \"g\"\n", "needs catalog"),
+            ("[[catalog_group]]\nname = \"g\"\ntransfer_key = \"nokey.\"\n", "nokey"),
+            ("[[catalog_group]]\nname = \"g\"\n[[catalog_group]]\nname = \"g\"\n", "twice"),
+        ] {
+            let e = Config::parse(bad, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
         }
     }
 

@@ -183,6 +183,15 @@ fn table(zones: &[ZoneStatus]) -> String {
                 z.failures
             ));
         }
+        if let Some(c) = &z.member_of {
+            out.push_str(&format!(" catalog={c}"));
+        }
+        if let (Some(role), Some(n)) = (z.catalog_role, z.catalog_members) {
+            out.push_str(&format!(" catalog_role={role} members={n}"));
+        }
+        if let Some(n) = z.catalog_refused {
+            out.push_str(&format!(" refused={n}"));
+        }
         out.push('\n');
     }
     out

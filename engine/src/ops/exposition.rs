@@ -280,6 +280,22 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         &|z| z.primary_serial.map(u64::from),
     );
     gauge(o, "shoal_zone_records", "Records in the served version.", &|z| Some(z.records as u64));
+    o.family("shoal_catalog_members", "gauge", "Member zones a catalog lists (producer) or owns (consumer).");
+    for z in zones {
+        if let Some(n) = z.catalog_members {
+            o.sample("shoal_catalog_members", &[("catalog", &z.zone)], n as u64);
+        }
+    }
+    o.family(
+        "shoal_catalog_members_refused_total",
+        "counter",
+        "Members a consumer catalog refused: a configured zone, or owned by another catalog without a coo property naming this one.",
+    );
+    for z in zones {
+        if let Some(n) = z.catalog_refused {
+            o.sample("shoal_catalog_members_refused_total", &[("catalog", &z.zone)], n);
+        }
+    }
     gauge(
         o,
         "shoal_zone_last_refresh_timestamp_seconds",

@@ -1,6 +1,7 @@
 //! The transfer thread's loop: take events, let timers fall due, hand the new versions'
-//! journals to the flush thread, publish what is durable once for everything handled,
-//! NOTIFY after publishing, free what workers let go of.
+//! journals to the flush thread, follow consumed catalogs' member lists, publish what
+//! is durable once for everything handled, NOTIFY after publishing, free what workers
+//! let go of.
 
 use super::schedule::{Schedule, Start};
 use super::{conn, flush, notify, signed, xfr_out, Event, Transfers};
@@ -89,6 +90,9 @@ impl Transfers {
             }
             self.timers();
             self.flush();
+            if self.registry.catalogs_due() {
+                self.sync_catalogs();
+            }
             self.refresh_stats.running.set(self.schedule.running() as u64);
             self.refresh_stats.queued.set(self.schedule.waiting() as u64);
             if self.registry.publish_if_due() {
@@ -144,6 +148,21 @@ impl Transfers {
         self.schedule.set_rate(self.registry.refresh_rate());
         for name in done.notify {
             self.notify_after_publish(name);
+        }
+    }
+
+    /// A consumer catalog has a new version: bring its member zones in line, and their
+    /// timers with them.
+    fn sync_catalogs(&mut self) {
+        let changes = self.registry.sync_catalogs(false);
+        for name in &changes.removed {
+            self.schedule.forget(name);
+        }
+        for name in &changes.added {
+            self.schedule_timers(name);
+        }
+        if !changes.added.is_empty() || !changes.removed.is_empty() {
+            self.schedule.set_rate(self.registry.refresh_rate());
         }
     }
 

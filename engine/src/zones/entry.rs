@@ -182,7 +182,7 @@ pub fn file_stamp(z: &ZoneConfig) -> Option<(SystemTime, u64)> {
         ZoneSource::File(f) => {
             std::fs::metadata(f).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()))
         }
-        ZoneSource::Builtin | ZoneSource::Primaries(_) => None,
+        ZoneSource::Builtin | ZoneSource::Primaries(_) | ZoneSource::Catalog => None,
     }
 }
 
@@ -192,6 +192,7 @@ pub fn same_source(a: &ZoneSource, b: &ZoneSource) -> bool {
         (ZoneSource::File(x), ZoneSource::File(y)) => x == y,
         (ZoneSource::Builtin, ZoneSource::Builtin) => true,
         (ZoneSource::Primaries(x), ZoneSource::Primaries(y)) => x == y,
+        (ZoneSource::Catalog, ZoneSource::Catalog) => true,
         _ => false,
     }
 }

@@ -2,12 +2,13 @@
 //!
 //! A zone file (or the built-in zone) is compiled, then its ZONEMD digest verified
 //! ([`crate::zones::zonemd`]); a secondary's copy in the state directory is read back
-//! as it was saved. A zone that fails to load is logged with every error (zone, file,
+//! as it was saved; a producer catalog is written from the zones listed in it
+//! ([`load_produced`]). A zone that fails to load is logged with every error (zone, file,
 //! line; or zone, serial and digests for a ZONEMD mismatch); the transfer side then
 //! keeps it in the catalog as `Failed`, so it answers SERVFAIL while every other zone
 //! is served.
 
-use crate::config::{ZoneConfig, ZoneSource, EXAMPLE_ZONE};
+use crate::config::{CatalogRole, ZoneConfig, ZoneSource, EXAMPLE_ZONE};
 use crate::metrics::ZoneMeter;
 use crate::zones::zonemd;
 use shoal_zonedb::audit::ZonemdError;
@@ -73,6 +74,7 @@ pub fn load(zone: &ZoneConfig) -> Result<Snapshot, ZoneLoadError> {
                 }])
             });
         }
+        ZoneSource::Catalog => return load_produced(zone).map_err(ZoneLoadError::Source),
     };
     let snapshot = snapshot.map_err(ZoneLoadError::Source)?;
     zonemd::verify(zone, &snapshot, "zone file").map_err(|error| ZoneLoadError::Zonemd { file, error })?;
@@ -98,4 +100,39 @@ pub fn load_logged(zone: &ZoneConfig, meter: &ZoneMeter) -> Option<Snapshot> {
             None
         }
     }
+}
+
+/// A producer catalog's version: written from the zones listed in it, with the serial
+/// of its last version (kept in the state directory) when nothing changed, else the
+/// next serial, and kept as the new last version. Without a last version the serial is
+/// the Unix time, so that a producer whose state was lost still moves forward.
+pub fn load_produced(zone: &ZoneConfig) -> Result<Snapshot, Vec<LoadError>> {
+    let CatalogRole::Producer(members) = &zone.catalog else { return Err(Vec::new()) };
+    let path = zone.copy_path();
+    let last = match shoal_zonedb::change::persist::load(&zone.name, &path) {
+        Ok(s) => Some(s),
+        Err(shoal_zonedb::change::persist::PersistError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(zone = %zone.name, "last version of the catalog {}: {e}; writing a new one", path.display());
+            None
+        }
+    };
+    let serial = last.as_ref().map_or_else(
+        || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs() as u32),
+        |s| s.serial(),
+    );
+    let mut new = crate::zones::catalog::produce(&zone.name, members, serial)?;
+    if let Some(last) = &last {
+        if shoal_zonedb::change::diff::diff(last, &new).is_empty() {
+            return Ok(new);
+        }
+        new = crate::zones::catalog::produce(&zone.name, members, shoal_wire::Serial(serial).plus(1).0)?;
+    }
+    if let Err(e) =
+        std::fs::create_dir_all(&zone.state_dir).and_then(|()| shoal_zonedb::change::persist::save(&new, &path))
+    {
+        // Served all the same; after a restart the serial starts from the clock.
+        tracing::warn!(zone = %zone.name, "cannot keep the catalog's version in {}: {e}", path.display());
+    }
+    Ok(new)
 }

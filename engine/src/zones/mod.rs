@@ -7,11 +7,14 @@
 //! [`registry`] holds them all and publishes each zone's version into its slot of the
 //! [`ZoneSet`] the workers answer from;
 //! [`reload`] re-reads the configuration and changed files; [`status`] reports each
-//! zone. The transfer thread owns the registry; nothing here opens a socket.
+//! zone; [`catalog`] reads and writes catalog zones (RFC 9432) and [`members`] keeps
+//! the member zones of consumed catalogs in the registry. The transfer thread owns the registry; nothing here opens a socket.
 
+pub mod catalog;
 pub mod entry;
 pub mod lifecycle;
 pub mod load;
+pub mod members;
 pub mod registry;
 pub mod reload;
 pub mod status;

@@ -15,6 +15,7 @@ use crate::access::acl::Acl;
 use crate::access::tsig::Key;
 use crate::config::Config;
 use crate::metrics::QueryCounters;
+use crate::zones::catalog::Consumed;
 use crate::zones::entry::{load_all, ZoneEntry};
 use arc_swap::ArcSwap;
 use shoal_wire::Name;
@@ -83,6 +84,10 @@ pub struct Registry {
     last_rebuild: Instant,
     /// How long building the last catalog took.
     rebuild_cost: Duration,
+    /// The consumer catalogs, as last read.
+    pub(crate) catalogs: HashMap<Name, Consumed>,
+    /// A consumer catalog's new version was published since the last sync.
+    pub(crate) catalogs_due: bool,
 }
 
 impl Registry {
@@ -101,7 +106,11 @@ impl Registry {
             rebuild: true,
             last_rebuild: Instant::now(),
             rebuild_cost: Duration::ZERO,
+            catalogs: HashMap::new(),
+            catalogs_due: false,
         };
+        // Members of consumed catalogs, from the catalogs' copies.
+        registry.sync_catalogs(true);
         registry.build_catalog();
         registry
     }
@@ -127,6 +136,9 @@ impl Registry {
 
     /// Publish the zone's current version once the events at hand are handled.
     pub fn mark_changed(&mut self, zone: &Name) {
+        if self.zones.get(zone).is_some_and(|e| e.config.catalog == crate::config::CatalogRole::Consumer) {
+            self.catalogs_due = true;
+        }
         self.changed.insert(zone.clone());
     }
 

@@ -6,8 +6,9 @@
 //! one whose ZONEMD digest does not match, [`crate::zones::zonemd`]), an unchanged
 //! serial (unless `bump_serial`) or a serial that went backwards keeps the version
 //! served. Zones added to the configuration are loaded, zones removed are
-//! dropped, and a zone whose source changed starts afresh. Listen addresses and
-//! workers change only on restart.
+//! dropped, and a zone whose source changed starts afresh; a producer catalog is
+//! written again, and the members of consumed catalogs follow the new configuration
+//! ([`crate::zones::members`]). Listen addresses and workers change only on restart.
 
 use crate::config::{Config, ZoneConfig, ZoneSource};
 use crate::zones::entry::{file_stamp, same_source, ZoneEntry};
@@ -80,7 +81,11 @@ impl Registry {
                 continue;
             }
             let stamp = file_stamp(z);
-            let changed = source_changed || stamp != entry.stamp || entry.snapshot.is_none();
+            // A producer catalog is written again: the zones listed in it may have changed.
+            let changed = source_changed
+                || stamp != entry.stamp
+                || entry.snapshot.is_none()
+                || matches!(z.source, ZoneSource::Catalog);
             if changed && self.reload_zone(&mut entry, stamp) {
                 done.notify.push(z.name.clone());
             }
@@ -88,6 +93,12 @@ impl Registry {
         }
         let old: Vec<(Name, ZoneEntry)> = self.zones.drain().collect();
         for (name, old) in old {
+            // Members of consumed catalogs are not in the configuration: the sync after
+            // the reload keeps, reconfigures or removes them.
+            if old.config.member_of.is_some() {
+                zones.insert(name, old);
+                continue;
+            }
             tracing::info!(zone = %name, "reload: zone removed");
             drop(old);
             done.removed.push(name);
@@ -97,6 +108,9 @@ impl Registry {
         self.config = config;
         // Zones may have come or gone, and allow lists and keys changed.
         self.mark_rebuild();
+        let members = self.sync_catalogs(true);
+        done.added.extend(members.added);
+        done.removed.extend(members.removed);
         tracing::info!(zones = self.zones.len(), "reload done");
         Some(done)
     }

@@ -1,6 +1,7 @@
 //! [`ZoneStatus`]: what `shoal ctl zone-status` and the metrics page show of
 //! each zone.
 
+use crate::config::CatalogRole;
 use crate::metrics::ZoneMeter;
 use crate::zones::registry::Registry;
 use std::sync::Arc;
@@ -31,6 +32,14 @@ pub struct ZoneStatus {
     /// How far the served serial is behind it (RFC 1982 distance; negative when the
     /// primary went back).
     pub drift: Option<i64>,
+    /// `consumer` or `producer` for a catalog zone (RFC 9432).
+    pub catalog_role: Option<&'static str>,
+    /// The members a catalog lists (producer) or owns (consumer).
+    pub catalog_members: Option<usize>,
+    /// Members a consumer catalog refused so far.
+    pub catalog_refused: Option<u64>,
+    /// The consumed catalog a member zone came from.
+    pub member_of: Option<String>,
     /// Counters for the metrics endpoint.
     #[serde(skip)]
     pub meter: Arc<ZoneMeter>,
@@ -71,6 +80,19 @@ impl Registry {
                         let served = e.snapshot.as_ref().map_or(0, |s| s.serial());
                         i64::from(p.wrapping_sub(served) as i32)
                     }),
+                    catalog_role: match &e.config.catalog {
+                        CatalogRole::None => None,
+                        CatalogRole::Consumer => Some("consumer"),
+                        CatalogRole::Producer(_) => Some("producer"),
+                    },
+                    catalog_members: match &e.config.catalog {
+                        CatalogRole::None => None,
+                        CatalogRole::Consumer => Some(self.catalogs.get(&e.config.name).map_or(0, |c| c.owned)),
+                        CatalogRole::Producer(listed) => Some(listed.len()),
+                    },
+                    catalog_refused: (e.config.catalog == CatalogRole::Consumer)
+                        .then(|| self.catalogs.get(&e.config.name).map_or(0, |c| c.refused_total)),
+                    member_of: e.config.member_of.as_ref().map(|m| m.catalog.to_string()),
                     meter: Arc::clone(&e.meter),
                 }
             })

@@ -164,6 +164,23 @@ impl Peer {
     }
 
     fn configure(kind: PeerKind, port: u16, zones: &[PeerZone], identity: Option<&str>) -> Peer {
+        let ready: Vec<String> = zones.iter().filter(|z| z.loads_a_file()).map(|z| z.name.clone()).collect();
+        Peer::custom(kind, port, &ready, |d, addr| match kind {
+            PeerKind::Knot => knot_config(d, addr, zones, identity),
+            PeerKind::Nsd => nsd_config(d, addr, zones, identity),
+            PeerKind::Bind => bind_config(d, addr, zones),
+        })
+    }
+
+    /// A peer on 127.0.0.1:`port` whose configuration the test writes itself: `config`
+    /// is given the peer's directory (with `zones/`, `secondary/` and `storage/`) and
+    /// address. It counts as started once it answers SOA for each of `ready_zones`.
+    pub fn custom(
+        kind: PeerKind,
+        port: u16,
+        ready_zones: &[String],
+        config: impl FnOnce(&Path, SocketAddr) -> String,
+    ) -> Peer {
         let program = find_program(kind.program())
             .unwrap_or_else(|| panic!("{} not installed (apt-get install knot nsd bind9)", kind.program()));
         let dir = TempDir::new(kind.name());
@@ -172,10 +189,11 @@ impl Peer {
             std::fs::create_dir_all(d.join(sub)).expect("create peer dir");
         }
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let (config, args) = match kind {
-            PeerKind::Knot => (knot_config(d, addr, zones, identity), vec!["-c"]),
-            PeerKind::Nsd => (nsd_config(d, addr, zones, identity), vec!["-d", "-c"]),
-            PeerKind::Bind => (bind_config(d, addr, zones), vec!["-g", "-4", "-n", "1", "-c"]),
+        let config = config(d, addr);
+        let args = match kind {
+            PeerKind::Knot => vec!["-c"],
+            PeerKind::Nsd => vec!["-d", "-c"],
+            PeerKind::Bind => vec!["-g", "-4", "-n", "1", "-c"],
         };
         let path = d.join(format!("{}.conf", kind.name()));
         std::fs::write(&path, config).expect("write peer config");
@@ -192,7 +210,7 @@ impl Peer {
             args,
             env: Vec::new(),
             logs,
-            ready_zones: zones.iter().filter(|z| z.loads_a_file()).map(|z| z.name.clone()).collect(),
+            ready_zones: ready_zones.to_vec(),
             proc: None,
             dir,
         };

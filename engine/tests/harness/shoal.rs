@@ -59,6 +59,11 @@ impl ShoalZone {
         ShoalZone { name: name.to_string(), lines: vec![format!("primaries = [\"{primary}\"]")], from_file: false }
     }
 
+    /// A zone with no source line: the test adds what it is (a producer catalog).
+    pub fn bare(name: &str) -> ShoalZone {
+        ShoalZone { name: name.to_string(), lines: Vec::new(), from_file: false }
+    }
+
     /// Add a raw TOML line (`allow_transfer = ["127.0.0.1"]`).
     pub fn with(mut self, line: &str) -> ShoalZone {
         self.lines.push(line.to_string());

@@ -1,0 +1,227 @@
+//! Catalog zones (RFC 9432) end to end, between Shoal processes.
+//!
+//! [`producer_to_consumer`]: a Shoal producer writes its catalog from the zones that
+//! name it; a Shoal consumer takes the catalog and serves its members (with the
+//! catalog group's settings), follows a member added to and removed from the
+//! producer's configuration (reload, new catalog serial, NOTIFY) without a reload of
+//! its own, deletes a removed member's copy and journal, and after a restart serves
+//! its members from their copies while the producer is down.
+//!
+//! [`catalog_rules`]: a primary serves hand-written catalogs, so that each rule of the
+//! RFC is put to the consumer as such: a member whose unique ID changes is reset
+//! (transferred again); a member another catalog lists moves only when its owner's
+//! `coo` property names that catalog; a member that clashes with a configured zone or
+//! with another catalog is refused, logged and counted; a catalog of another schema
+//! version is not used, and its members are kept.
+
+mod harness;
+
+use harness::dns::{self, Answer};
+use harness::shoal::{Shoal, ShoalZone};
+use harness::{serial_guard, wait_until, WAIT};
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The zone-status line of `zone` on `shoal`.
+fn status(shoal: &Shoal, zone: &str) -> String {
+    let out = shoal.ctl(&["zone-status", zone]);
+    out.all()
+}
+
+/// Wait until `zone` is no longer served (REFUSED: not a zone here).
+fn gone(shoal: &Shoal, zone: &str) -> bool {
+    wait_until(WAIT, || matches!(shoal.lookup(zone, dns::TYPE_SOA), Answer::Rcode(5)).then_some(())).is_some()
+}
+
+/// Fast timers for a consumer catalog (its members inherit them).
+fn consumer(name: &str, primary: SocketAddr) -> ShoalZone {
+    ShoalZone::secondary(name, primary).with("catalog_role = \"consumer\"").fast_timers(30, 60)
+}
+
+fn member_table(zone: &str, extra: &str) -> String {
+    format!("\n[[zone]]\nname = \"{zone}\"\nfile = \"zones/{zone}zone\"\ncatalog = \"cat.\"\n{extra}")
+}
+
+#[test]
+fn producer_to_consumer() {
+    let _guard = serial_guard();
+    let consumer_port = harness::free_port();
+    let consumer_addr: SocketAddr = ([127, 0, 0, 1], consumer_port).into();
+    let notify = format!("notify = [\"{consumer_addr}\"]\nallow_transfer = [\"127.0.0.1\"]\n");
+    let mut producer = Shoal::builder("producer")
+        .zone(ShoalZone::bare("cat.").with("catalog_role = \"producer\"").with(&notify))
+        .file("a.test.zone", &harness::zone::small_text("a.test.", 1, 1))
+        .file("b.test.zone", &harness::zone::small_text("b.test.", 1, 1))
+        .file("c.test.zone", &harness::zone::small_text("c.test.", 1, 1))
+        .table(&member_table("a.test.", &format!("catalog_group = \"keyed\"\n{notify}")))
+        .table(&member_table("b.test.", &notify))
+        .ready_zones(&["cat.", "a.test.", "b.test."])
+        .start();
+    // The consumer: the group's members are transferred with the key.
+    let mut consumer = Shoal::builder("consumer")
+        .port(consumer_port)
+        .zone(consumer("cat.", producer.addr))
+        .table("\n[[catalog_group]]\nname = \"keyed\"\ntransfer_key = \"xfr-key.\"\n")
+        .ready_zones(&[])
+        .start();
+    for z in ["a.test.", "b.test."] {
+        consumer.wait_serial(z, 1);
+    }
+    let a = status(&consumer, "a.test.");
+    assert!(a.contains("catalog=cat."), "{a}");
+    let cat = status(&consumer, "cat.");
+    assert!(cat.contains("catalog_role=consumer members=2 refused=0"), "{cat}");
+    let produced = status(&producer, "cat.");
+    assert!(produced.contains("catalog_role=producer members=2"), "{produced}");
+    // The keyed group's member was asked for with the key: the producer's log says so.
+    producer.wait_log(&["transfer out done", "a.test.", "tsig=true"]);
+
+    // A zone added to the producer's configuration: new catalog serial, NOTIFY, served.
+    let cat_serial = dns::soa_serial(producer.addr, "cat.").expect("catalog served");
+    let config = std::fs::read_to_string(producer.config()).unwrap();
+    std::fs::write(producer.config(), format!("{config}{}", member_table("c.test.", &notify))).unwrap();
+    producer.reload();
+    assert!(
+        wait_until(WAIT, || dns::soa_serial(producer.addr, "cat.").filter(|s| *s == cat_serial + 1)).is_some(),
+        "the producer's catalog serial goes up by one\n{}",
+        producer.tail()
+    );
+    consumer.wait_serial("c.test.", 1);
+
+    // A zone removed from the producer: gone from the consumer, with its state.
+    let state = consumer.dir().join("state");
+    assert!(state.join("b.test.zone").exists(), "the member's copy is kept in the state directory");
+    let config = std::fs::read_to_string(producer.config()).unwrap();
+    std::fs::write(producer.config(), config.replace(&member_table("b.test.", &notify), "")).unwrap();
+    producer.reload();
+    assert!(gone(&consumer, "b.test."), "b.test. is no longer served\n{}", consumer.tail());
+    consumer.wait_log(&["b.test.", "catalog member removed"]);
+    for f in ["b.test.zone", "b.test.ixfr"] {
+        assert!(!state.join(f).exists(), "{f} deleted with the member");
+    }
+    let cat = status(&consumer, "cat.");
+    assert!(cat.contains("members=2"), "{cat}");
+
+    // A restart with the producer down: the members are served from their copies.
+    producer.stop();
+    consumer.stop();
+    consumer.start();
+    for z in ["a.test.", "c.test."] {
+        consumer.wait_serial(z, 1);
+    }
+    assert!(matches!(consumer.lookup("b.test.", dns::TYPE_SOA), Answer::Rcode(5)));
+    assert!(status(&consumer, "cat.").contains("members=2"));
+}
+
+/// A catalog zone file in schema version 2 with `entries` under `zones`.
+fn catalog_text(origin: &str, serial: u32, entries: &str) -> String {
+    format!(
+        "$ORIGIN {origin}\n$TTL 0\n@ SOA invalid. invalid. {serial} 60 60 2419200 0\n@ NS invalid.\n\
+         version TXT \"2\"\n{entries}"
+    )
+}
+
+/// Write a primary's zone file, reload it, and wait until the primary serves `serial`.
+fn publish(primary: &mut Shoal, zone: &str, text: &str, serial: u32) {
+    harness::zone::write_file(&primary.zone_file(zone), text);
+    primary.reload();
+    primary.wait_serial(zone, serial);
+}
+
+fn copy_mtime(dir: &Path, zone: &str) -> Option<std::time::SystemTime> {
+    std::fs::metadata(dir.join("state").join(format!("{zone}zone"))).and_then(|m| m.modified()).ok()
+}
+
+#[test]
+fn catalog_rules() {
+    let _guard = serial_guard();
+    let consumer_port = harness::free_port();
+    let consumer_addr: SocketAddr = ([127, 0, 0, 1], consumer_port).into();
+    let notify = format!("notify = [\"{consumer_addr}\"]");
+    let allow = "allow_transfer = [\"127.0.0.1\"]";
+    let members = ["m1.test.", "m2.test.", "m3.test.", "local.test."];
+    let mut builder = Shoal::builder("catalog-primary")
+        .file(
+            "one.zone",
+            &catalog_text("one.", 1, "a.zones PTR m1.test.\nb.zones PTR m2.test.\nc.zones PTR m3.test.\n"),
+        )
+        .file("two.zone", &catalog_text("two.", 1, "x.zones PTR m2.test.\ny.zones PTR local.test.\n"))
+        .zone(ShoalZone::primary_file("one.", "one.zone").with(&notify).with(allow))
+        .zone(ShoalZone::primary_file("two.", "two.zone").with(&notify).with(allow));
+    for m in members {
+        builder = builder
+            .file(&format!("{m}zone"), &harness::zone::small_text(m, 1, 1))
+            .zone(ShoalZone::primary(m).with(&notify).with(allow));
+    }
+    let mut primary = builder.start();
+    let consumer = Shoal::builder("catalog-consumer")
+        .port(consumer_port)
+        .zone(consumer("one.", primary.addr))
+        .zone(consumer("two.", primary.addr))
+        .file("local.test.zone", &harness::zone::small_text("local.test.", 7, 1))
+        .zone(ShoalZone::primary("local.test."))
+        .start();
+    for m in ["m1.test.", "m2.test.", "m3.test."] {
+        consumer.wait_serial(m, 1);
+    }
+    // m2 is owned by one. (listed there first); two. refuses it, and local.test., a
+    // configured zone: both logged, both counted.
+    assert!(status(&consumer, "m2.test.").contains("catalog=one."));
+    consumer.wait_log(&["m2.test.", "catalog member refused", "member of catalog one."]);
+    consumer.wait_log(&["local.test.", "catalog member refused", "configured zone"]);
+    assert!(status(&consumer, "two.").contains("members=0 refused=2"), "{}", status(&consumer, "two."));
+    assert_eq!(dns::soa_serial(consumer.addr, "local.test."), Some(7), "the configured zone is untouched");
+
+    // coo: one. hands m2 to two., which lists it under another unique ID (x, not b):
+    // it moves, and is reset.
+    publish(
+        &mut primary,
+        "one.",
+        &catalog_text(
+            "one.",
+            2,
+            "a.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\n",
+        ),
+        2,
+    );
+    assert!(
+        wait_until(WAIT, || status(&consumer, "m2.test.").contains("catalog=two.").then_some(())).is_some(),
+        "m2 moves to two.\n{}",
+        consumer.tail()
+    );
+    consumer.wait_log(&["m2.test.", "catalog member changes owner"]);
+    consumer.wait_serial("m2.test.", 1);
+
+    // A unique ID that changes resets the member: its copy is written again.
+    let before = copy_mtime(consumer.dir(), "m1.test.").expect("m1 has a copy");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    publish(
+        &mut primary,
+        "one.",
+        &catalog_text(
+            "one.",
+            3,
+            "renamed.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\n",
+        ),
+        3,
+    );
+    consumer.wait_log(&["m1.test.", "catalog member reset"]);
+    assert!(
+        wait_until(WAIT, || copy_mtime(consumer.dir(), "m1.test.").filter(|t| *t > before)).is_some(),
+        "m1 transferred again after the reset\n{}",
+        consumer.tail()
+    );
+    consumer.wait_serial("m1.test.", 1);
+
+    // A catalog of another schema version is not used: its members stay.
+    let v1 = catalog_text("one.", 4, "renamed.zones PTR m1.test.\n").replace("TXT \"2\"", "TXT \"1\"");
+    publish(&mut primary, "one.", &v1, 4);
+    consumer.wait_log(&["catalog not used", "schema version \"1\""]);
+    assert_eq!(dns::soa_serial(consumer.addr, "m3.test."), Some(1), "m3 is still served");
+
+    // Removed from its catalog: gone.
+    publish(&mut primary, "one.", &catalog_text("one.", 5, "renamed.zones PTR m1.test.\n"), 5);
+    assert!(gone(&consumer, "m3.test."), "m3 removed\n{}", consumer.tail());
+    assert_eq!(dns::soa_serial(consumer.addr, "m1.test."), Some(1));
+    assert_eq!(dns::soa_serial(consumer.addr, "m2.test."), Some(1), "m2 belongs to two. now");
+}
