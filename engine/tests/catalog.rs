@@ -13,10 +13,17 @@
 //! `coo` property names that catalog; a member that clashes with a configured zone or
 //! with another catalog is refused, logged and counted; a catalog of another schema
 //! version is not used, and its members are kept.
+//!
+//! [`knot_produces_shoal_consumes`] and [`shoal_produces_knot_and_bind_consume`]: the
+//! same members coming and going between Shoal and Knot 3.2 (as producer, and as
+//! consumer) and BIND 9.18 (as consumer). Knot 3.2 adds a zone to a catalog it
+//! generates only when it starts (a configuration reload removes members but does not
+//! add them), so the test restarts it for that.
 
 mod harness;
 
 use harness::dns::{self, Answer};
+use harness::peers::{self, Peer, PeerKind};
 use harness::shoal::{Shoal, ShoalZone};
 use harness::{serial_guard, wait_until, WAIT};
 use std::net::SocketAddr;
@@ -145,7 +152,7 @@ fn catalog_rules() {
             "one.zone",
             &catalog_text("one.", 1, "a.zones PTR m1.test.\nb.zones PTR m2.test.\nc.zones PTR m3.test.\n"),
         )
-        .file("two.zone", &catalog_text("two.", 1, "x.zones PTR m2.test.\ny.zones PTR local.test.\n"))
+        .file("two.zone", &catalog_text("two.", 1, "y.zones PTR local.test.\n"))
         .zone(ShoalZone::primary_file("one.", "one.zone").with(&notify).with(allow))
         .zone(ShoalZone::primary_file("two.", "two.zone").with(&notify).with(allow));
     for m in members {
@@ -164,8 +171,9 @@ fn catalog_rules() {
     for m in ["m1.test.", "m2.test.", "m3.test."] {
         consumer.wait_serial(m, 1);
     }
-    // m2 is owned by one. (listed there first); two. refuses it, and local.test., a
+    // two. lists m2 too, which one. owns: two. refuses it, and local.test., a
     // configured zone: both logged, both counted.
+    publish(&mut primary, "two.", &catalog_text("two.", 2, "x.zones PTR m2.test.\ny.zones PTR local.test.\n"), 2);
     assert!(status(&consumer, "m2.test.").contains("catalog=one."));
     consumer.wait_log(&["m2.test.", "catalog member refused", "member of catalog one."]);
     consumer.wait_log(&["local.test.", "catalog member refused", "configured zone"]);
@@ -224,4 +232,147 @@ fn catalog_rules() {
     assert!(gone(&consumer, "m3.test."), "m3 removed\n{}", consumer.tail());
     assert_eq!(dns::soa_serial(consumer.addr, "m1.test."), Some(1));
     assert_eq!(dns::soa_serial(consumer.addr, "m2.test."), Some(1), "m2 belongs to two. now");
+}
+
+/// Whether `addr` serves `zone` (an SOA with AA), within [`WAIT`].
+fn serves(addr: SocketAddr, zone: &str) -> bool {
+    wait_until(WAIT, || dns::soa_serial(addr, zone)).is_some()
+}
+
+/// Whether `addr` stops serving `zone`, within [`WAIT`].
+fn stops_serving(addr: SocketAddr, zone: &str) -> bool {
+    wait_until(WAIT, || dns::soa_serial(addr, zone).is_none().then_some(())).is_some()
+}
+
+/// A Knot configuration generating catalog `cat.` from `members`, NOTIFYing `notify`.
+fn knot_producer(d: &Path, addr: SocketAddr, notify: SocketAddr, members: &[&str]) -> String {
+    let d = d.display();
+    let mut c = format!(
+        "server:\n    rundir: \"{d}\"\n    listen: {}@{}\n    udp-workers: 1\n    tcp-workers: 1\n    \
+         background-workers: 1\nlog:\n  - target: stderr\n    any: info\ndatabase:\n    storage: \"{d}/storage\"\n\
+         remote:\n  - id: consumer\n    address: {}@{}\nacl:\n  - id: plain\n    address: 127.0.0.1\n    \
+         action: transfer\ntemplate:\n  - id: default\n    storage: \"{d}/zones\"\n    zonefile-sync: -1\n    \
+         acl: plain\n    notify: consumer\nzone:\n  - domain: cat.\n    catalog-role: generate\n",
+        addr.ip(),
+        addr.port(),
+        notify.ip(),
+        notify.port()
+    );
+    for m in members {
+        c.push_str(&format!(
+            "  - domain: {m}\n    file: \"{d}/zones/{m}zone\"\n    catalog-role: member\n    catalog-zone: cat.\n"
+        ));
+    }
+    c
+}
+
+#[test]
+fn knot_produces_shoal_consumes() {
+    let _guard = serial_guard();
+    if !peers::available("knot_produces_shoal_consumes", &[PeerKind::Knot]) {
+        return;
+    }
+    let port = harness::free_port();
+    let shoal_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let members = ["a.test.", "b.test.", "c.test."];
+    let write_knot = |knot: &Peer, list: &[&str]| {
+        std::fs::write(knot.dir().join("knot.conf"), knot_producer(knot.dir(), knot.addr, shoal_addr, list)).unwrap();
+    };
+    // Ready once a.test. answers: it stays in the configuration across the restart.
+    let mut knot = Peer::custom(PeerKind::Knot, harness::free_port(), &["a.test.".into()], |d, a| {
+        knot_producer(d, a, shoal_addr, &members[..2])
+    });
+    for m in members {
+        knot.write_zone(m, &harness::zone::small_text(m, 1, 1));
+    }
+    knot.start();
+    let shoal =
+        Shoal::builder("knot-catalog-consumer").port(port).zone(consumer("cat.", knot.addr)).ready_zones(&[]).start();
+    for m in &members[..2] {
+        assert!(serves(shoal.addr, m), "{m} from Knot's catalog\n{}\n{}", shoal.tail(), knot.tail());
+    }
+    // b.test. out, c.test. in; Knot generates the catalog anew as it starts.
+    write_knot(&knot, &["a.test.", "c.test."]);
+    knot.stop();
+    knot.start();
+    assert!(serves(shoal.addr, "c.test."), "c.test. added\n{}", shoal.tail());
+    assert!(stops_serving(shoal.addr, "b.test."), "b.test. removed\n{}", shoal.tail());
+    // A member removed by a reload of Knot's configuration.
+    write_knot(&knot, &["c.test."]);
+    knot.reload();
+    assert!(stops_serving(shoal.addr, "a.test."), "a.test. removed on reload\n{}", shoal.tail());
+    assert_eq!(dns::soa_serial(shoal.addr, "c.test."), Some(1));
+}
+
+/// BIND 9.18 consuming `cat.` from `primary`.
+fn bind_consumer(d: &Path, addr: SocketAddr, primary: SocketAddr) -> String {
+    format!(
+        "options {{\n    directory \"{d}\";\n    pid-file \"{d}/named.pid\";\n    session-keyfile \"{d}/session.key\";\n    \
+         managed-keys-directory \"{d}\";\n    listen-on port {port} {{ {ip}; }};\n    listen-on-v6 {{ none; }};\n    \
+         recursion no;\n    dnssec-validation no;\n    allow-new-zones yes;\n    min-refresh-time 1;\n    \
+         catalog-zones {{ zone \"cat.\" default-primaries {{ {pip} port {pport}; }} min-update-interval 1 in-memory yes; }};\n}};\n\
+         controls {{ }};\nzone \"cat.\" {{\n    type secondary;\n    primaries {{ {pip} port {pport}; }};\n    file \"secondary/cat.zone\";\n}};\n",
+        d = d.display(),
+        port = addr.port(),
+        ip = addr.ip(),
+        pip = primary.ip(),
+        pport = primary.port()
+    )
+}
+
+/// Knot 3.2 consuming `cat.` from `primary`; members take the `member` template.
+fn knot_consumer(d: &Path, addr: SocketAddr, primary: SocketAddr) -> String {
+    let d = d.display();
+    format!(
+        "server:\n    rundir: \"{d}\"\n    listen: {}@{}\n    udp-workers: 1\n    tcp-workers: 1\n    \
+         background-workers: 1\nlog:\n  - target: stderr\n    any: info\ndatabase:\n    storage: \"{d}/storage\"\n\
+         remote:\n  - id: producer\n    address: {}@{}\nacl:\n  - id: plain\n    address: 127.0.0.1\n    \
+         action: [transfer, notify]\ntemplate:\n  - id: default\n    storage: \"{d}/secondary\"\n    zonefile-sync: -1\n  \
+         - id: member\n    storage: \"{d}/secondary\"\n    master: producer\n    acl: plain\nzone:\n  - domain: cat.\n    \
+         master: producer\n    acl: plain\n    catalog-role: interpret\n    catalog-template: member\n",
+        addr.ip(),
+        addr.port(),
+        primary.ip(),
+        primary.port()
+    )
+}
+
+#[test]
+fn shoal_produces_knot_and_bind_consume() {
+    let _guard = serial_guard();
+    if !peers::available("shoal_produces_knot_and_bind_consume", &[PeerKind::Knot, PeerKind::Bind]) {
+        return;
+    }
+    let (knot_port, bind_port) = (harness::free_port(), harness::free_port());
+    let (knot_addr, bind_addr): (SocketAddr, SocketAddr) =
+        (([127, 0, 0, 1], knot_port).into(), ([127, 0, 0, 1], bind_port).into());
+    let notify = format!("notify = [\"{knot_addr}\", \"{bind_addr}\"]\nallow_transfer = [\"127.0.0.1\"]\n");
+    let mut producer = Shoal::builder("catalog-producer")
+        .zone(ShoalZone::bare("cat.").with("catalog_role = \"producer\"").with(&notify))
+        .file("a.test.zone", &harness::zone::small_text("a.test.", 1, 1))
+        .file("b.test.zone", &harness::zone::small_text("b.test.", 1, 1))
+        .file("c.test.zone", &harness::zone::small_text("c.test.", 1, 1))
+        .table(&member_table("a.test.", &format!("catalog_group = \"g1\"\n{notify}")))
+        .table(&member_table("b.test.", &notify))
+        .ready_zones(&["cat.", "a.test.", "b.test."])
+        .start();
+    let mut knot = Peer::custom(PeerKind::Knot, knot_port, &[], |d, a| knot_consumer(d, a, producer.addr));
+    knot.start();
+    let mut bind = Peer::custom(PeerKind::Bind, bind_port, &[], |d, a| bind_consumer(d, a, producer.addr));
+    bind.start();
+    for peer in [&knot, &bind] {
+        for m in ["a.test.", "b.test."] {
+            assert!(serves(peer.addr, m), "{} serves {m} from Shoal's catalog\n{}", peer.name(), peer.tail());
+        }
+    }
+    // c.test. in and b.test. out of the producer's configuration, at one reload.
+    let config = std::fs::read_to_string(producer.config()).unwrap();
+    let config = config.replace(&member_table("b.test.", &notify), &member_table("c.test.", &notify));
+    std::fs::write(producer.config(), config).unwrap();
+    producer.reload();
+    for peer in [&knot, &bind] {
+        assert!(serves(peer.addr, "c.test."), "{} adds c.test.\n{}", peer.name(), peer.tail());
+        assert!(stops_serving(peer.addr, "b.test."), "{} removes b.test.\n{}", peer.name(), peer.tail());
+        assert_eq!(dns::soa_serial(peer.addr, "a.test."), Some(1), "{} keeps a.test.", peer.name());
+    }
 }

@@ -146,8 +146,9 @@ pub fn query_soa(
         stats.soa_unanswered.inc();
     }
     let mut resp = resp.ok_or(ClientError::Timeout)?;
-    if Header::of(&resp).is_some_and(|h| h.is_truncated()) {
-        // Truncated: ask again over TCP.
+    // Truncated, or refused over UDP: ask again over TCP. Knot answers its catalog
+    // zones over TCP only.
+    if Header::of(&resp).is_some_and(|h| h.is_truncated() || h.rcode() == Rcode::REFUSED) {
         let mut s = connect(primary)?;
         write_msg(&mut s, &q)?;
         resp = read_msg(&mut s)?;
