@@ -1,11 +1,15 @@
 //! EDNS(0) (RFC 6891): what a query's OPT record asks for, and writing ours.
 //!
 //! Shoal acts on the UDP payload size, the version (anything but 0 gets BADVERS), the
-//! DO bit, and the NSID option (RFC 5001). Other options are skipped; their lengths are
-//! still validated so that a malformed OPT is FORMERR.
+//! DO bit, the NSID option (RFC 5001) and the EXPIRE option (RFC 7314). Other options
+//! are skipped; their lengths are still validated so that a malformed OPT is FORMERR.
+//! [`OptOut`] is what an OPT record Shoal writes carries, and [`expire_value`] reads
+//! the EXPIRE option out of a response.
 
 /// Option code of NSID (RFC 5001).
 pub const OPT_NSID: u16 = 3;
+/// Option code of EXPIRE (RFC 7314).
+pub const OPT_EXPIRE: u16 = 9;
 /// Option code of Extended DNS Errors (RFC 8914).
 pub const OPT_EDE: u16 = 15;
 
@@ -18,6 +22,33 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// The query carried an empty NSID option.
     pub nsid: bool,
+    /// The query carried an EXPIRE option.
+    pub expire: bool,
+}
+
+/// The options of an OPT record Shoal writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptOut<'a> {
+    /// NSID (RFC 5001).
+    pub nsid: Option<&'a [u8]>,
+    /// An Extended DNS Error code (RFC 8914).
+    pub ede: Option<u16>,
+    /// EXPIRE (RFC 7314): seconds until the zone expires here.
+    pub expire: Option<u32>,
+}
+
+impl OptOut<'_> {
+    /// The bytes these options take in the OPT RDATA.
+    pub fn len(&self) -> usize {
+        self.nsid.map_or(0, |n| 4 + n.len())
+            + if self.ede.is_some() { 6 } else { 0 }
+            + if self.expire.is_some() { 8 } else { 0 }
+    }
+
+    /// No options.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Why the OPT record is malformed.
@@ -27,8 +58,13 @@ pub struct OptError;
 impl Edns {
     /// Parse an OPT record from its CLASS, TTL and RDATA fields.
     pub fn parse(class: u16, ttl: u32, rdata: &[u8]) -> Result<Edns, OptError> {
-        let mut edns =
-            Edns { payload: class.max(512), version: (ttl >> 16) as u8, dnssec_ok: ttl & 0x8000 != 0, nsid: false };
+        let mut edns = Edns {
+            payload: class.max(512),
+            version: (ttl >> 16) as u8,
+            dnssec_ok: ttl & 0x8000 != 0,
+            nsid: false,
+            expire: false,
+        };
         let mut i = 0;
         while i < rdata.len() {
             if i + 4 > rdata.len() {
@@ -39,13 +75,47 @@ impl Edns {
             if i + 4 + len > rdata.len() {
                 return Err(OptError);
             }
-            if code == OPT_NSID {
-                edns.nsid = true;
+            match code {
+                OPT_NSID => edns.nsid = true,
+                OPT_EXPIRE => edns.expire = true,
+                _ => {}
             }
             i += 4 + len;
         }
         Ok(edns)
     }
+}
+
+/// The value of the EXPIRE option in a message's OPT record, if it carries one with a
+/// value (RFC 7314 §2: four octets in a response).
+pub fn expire_value(msg: &[u8]) -> Option<u32> {
+    let be16 = |i: usize| Some(u16::from_be_bytes([*msg.get(i)?, *msg.get(i + 1)?]));
+    let counts = [be16(4)?, be16(6)?, be16(8)?, be16(10)?].map(usize::from);
+    let mut pos = crate::types::HEADER_LEN;
+    for _ in 0..counts[0] {
+        pos = crate::name::skip_name(msg, pos).ok()? + 4;
+    }
+    for _ in 0..counts[1] + counts[2] + counts[3] {
+        pos = crate::name::skip_name(msg, pos).ok()?;
+        let (rtype, rdlen) = (be16(pos)?, usize::from(be16(pos + 8)?));
+        let rdata = msg.get(pos + 10..pos + 10 + rdlen)?;
+        pos += 10 + rdlen;
+        if rtype != crate::types::Rtype::OPT.0 {
+            continue;
+        }
+        let mut rest = rdata;
+        while rest.len() >= 4 {
+            let code = u16::from_be_bytes([rest[0], rest[1]]);
+            let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+            let value = rest.get(4..4 + len)?;
+            if code == OPT_EXPIRE && len == 4 {
+                return Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+            }
+            rest = &rest[4 + len..];
+        }
+        return None;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -62,6 +132,25 @@ mod tests {
         assert_eq!(e.version, 1);
         assert!(e.nsid);
         assert!(!e.dnssec_ok);
+        assert!(!e.expire);
+        let e = Edns::parse(1232, 0, &[0, 9, 0, 0, 0, 3, 0, 0]).unwrap();
+        assert!(e.expire && e.nsid);
+    }
+
+    #[test]
+    fn expire_is_read_from_a_response() {
+        let with = |options: &[u8]| {
+            let mut m = vec![0x12, 0x34, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+            m.extend_from_slice(b"\x01a\x00\x00\x06\x00\x01");
+            m.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0]);
+            m.extend_from_slice(&(options.len() as u16).to_be_bytes());
+            m.extend_from_slice(options);
+            m
+        };
+        assert_eq!(expire_value(&with(&[0, 3, 0, 1, b'x', 0, 9, 0, 4, 0, 0, 14, 16])), Some(3600));
+        assert_eq!(expire_value(&with(&[0, 9, 0, 0])), None, "a query's empty option has no value");
+        assert_eq!(expire_value(&with(&[])), None);
+        assert_eq!(expire_value(&with(&[0, 9, 0, 4, 0])), None, "cut short");
     }
 
     #[test]

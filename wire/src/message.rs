@@ -168,6 +168,21 @@ impl MessageBuilder {
         self
     }
 
+    /// Add an OPT record (RFC 6891) advertising `payload`, with `options` (raw option
+    /// code, length and data), as the last record before any TSIG.
+    pub fn opt(mut self, payload: u16, options: &[u8]) -> MessageBuilder {
+        self.section = Section::Additional;
+        self.buf.push(0);
+        self.buf.extend_from_slice(&Rtype::OPT.0.to_be_bytes());
+        self.buf.extend_from_slice(&payload.to_be_bytes());
+        self.buf.extend_from_slice(&0u32.to_be_bytes());
+        let len = u16::try_from(options.len()).expect("options of at most 65535 bytes");
+        self.buf.extend_from_slice(&len.to_be_bytes());
+        self.buf.extend_from_slice(options);
+        self.bump(10);
+        self
+    }
+
     /// The message.
     pub fn finish(self) -> Vec<u8> {
         self.buf

@@ -240,18 +240,16 @@ impl<'a> ResponseWriter<'a> {
         &self.buf[..self.len]
     }
 
-    /// Write an OPT record (RFC 6891 §6.1.2), with NSID (RFC 5001) and an Extended DNS
-    /// Error code (RFC 8914) when given.
+    /// Write an OPT record (RFC 6891 §6.1.2) with `options`: NSID (RFC 5001), an
+    /// Extended DNS Error code (RFC 8914), EXPIRE (RFC 7314).
     pub fn opt(
         &mut self,
         payload: u16,
         extended_rcode: u8,
         dnssec_ok: bool,
-        nsid: Option<&[u8]>,
-        ede: Option<u16>,
+        options: crate::edns::OptOut<'_>,
     ) -> Result<(), WriteError> {
-        let nsid_len = nsid.map_or(0, |n| 4 + n.len());
-        let options_len = nsid_len + if ede.is_some() { 6 } else { 0 };
+        let options_len = options.len();
         self.reserve(11 + options_len)?;
         let ttl = (u32::from(extended_rcode) << 24) | if dnssec_ok { 0x8000 } else { 0 };
         self.put(&[0])?;
@@ -259,12 +257,17 @@ impl<'a> ResponseWriter<'a> {
         self.put(&payload.to_be_bytes())?;
         self.put(&ttl.to_be_bytes())?;
         self.put(&(options_len as u16).to_be_bytes())?;
-        if let Some(n) = nsid {
+        if let Some(n) = options.nsid {
             self.put(&crate::edns::OPT_NSID.to_be_bytes())?;
             self.put(&(n.len() as u16).to_be_bytes())?;
             self.put(n)?;
         }
-        if let Some(code) = ede {
+        if let Some(seconds) = options.expire {
+            self.put(&crate::edns::OPT_EXPIRE.to_be_bytes())?;
+            self.put(&4u16.to_be_bytes())?;
+            self.put(&seconds.to_be_bytes())?;
+        }
+        if let Some(code) = options.ede {
             self.put(&crate::edns::OPT_EDE.to_be_bytes())?;
             self.put(&2u16.to_be_bytes())?;
             self.put(&code.to_be_bytes())?;

@@ -94,9 +94,26 @@ pub fn soa_message(
     .finish()
 }
 
-/// A query for `zone`/`qtype`, with the held SOA in authority for IXFR.
+/// The EDNS EXPIRE option as a query carries it (RFC 7314 §2: no value).
+const EXPIRE_ASKED: [u8; 4] = [0, 9, 0, 0];
+
+/// A query for `zone`/`qtype`, with the held SOA in authority for IXFR, asking for the
+/// primary's EDNS EXPIRE (RFC 7314).
 fn request(id: u16, zone: &Name, qtype: Rtype, held: Option<&Rr>) -> Vec<u8> {
-    soa_message(id, Opcode::QUERY, 0, zone, qtype, held.map(|h| (h, SoaIn::Authority)))
+    let m = MessageBuilder::query(id, Opcode::QUERY, 0).question(zone.as_wire(), qtype, Class::IN);
+    let m = match held {
+        Some(soa) => m.record(Section::Authority, zone.as_wire(), Rtype::SOA, soa.ttl, &soa.rdata),
+        None => m,
+    };
+    m.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, &EXPIRE_ASKED).finish()
+}
+
+/// A primary's answer to an SOA query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoaAnswer {
+    pub serial: u32,
+    /// Its EDNS EXPIRE value (RFC 7314), if it sent one.
+    pub expire: Option<u32>,
 }
 
 fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
@@ -110,14 +127,14 @@ fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
     }
 }
 
-/// The serial of the primary's SOA for `zone`; each datagram sent, and each try left
-/// unanswered, is counted in `stats`.
+/// The serial of the primary's SOA for `zone`, and its EDNS EXPIRE; each datagram
+/// sent, and each try left unanswered, is counted in `stats`.
 pub fn query_soa(
     primary: SocketAddr,
     zone: &Name,
     key: Option<&Key>,
     stats: &RefreshStats,
-) -> Result<u32, ClientError> {
+) -> Result<SoaAnswer, ClientError> {
     let id = new_id();
     let mut q = request(id, zone, Rtype::SOA, None);
     let mac = sign(&mut q, key);
@@ -156,7 +173,8 @@ pub fn query_soa(
     if let Some(k) = key {
         tsig::verify_response(&resp, k, &mac, tsig::now()).map_err(|e| ClientError::Tsig(e.code))?;
     }
-    soa_serial_from(&resp, zone)
+    let serial = soa_serial_from(&resp, zone)?;
+    Ok(SoaAnswer { serial, expire: shoal_wire::edns::expire_value(&resp) })
 }
 
 fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
@@ -226,6 +244,8 @@ pub struct Transfer {
     pub records: usize,
     pub bytes: usize,
     pub messages: usize,
+    /// The EDNS EXPIRE value (RFC 7314) the primary sent, if it did.
+    pub expire: Option<u32>,
 }
 
 /// Pull `zone` from `primary`: IXFR from `held` when given, else AXFR. The records of
@@ -248,6 +268,7 @@ pub fn transfer(
     let client_serial = held.map(|h| shoal_zonedb::change::diff::soa_serial(&h.rdata));
     let mut parser = XfrParser::new(zone.clone(), client_serial);
     let mut verifier = key.map(|k| Verifier::new(k, &mac));
+    let mut expire = None;
     loop {
         if started.elapsed() > TRANSFER_TIMEOUT {
             return Err(ClientError::Timeout);
@@ -275,6 +296,9 @@ pub fn transfer(
                 return Err(ClientError::Tsig(e.code));
             }
         }
+        if expire.is_none() {
+            expire = shoal_wire::edns::expire_value(&m);
+        }
         parser.feed(&m, full).map_err(|e| match e {
             XfrError::Rcode(r) => ClientError::Rcode(r),
             other => ClientError::Xfr(other),
@@ -291,7 +315,7 @@ pub fn transfer(
     }
     let (records, bytes, messages) = (parser.record_count(), parser.bytes, parser.messages);
     let received = parser.finish().map_err(ClientError::Xfr)?;
-    Ok(Transfer { received, kind, records, bytes, messages })
+    Ok(Transfer { received, kind, records, bytes, messages, expire })
 }
 
 fn lone_soa_not_newer(m: &[u8], client_serial: u32) -> bool {

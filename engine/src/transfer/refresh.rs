@@ -62,13 +62,22 @@ pub fn save_copy(cfg: &ZoneConfig, snapshot: &Snapshot, copy: &CopyState) -> boo
     }
 }
 
-/// The result of one check.
+/// The result of one check. `expire` is the EDNS EXPIRE value (RFC 7314) the primary
+/// sent with its SOA or its transfer: a secondary of a secondary expires no later than
+/// the copy it takes from.
 pub enum Outcome {
     /// A new version, validated and compiled; `saved` when the state directory's copy
     /// now holds it (a version received whole), otherwise `diffs` lead to it.
-    Updated { primary: SocketAddr, snapshot: Box<Snapshot>, diffs: Vec<Diff>, built_in: Duration, saved: bool },
+    Updated {
+        primary: SocketAddr,
+        snapshot: Box<Snapshot>,
+        diffs: Vec<Diff>,
+        built_in: Duration,
+        saved: bool,
+        expire: Option<u32>,
+    },
     /// A primary answered with `serial` and has nothing newer.
-    Current { primary: SocketAddr, serial: u32 },
+    Current { primary: SocketAddr, serial: u32, expire: Option<u32> },
     /// No primary could be used; the reasons were logged. `seen`: the serial a
     /// primary answered before its transfer failed, if one did.
     Failed { seen: Option<u32> },
@@ -96,10 +105,14 @@ pub fn refresh(
     let mut announced = announced.filter(|&a| compare(held_serial, a, false) == Verdict::Transfer);
     let mut seen = None;
     for &primary in cfg.primaries() {
+        let mut expire = None;
         let serial = match announced.take() {
             Some(a) => a,
             None => match client::query_soa(primary, zone, key, stats) {
-                Ok(s) => s,
+                Ok(answer) => {
+                    expire = answer.expire;
+                    answer.serial
+                }
                 Err(e) => {
                     tracing::warn!(%zone, %primary, "SOA query failed: {e}");
                     continue;
@@ -114,10 +127,10 @@ pub fn refresh(
                     tracing::warn!(%zone, %primary, held = ?held_serial, primary_serial = serial, "primary has an older serial; ignored");
                 }
                 mark_checked(cfg);
-                return Outcome::Current { primary, serial };
+                return Outcome::Current { primary, serial, expire };
             }
         }
-        match pull(cfg, primary, key, held.as_deref(), force_axfr, meter) {
+        match pull(cfg, primary, key, held.as_deref(), force_axfr, meter, &mut expire) {
             Ok(Pulled { snapshot, diffs, built_in }) => {
                 // A whole zone is saved now; an IXFR result is made durable by its diffs
                 // in the journal, and the copy is only marked as confirmed.
@@ -125,11 +138,11 @@ pub fn refresh(
                 if !diffs.is_empty() {
                     mark_checked(cfg);
                 }
-                return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in, saved };
+                return Outcome::Updated { primary, snapshot: Box::new(snapshot), diffs, built_in, saved, expire };
             }
             Err(PullError::Current(serial)) => {
                 mark_checked(cfg);
-                return Outcome::Current { primary, serial };
+                return Outcome::Current { primary, serial, expire };
             }
             Err(PullError::Failed(e)) => {
                 meter.xfr_in.failed.inc();
@@ -156,7 +169,8 @@ struct Pulled {
 
 /// Transfer, build and verify the new version: IXFR first when a version is held, and
 /// AXFR when the IXFR cannot be used (refused, not applicable, or its result fails its
-/// ZONEMD), each attempt one state of this loop.
+/// ZONEMD), each attempt one state of this loop. The EDNS EXPIRE value a transfer
+/// carried goes to `expire`.
 fn pull(
     cfg: &ZoneConfig,
     primary: SocketAddr,
@@ -164,11 +178,12 @@ fn pull(
     held: Option<&Snapshot>,
     force_axfr: bool,
     meter: &ZoneMeter,
+    expire: &mut Option<u32>,
 ) -> Result<Pulled, PullError> {
     let mut ask = if force_axfr || held.is_none() { XfrKind::Axfr } else { XfrKind::Ixfr };
     let mut same_serial_ok = force_axfr;
     loop {
-        let ended = attempt(cfg, primary, key, held, ask, same_serial_ok, meter);
+        let ended = attempt(cfg, primary, key, held, ask, same_serial_ok, meter, expire);
         match (next_attempt(ask, &ended), ended) {
             (Some((next, retransfer)), Attempt::FallBack { why, .. }) => {
                 tracing::warn!(zone = %cfg.name, %primary, "{why}; trying {}", next.as_str());
@@ -210,6 +225,7 @@ enum Attempt {
 
 /// One transfer of `ask` kind (IXFR from `held`, or AXFR), built and verified; a
 /// version of the held serial is taken only when `same_serial_ok` (a retransfer).
+#[allow(clippy::too_many_arguments)]
 fn attempt(
     cfg: &ZoneConfig,
     primary: SocketAddr,
@@ -218,6 +234,7 @@ fn attempt(
     ask: XfrKind,
     same_serial_ok: bool,
     meter: &ZoneMeter,
+    expire: &mut Option<u32>,
 ) -> Attempt {
     let (zone, max_bytes) = (&cfg.name, cfg.max_transfer_bytes);
     let started = Instant::now();
@@ -232,6 +249,7 @@ fn attempt(
         }
         Err(e) => return Attempt::Failed(e.to_string()),
     };
+    *expire = t.expire.or(*expire);
     let old = held.map(Snapshot::serial);
     let received_in = started.elapsed();
     let building = Instant::now();

@@ -26,6 +26,7 @@ impl Transfers {
         if let Some(t) = sec.expire_at.filter(|_| !sec.expired) {
             self.schedule.at(t, Due::Expire, name);
         }
+        self.registry.note_expiry(name);
     }
 
     /// The earliest secondary timer.
@@ -138,8 +139,8 @@ impl Transfers {
 
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
         let Some(e) = self.registry.zones.get_mut(name) else { return };
-        let (checked, primary_serial) = match outcome {
-            Outcome::Updated { primary, snapshot, diffs, built_in, saved } => {
+        let checked = match outcome {
+            Outcome::Updated { primary, snapshot, diffs, built_in, saved, expire } => {
                 let serial = snapshot.serial();
                 tracing::debug!(zone = %name, %primary, serial = snapshot.serial(), "new version received");
                 e.meter.published(built_in);
@@ -160,15 +161,22 @@ impl Transfers {
                     None => e.unsynced = Some(Unsynced { snapshot, diffs, whole, saved }),
                 }
                 self.unsynced.push(name.clone());
-                (Checked::Updated, Some(serial))
+                (Checked::Updated, Some(serial), expire)
             }
-            Outcome::Current { serial, .. } => (Checked::Current, Some(serial)),
+            Outcome::Current { serial, expire, .. } => (Checked::Current, Some(serial), expire),
             Outcome::Failed { seen } => {
                 e.meter.refresh_failures.inc();
-                (Checked::Failed, seen)
+                (Checked::Failed, seen, None)
             }
         };
-        let timers = e.newest().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
+        let (checked, primary_serial, expire) = checked;
+        let mut timers = e.newest().map_or(Timers::lowest(&e.config.timers), |s| Timers::of(s, &e.config.timers));
+        // EDNS EXPIRE (RFC 7314): a primary that is itself a secondary says how long its
+        // copy has left; ours expires no later.
+        if let Some(left) = expire {
+            let (lo, hi) = e.config.timers.expire;
+            timers.expire = timers.expire.min(left.clamp(lo, hi));
+        }
         let Some(sec) = e.secondary.as_mut() else {
             // No longer a secondary (reconfigured while the check ran).
             return;

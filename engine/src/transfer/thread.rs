@@ -240,6 +240,11 @@ impl Transfers {
                 journal: &e.journal,
                 acl: &e.config.allow_transfer,
                 key: registry.key(e.config.transfer_key),
+                expires_in: e
+                    .secondary
+                    .as_ref()
+                    .and_then(|s| s.expire_at)
+                    .map(|t| u32::try_from(t.saturating_duration_since(Instant::now()).as_secs()).unwrap_or(u32::MAX)),
             })
         })
     }

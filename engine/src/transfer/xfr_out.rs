@@ -16,6 +16,7 @@ use crate::access::acl::Acl;
 use crate::access::tsig::{self, Key, Signer};
 use crate::metrics::ZoneMeter;
 use crate::transfer::client::XfrKind;
+use shoal_wire::edns::OptOut;
 use shoal_wire::message::Header;
 use shoal_wire::name::Display;
 use shoal_wire::types::flags;
@@ -41,22 +42,21 @@ pub struct ZoneView<'a> {
     pub journal: &'a Journal,
     pub acl: &'a Acl,
     pub key: Option<&'a Key>,
+    /// Seconds until a secondary zone expires (`None` for a primary zone).
+    pub expires_in: Option<u32>,
 }
 
 /// What to send.
 pub enum Plan {
     /// One error response.
-    Error {
-        rcode: Rcode,
-        tsig_error: Option<(Vec<u8>, Vec<u8>, u16)>,
-        zone: String,
-        reason: String,
-    },
+    Error { rcode: Rcode, tsig_error: Option<(Vec<u8>, Vec<u8>, u16)>, zone: String, reason: String },
     Transfer {
         zone: Name,
         body: Body,
         signing: Option<(Key, Vec<u8>)>,
         meter: Arc<ZoneMeter>,
+        /// The EDNS EXPIRE value (RFC 7314), when the request asked for it.
+        expire: Option<u32>,
     },
 }
 
@@ -141,7 +141,9 @@ fn plan_zone(query: &[u8], req: &Request<'_>, peer: SocketAddr, keys: &[Key], z:
             },
         }
     };
-    Plan::Transfer { zone: z.name.clone(), body, signing, meter: Arc::clone(z.meter) }
+    // EDNS EXPIRE (RFC 7314): a secondary's time left, or a primary's SOA EXPIRE.
+    let expire = req.edns.is_some_and(|e| e.expire).then(|| z.expires_in.unwrap_or_else(|| snapshot.soa_expire()));
+    Plan::Transfer { zone: z.name.clone(), body, signing, meter: Arc::clone(z.meter), expire }
 }
 
 /// The serial of the SOA a client sent in an IXFR request's authority section.
@@ -177,7 +179,8 @@ pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, V
     if let Some(r) = &parsed {
         let _ = w.question(r.question_bytes());
         if let Some(e) = r.edns {
-            let _ = w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, rcode.extended_bits(), e.dnssec_ok, None, None);
+            let _ =
+                w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, rcode.extended_bits(), e.dnssec_ok, OptOut::default());
         }
     }
     let n = w.finish();
@@ -190,6 +193,21 @@ pub fn error_message(query: &[u8], rcode: Rcode, tsig_error: Option<&(Vec<u8>, V
     out
 }
 
+/// Add an OPT record with the EDNS EXPIRE option (RFC 7314) to a message without one.
+fn append_expire(m: &mut Vec<u8>, seconds: u32) {
+    m.push(0);
+    m.extend_from_slice(&Rtype::OPT.0.to_be_bytes());
+    m.extend_from_slice(&shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD.to_be_bytes());
+    m.extend_from_slice(&0u32.to_be_bytes());
+    m.extend_from_slice(&8u16.to_be_bytes());
+    m.extend_from_slice(&shoal_wire::edns::OPT_EXPIRE.to_be_bytes());
+    m.extend_from_slice(&4u16.to_be_bytes());
+    m.extend_from_slice(&seconds.to_be_bytes());
+    if let Some(mut h) = shoal_wire::message::HeaderMut::of(m) {
+        h.add_arcount(1);
+    }
+}
+
 /// Append `msg` with its two-byte length prefix (RFC 7766 §8).
 pub fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
     buf.extend_from_slice(&(msg.len() as u16).to_be_bytes());
@@ -200,12 +218,12 @@ pub fn frame(buf: &mut Vec<u8>, msg: &[u8]) {
 /// alone, which tells the client to come back over TCP for the changes; otherwise the
 /// error.
 pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
-    let (zone, body, signing) = match plan {
+    let (zone, body, signing, expire) = match plan {
         Plan::Error { rcode, tsig_error, zone, reason } => {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "IXFR over UDP refused: {reason}");
             return error_message(query, rcode, tsig_error.as_ref());
         }
-        Plan::Transfer { zone, body, signing, .. } => (zone, body, signing),
+        Plan::Transfer { zone, body, signing, expire, .. } => (zone, body, signing, expire),
     };
     let current = match body {
         Body::Axfr { snapshot, .. } => soa_of(&snapshot),
@@ -225,7 +243,8 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
         &current.rdata,
     );
     if let Some(e) = req.edns {
-        let _ = w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, 0, e.dnssec_ok, None, None);
+        let _ =
+            w.opt(shoal_zonedb::answer::DEFAULT_UDP_PAYLOAD, 0, e.dnssec_ok, OptOut { expire, ..OptOut::default() });
     }
     let n = w.finish();
     out.truncate(n);
@@ -241,13 +260,13 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
 pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
     let started = Instant::now();
     let mut out = Vec::new();
-    let (zone, body, signing, meter) = match plan {
+    let (zone, body, signing, meter, mut expire) = match plan {
         Plan::Error { rcode, tsig_error, zone, reason } => {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "transfer refused: {reason}");
             frame(&mut out, &error_message(query, rcode, tsig_error.as_ref()));
             return stream.write_all(&out).is_ok();
         }
-        Plan::Transfer { zone, body, signing, meter } => (zone, body, signing, meter),
+        Plan::Transfer { zone, body, signing, meter, expire } => (zone, body, signing, meter, expire),
     };
     let Ok(req) = Request::parse(query) else { return false };
     let kind = if req.qtype == Rtype::AXFR { XfrKind::Axfr } else { XfrKind::Ixfr }.as_str();
@@ -280,6 +299,10 @@ pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) 
         }
         let mut m = msg[..n].to_vec();
         nrec += usize::from(Header::of(&m).map_or(0, |h| h.ancount()));
+        if let Some(seconds) = expire.take() {
+            // The first message carries EDNS EXPIRE (room is kept for TSIG, and for it).
+            append_expire(&mut m, seconds);
+        }
         if let Some(s) = signer.as_mut() {
             s.sign(&mut m, tsig::now());
         }

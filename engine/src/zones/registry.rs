@@ -192,6 +192,9 @@ impl Registry {
         let mut notify = NotifyPolicy { zones: HashMap::new(), keys: self.config.keys.clone() };
         for (name, e) in &self.zones {
             let index = catalog.insert(name.clone(), e.state());
+            if let Some(entry) = catalog.get(name.as_wire()) {
+                entry.set_expires_at(expiry_of(e));
+            }
             debug_assert_eq!(index, counters.len());
             counters.push(Arc::clone(&e.queries));
             if e.secondary.is_some() {
@@ -205,6 +208,14 @@ impl Registry {
         self.rebuild = false;
         self.last_rebuild = Instant::now();
         self.rebuild_cost = started.elapsed();
+    }
+
+    /// Tell the workers when a secondary zone expires now (its expire timer moved), for
+    /// their EDNS EXPIRE answers (RFC 7314).
+    pub fn note_expiry(&self, zone: &Name) {
+        if let (Some(e), Some(entry)) = (self.zones.get(zone), self.publisher.current().get(zone.as_wire())) {
+            entry.set_expires_at(expiry_of(e));
+        }
     }
 
     /// Free the replaced versions and catalogs no worker holds any more, and give the
@@ -225,4 +236,11 @@ impl Registry {
     pub fn key(&self, index: Option<usize>) -> Option<&crate::access::tsig::Key> {
         index.map(|i| &self.config.keys[i])
     }
+}
+
+/// Unix time at which a secondary zone expires without a successful check.
+fn expiry_of(e: &ZoneEntry) -> Option<u64> {
+    let at = e.secondary.as_ref()?.expire_at?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some((now + at.saturating_duration_since(Instant::now())).as_secs())
 }

@@ -14,6 +14,7 @@
 use crate::answer::prepare::{prepare, Found, Prepared};
 use crate::answer::resolve::{AnswerKind, Resolver};
 use crate::store::catalog::Catalog;
+use shoal_wire::edns::OptOut;
 use shoal_wire::message::Header;
 use shoal_wire::request::{ParseError, Request};
 use shoal_wire::types::flags;
@@ -122,9 +123,10 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
     }
     // Keep room for our OPT record.
     let nsid = if req.edns.is_some_and(|e| e.nsid) { opts.identity } else { None };
-    // OPT itself and NSID. An Extended DNS Error (RFC 8914) goes only on REFUSED answers
-    // without records, which always have room for it.
-    let opt_len = if req.edns.is_some() { 11 + nsid.map_or(0, |n| 4 + n.len()) } else { 0 };
+    let expire = expire_answer(req, query.zone);
+    // OPT itself, NSID and EXPIRE. An Extended DNS Error (RFC 8914) goes only on
+    // REFUSED answers without records, which always have room for it.
+    let opt_len = if req.edns.is_some() { 11 + OptOut { nsid, ede: None, expire }.len() } else { 0 };
     w.set_limit(limit.saturating_sub(opt_len));
 
     let mut zone = None;
@@ -141,10 +143,29 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
         w.set_limit(limit);
         // Room was reserved above, so this cannot fail.
         let ede = (kind == AnswerKind::NotAuthoritative).then_some(EDE_NOT_AUTHORITATIVE);
-        let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, nsid, ede);
+        let expire = expire.filter(|_| rcode == Rcode::NOERROR);
+        let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, OptOut { nsid, ede, expire });
     }
     let len = w.finish();
     Response { len, outcome: Outcome::Answered { rcode, kind, truncated }, qtype: req.qtype, zone }
+}
+
+/// The EDNS EXPIRE value (RFC 7314) for a query for the SOA of a zone served here that
+/// asks for it: the seconds left before a secondary zone expires, or a primary zone's
+/// SOA EXPIRE field. (AXFR and IXFR answers carry it from the transfer side.)
+fn expire_answer(req: &Request<'_>, zone: Option<Found<'_>>) -> Option<u32> {
+    if !req.edns.is_some_and(|e| e.expire) || req.qtype != Rtype::SOA {
+        return None;
+    }
+    let found = zone?;
+    let snapshot = found.snapshot.filter(|s| s.apex().as_wire() == req.qname.as_wire())?;
+    Some(match found.entry.expires_at() {
+        None => snapshot.soa_expire(),
+        Some(at) => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX)
+        }
+    })
 }
 
 /// FORMERR: the header (ID, opcode, RD) and, when it parsed, the question.

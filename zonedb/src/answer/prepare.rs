@@ -9,7 +9,7 @@
 //! overlap, and no query is parsed or placed in a zone twice. The prefetches are hints;
 //! a query that does not parse or falls in no zone is answered all the same.
 
-use crate::store::catalog::Catalog;
+use crate::store::catalog::{Catalog, CatalogEntry};
 use crate::store::snapshot::Snapshot;
 use shoal_wire::request::{ParseError, Request};
 
@@ -31,6 +31,8 @@ pub(crate) struct Found<'c> {
     pub(crate) index: usize,
     /// Its version; `None` for a zone without one.
     pub(crate) snapshot: Option<&'c Snapshot>,
+    /// Its entry (read again only for an EDNS EXPIRE answer).
+    pub(crate) entry: &'c CatalogEntry,
 }
 
 /// Parse `msg`, find its zone in `catalog` and ask for the QNAME's index slot.
@@ -44,7 +46,7 @@ pub fn prepare<'q, 'c>(msg: &'q [u8], catalog: &'c Catalog) -> Prepared<'q, 'c> 
         if let Some(snap) = snapshot {
             hash = snap.base.prefetch(req.qname.as_wire());
         }
-        Some(Found { index: entry.index, snapshot })
+        Some(Found { index: entry.index, snapshot, entry })
     });
     Prepared { msg, parsed, zone, hash }
 }

@@ -7,21 +7,27 @@
 //! and readers see each zone's old or new version, never a mix within it. Zones that
 //! failed to load stay in the catalog with no version, so queries for them get
 //! SERVFAIL (as Knot answers for a configured zone without contents) instead of falling
-//! through to a parent zone or REFUSED.
+//! through to a parent zone or REFUSED. Each entry also holds when a secondary zone
+//! expires ([`CatalogEntry::expires_at`]), which the answer to an EDNS EXPIRE query
+//! (RFC 7314) reports.
 
 use crate::store::namehash::NameMap;
 use crate::store::slot::Slot;
 pub use crate::store::slot::ZoneState;
 use crate::store::snapshot::Snapshot;
 use shoal_wire::Name;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// One zone in the catalog: its slot, and its index.
+/// One zone in the catalog: its slot, its index, and when it expires.
 #[derive(Debug)]
 pub struct CatalogEntry {
     slot: Slot,
     /// The zone's place in the order of insertion (0, 1, ...).
     pub index: usize,
+    /// Unix time at which a secondary zone expires; 0 for a zone that does not (a
+    /// primary).
+    expires_at: AtomicU64,
 }
 
 impl CatalogEntry {
@@ -38,6 +44,17 @@ impl CatalogEntry {
 
     pub(crate) fn slot(&self) -> &Slot {
         &self.slot
+    }
+
+    /// Unix time at which the zone expires, if it is a secondary zone.
+    pub fn expires_at(&self) -> Option<u64> {
+        Some(self.expires_at.load(Ordering::Relaxed)).filter(|&t| t != 0)
+    }
+
+    /// Set when the zone expires (`None`: it does not); the transfer side calls this
+    /// whenever a secondary's expire timer moves.
+    pub fn set_expires_at(&self, at: Option<u64>) {
+        self.expires_at.store(at.unwrap_or(0), Ordering::Relaxed);
     }
 }
 
@@ -78,7 +95,7 @@ impl Catalog {
                 e.get().index
             }
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(CatalogEntry { slot: Slot::new(state), index: next }).index
+                e.insert(CatalogEntry { slot: Slot::new(state), index: next, expires_at: AtomicU64::new(0) }).index
             }
         }
     }

@@ -236,6 +236,12 @@ impl Snapshot {
         self.negative_ttl
     }
 
+    /// The SOA EXPIRE field (the fourth of the five trailing 32-bit fields).
+    pub fn soa_expire(&self) -> u32 {
+        let rd = self.apex_node().rrset(Rtype::SOA).map_or(&[][..], |s| s.first());
+        rd.len().checked_sub(8).map_or(0, |i| u32::from_be_bytes([rd[i], rd[i + 1], rd[i + 2], rd[i + 3]]))
+    }
+
     /// Whether the node at a name found by exact match holds only NSEC3 records and
     /// their signatures, and so does not exist for queries (RFC 5155 §7.2.8).
     #[inline]
