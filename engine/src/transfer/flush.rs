@@ -121,7 +121,11 @@ impl Transfers {
     fn publish_durable(&mut self, versions: Vec<(Name, Arc<Snapshot>, bool)>, written: &HashSet<Name>) {
         let events = self.events.clone();
         for (name, snapshot, saved) in versions {
-            let Some(e) = self.registry.zones.get_mut(&name) else { continue };
+            let Some(e) = self.registry.zones.get_mut(&name) else {
+                // A catalog member removed while its journal was written.
+                self.registry.delete_removed_state(&name);
+                continue;
+            };
             if !saved {
                 make_durable(e, &name, &snapshot, written.contains(&name), events.as_ref());
             }

@@ -132,13 +132,18 @@ impl Transfers {
 
     /// A background write of a zone's copy finished.
     pub(super) fn saved(&mut self, name: &Name) {
-        if let Some(e) = self.registry.zones.get_mut(name) {
-            e.saving = false;
+        match self.registry.zones.get_mut(name) {
+            Some(e) => e.saving = false,
+            None => self.registry.delete_removed_state(name),
         }
     }
 
     fn take_outcome(&mut self, name: &Name, outcome: Outcome) {
-        let Some(e) = self.registry.zones.get_mut(name) else { return };
+        let Some(e) = self.registry.zones.get_mut(name) else {
+            // A catalog member removed while its check ran may have saved a copy since.
+            self.registry.delete_removed_state(name);
+            return;
+        };
         let checked = match outcome {
             Outcome::Updated { primary, snapshot, diffs, built_in, saved, expire } => {
                 let serial = snapshot.serial();

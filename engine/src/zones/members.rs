@@ -196,6 +196,7 @@ impl Registry {
                     changes.removed.push(name);
                 }
                 Step::Add { config, reset } => {
+                    self.removed_state.remove(&name);
                     if reset {
                         self.remove_member(&name);
                         changes.removed.push(name.clone());
@@ -218,13 +219,32 @@ impl Registry {
     /// Drop a member zone and delete its copy and journal.
     fn remove_member(&mut self, name: &Name) {
         let Some(e) = self.zones.remove(name) else { return };
-        for path in [e.config.state_path(), e.config.journal_path()].into_iter().flatten() {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => tracing::warn!(zone = %name, "cannot delete {}: {err}", path.display()),
-            }
+        let paths: Vec<_> = [e.config.state_path(), e.config.journal_path()].into_iter().flatten().collect();
+        delete(name, &paths);
+        if e.secondary.as_ref().is_some_and(|s| s.in_flight) || e.flushing.is_some() || e.saving {
+            // A check, journal or copy write still running may write them again.
+            self.removed_state.insert(name.clone(), paths);
         }
         tracing::info!(zone = %name, "catalog member removed with its state");
+    }
+
+    /// Delete again the state files of a removed member that a check, journal or copy
+    /// write finishing after its removal may have written (kept until the zone comes
+    /// back: several such writes may finish).
+    pub fn delete_removed_state(&self, name: &Name) {
+        if let Some(paths) = self.removed_state.get(name) {
+            delete(name, paths);
+        }
+    }
+}
+
+/// Delete a removed member's state files (a file already gone is fine).
+fn delete(name: &Name, paths: &[std::path::PathBuf]) {
+    for path in paths {
+        match std::fs::remove_file(path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => tracing::warn!(zone = %name, "cannot delete {}: {err}", path.display()),
+        }
     }
 }

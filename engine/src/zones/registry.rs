@@ -88,6 +88,8 @@ pub struct Registry {
     pub(crate) catalogs: HashMap<Name, Consumed>,
     /// A consumer catalog's new version was published since the last sync.
     pub(crate) catalogs_due: bool,
+    /// State files of catalog members removed while a write to them was running.
+    pub(crate) removed_state: HashMap<Name, Vec<std::path::PathBuf>>,
 }
 
 impl Registry {
@@ -108,6 +110,7 @@ impl Registry {
             rebuild_cost: Duration::ZERO,
             catalogs: HashMap::new(),
             catalogs_due: false,
+            removed_state: HashMap::new(),
         };
         // Members of consumed catalogs, from the catalogs' copies.
         registry.sync_catalogs(true);
