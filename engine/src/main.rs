@@ -219,6 +219,11 @@ fn check(path: PathBuf) -> ExitCode {
             println!("zone {}: secondary, no copy in {} yet (it will be transferred)", z.name, p.display());
             continue;
         }
+        if let shoal_engine::config::CatalogRole::Producer(listed) = &z.catalog {
+            // Written by the server (which keeps its serial); checking must not write it.
+            println!("zone {}: producer catalog listing {} zones", z.name, listed.len());
+            continue;
+        }
         match shoal_engine::zones::load::load(z) {
             Ok(s) => {
                 println!("zone {}: ok, serial {}, {} records", z.name, s.serial(), s.record_count());

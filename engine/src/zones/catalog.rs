@@ -40,6 +40,10 @@ pub struct Members {
 pub struct Consumed {
     /// The serial of the version last read.
     pub serial: Option<u32>,
+    /// A version was read and used: `members` is the catalog's list. Until then the
+    /// members it owns are kept as they are (its copy could not be read, or its schema
+    /// version is not supported).
+    pub usable: bool,
     /// Its members, as last read.
     pub members: BTreeMap<Name, Member>,
     /// Members refused at the last sync (each is logged once).

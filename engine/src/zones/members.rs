@@ -89,6 +89,7 @@ impl Registry {
                 }
                 tracing::info!(catalog = %c, serial = s.serial(), members = m.zones.len(), "catalog read");
                 consumed.members = m.zones;
+                consumed.usable = true;
                 true
             }
             Err(e) => {
@@ -110,11 +111,14 @@ impl Registry {
         let mut steps = BTreeMap::new();
         let mut refused: HashMap<&Name, HashSet<Name>> = HashMap::new();
         let mut owned: HashMap<&Name, usize> = HashMap::new();
+        let unread = |c: &Name| consumers.contains(c) && !self.catalogs.get(c).is_some_and(|k| k.usable);
         for (&m, cats) in &listed {
             let entry = self.zones.get(m);
             let owner = match entry.map(|e| e.config.member_of.as_ref()) {
-                // A configured zone: no catalog may take it.
+                // A configured zone, or the member of a catalog not read yet: no other
+                // catalog may take it.
                 Some(None) => None,
+                Some(Some(ms)) if unread(&ms.catalog) => None,
                 Some(Some(ms)) if cats.contains(&&ms.catalog) => {
                     // Moving where the owner's coo property says, if that catalog lists it.
                     let coo = self.catalogs[&ms.catalog].members[m].coo.as_ref();
@@ -155,9 +159,11 @@ impl Registry {
             }
             steps.insert(m.clone(), step);
         }
-        // Members whose catalogs no longer list them (or are gone).
+        // Members whose catalogs no longer list them, or are no longer configured. A
+        // catalog with no usable version yet keeps what it owns.
         for (name, e) in &self.zones {
-            if e.config.member_of.is_some() && !listed.contains_key(name) {
+            let Some(ms) = &e.config.member_of else { continue };
+            if !listed.contains_key(name) && !unread(&ms.catalog) {
                 steps.insert(name.clone(), Step::Remove);
             }
         }
@@ -183,6 +189,8 @@ impl Registry {
     fn carry_out(&mut self, steps: BTreeMap<Name, Step>) -> MemberChanges {
         let mut changes = MemberChanges::default();
         let mut new = Vec::new();
+        // A member reconfigured (its group's key or primaries) changes the NOTIFY policy.
+        let reconfigured = steps.values().any(|s| matches!(s, Step::Keep(_)));
         for (name, step) in steps {
             match step {
                 Step::Keep(config) => {
@@ -210,7 +218,7 @@ impl Registry {
         for (name, e) in load_all(&new, self.config.answering_threads()) {
             self.zones.insert(name, e);
         }
-        if !changes.added.is_empty() || !changes.removed.is_empty() {
+        if reconfigured || !changes.added.is_empty() || !changes.removed.is_empty() {
             self.mark_rebuild();
         }
         changes
