@@ -4,7 +4,8 @@
 # Runnable from any directory on a fresh Debian machine as root. Installs Knot, NSD,
 # BIND (with delv), the ldns tools, Unbound and dnsperf with apt-get when they are missing
 # (the differential tests compare Shoal against Knot and NSD, the DNSSEC tests validate
-# its answers with Unbound and delv; they fail loudly without them).
+# its answers with Unbound and delv; they fail loudly without them), and iproute2,
+# nftables, dnsdist and prometheus (for promtool) for the fleet and dist/ tests.
 #
 # Environment: CARGO_TARGET_DIR is honoured; SHOAL_ALLOW_NO_PEERS=1 skips the apt step
 # and lets the tests skip (loudly) when knotd/nsd are missing.
@@ -36,8 +37,15 @@ install_reference_servers() {
     need unbound unbound
     need dnsperf dnsperf
     need python3 python3
+    # The fleet test (engine/tests/fleet.rs, scripts/fleet.sh): namespaces, loss, a
+    # load balancer; promtool checks dist/prometheus (engine/tests/dist.rs).
+    need ip iproute2
+    need tc iproute2
+    need nft nftables
+    need dnsdist dnsdist
+    need promtool prometheus
     if [ "${#missing[@]}" -eq 0 ]; then
-        echo "knot, nsd, bind9, ldnsutils, unbound and dnsperf already installed"
+        echo "knot, nsd, bind9, ldnsutils, unbound, dnsperf, dnsdist, nftables and promtool already installed"
         return
     fi
     if [ "${SHOAL_ALLOW_NO_PEERS:-}" = 1 ]; then
@@ -75,6 +83,12 @@ install_reference_servers() {
             fi
             ;;
     esac
+    # Nor the dnsdist (port 53) and Prometheus (port 9090, scraping) the fleet tests use
+    # only as programs.
+    if command -v systemctl >/dev/null; then
+        case " ${missing[*]} " in *" dnsdist "*) systemctl disable --now dnsdist.service >/dev/null 2>&1 || true ;; esac
+        case " ${missing[*]} " in *" prometheus "*) systemctl disable --now prometheus.service >/dev/null 2>&1 || true ;; esac
+    fi
 }
 
 step "reference servers"

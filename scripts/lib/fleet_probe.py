@@ -55,12 +55,14 @@ FLEET_ZONE = "fleet.test"
 
 def write_fleet_zone(path, zone, serial):
     """The fleet zone: SOA refresh 10 s, retry 2 s, expire 20 s (scenario 4 waits for
-    the expiry), negative TTL 60 s."""
+    the expiry), negative TTL 60 s; 40 hosts that do not change, so that a change (SOA,
+    www's A and TXT) is a small part of the zone and a secondary keeps it for IXFR out."""
+    hosts = "".join(f"h{i} A 198.19.255.{i + 1}\n" for i in range(40))
     with open(path, "w") as f:
         f.write(
             f"$ORIGIN {zone}.\n$TTL 60\n@ SOA ns1 hostmaster {serial} 10 2 20 60\n"
             f"@ NS ns1\nns1 A 198.18.0.10\nwww A 198.19.{serial // 250 % 250}.{serial % 250 + 1}\n"
-            f'www TXT "serial {serial}"\n'
+            f'www TXT "serial {serial}"\n{hosts}'
         )
 
 
