@@ -150,7 +150,11 @@ fn catalog_rules() {
     let mut builder = Shoal::builder("catalog-primary")
         .file(
             "one.zone",
-            &catalog_text("one.", 1, "a.zones PTR m1.test.\nb.zones PTR m2.test.\nc.zones PTR m3.test.\n"),
+            &catalog_text(
+                "one.",
+                1,
+                "a.zones PTR m1.test.\nb.zones PTR m2.test.\nc.zones PTR m3.test.\nd.zones PTR absent.test.\n",
+            ),
         )
         .file("two.zone", &catalog_text("two.", 1, "y.zones PTR local.test.\n"))
         .zone(ShoalZone::primary_file("one.", "one.zone").with(&notify).with(allow))
@@ -161,8 +165,10 @@ fn catalog_rules() {
             .zone(ShoalZone::primary(m).with(&notify).with(allow));
     }
     let mut primary = builder.start();
+    let metrics: SocketAddr = ([127, 0, 0, 1], harness::free_port()).into();
     let consumer = Shoal::builder("catalog-consumer")
         .port(consumer_port)
+        .table(&format!("\n[metrics]\nlisten = \"{metrics}\"\n"))
         .zone(consumer("one.", primary.addr))
         .zone(consumer("two.", primary.addr))
         .file("local.test.zone", &harness::zone::small_text("local.test.", 7, 1))
@@ -171,6 +177,11 @@ fn catalog_rules() {
     for m in ["m1.test.", "m2.test.", "m3.test."] {
         consumer.wait_serial(m, 1);
     }
+    // absent.test., which the primary does not serve, came with the catalog's first
+    // version: the consumer is not ready without it.
+    let ready = || harness::http::get(metrics, "/ready").unwrap_or((0, String::new()));
+    let (code, body) = ready();
+    assert!(code == 503 && body.contains("absent.test."), "{code} {body}");
     // two. lists m2 too, which one. owns: two. refuses it, and local.test., a
     // configured zone: both logged, both counted.
     publish(&mut primary, "two.", &catalog_text("two.", 2, "x.zones PTR m2.test.\ny.zones PTR local.test.\n"), 2);
@@ -188,7 +199,7 @@ fn catalog_rules() {
         &catalog_text(
             "one.",
             2,
-            "a.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\n",
+            "a.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\nd.zones PTR absent.test.\n",
         ),
         2,
     );
@@ -209,7 +220,7 @@ fn catalog_rules() {
         &catalog_text(
             "one.",
             3,
-            "renamed.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\n",
+            "renamed.zones PTR m1.test.\nb.zones PTR m2.test.\ncoo.b.zones PTR two.\nc.zones PTR m3.test.\nd.zones PTR absent.test.\n",
         ),
         3,
     );
@@ -227,9 +238,22 @@ fn catalog_rules() {
     consumer.wait_log(&["catalog not used", "schema version \"1\""]);
     assert_eq!(dns::soa_serial(consumer.addr, "m3.test."), Some(1), "m3 is still served");
 
-    // Removed from its catalog: gone.
-    publish(&mut primary, "one.", &catalog_text("one.", 5, "renamed.zones PTR m1.test.\n"), 5);
+    // Removed from its catalog: gone. late.test., added by a later version and not
+    // served either, is not waited for: a zone added to a catalog does not take the
+    // servers of a fleet out of their load balancer while they transfer it.
+    publish(
+        &mut primary,
+        "one.",
+        &catalog_text("one.", 5, "renamed.zones PTR m1.test.\nlate.zones PTR late.test.\n"),
+        5,
+    );
     assert!(gone(&consumer, "m3.test."), "m3 removed\n{}", consumer.tail());
+    assert!(gone(&consumer, "absent.test."));
+    assert_eq!(ready().0, 200, "{}", ready().1);
+    assert!(
+        matches!(consumer.lookup("late.test.", dns::TYPE_SOA), Answer::Rcode(2)),
+        "late.test. is a zone here, not served yet"
+    );
     assert_eq!(dns::soa_serial(consumer.addr, "m1.test."), Some(1));
     assert_eq!(dns::soa_serial(consumer.addr, "m2.test."), Some(1), "m2 belongs to two. now");
 }

@@ -4,11 +4,12 @@
 
 mod harness;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use harness::dns;
+use harness::http::get;
 use harness::shoal::{Shoal, ShoalZone};
 use harness::{free_port, wait_until, zone, WAIT};
 
@@ -18,18 +19,6 @@ const ZONE: &str = "metrics.test.";
 fn metrics_table() -> (String, SocketAddr) {
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     (format!("\n[metrics]\nlisten = \"{addr}\"\n"), addr)
-}
-
-/// GET `path`: (status, body).
-fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
 }
 
 /// The value of the sample `series` (name and labels exactly as exposed), 0 if absent.

@@ -5,7 +5,8 @@
 //! - `GET /health`: 200 while the process runs;
 //! - `GET /ready`: 200 when every configured zone is loaded and not expired, else 503
 //!   with the names of the zones that are not (read from the published catalog, so it
-//!   answers even while the transfer side is busy).
+//!   answers even while the transfer side is busy); a catalog member added while the
+//!   server runs counts once it is first served.
 //!
 //! Requests are answered one at a time; a scrape reads counters and never blocks a
 //! worker.
@@ -118,9 +119,11 @@ fn zone_status(events: &crossbeam_channel::Sender<Event>) -> Option<Vec<crate::z
 }
 
 /// Whether every zone is served, and the body saying so or naming those that are not.
+/// A catalog member added while the server runs is not waited for until it is first
+/// served: the other members of a fleet do not have it yet either.
 pub fn readiness(catalog: &Catalog) -> (bool, String) {
     let mut down: Vec<String> =
-        catalog.iter().filter(|(_, e)| e.snapshot().is_none()).map(|(n, _)| n.to_string()).collect();
+        catalog.iter().filter(|(_, e)| e.snapshot().is_none() && !e.joining()).map(|(n, _)| n.to_string()).collect();
     if down.is_empty() {
         return (true, format!("ready: {} zones served\n", catalog.len()));
     }
@@ -159,5 +162,7 @@ mod tests {
         let (ready, body) = readiness(&c);
         assert!(!ready);
         assert!(body.contains("b.test.\n"), "{body}");
+        c.get(b"\x01b\x04test\x00").unwrap().set_joining(true);
+        assert!(readiness(&c).0, "a zone joining is not waited for");
     }
 }

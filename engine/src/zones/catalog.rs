@@ -44,6 +44,9 @@ pub struct Consumed {
     /// members it owns are kept as they are (its copy could not be read, or its schema
     /// version is not supported).
     pub usable: bool,
+    /// Its members were synced from a usable version: members a later version adds
+    /// are joining (see [`crate::zones::entry::ZoneEntry::joining`]).
+    pub settled: bool,
     /// Its members, as last read.
     pub members: BTreeMap<Name, Member>,
     /// Members refused at the last sync (each is logged once).

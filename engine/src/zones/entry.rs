@@ -64,6 +64,11 @@ pub struct ZoneEntry {
     pub unsynced: Option<Unsynced>,
     /// A version whose journal is being written (its diffs are in `journal` already).
     pub flushing: Option<Arc<Snapshot>>,
+    /// A catalog member that a later version of its catalog added, not served yet:
+    /// `/ready` does not wait for it (a zone added to a catalog must not take a fleet
+    /// out of service while every member transfers it). Members of a catalog's first
+    /// version are waited for: a new server is not ready before it has its zones.
+    pub joining: bool,
 }
 
 impl ZoneEntry {
@@ -112,6 +117,7 @@ impl ZoneEntry {
             saving: false,
             unsynced: None,
             flushing: None,
+            joining: false,
         }
     }
 

@@ -32,10 +32,12 @@ pub struct MemberChanges {
 
 /// What becomes of one member zone.
 enum Step {
-    /// Added (or reset: its old state removed first).
+    /// Added (or reset: its old state removed first); `joining` when its catalog's
+    /// members were synced before.
     Add {
         config: ZoneConfig,
         reset: bool,
+        joining: bool,
     },
     /// Kept, with this configuration.
     Keep(ZoneConfig),
@@ -71,7 +73,11 @@ impl Registry {
             return MemberChanges::default();
         }
         let steps = self.plan(&consumers, force);
-        self.carry_out(steps)
+        let changes = self.carry_out(steps);
+        for k in self.catalogs.values_mut() {
+            k.settled |= k.usable;
+        }
+        changes
     }
 
     /// Read a consumer catalog's published version if it is new; whether it was.
@@ -146,13 +152,14 @@ impl Registry {
             }
             let group = member.group.as_deref().and_then(|g| self.config.catalog_groups.iter().find(|x| x.name == g));
             let config = self.zones[c].config.member(m.clone(), membership, group);
+            let joining = self.catalogs[c].settled;
             let step = match held {
                 Some(h) if h.id == member.id => Step::Keep(config),
                 Some(h) => {
                     tracing::info!(zone = %m, catalog = %c, from = %h.catalog, "catalog member reset: its unique ID changed");
-                    Step::Add { config, reset: true }
+                    Step::Add { config, reset: true, joining }
                 }
-                None => Step::Add { config, reset: false },
+                None => Step::Add { config, reset: false, joining },
             };
             if let Some(h) = held.filter(|h| h.catalog != *c) {
                 tracing::info!(zone = %m, from = %h.catalog, to = %c, "catalog member changes owner (coo)");
@@ -189,6 +196,7 @@ impl Registry {
     fn carry_out(&mut self, steps: BTreeMap<Name, Step>) -> MemberChanges {
         let mut changes = MemberChanges::default();
         let mut new = Vec::new();
+        let mut joining = HashSet::new();
         // A member reconfigured (its group's key or primaries) changes the NOTIFY policy.
         let reconfigured = steps.values().any(|s| matches!(s, Step::Keep(_)));
         for (name, step) in steps {
@@ -203,8 +211,11 @@ impl Registry {
                     self.remove_member(&name);
                     changes.removed.push(name);
                 }
-                Step::Add { config, reset } => {
+                Step::Add { config, reset, joining: j } => {
                     self.removed_state.remove(&name);
+                    if j {
+                        joining.insert(name.clone());
+                    }
                     if reset {
                         self.remove_member(&name);
                         changes.removed.push(name.clone());
@@ -215,7 +226,8 @@ impl Registry {
                 }
             }
         }
-        for (name, e) in load_all(&new, self.config.answering_threads()) {
+        for (name, mut e) in load_all(&new, self.config.answering_threads()) {
+            e.joining = e.snapshot.is_none() && joining.contains(&name);
             self.zones.insert(name, e);
         }
         if reconfigured || !changes.added.is_empty() || !changes.removed.is_empty() {

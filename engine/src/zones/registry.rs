@@ -171,7 +171,13 @@ impl Registry {
             self.build_catalog();
         }
         for name in std::mem::take(&mut self.changed) {
-            let Some(e) = self.zones.get(&name) else { continue };
+            let Some(e) = self.zones.get_mut(&name) else { continue };
+            if e.joining && e.snapshot.is_some() {
+                e.joining = false;
+                if let Some(entry) = self.publisher.current().get(name.as_wire()) {
+                    entry.set_joining(false);
+                }
+            }
             if !self.publisher.replace(name.as_wire(), e.state()) {
                 // Not in the catalog (added since): only a rebuild brings it in.
                 self.changed.insert(name);
@@ -197,6 +203,7 @@ impl Registry {
             let index = catalog.insert(name.clone(), e.state());
             if let Some(entry) = catalog.get(name.as_wire()) {
                 entry.set_expires_at(expiry_of(e));
+                entry.set_joining(e.joining && e.snapshot.is_none());
             }
             debug_assert_eq!(index, counters.len());
             counters.push(Arc::clone(&e.queries));

@@ -24,7 +24,8 @@
 //!   servers, and a sink that catches anything it sends elsewhere;
 //! - [`zone`]: the fixture zones under `engine/tests/zones/` and the versioned transfer
 //!   zone;
-//! - [`fake`]: an in-process primary that breaks transfers on purpose.
+//! - [`fake`]: an in-process primary that breaks transfers on purpose;
+//! - [`http`]: a GET against the metrics listener.
 //!
 //! What it never does: touch anything but 127.0.0.0/8, wait or loop without a bound,
 //! leave a process running, or import Shoal's library: the `shoal` binary is a black
@@ -45,6 +46,7 @@ pub mod daemon;
 pub mod dns;
 pub mod dnssec_diff;
 pub mod fake;
+pub mod http;
 pub mod normalize;
 pub mod peers;
 pub mod process;

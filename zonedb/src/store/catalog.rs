@@ -9,14 +9,15 @@
 //! SERVFAIL (as Knot answers for a configured zone without contents) instead of falling
 //! through to a parent zone or REFUSED. Each entry also holds when a secondary zone
 //! expires ([`CatalogEntry::expires_at`]), which the answer to an EDNS EXPIRE query
-//! (RFC 7314) reports.
+//! (RFC 7314) reports, and whether it is joining ([`CatalogEntry::joining`]): a zone
+//! added while the server runs and not yet served, which readiness does not wait for.
 
 use crate::store::namehash::NameMap;
 use crate::store::slot::Slot;
 pub use crate::store::slot::ZoneState;
 use crate::store::snapshot::Snapshot;
 use shoal_wire::Name;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// One zone in the catalog: its slot, its index, and when it expires.
@@ -28,6 +29,8 @@ pub struct CatalogEntry {
     /// Unix time at which a secondary zone expires; 0 for a zone that does not (a
     /// primary).
     expires_at: AtomicU64,
+    /// Added while the server runs and not served yet.
+    joining: AtomicBool,
 }
 
 impl CatalogEntry {
@@ -49,6 +52,15 @@ impl CatalogEntry {
     /// Unix time at which the zone expires, if it is a secondary zone.
     pub fn expires_at(&self) -> Option<u64> {
         Some(self.expires_at.load(Ordering::Relaxed)).filter(|&t| t != 0)
+    }
+
+    /// Whether the zone was added while the server runs and is not served yet.
+    pub fn joining(&self) -> bool {
+        self.joining.load(Ordering::Relaxed)
+    }
+
+    pub fn set_joining(&self, joining: bool) {
+        self.joining.store(joining, Ordering::Relaxed);
     }
 
     /// Set when the zone expires (`None`: it does not); the transfer side calls this
@@ -95,7 +107,13 @@ impl Catalog {
                 e.get().index
             }
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(CatalogEntry { slot: Slot::new(state), index: next, expires_at: AtomicU64::new(0) }).index
+                let entry = CatalogEntry {
+                    slot: Slot::new(state),
+                    index: next,
+                    expires_at: AtomicU64::new(0),
+                    joining: AtomicBool::new(false),
+                };
+                e.insert(entry).index
             }
         }
     }
