@@ -46,6 +46,7 @@ import time
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from change_stream import read_serial, write_zone  # noqa: E402
 from dnsmsg import soa_query, soa_serial  # noqa: E402
