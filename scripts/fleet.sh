@@ -64,6 +64,7 @@ source "$ROOT/scripts/lib/fleet.sh"
 
 skip() {
     echo "SKIP: $*"
+    trap - EXIT # nothing started yet (peers.sh's cleanup would make the status 1)
     exit 77
 }
 [[ "$(id -u)" == 0 ]] || skip "not root (network namespaces need it)"
@@ -204,7 +205,8 @@ scenario_kill() {
     load_pid=$PID
     sleep 3
     t_kill=$(now)
-    kill -9 "${MEMBER_PID[s2]}"
+    # Reaped inside the group, so that bash's "Killed" notice goes nowhere.
+    { kill -9 "${MEMBER_PID[s2]}" && wait "${MEMBER_PID[s2]}"; } 2>/dev/null || true
     stop "${MEMBER_PID[s2]}" 1
     down=$(probe wait-lb "$API" s2 down 30)
     t_down=$(now)
