@@ -21,8 +21,8 @@ Usage (times are Unix times, float, from time.time()):
   fleet_probe.py failures OUT_CSV FROM TO           `failed,total` of queries sent in
       [FROM, TO)
   fleet_probe.py lb-state API_URL                   `name=up|down ...` from dnsdist's API
-  fleet_probe.py wait-lb API_URL NAME STATE LIMIT   seconds until dnsdist says NAME is
-      STATE (up/down; -1 past LIMIT)
+  fleet_probe.py wait-lb API_URL NAME STATE LIMIT T0  seconds from T0 until dnsdist
+      says NAME is STATE (up/down; polled every 50 ms; -1 past LIMIT)
   fleet_probe.py expiry T0 LIMIT API_URL ZONE MEMBERS  scenario 4: every 250 ms, each
       member's answer for ZONE's SOA (NOERROR/SERVFAIL), GET /ready on port 9153 and
       dnsdist's view, until every member is out on all three (or LIMIT s). Prints
@@ -261,8 +261,7 @@ def lb_states(api):
     return {s["name"]: ("up" if s["state"].lower() == "up" else "down") for s in data.get("servers", [])}
 
 
-def wait_lb(api, name, state, limit):
-    t0 = time.time()
+def wait_lb(api, name, state, limit, t0):
     while time.time() - t0 < limit:
         if lb_states(api).get(name) == state:
             print(f"{time.time() - t0:.3f}")
@@ -354,7 +353,7 @@ def main():
     elif cmd == "lb-state":
         print(" ".join(f"{k}={v}" for k, v in sorted(lb_states(args[0]).items())))
     elif cmd == "wait-lb":
-        wait_lb(args[0], args[1], args[2], float(args[3]))
+        wait_lb(args[0], args[1], args[2], float(args[3]), float(args[4]))
     elif cmd in ("expiry", "recovery"):
         watch(float(args[0]), float(args[1]), args[2], args[3], args[4].split(","), cmd == "expiry")
     elif cmd == "metric":
