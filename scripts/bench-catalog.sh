@@ -42,7 +42,7 @@ import os, sys
 d, n, listing = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with open(listing, "w") as out:
     for i in range(n + 2):
-        name = f"m{i}.cat-bench"
+        name = f"m{i}.member-bench"
         with open(os.path.join(d, f"{name}.zone"), "w") as f:
             f.write(f"$ORIGIN {name}.\n$TTL 3600\n@ SOA ns1 hostmaster 1 3600 600 1209600 300\n"
                     f"@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.2\n")
@@ -153,9 +153,9 @@ port_of() { if [[ "$1" == shoal ]]; then echo "$SHOAL_PORT"; else echo "$KNOT_PO
 # transfers KIND: member transfers the consumer has logged so far.
 transfers() {
     if [[ "$1" == shoal ]]; then
-        grep -c 'transfer in done.*m[0-9]*\.cat-bench' "$OUT/logs/shoal.log" || true
+        grep -c 'transfer in done.*m[0-9]*\.member-bench' "$OUT/logs/shoal.log" || true
     else
-        grep -c 'm[0-9]*\.cat-bench.*XFR, incoming.*finished' "$OUT/logs/knot.log" || true
+        grep -c 'm[0-9]*\.member-bench.*XFR, incoming.*finished' "$OUT/logs/knot.log" || true
     fi
 }
 
@@ -167,7 +167,7 @@ n=0
 for kind in shoal knot; do
     if [[ "$kind" == shoal ]]; then shoal_consumer_conf; else knot_consumer_conf; fi
     port=$(port_of "$kind")
-    extra="m$((MEMBERS + n)).cat-bench"
+    extra="m$((MEMBERS + n)).member-bench"
     echo "$extra" >"$WORK/extra.txt"
     log "$kind: first sync of $MEMBERS members"
     start_consumer "$kind"

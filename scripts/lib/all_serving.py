@@ -33,8 +33,13 @@ while pending and time.time() - t0 < limit:
     batch = list(pending)
     for start in range(0, len(batch), WINDOW):
         chunk = batch[start:start + WINDOW]
-        for i in chunk:
-            s.send(soa_query(zones[i], i & 0xFFFF))
+        try:
+            for i in chunk:
+                s.send(soa_query(zones[i], i & 0xFFFF))
+        except OSError:
+            # Nothing listens yet (an ICMP port unreachable came back): try again.
+            time.sleep(0.02)
+            continue
         waiting = {i & 0xFFFF: i for i in chunk}
         while waiting:
             try:

@@ -74,11 +74,9 @@ pub struct ZoneEntry {
 impl ZoneEntry {
     /// Load a configured zone (a secondary from its copy in the state directory) with
     /// its journal, and set its timers. `threads` is the number of answering threads.
+    /// What a killed process left of writing its files was removed at start
+    /// ([`remove_stale_temporaries`]).
     pub fn new(config: &ZoneConfig, threads: usize) -> ZoneEntry {
-        // A process killed while writing the copy or the journal left a temporary file.
-        for path in [config.state_path(), config.journal_path()].into_iter().flatten() {
-            shoal_zonedb::change::journal::remove_stale_temporaries(&path);
-        }
         let stamp = file_stamp(config);
         let first_start = config.state_path().is_some_and(|p| !p.exists());
         let meter = Arc::new(ZoneMeter::default());
@@ -156,6 +154,18 @@ impl ZoneEntry {
                 tracing::warn!(zone = %self.config.name, "cannot write IXFR journal {}: {e}", p.display());
                 false
             }
+        }
+    }
+}
+
+/// Remove the temporary files that a process killed while writing a copy or a journal
+/// left in the state directories of `configs`: one pass over each folder.
+pub fn remove_stale_temporaries(configs: &[ZoneConfig]) {
+    let dirs: std::collections::BTreeSet<&std::path::Path> = configs.iter().map(|z| z.state_dir.as_path()).collect();
+    for dir in dirs {
+        let n = shoal_zonedb::change::journal::remove_stale_temporaries(dir, &["zone", "ixfr"]);
+        if n > 0 {
+            tracing::info!(dir = %dir.display(), files = n, "removed temporary files a killed process left");
         }
     }
 }

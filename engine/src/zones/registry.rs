@@ -16,7 +16,7 @@ use crate::access::tsig::Key;
 use crate::config::Config;
 use crate::metrics::QueryCounters;
 use crate::zones::catalog::Consumed;
-use crate::zones::entry::{load_all, ZoneEntry};
+use crate::zones::entry::{load_all, remove_stale_temporaries, ZoneEntry};
 use arc_swap::ArcSwap;
 use shoal_wire::Name;
 use shoal_zonedb::{Catalog, Publisher};
@@ -95,6 +95,7 @@ pub struct Registry {
 impl Registry {
     /// Load every configured zone (and its journal).
     pub fn new(mut config: Config) -> Registry {
+        remove_stale_temporaries(&config.zones);
         let zones = load_all(&config.zones, config.answering_threads());
         config.zones = Vec::new();
         let mut registry = Registry {

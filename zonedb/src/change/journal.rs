@@ -185,19 +185,27 @@ pub fn temporary_path(path: &Path) -> std::path::PathBuf {
     path.with_file_name(name)
 }
 
-/// Remove what a killed process left of writing `path`: its temporary files (of any
-/// process id). Call before anything writes `path` again.
-pub fn remove_stale_temporaries(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return };
-    let prefix = format!("{}.tmp", name.to_string_lossy());
+/// Remove what killed processes left in `dir` of writing the files named `*.<suffix>`
+/// for each of `suffixes` (`zone`, `ixfr`): their temporary files, of any process id.
+/// One pass over the folder, however many zones keep their state there; call before
+/// anything writes those files again. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path, suffixes: &[&str]) -> usize {
     let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
-        return;
+        return 0;
     };
+    let mut removed = 0;
     for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&prefix) {
-            let _ = std::fs::remove_file(e.path());
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Some((file, pid)) = name.rsplit_once(".tmp") else { continue };
+        let stale = !pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && suffixes.iter().any(|s| file.strip_suffix(s).is_some_and(|f| f.ends_with('.')));
+        if stale && std::fs::remove_file(e.path()).is_ok() {
+            removed += 1;
         }
     }
+    removed
 }
 
 /// Write a file at `path` via a temporary file in the same folder, fsync, rename; the
@@ -487,14 +495,15 @@ mod tests {
         assert!(temporary_path(&copy).to_string_lossy().ends_with(&format!("z.zone.tmp{}", std::process::id())));
         // What a killed writer left is removed; other files stay.
         std::fs::create_dir_all(&dir).unwrap();
-        for name in ["z.zone.tmp1", "z.zone.tmp2", "z.ixfr.tmp1", "z.zone", "y.zone.tmp1"] {
+        for name in ["z.zone.tmp1", "z.zone.tmp2", "z.ixfr.tmp1", "z.zone", "y.zone.tmp1", "z.zone.tmpx", "notes.tmp1"]
+        {
             std::fs::write(dir.join(name), b"x").unwrap();
         }
-        remove_stale_temporaries(&copy);
+        assert_eq!(remove_stale_temporaries(&dir, &["zone", "ixfr"]), 4);
         let mut left: Vec<String> =
             std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         left.sort();
-        assert_eq!(left, ["y.zone.tmp1", "z.ixfr.tmp1", "z.zone"]);
+        assert_eq!(left, ["notes.tmp1", "z.zone", "z.zone.tmpx"]);
         std::fs::remove_dir_all(&dir).ok();
     }
 }
