@@ -21,6 +21,20 @@ fn metrics_table() -> (String, SocketAddr) {
     (format!("\n[metrics]\nlisten = \"{addr}\"\n"), addr)
 }
 
+/// `promtool check metrics` on a scraped page; a note when promtool is not installed.
+fn promtool_accepts(dir: &std::path::Path, who: &str, page: &str) {
+    let Some(promtool) = harness::find_program("promtool") else {
+        eprintln!("SKIPPED promtool check metrics: promtool not installed (Debian package prometheus)");
+        return;
+    };
+    let file = dir.join(format!("{who}.metrics"));
+    std::fs::write(&file, page).expect("write the scraped page");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(format!("'{}' check metrics < '{}'", promtool.display(), file.display()));
+    let out = harness::process::run(cmd, dir, &format!("promtool-{who}"));
+    assert!(out.status.success(), "promtool check metrics rejects the {who}'s page:\n{}", out.all());
+}
+
 /// The value of the sample `series` (name and labels exactly as exposed), 0 if absent.
 fn value(text: &str, series: &str) -> f64 {
     text.lines()
@@ -128,6 +142,11 @@ fn metrics_move_with_queries_transfers_and_notifies() {
     assert_eq!(value(&p, &format!("shoal_xfr_out_total{{zone=\"{ZONE}\",kind=\"ixfr\"}}")), 1.0, "{p}");
     assert!(value(&p, &z("shoal_xfr_out_bytes_total")) > 0.0, "{p}");
     assert!(value(&p, &z("shoal_snapshot_publish_total")) >= 2.0, "{p}");
+    // Prometheus itself reads the pages: `promtool check metrics` parses them as a
+    // scrape would (where promtool, Debian's prometheus package, is installed).
+    for (who, page) in [("primary", &p), ("secondary", &scrape(sm))] {
+        promtool_accepts(primary.dir(), who, page);
+    }
 
     // Refusals are counted: a NOTIFY to the primary (not a secondary zone there), and an
     // AXFR from an address outside allow_transfer... is not possible on loopback-only

@@ -19,9 +19,27 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 /// A metric family read from worker threads: name, help, and how to read one thread.
+/// A metric family's type, as the text format's `# TYPE` line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
 type WorkerFamily = (&'static str, &'static str, fn(&WorkerStats) -> u64);
 /// The same, with the metric type.
-type TypedWorkerFamily = (&'static str, &'static str, &'static str, fn(&WorkerStats) -> u64);
+type TypedWorkerFamily = (&'static str, Kind, &'static str, fn(&WorkerStats) -> u64);
 /// A per-zone counter family: name, help, and how to read one zone.
 type ZoneFamily = (&'static str, &'static str, fn(&ZoneStatus) -> f64);
 
@@ -58,8 +76,8 @@ fn push_escaped(out: &mut String, v: &str) {
 struct Out(String);
 
 impl Out {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {}", kind.as_str());
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
@@ -90,16 +108,16 @@ pub fn render(src: &Sources<'_>) -> String {
         if let Some(z) = src.zones {
             zone_states(&mut o, z);
         }
-        o.family("shoal_zone_status_available", "gauge", "1 when the transfer side answered this scrape in time.");
+        o.family("shoal_zone_status_available", Kind::Gauge, "1 when the transfer side answered this scrape in time.");
         o.sample("shoal_zone_status_available", &[], u8::from(src.zones.is_some()));
     }
     zone_counts(&mut o, &src.zone_set.catalog);
     refresh(&mut o, src.refresh);
-    o.family("shoal_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
+    o.family("shoal_process_resident_memory_bytes", Kind::Gauge, "Resident memory of the process.");
     o.sample("shoal_process_resident_memory_bytes", &[], crate::metrics::resident_bytes().unwrap_or(0));
-    o.family("shoal_uptime_seconds", "gauge", "Seconds since the server started.");
+    o.family("shoal_uptime_seconds", Kind::Gauge, "Seconds since the server started.");
     o.sample("shoal_uptime_seconds", &[], src.uptime_seconds);
-    o.family("shoal_build_info", "gauge", "The running version.");
+    o.family("shoal_build_info", Kind::Gauge, "The running version.");
     o.sample("shoal_build_info", &[("version", env!("CARGO_PKG_VERSION"))], 1);
     o.0
 }
@@ -127,13 +145,17 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         ("shoal_malformed_total", "Malformed queries (answered FORMERR).", |s| s.answered(AnswerClass::FormErr)),
     ];
     for (name, help, get) in simple {
-        o.family(name, "counter", help);
+        o.family(name, Kind::Counter, help);
         for ((w, t), ss) in &groups {
             let v: u64 = ss.iter().map(|s| get(s)).sum();
             o.sample(name, &[("worker", &w.to_string()), ("transport", t)], v);
         }
     }
-    o.family("shoal_responses_total", "Responses by RCODE; NOERROR split into answer, nodata and referral.", "counter");
+    o.family(
+        "shoal_responses_total",
+        Kind::Counter,
+        "Responses by RCODE; NOERROR split into answer, nodata and referral.",
+    );
     for ((w, t), ss) in &groups {
         for class in AnswerClass::ALL {
             let v: u64 = ss.iter().map(|s| s.answered(class)).sum();
@@ -144,7 +166,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
             );
         }
     }
-    o.family("shoal_queries_by_qtype_total", "counter", "Answered queries by QTYPE, over all workers.");
+    o.family("shoal_queries_by_qtype_total", Kind::Counter, "Answered queries by QTYPE, over all workers.");
     let names = QTYPES.iter().map(|&t| shoal_wire::rdata::rtype_name(shoal_wire::Rtype(t))).chain(["other".into()]);
     for (i, name) in names.enumerate() {
         let v: u64 = stats.iter().map(|s| s.qtypes[i].get()).sum();
@@ -153,14 +175,14 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
     batch_times(o, &groups);
     let tcp: Vec<_> = groups.iter().filter(|((_, t), _)| *t == "tcp").collect();
     let conn: [TypedWorkerFamily; 4] = [
-        ("shoal_tcp_connections_accepted_total", "counter", "TCP connections accepted.", |s| s.tcp_accepted.get()),
-        ("shoal_tcp_connections_rejected_total", "counter", "TCP connections refused at the limit.", |s| {
+        ("shoal_tcp_connections_accepted_total", Kind::Counter, "TCP connections accepted.", |s| s.tcp_accepted.get()),
+        ("shoal_tcp_connections_rejected_total", Kind::Counter, "TCP connections refused at the limit.", |s| {
             s.tcp_rejected.get()
         }),
-        ("shoal_tcp_connections_idle_closed_total", "counter", "TCP connections closed for idleness.", |s| {
+        ("shoal_tcp_connections_idle_closed_total", Kind::Counter, "TCP connections closed for idleness.", |s| {
             s.tcp_closed_idle.get()
         }),
-        ("shoal_tcp_connections_open", "gauge", "TCP connections open now.", |s| {
+        ("shoal_tcp_connections_open", Kind::Gauge, "TCP connections open now.", |s| {
             s.tcp_accepted.get().saturating_sub(s.tcp_closed.get())
         }),
     ];
@@ -175,7 +197,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
 /// The UDP threads' batch times, a histogram per worker.
 fn batch_times(o: &mut Out, groups: &BTreeMap<(usize, &'static str), Vec<&WorkerStats>>) {
     const NAME: &str = "shoal_udp_batch_seconds";
-    o.family(NAME, "histogram", "Time to answer and send one batch of UDP queries (the receive's wait excluded).");
+    o.family(NAME, Kind::Histogram, "Time to answer and send one batch of UDP queries (the receive's wait excluded).");
     for ((w, _), ss) in groups.iter().filter(|((_, t), _)| *t == "udp") {
         let worker = w.to_string();
         let mut counts = [0u64; BATCH_BOUNDS_MICROS.len() + 1];
@@ -206,11 +228,11 @@ fn zone_queries(o: &mut Out, set: &ZoneSet) {
         .map(|(n, t)| (n.to_string(), t))
         .collect();
     zones.sort_by(|a, b| a.0.cmp(&b.0));
-    o.family("shoal_zone_queries_total", "counter", "Queries answered from a zone (zones with queries only).");
+    o.family("shoal_zone_queries_total", Kind::Counter, "Queries answered from a zone (zones with queries only).");
     for (z, t) in &zones {
         o.sample("shoal_zone_queries_total", &[("zone", z)], t.queries);
     }
-    o.family("shoal_zone_responses_total", "counter", "A zone's answers by result.");
+    o.family("shoal_zone_responses_total", Kind::Counter, "A zone's answers by result.");
     for (z, t) in &zones {
         for (result, v) in [
             ("answer", t.noerror),
@@ -233,24 +255,24 @@ fn zone_counts(o: &mut Out, catalog: &Catalog) {
         Some(_) => (r + 1, f),
         None => (r, f + 1),
     });
-    o.family("shoal_zones", "gauge", "Configured zones: served, or not (not loaded or expired).");
+    o.family("shoal_zones", Kind::Gauge, "Configured zones: served, or not (not loaded or expired).");
     o.sample("shoal_zones", &[("state", "served")], ready);
     o.sample("shoal_zones", &[("state", "not_served")], failed);
 }
 
 /// The secondary side's checks of its primaries, over every zone.
 fn refresh(o: &mut Out, r: &RefreshStats) {
-    let families: [(&str, &str, &str, &Total); 5] = [
-        ("shoal_refresh_checks_total", "counter", "Checks of a primary started (secondary zones).", &r.started),
-        ("shoal_refresh_soa_queries_total", "counter", "SOA queries sent to primaries, every try.", &r.soa_sent),
+    let families: [(&str, Kind, &str, &Total); 5] = [
+        ("shoal_refresh_checks_total", Kind::Counter, "Checks of a primary started (secondary zones).", &r.started),
+        ("shoal_refresh_soa_queries_total", Kind::Counter, "SOA queries sent to primaries, every try.", &r.soa_sent),
         (
             "shoal_refresh_soa_timeouts_total",
-            "counter",
+            Kind::Counter,
             "SOA query tries no answer came to in time (each retried, three tries in all).",
             &r.soa_unanswered,
         ),
-        ("shoal_refresh_running", "gauge", "Checks running now (at most refresh_concurrency).", &r.running),
-        ("shoal_refresh_queued", "gauge", "Checks due and waiting for a slot or for refresh_rate.", &r.queued),
+        ("shoal_refresh_running", Kind::Gauge, "Checks running now (at most refresh_concurrency).", &r.running),
+        ("shoal_refresh_queued", Kind::Gauge, "Checks due and waiting for a slot or for refresh_rate.", &r.queued),
     ];
     for (name, kind, help, v) in families {
         o.family(name, kind, help);
@@ -262,7 +284,7 @@ fn refresh(o: &mut Out, r: &RefreshStats) {
 fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let gauge = |o: &mut Out, name: &str, help: &str, get: &dyn Fn(&ZoneStatus) -> Option<u64>| {
-        o.family(name, "gauge", help);
+        o.family(name, Kind::Gauge, help);
         for z in zones {
             if let Some(v) = get(z) {
                 o.sample(name, &[("zone", &z.zone)], v);
@@ -280,7 +302,7 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         &|z| z.primary_serial.map(u64::from),
     );
     gauge(o, "shoal_zone_records", "Records in the served version.", &|z| Some(z.records as u64));
-    o.family("shoal_catalog_members", "gauge", "Member zones a catalog lists (producer) or owns (consumer).");
+    o.family("shoal_catalog_members", Kind::Gauge, "Member zones a catalog lists (producer) or owns (consumer).");
     for z in zones {
         if let Some(n) = z.catalog_members {
             o.sample("shoal_catalog_members", &[("catalog", &z.zone)], n as u64);
@@ -288,7 +310,7 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
     }
     o.family(
         "shoal_catalog_members_refused_total",
-        "counter",
+        Kind::Counter,
         "Members a consumer catalog refused: a configured zone, or owned by another catalog without a coo property naming this one.",
     );
     for z in zones {
@@ -346,7 +368,7 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         }),
     ];
     for (name, help, get) in counters {
-        o.family(name, "counter", help);
+        o.family(name, Kind::Counter, help);
         for z in zones {
             let v = get(z);
             if v > 0.0 {
@@ -355,7 +377,7 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
         }
     }
     for (dir, name) in [("in", "shoal_xfr_in_total"), ("out", "shoal_xfr_out_total")] {
-        o.family(name, "counter", &format!("Completed transfers {dir}, by kind."));
+        o.family(name, Kind::Counter, &format!("Completed transfers {dir}, by kind."));
         for z in zones {
             let m = if dir == "in" { &z.meter.xfr_in } else { &z.meter.xfr_out };
             for (kind, v) in [("axfr", m.axfr.get()), ("ixfr", m.ixfr.get())] {
@@ -365,7 +387,11 @@ fn zone_states(o: &mut Out, zones: &[ZoneStatus]) {
             }
         }
     }
-    o.family("shoal_snapshot_last_apply_seconds", "gauge", "Time taken to build the zone's last published version.");
+    o.family(
+        "shoal_snapshot_last_apply_seconds",
+        Kind::Gauge,
+        "Time taken to build the zone's last published version.",
+    );
     for z in zones {
         if z.meter.publishes.get() > 0 {
             o.sample(
