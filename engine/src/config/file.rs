@@ -87,6 +87,8 @@ pub(super) struct RawServer {
     pub(super) udp_rcvbuf: usize,
     #[serde(default = "default_refresh_concurrency")]
     pub(super) refresh_concurrency: usize,
+    #[serde(default = "default_max_transfer_connections")]
+    pub(super) max_transfer_connections: usize,
     pub(super) refresh_rate: Option<u32>,
     #[serde(default)]
     pub(super) max_transfer_bytes: u64,
@@ -106,6 +108,7 @@ impl Default for RawServer {
             drain_timeout: default_drain(),
             udp_rcvbuf: default_udp_rcvbuf(),
             refresh_concurrency: default_refresh_concurrency(),
+            max_transfer_connections: default_max_transfer_connections(),
             refresh_rate: None,
             max_transfer_bytes: 0,
             state_dir: None,
@@ -129,6 +132,13 @@ pub(super) fn default_tcp_max() -> usize {
 /// `xfrd-tcp-max` is 128 connections, Knot runs them on its background workers.
 pub(super) fn default_refresh_concurrency() -> usize {
     32
+}
+
+/// Connections served by the transfer side at once (transfers out, NOTIFY and signed
+/// queries over TCP), a thread each: as many as 4 secondaries checking at their
+/// default `refresh_concurrency` (NSD's `xfrd-tcp-max` is 128).
+pub(super) fn default_max_transfer_connections() -> usize {
+    128
 }
 
 pub(super) fn default_drain() -> u64 {

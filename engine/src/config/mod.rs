@@ -41,6 +41,9 @@ pub struct Config {
     pub udp_rcvbuf: usize,
     /// Secondary refreshes running at once; the rest wait their turn.
     pub refresh_concurrency: usize,
+    /// Connections the transfer side serves at once (transfers out, NOTIFY and signed
+    /// queries over TCP); more are answered REFUSED.
+    pub max_transfer_connections: usize,
     /// Secondary checks started per second at most (BIND's `serial-query-rate`);
     /// `None`: [`Config::refresh_rate_for`] picks one from the number of zones.
     pub refresh_rate: Option<u32>,
@@ -345,6 +348,7 @@ impl Config {
             drain_timeout: std::time::Duration::from_secs(raw.server.drain_timeout),
             udp_rcvbuf: raw.server.udp_rcvbuf,
             refresh_concurrency: raw.server.refresh_concurrency.max(1),
+            max_transfer_connections: raw.server.max_transfer_connections.max(1),
             refresh_rate: raw.server.refresh_rate,
             listen,
             workers,
@@ -488,6 +492,7 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.log.level.as_deref(), Some("info,shoal_engine::transfer=debug"));
         assert_eq!(c.drain_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(c.max_transfer_connections, 128);
         assert!(Config::builtin().metrics_listen.is_none());
         let c = Config::builtin();
         assert_eq!(c.refresh_rate_for(10), 100);

@@ -1,7 +1,7 @@
 //! TCP connections handed over by a worker: the slow path for what the workers do not
 //! do themselves — zone transfers, NOTIFY over TCP, and TSIG-signed queries.
 //!
-//! Each connection gets its own thread (at most [`MAX_CONNECTIONS`] at once), which
+//! Each connection gets its own thread (at most `max_transfer_connections` at once), which
 //! keeps reading messages until the peer closes or stays idle, because peers reuse the
 //! connection: Knot sends a signed SOA query and then the IXFR on one connection.
 //! Decisions that need the zone registry (which zones, ACLs, journals, NOTIFY checks)
@@ -19,8 +19,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Connections served this way at once; more are refused.
-pub const MAX_CONNECTIONS: usize = 32;
 /// A connection idle this long is closed (RFC 7766 §6.2.3 suggests seconds).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);

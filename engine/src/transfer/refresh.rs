@@ -301,9 +301,12 @@ fn attempt(
     Attempt::Done(Pulled { snapshot, diffs, built_in })
 }
 
-/// Errors after which AXFR is worth a try.
+/// Errors after which AXFR is worth a try: the primary does not do IXFR (FORMERR,
+/// NOTIMP) or its answer cannot be used. Not REFUSED: a primary that refuses an IXFR
+/// (busy, or not allowing this secondary) would refuse the AXFR too, or pay more for
+/// it; the check fails and is retried.
 fn ixfr_fallback(e: &ClientError) -> bool {
-    matches!(e, ClientError::Rcode(1 | 4 | 5) | ClientError::Xfr(_))
+    matches!(e, ClientError::Rcode(1 | 4) | ClientError::Xfr(_))
 }
 
 #[cfg(test)]
@@ -319,5 +322,13 @@ mod tests {
         assert_eq!(next_attempt(XfrKind::Axfr, &bad_result), None, "AXFR is the last resort");
         assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Failed("timeout".into())), None);
         assert_eq!(next_attempt(XfrKind::Ixfr, &Attempt::Current(7)), None);
+    }
+
+    #[test]
+    fn only_a_primary_without_ixfr_gets_an_axfr_instead() {
+        assert!(ixfr_fallback(&ClientError::Rcode(4)), "NOTIMP");
+        assert!(ixfr_fallback(&ClientError::Rcode(1)), "FORMERR");
+        assert!(!ixfr_fallback(&ClientError::Rcode(5)), "REFUSED: retried later, not turned into an AXFR");
+        assert!(!ixfr_fallback(&ClientError::Rcode(2)), "SERVFAIL");
     }
 }

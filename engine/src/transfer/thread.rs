@@ -253,8 +253,9 @@ impl Transfers {
     /// served on its own thread (see [`conn`]).
     fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>) {
         let active = Arc::clone(&self.active_xfrs);
-        if active.load(Ordering::Relaxed) >= conn::MAX_CONNECTIONS {
-            tracing::warn!(%peer, "connection refused: {} transfer connections already open", conn::MAX_CONNECTIONS);
+        let limit = self.registry.config.max_transfer_connections;
+        if active.load(Ordering::Relaxed) >= limit {
+            tracing::warn!(%peer, "connection refused: {limit} transfer connections already open (max_transfer_connections)");
             conn::refuse(stream, &query, pending);
             return;
         }
