@@ -276,6 +276,11 @@ fn attempt(
         // A retransfer may bring the same serial; otherwise it must be newer.
         let acceptable =
             Serial(snapshot.serial()).is_newer_than(Serial(o)) || (same_serial_ok && snapshot.serial() == o);
+        if !acceptable && snapshot.serial() == o {
+            // The primary has our version (an AXFR after an IXFR it could not serve):
+            // nothing to take, and nothing failed.
+            return Attempt::Current(o);
+        }
         if !acceptable {
             return Attempt::Failed(format!("transfer brought serial {}, not newer than {o}", snapshot.serial()));
         }
