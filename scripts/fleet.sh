@@ -36,7 +36,7 @@
 # logs, fleet.tsv, table.txt, changes.csv), ZONES=1000, CHANGES=10 (changes of
 # fleet.test. in scenarios 1, 5 and 6), ROUNDS=3 (scenario 2 rounds),
 # SCENARIOS="1 2 3 5 4 knot 6" (which to run, in this order; knot: Knot as the
-# secondaries for 1 and 2), TIER2_CONCURRENCY=8 (refresh_concurrency of the four
+# secondaries for 1 and 2), TIER2_CONCURRENCY=32 (refresh_concurrency of the four
 # second-tier members in scenario 6).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +54,7 @@ if [[ "$SHORT" == 1 ]]; then
 else
     ZONES="${ZONES:-1000}" CHANGES="${CHANGES:-10}" ROUNDS="${ROUNDS:-3}" SCENARIOS="${SCENARIOS:-1 2 3 5 4 knot 6}"
 fi
-TIER2_CONCURRENCY="${TIER2_CONCURRENCY:-8}"
+TIER2_CONCURRENCY="${TIER2_CONCURRENCY:-32}"
 # wanted SCENARIO: whether SCENARIOS lists it.
 wanted() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 # shellcheck source=lib/peers.sh
@@ -305,9 +305,9 @@ scenario_tiers() {
     start_member shoal s1 "p" "s4 s5 s6 s7"
     start_member shoal s2 "p" "s4 s5 s6 s7"
     wait_members 120 s1 s2
-    # A Shoal serves at most 32 transfer connections at once and refuses more (REFUSED):
-    # four second-tier members checking 32 zones each overflow it when every zone changes
-    # at once, so each checks TIER2_CONCURRENCY (8) at a time.
+    # A Shoal serves max_transfer_connections (128) transfer connections at once and
+    # refuses more: four second-tier members checking TIER2_CONCURRENCY (32, Shoal's
+    # default) zones each stay within it when every zone changes at once.
     REFRESH_CONCURRENCY=$TIER2_CONCURRENCY start_member shoal s4 "s1 s2"
     REFRESH_CONCURRENCY=$TIER2_CONCURRENCY start_member shoal s5 "s1 s2"
     REFRESH_CONCURRENCY=$TIER2_CONCURRENCY start_member shoal s6 "s2 s1"
