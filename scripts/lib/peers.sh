@@ -28,7 +28,7 @@ cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     PIDS=()
-    [[ -n "$WORK" && -d "$WORK" ]] && rm -rf "$WORK"
+    if [[ -n "$WORK" && -d "$WORK" ]]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
