@@ -287,7 +287,8 @@ impl Config {
                 transfer_key,
                 notify,
                 ixfr_journal: z.ixfr_journal,
-                bump_serial: z.bump_serial,
+                // A producer catalog's serial is Shoal's to move.
+                bump_serial: z.bump_serial || matches!(role, CatalogRole::Producer(_)),
                 allow_notify,
                 timers,
                 max_transfer_bytes: z.max_transfer_bytes.unwrap_or(raw.server.max_transfer_bytes),
