@@ -11,6 +11,9 @@
 //!
 //! promtool runs with a time limit and is killed past it.
 
+mod harness;
+
+use harness::find_program;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,15 +28,6 @@ fn workspace() -> PathBuf {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// `name` on PATH or in the sbin folders a non-login shell may lack.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Run `cmd` in `dir` for at most `PROMTOOL_TIMEOUT`: (success, stdout + stderr).

@@ -11,6 +11,9 @@
 //! `SCRIPT_TIMEOUT` (by its process group, so its children go too) and its trap removes
 //! the namespaces.
 
+mod harness;
+
+use harness::find_program;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -23,15 +26,6 @@ const SKIP_STATUS: i32 = 77;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("engine/ has a parent").to_path_buf()
-}
-
-/// `name` on PATH or in the sbin folders a non-login shell may lack.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Why the fleet cannot run here, if it cannot.
