@@ -44,6 +44,7 @@ impl Server {
             stop: AtomicBool::new(false),
             drain_timeout: config.drain_timeout,
             events: Some(events.clone()),
+            rrl: config.rrl.clone(),
         });
         // Bind everything first so a bad address fails before any thread starts.
         let mut sockets = Vec::new();

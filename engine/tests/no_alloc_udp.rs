@@ -1,9 +1,12 @@
-//! The whole UDP hot path (recvmmsg, prepare, answer, count, sendmmsg) allocates nothing per
-//! query: a counting global allocator counts this thread's allocations while a worker's
-//! UDP state drains batches of queries from a real loopback socket.
+//! The whole UDP hot path (recvmmsg, prepare, answer, count, response rate limiting,
+//! sendmmsg) allocates nothing per query: a counting global allocator counts this
+//! thread's allocations while a worker's UDP state drains batches of queries from a
+//! real loopback socket, without and with rate limiting.
 
 use arc_swap::ArcSwap;
+use shoal_engine::config::RrlConfig;
 use shoal_engine::metrics::{QueryCounters, WorkerStats};
+use shoal_engine::serve::rrl::Limiter;
 use shoal_engine::serve::udp::UdpState;
 use shoal_engine::serve::Shared;
 use shoal_engine::zones::ZoneSet;
@@ -41,6 +44,18 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn udp_batch_path_allocates_nothing_per_query() {
+    drain_rounds(None);
+}
+
+#[test]
+fn udp_batch_path_with_rate_limiting_allocates_nothing_per_query() {
+    // A rate no test reaches: every answer goes through the limiter and is sent.
+    let rrl = RrlConfig { rate: 1_000_000, burst: 1_000_000, ..RrlConfig::default() };
+    drain_rounds(Some(rrl));
+}
+
+/// Five rounds of 50 queries drained by one UDP state; the allocations of the last four.
+fn drain_rounds(rrl: Option<RrlConfig>) {
     let apex = from_ascii("example.com.").unwrap();
     let zone = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.3\n";
     let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("z")).unwrap();
@@ -63,6 +78,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
         stop: AtomicBool::new(false),
         drain_timeout: Duration::from_secs(1),
         events: None,
+        rrl: rrl.clone().unwrap_or_default(),
     };
     let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     std_sock.set_nonblocking(true).unwrap();
@@ -74,7 +90,7 @@ fn udp_batch_path_allocates_nothing_per_query() {
     let query = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
     // Slot 0 of the zone's counters: every answer is counted per zone too.
     let stats = WorkerStats::new(0, shoal_engine::metrics::Transport::Udp, 0);
-    let mut udp = UdpState::new(1232);
+    let mut udp = UdpState::new(1232, rrl.as_ref().and_then(|r| Limiter::new(r, 1)));
     let zones = shared.zones.load_full();
     let mut answered = 0;
     let mut allocations = 0;

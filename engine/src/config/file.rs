@@ -25,6 +25,22 @@ pub(super) struct RawConfig {
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) catalog_group: Vec<RawCatalogGroup>,
+    #[serde(default)]
+    pub(super) rrl: RawRrl,
+}
+
+/// `[rrl]`: response rate limiting.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRrl {
+    #[serde(default)]
+    pub(super) rate: u32,
+    pub(super) burst: Option<u32>,
+    pub(super) slip: Option<u32>,
+    pub(super) ipv4_prefix: Option<u8>,
+    pub(super) ipv6_prefix: Option<u8>,
+    #[serde(default)]
+    pub(super) exempt: Vec<String>,
 }
 
 /// `[[catalog_group]]`: settings for the members of consumed catalogs in this group.

@@ -1,7 +1,7 @@
 //! The configuration file: raw TOML (its shape and defaults in [`file`]) → a validated
 //! [`Config`], in one place; each zone's part is a [`zone::ZoneConfig`], and
 //! [`catalog`] links the zones listed in producer catalogs and derives the
-//! configuration of consumed catalogs' members.
+//! configuration of consumed catalogs' members; [`rrl`] is `[rrl]`.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the
@@ -19,9 +19,11 @@ pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
 
 mod catalog;
 mod file;
+mod rrl;
 mod zone;
 use file::RawConfig;
 pub use file::DEFAULT_LISTEN;
+pub use rrl::RrlConfig;
 pub use zone::{CatalogGroup, CatalogRole, Listed, Membership, TimerBounds, ZoneConfig, ZoneSource};
 
 /// The validated configuration.
@@ -57,6 +59,8 @@ pub struct Config {
     pub keys: Vec<Key>,
     /// Settings for the members of consumed catalogs, by group.
     pub catalog_groups: Vec<CatalogGroup>,
+    /// Response rate limiting (off unless `rate` is set).
+    pub rrl: RrlConfig,
     /// Where secondary zones and their journals are kept.
     pub state_dir: PathBuf,
     /// The control socket `shoal ctl` talks to; `None` for the built-in default
@@ -361,6 +365,7 @@ impl Config {
             zones,
             keys,
             catalog_groups,
+            rrl: RrlConfig::from_raw(&raw.rrl).map_err(invalid)?,
             control_socket: path.as_ref().map(|_| match raw.control.socket {
                 Some(p) if p.is_relative() => base.join(p),
                 Some(p) => p,

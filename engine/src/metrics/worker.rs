@@ -53,6 +53,9 @@ pub struct WorkerStats {
     pub udp_errors: Counter,
     /// Answers the kernel did not take (socket buffer full), or hand-overs refused.
     pub udp_dropped: Counter,
+    /// Answers response rate limiting dropped, and sent truncated (slipped).
+    pub rrl_dropped: Counter,
+    pub rrl_slipped: Counter,
     pub tcp_accepted: Counter,
     pub tcp_closed: Counter,
     pub tcp_rejected: Counter,

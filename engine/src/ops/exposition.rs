@@ -129,7 +129,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
     for s in stats {
         groups.entry((s.worker, s.transport.label())).or_default().push(s);
     }
-    let simple: [WorkerFamily; 7] = [
+    let simple: [WorkerFamily; 9] = [
         ("shoal_queries_total", "Messages received, by worker and transport.", |s| s.queries.get()),
         ("shoal_truncated_total", "Responses sent with TC set.", |s| s.truncated.get()),
         ("shoal_dropped_total", "Messages dropped unanswered (shorter than a header, or a response).", |s| {
@@ -143,6 +143,10 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         }),
         ("shoal_socket_errors_total", "Failed socket operations.", |s| s.udp_errors.get() + s.tcp_errors.get()),
         ("shoal_malformed_total", "Malformed queries (answered FORMERR).", |s| s.answered(AnswerClass::FormErr)),
+        ("shoal_rrl_limited_total", "UDP answers response rate limiting dropped.", |s| s.rrl_dropped.get()),
+        ("shoal_rrl_slipped_total", "UDP answers response rate limiting sent truncated (slip).", |s| {
+            s.rrl_slipped.get()
+        }),
     ];
     for (name, help, get) in simple {
         o.family(name, Kind::Counter, help);

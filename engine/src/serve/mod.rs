@@ -9,10 +9,12 @@
 //! never blocks, locks or allocates per query: its buffers are allocated once when it
 //! starts, TCP buffers once per connection. Messages that need keys, ACLs or the zone
 //! registry (NOTIFY, transfers, TSIG-signed queries) go to the transfer thread
-//! ([`for_transfer_side`]). A failing socket operation is counted and the worker moves
+//! ([`for_transfer_side`]). UDP answers pass [`rrl`], response rate limiting, when it
+//! is on. A failing socket operation is counted and the worker moves
 //! on. On shutdown a TCP thread stops accepting and drains: it writes the answers
 //! already owed, up to the drain timeout.
 
+pub mod rrl;
 mod tcp;
 pub mod udp;
 
@@ -43,6 +45,8 @@ pub struct Shared {
     pub drain_timeout: Duration,
     /// Where AXFR/IXFR requests go; `None` refuses transfers.
     pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
+    /// Response rate limiting of UDP answers (each UDP thread keeps its own table).
+    pub rrl: crate::config::RrlConfig,
 }
 
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.

@@ -14,9 +14,14 @@
 //! Before answering a batch, the thread starts every query's lookup
 //! ([`shoal_zonedb::answer::prepare()`]) so that the cache misses of a large zone overlap.
 //!
+//! With response rate limiting on ([`super::rrl`]), each answer is checked against its
+//! source prefix's bucket before it is queued: limited answers are dropped or slipped
+//! (sent truncated), and counted.
+//!
 //! Each batch's time, from the receive returning to the send returning, goes into the
 //! thread's [`crate::metrics::BatchTimes`]: two vDSO clock reads per batch.
 
+use super::rrl::{self, Limiter, Verdict};
 use super::{answer_counted, options, Shared};
 use crate::metrics::WorkerStats;
 use crate::sys::{UdpBatch, BATCH};
@@ -46,6 +51,8 @@ enum Reply {
 
 pub struct UdpState {
     batch: Box<UdpBatch>,
+    /// Response rate limiting, when on.
+    limiter: Option<Limiter>,
 }
 
 /// Serve `sock` until `shared.stop` is set.
@@ -55,7 +62,7 @@ pub fn run(sock: std::net::UdpSocket, reply: Arc<std::net::UdpSocket>, shared: A
         return;
     }
     let mut cache = Cache::new(Arc::clone(&shared.zones));
-    let mut udp = UdpState::new(shared.udp_payload);
+    let mut udp = UdpState::new(shared.udp_payload, Limiter::new(&shared.rrl, shared.workers));
     let fd = sock.as_raw_fd();
     while !shared.stop.load(Ordering::Relaxed) {
         match udp.receive(fd, true) {
@@ -80,8 +87,8 @@ pub fn run(sock: std::net::UdpSocket, reply: Arc<std::net::UdpSocket>, shared: A
 }
 
 impl UdpState {
-    pub fn new(udp_payload: u16) -> Self {
-        UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)) }
+    pub fn new(udp_payload: u16, limiter: Option<Limiter>) -> Self {
+        UdpState { batch: UdpBatch::new(usize::from(udp_payload).max(512)), limiter }
     }
 
     /// Answer everything waiting on a non-blocking socket (tests and tools).
@@ -148,9 +155,25 @@ impl UdpState {
             }
         }
         let mut queued = 0;
+        // The limiter's clock, read once per batch.
+        let now = self.limiter.as_ref().map_or(0, Limiter::now);
         for (i, reply_to) in replies[..n].iter().enumerate() {
             match *reply_to {
                 Reply::Send(len) => {
+                    let len = match (&mut self.limiter, self.batch.peer(i)) {
+                        (Some(limiter), Some(peer)) => match limiter.check(peer.ip(), now) {
+                            Verdict::Send => len,
+                            Verdict::Drop => {
+                                stats.rrl_dropped.inc();
+                                continue;
+                            }
+                            Verdict::Slip => {
+                                stats.rrl_slipped.inc();
+                                rrl::truncate(self.batch.split().1.get(i), len)
+                            }
+                        },
+                        _ => len,
+                    };
                     self.batch.queue(queued, i, len);
                     queued += 1;
                 }
