@@ -232,7 +232,9 @@ pub fn descriptor(rtype: Rtype) -> Option<&'static Descriptor> {
 
 /// A type by mnemonic or as `TYPEnnn` (case-insensitive).
 pub fn rtype_from_text(text: &str) -> Option<Rtype> {
-    if text.len() > 4 && text[..4].eq_ignore_ascii_case("TYPE") && text[4..].bytes().all(|b| b.is_ascii_digit()) {
+    // Compared as bytes: the fifth byte of a token may fall inside a character.
+    let b = text.as_bytes();
+    if b.len() > 4 && b[..4].eq_ignore_ascii_case(b"TYPE") && b[4..].iter().all(u8::is_ascii_digit) {
         return text[4..].parse().ok().map(Rtype);
     }
     TYPES.iter().find(|d| d.mnemonic.eq_ignore_ascii_case(text)).map(|d| d.rtype)
@@ -270,6 +272,15 @@ mod tests {
         assert_eq!(rtype_from_text("BOGUS"), None);
         assert_eq!(rtype_name(Rtype(65000)), "TYPE65000");
         assert_eq!(rtype_name(Rtype::HTTPS), "HTTPS");
+    }
+
+    /// Found by the `zone_text` fuzz target: a token whose fifth byte is inside a
+    /// character made the `TYPEnnn` check slice the text there and panic.
+    #[test]
+    fn regression_fuzz_type_mnemonic_with_a_character_across_byte_four() {
+        assert_eq!(rtype_from_text("abc\u{e9}"), None);
+        assert_eq!(rtype_from_text("TYP\u{e9}1"), None);
+        assert_eq!(rtype_from_text("\u{20ac}\u{20ac}"), None);
     }
 
     #[test]

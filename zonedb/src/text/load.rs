@@ -452,7 +452,7 @@ fn modifier(spec: &str, value: u64, out: &mut String) -> Result<(), String> {
 
 fn is_class(t: &str) -> bool {
     ["IN", "CH", "CS", "HS", "NONE", "ANY"].iter().any(|c| c.eq_ignore_ascii_case(t))
-        || (t.len() > 5 && t[..5].eq_ignore_ascii_case("CLASS") && t[5..].parse::<u16>().is_ok())
+        || (t.len() > 5 && t.as_bytes()[..5].eq_ignore_ascii_case(b"CLASS") && t[5..].parse::<u16>().is_ok())
 }
 
 fn lex_reason(e: crate::text::lexer::LexError) -> &'static str {
@@ -552,6 +552,16 @@ mod tests {
         );
         assert!(matches!(errs[1].kind, LoadErrorKind::OutOfZone { .. }));
         assert_eq!(errs[2].line, 5);
+    }
+
+    /// Found by the `zone_text` fuzz target: a token whose sixth byte is inside a
+    /// character made the `CLASSnnn` check slice the text there and panic.
+    #[test]
+    fn regression_fuzz_class_and_type_with_a_character_across_the_prefix() {
+        for line in ["www abcd\u{e9} A 192.0.2.1", "www 60 CLASS\u{e9}1 A 192.0.2.1", "www TYP\u{e9}1 192.0.2.1"] {
+            let z = format!("@ SOA ns1 hm 1 2 3 4 5\n{line}\n");
+            assert!(load_str(&apex(), &z, Path::new("x.zone")).is_err(), "{line}");
+        }
     }
 
     #[test]
