@@ -153,11 +153,11 @@ impl<'h> Incoming<'h> {
         let received = || run.entries.iter().map(|e| ((e.rtype, run.rdata(e).into()), e.ttl));
         if let Some(records) = self.changed.get_mut(owner) {
             // The owner came back: the sender does not group owners.
-            records.extend(received());
+            merge(records, received());
         } else if unchanged.get(held, owner) {
             unchanged.set(held, owner, false);
             let mut records = records_at(held.node(owner));
-            records.extend(received());
+            merge(&mut records, received());
             self.changed.insert(Name::from_wire(owner).expect("parsed name"), records);
         } else if held.node(owner).is_some_and(|n| same_records(n, run)) {
             unchanged.set(held, owner, true);
@@ -215,6 +215,15 @@ impl<'h> Incoming<'h> {
             }
         }
         b.finish().map_err(invalid)
+    }
+}
+
+/// Add an owner's records received later in the stream to those received before: a
+/// record that came twice keeps the lower TTL, as a version built from the whole
+/// stream keeps it (`Run::normalize`, RFC 2181 §5.2).
+fn merge(records: &mut Records, received: impl Iterator<Item = ((Rtype, Box<[u8]>), u32)>) {
+    for (record, ttl) in received {
+        records.entry(record).and_modify(|t| *t = (*t).min(ttl)).or_insert(ttl);
     }
 }
 
@@ -328,6 +337,37 @@ mod tests {
                 assert!(got.diff.is_none() && !got.snapshot.shares_base_with(&held));
                 assert_eq!(records_of(&got.snapshot), records_of(&zone(&v2)));
             }
+        }
+    }
+
+    /// Found by the `xfr_in` fuzz target: an owner that came back later in the stream
+    /// with a record it already had, at another TTL, kept the later TTL against a held
+    /// version and the lower one without: the same transfer made two different zones.
+    #[test]
+    fn regression_fuzz_a_record_sent_twice_keeps_its_lower_ttl_with_or_without_a_held_version() {
+        let held = zone(V1);
+        let apex = from_ascii("example.com.").unwrap();
+        let mut stream = records_of(&zone(&V1.replace("hm 1", "hm 2")));
+        let b = stream.iter().find(|r| r.owner.to_string() == "b.example.com.").unwrap().clone();
+        stream.push(Rr { ttl: 3600, ..b.clone() });
+        stream.push(Rr { owner: b.owner.clone(), rtype: Rtype::A, ttl: 90, rdata: vec![192, 0, 2, 4].into() });
+        let built = {
+            let mut incoming = Incoming::new(&apex, None, "peer");
+            for r in &stream {
+                incoming.record(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata, 0, 0);
+            }
+            records_of(&incoming.finish().unwrap().snapshot)
+        };
+        assert!(built.iter().filter(|r| r.owner == b.owner).all(|r| r.ttl == 60), "the RRset's lowest TTL");
+        for limit in [None, Some(0)] {
+            let mut incoming = Incoming::new(&apex, Some(&held), "peer");
+            if let Some(l) = limit {
+                incoming = incoming.with_limit(l);
+            }
+            for r in &stream {
+                incoming.record(r.owner.as_wire(), r.rtype, r.ttl, &r.rdata, 0, 0);
+            }
+            assert_eq!(records_of(&incoming.finish().unwrap().snapshot), built, "limit {limit:?}");
         }
     }
 
