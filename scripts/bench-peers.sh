@@ -28,6 +28,9 @@
 #   NAMES=100000     names in the zone              QUERIES=150000 lines in the query file
 #   SIGNED_ONLY=1    run step 6 alone (e.g. NAMES=1000000 SIGNED_ONLY=1 for memory per
 #                    record of a signed 1M-record zone)
+#   PINNED_ONLY=1    run steps 1 to 3 alone
+#   SHOAL_EXTRA=toml appended to Shoal's configuration, e.g. $'[rrl]\nrate = 10000000'
+#                    for the cost of response rate limiting on a load it never limits
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -99,6 +102,7 @@ workers = $workers
 name = "bench.test."
 file = "$ZONE_FILE"
 EOF
+    printf '%s\n' "${SHOAL_EXTRA:-}" >>"$dir/shoal.toml"
     taskset -c "$cpus" "$SHOAL" serve --config "$dir/shoal.toml" >"$OUT/logs/shoal-server.log" 2>&1 &
     PID=$!
     PIDS+=("$PID")
@@ -214,6 +218,7 @@ else
 fi
 for server in shoal knot nsd reflector; do stop "${SPIDS[$server]}"; done
 
+if [[ "${PINNED_ONLY:-0}" != 1 ]]; then
 # --- 4: all cores, nothing pinned -----------------------------------------------------------------
 log "all cores: 2 workers per server, load unpinned (2 threads), one round"
 EXTRA_NAME=allcores
@@ -279,9 +284,11 @@ for round in $(seq "$ROUNDS"); do
     done
 done
 stop "$PRIMARY_PID"
+fi
 
 fi
 
+if [[ "${PINNED_ONLY:-0}" != 1 ]]; then
 # --- 6: the zone signed with NSEC3, half the queries with DO -------------------------------------
 log "signing bench.test. with NSEC3 (ldns-signzone, ECDSA P-256, no salt, 0 iterations)"
 sign_zone "$WORK/bench.test.zone" "$WORK/bench.test.signed" "$WORK/keys"
@@ -309,6 +316,7 @@ for round in $(seq "$ROUNDS"); do
 done
 EXTRA_NAME=""
 for server in shoal knot nsd reflector; do stop "${SSPIDS[$server]}"; done
+fi
 
 # --- tables -----------------------------------------------------------------------------------------
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.txt"

@@ -10,6 +10,24 @@ use std::io;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// The DNS cookie secrets, when cookies are on: from the secret file (written with a
+/// random secret when missing), or random for this run.
+fn cookie_secrets(config: &Config) -> io::Result<Option<crate::access::cookies::Secrets>> {
+    use crate::access::cookies::Secrets;
+    if !config.cookies.enabled {
+        return Ok(None);
+    }
+    match &config.cookies.secret_file {
+        None => Ok(Some(Secrets::random())),
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            Secrets::load(path, None).map(Some).map_err(|e| io::Error::other(e.to_string()))
+        }
+    }
+}
+
 /// A running server.
 pub struct Server {
     pub shared: Arc<Shared>,
@@ -45,6 +63,8 @@ impl Server {
             drain_timeout: config.drain_timeout,
             events: Some(events.clone()),
             rrl: config.rrl.clone(),
+            cookies: cookie_secrets(&config)?
+                .map(|s| crate::access::cookies::CookieKeeper::new(s, config.cookies.secret_file.clone())),
         });
         // Bind everything first so a bad address fails before any thread starts.
         let mut sockets = Vec::new();
@@ -123,7 +143,7 @@ impl Server {
             None => None,
         };
         if let Some(sock) = &config.control_socket {
-            match crate::ops::control::start(sock, events.clone(), Arc::clone(&shared.zones), started) {
+            match crate::ops::control::start(sock, events.clone(), Arc::clone(&shared), started) {
                 Ok(()) => tracing::info!("control socket {}", sock.display()),
                 Err(e) => tracing::warn!("control socket {} not available: {e}", sock.display()),
             }
@@ -143,13 +163,15 @@ impl Server {
         })
     }
 
-    /// Ask the transfer thread to re-read the configuration and zone files.
     /// The addresses served.
     pub fn listen(&self) -> &[std::net::SocketAddr] {
         &self.listen
     }
 
+    /// Ask the transfer thread to re-read the configuration and zone files, and read
+    /// the cookie secret file again.
     pub fn reload(&self) {
+        serve::cookie::reread_secret(&self.shared);
         let _ = self.events.send(Event::Reload);
     }
 

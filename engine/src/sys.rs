@@ -95,16 +95,42 @@ fn rx_range(hdr: &[libc::mmsghdr], i: usize) -> std::ops::Range<usize> {
     i * RX_SLOT..i * RX_SLOT + len
 }
 
+/// The address in a `sockaddr_storage` the kernel filled in.
+fn peer_of(a: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
+    match i32::from(a.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in here (family AF_INET), and
+            // sockaddr_storage is large and aligned enough for it.
+            let v4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v4.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6 (family AF_INET6).
+            let v6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v6.sin6_port)))
+        }
+        _ => None,
+    }
+}
+
 /// The datagrams of a [`UdpBatch`]'s last receive.
 pub struct Datagrams<'b> {
     rx: &'b [u8],
     hdr: &'b [libc::mmsghdr],
+    addrs: &'b [libc::sockaddr_storage],
 }
 
 impl<'b> Datagrams<'b> {
     /// Datagram `i` (truncated datagrams are cut at RX_SLOT bytes).
     pub fn get(&self, i: usize) -> &'b [u8] {
         &self.rx[rx_range(self.hdr, i)]
+    }
+
+    /// The source address of datagram `i`.
+    pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
+        peer_of(&self.addrs[i])
     }
 }
 
@@ -208,7 +234,7 @@ impl UdpBatch {
     /// The datagrams of the last `recv` and the response slots, apart: every query of
     /// a batch can be read while the responses are written.
     pub fn split(&mut self) -> (Datagrams<'_>, ResponseSlots<'_>) {
-        let received = Datagrams { rx: &self.rx, hdr: &self.rx_hdr };
+        let received = Datagrams { rx: &self.rx, hdr: &self.rx_hdr, addrs: &self.addrs };
         let slots = ResponseSlots { tx: &mut self.tx, slot: self.tx_slot };
         (received, slots)
     }
@@ -220,23 +246,7 @@ impl UdpBatch {
 
     /// The source address of datagram `i`.
     pub fn peer(&self, i: usize) -> Option<std::net::SocketAddr> {
-        let a = &self.addrs[i];
-        match i32::from(a.ss_family) {
-            libc::AF_INET => {
-                // SAFETY: the kernel wrote a sockaddr_in here (family AF_INET), and
-                // sockaddr_storage is large and aligned enough for it.
-                let v4 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
-                let ip = std::net::Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v4.sin_port)))
-            }
-            libc::AF_INET6 => {
-                // SAFETY: as above, for sockaddr_in6 (family AF_INET6).
-                let v6 = unsafe { &*(a as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
-                let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
-                Some(std::net::SocketAddr::new(ip.into(), u16::from_be(v6.sin6_port)))
-            }
-            _ => None,
-        }
+        peer_of(&self.addrs[i])
     }
 
     /// Queue the response of length `len` in slot `i` for sending to datagram `i`'s

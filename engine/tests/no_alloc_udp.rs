@@ -4,6 +4,7 @@
 //! real loopback socket, without and with rate limiting.
 
 use arc_swap::ArcSwap;
+use shoal_engine::access::cookies::{CookieKeeper, Secrets};
 use shoal_engine::config::RrlConfig;
 use shoal_engine::metrics::{QueryCounters, WorkerStats};
 use shoal_engine::serve::rrl::Limiter;
@@ -44,18 +45,24 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn udp_batch_path_allocates_nothing_per_query() {
-    drain_rounds(None);
+    drain_rounds(None, false);
 }
 
 #[test]
 fn udp_batch_path_with_rate_limiting_allocates_nothing_per_query() {
     // A rate no test reaches: every answer goes through the limiter and is sent.
     let rrl = RrlConfig { rate: 1_000_000, burst: 1_000_000, ..RrlConfig::default() };
-    drain_rounds(Some(rrl));
+    drain_rounds(Some(rrl), false);
+}
+
+#[test]
+fn udp_batch_path_with_cookies_allocates_nothing_per_query() {
+    drain_rounds(None, true);
 }
 
 /// Five rounds of 50 queries drained by one UDP state; the allocations of the last four.
-fn drain_rounds(rrl: Option<RrlConfig>) {
+/// With `cookies`, each query carries a client cookie and each answer a server cookie.
+fn drain_rounds(rrl: Option<RrlConfig>, cookies: bool) {
     let apex = from_ascii("example.com.").unwrap();
     let zone = "@ 300 SOA ns hm 1 2 3 4 5\n@ 300 NS ns\nns 300 A 192.0.2.1\nwww 300 A 192.0.2.3\n";
     let snap = shoal_zonedb::load_zone_str(&apex, zone, Path::new("z")).unwrap();
@@ -79,6 +86,7 @@ fn drain_rounds(rrl: Option<RrlConfig>) {
         drain_timeout: Duration::from_secs(1),
         events: None,
         rrl: rrl.clone().unwrap_or_default(),
+        cookies: cookies.then(|| CookieKeeper::new(Secrets::random(), None)),
     };
     let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     std_sock.set_nonblocking(true).unwrap();
@@ -87,7 +95,13 @@ fn drain_rounds(rrl: Option<RrlConfig>) {
     let server = std_sock;
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let query = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    let mut query =
+        b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01".to_vec();
+    if cookies {
+        query[11] = 1;
+        query.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 12, 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+    let query = &query[..];
     // Slot 0 of the zone's counters: every answer is counted per zone too.
     let stats = WorkerStats::new(0, shoal_engine::metrics::Transport::Udp, 0);
     let mut udp = UdpState::new(1232, rrl.as_ref().and_then(|r| Limiter::new(r, 1)));
@@ -111,6 +125,9 @@ fn drain_rounds(rrl: Option<RrlConfig>) {
             let n = client.recv(&mut buf).expect("every query is answered");
             assert_eq!(&buf[..2], &[0, 7]);
             assert!(n > 12);
+            if cookies {
+                assert!(buf[..n].windows(4).any(|w| w == [0, 10, 0, 24]), "a server cookie in the answer");
+            }
             answered += 1;
         }
     }

@@ -1,7 +1,8 @@
 //! EDNS(0) (RFC 6891): what a query's OPT record asks for, and writing ours.
 //!
 //! Shoal acts on the UDP payload size, the version (anything but 0 gets BADVERS), the
-//! DO bit, the NSID option (RFC 5001) and the EXPIRE option (RFC 7314). Other options
+//! DO bit, the NSID option (RFC 5001), the EXPIRE option (RFC 7314) and where the
+//! COOKIE option (RFC 7873) is, for the server to answer it. Other options
 //! are skipped; their lengths are still validated so that a malformed OPT is FORMERR.
 //! [`OptOut`] is what an OPT record Shoal writes carries, and [`expire_value`] reads
 //! the EXPIRE option out of a response.
@@ -10,6 +11,11 @@
 pub const OPT_NSID: u16 = 3;
 /// Option code of EXPIRE (RFC 7314).
 pub const OPT_EXPIRE: u16 = 9;
+/// Option code of COOKIE (RFC 7873).
+pub const OPT_COOKIE: u16 = 10;
+/// The COOKIE option a server adds to an answer: code, length, an 8-byte client cookie
+/// and a 16-byte server cookie (RFC 9018).
+pub const COOKIE_ANSWER_LEN: usize = 4 + 8 + 16;
 /// Option code of Extended DNS Errors (RFC 8914).
 pub const OPT_EDE: u16 = 15;
 
@@ -24,6 +30,9 @@ pub struct Edns {
     pub nsid: bool,
     /// The query carried an EXPIRE option.
     pub expire: bool,
+    /// Where the query's COOKIE option data is in the message: its offset and length
+    /// (8: a client cookie; 16 to 40: with a server cookie).
+    pub cookie: Option<(u16, u8)>,
 }
 
 /// The options of an OPT record Shoal writes.
@@ -56,14 +65,17 @@ impl OptOut<'_> {
 pub struct OptError;
 
 impl Edns {
-    /// Parse an OPT record from its CLASS, TTL and RDATA fields.
-    pub fn parse(class: u16, ttl: u32, rdata: &[u8]) -> Result<Edns, OptError> {
+    /// Parse an OPT record from its CLASS, TTL and RDATA fields; the RDATA starts at
+    /// `rdata_at` in the message. A COOKIE option of a length RFC 7873 does not allow is
+    /// an error (FORMERR, §5.2.2).
+    pub fn parse(class: u16, ttl: u32, rdata: &[u8], rdata_at: usize) -> Result<Edns, OptError> {
         let mut edns = Edns {
             payload: class.max(512),
             version: (ttl >> 16) as u8,
             dnssec_ok: ttl & 0x8000 != 0,
             nsid: false,
             expire: false,
+            cookie: None,
         };
         let mut i = 0;
         while i < rdata.len() {
@@ -78,6 +90,13 @@ impl Edns {
             match code {
                 OPT_NSID => edns.nsid = true,
                 OPT_EXPIRE => edns.expire = true,
+                OPT_COOKIE => {
+                    if !(len == 8 || (16..=40).contains(&len)) || edns.cookie.is_some() {
+                        return Err(OptError);
+                    }
+                    let at = u16::try_from(rdata_at + i + 4).map_err(|_| OptError)?;
+                    edns.cookie = Some((at, len as u8));
+                }
                 _ => {}
             }
             i += 4 + len;
@@ -124,16 +143,16 @@ mod tests {
 
     #[test]
     fn small_payload_is_raised_to_512_and_flags_read() {
-        let e = Edns::parse(100, 0x0000_8000, &[]).unwrap();
+        let e = Edns::parse(100, 0x0000_8000, &[], 0).unwrap();
         assert_eq!(e.payload, 512);
         assert!(e.dnssec_ok);
         assert_eq!(e.version, 0);
-        let e = Edns::parse(4096, 0x0001_0000, &[0, 3, 0, 0]).unwrap();
+        let e = Edns::parse(4096, 0x0001_0000, &[0, 3, 0, 0], 0).unwrap();
         assert_eq!(e.version, 1);
         assert!(e.nsid);
         assert!(!e.dnssec_ok);
         assert!(!e.expire);
-        let e = Edns::parse(1232, 0, &[0, 9, 0, 0, 0, 3, 0, 0]).unwrap();
+        let e = Edns::parse(1232, 0, &[0, 9, 0, 0, 0, 3, 0, 0], 0).unwrap();
         assert!(e.expire && e.nsid);
     }
 
@@ -154,8 +173,23 @@ mod tests {
     }
 
     #[test]
+    fn cookies_of_allowed_lengths_are_found_and_others_are_errors() {
+        let mut opt = vec![0, 10, 0, 8];
+        opt.extend_from_slice(&[7; 8]);
+        assert_eq!(Edns::parse(1232, 0, &opt, 100).unwrap().cookie, Some((104, 8)));
+        let mut with_server = vec![0, 3, 0, 0, 0, 10, 0, 24];
+        with_server.extend_from_slice(&[7; 24]);
+        assert_eq!(Edns::parse(1232, 0, &with_server, 20).unwrap().cookie, Some((28, 24)));
+        for bad in [0usize, 7, 9, 15, 41] {
+            let mut o = vec![0, 10, 0, bad as u8];
+            o.extend(std::iter::repeat_n(1, bad));
+            assert!(Edns::parse(1232, 0, &o, 0).is_err(), "a cookie of {bad} bytes");
+        }
+    }
+
+    #[test]
     fn option_length_past_end_is_an_error() {
-        assert!(Edns::parse(1232, 0, &[0, 10, 0, 8, 1, 2]).is_err());
-        assert!(Edns::parse(1232, 0, &[0, 10, 0]).is_err());
+        assert!(Edns::parse(1232, 0, &[0, 10, 0, 8, 1, 2], 0).is_err());
+        assert!(Edns::parse(1232, 0, &[0, 10, 0], 0).is_err());
     }
 }

@@ -104,7 +104,7 @@ impl<'a> Request<'a> {
                 if i < first_additional || edns.is_some() || msg[owner] != 0 {
                     return Err(form(q));
                 }
-                let e = Edns::parse(class, ttl, &msg[rdata_start..pos]).map_err(|_| form(q))?;
+                let e = Edns::parse(class, ttl, &msg[rdata_start..pos], rdata_start).map_err(|_| form(q))?;
                 edns = Some(e);
             }
             if rtype == Rtype::TSIG {
@@ -131,6 +131,14 @@ impl<'a> Request<'a> {
             nscount,
             tsig_at,
         })
+    }
+
+    /// The query's DNS cookie (RFC 7873): the client cookie and the server cookie it
+    /// brought back (empty when none).
+    pub fn cookie(&self) -> Option<(&'a [u8; 8], &'a [u8])> {
+        let (at, len) = self.edns?.cookie?;
+        let data = self.msg.get(usize::from(at)..usize::from(at) + usize::from(len))?;
+        Some((data[..8].try_into().ok()?, &data[8..]))
     }
 
     /// The question as received (client's case), ready to be echoed.

@@ -27,6 +27,16 @@ pub(super) struct RawConfig {
     pub(super) catalog_group: Vec<RawCatalogGroup>,
     #[serde(default)]
     pub(super) rrl: RawRrl,
+    #[serde(default)]
+    pub(super) cookies: RawCookies,
+}
+
+/// `[cookies]`: DNS cookies.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCookies {
+    pub(super) enabled: Option<bool>,
+    pub(super) secret_file: Option<PathBuf>,
 }
 
 /// `[rrl]`: response rate limiting.

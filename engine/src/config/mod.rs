@@ -1,7 +1,8 @@
 //! The configuration file: raw TOML (its shape and defaults in [`file`]) → a validated
 //! [`Config`], in one place; each zone's part is a [`zone::ZoneConfig`], and
 //! [`catalog`] links the zones listed in producer catalogs and derives the
-//! configuration of consumed catalogs' members; [`rrl`] is `[rrl]`.
+//! configuration of consumed catalogs' members; [`rrl`] is `[rrl]`, [`cookies`]
+//! `[cookies]`.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the
@@ -18,9 +19,11 @@ pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
 pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
 
 mod catalog;
+mod cookies;
 mod file;
 mod rrl;
 mod zone;
+pub use cookies::CookieConfig;
 use file::RawConfig;
 pub use file::DEFAULT_LISTEN;
 pub use rrl::RrlConfig;
@@ -61,6 +64,8 @@ pub struct Config {
     pub catalog_groups: Vec<CatalogGroup>,
     /// Response rate limiting (off unless `rate` is set).
     pub rrl: RrlConfig,
+    /// DNS cookies (on unless turned off).
+    pub cookies: CookieConfig,
     /// Where secondary zones and their journals are kept.
     pub state_dir: PathBuf,
     /// The control socket `shoal ctl` talks to; `None` for the built-in default
@@ -366,6 +371,7 @@ impl Config {
             keys,
             catalog_groups,
             rrl: RrlConfig::from_raw(&raw.rrl).map_err(invalid)?,
+            cookies: CookieConfig::from_raw(&raw.cookies, base, &state_dir, path.is_some()),
             control_socket: path.as_ref().map(|_| match raw.control.socket {
                 Some(p) if p.is_relative() => base.join(p),
                 Some(p) => p,

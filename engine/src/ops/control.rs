@@ -2,16 +2,17 @@
 //! mode 0600, on which each connection sends one command line and reads one reply.
 //!
 //! Commands: `status`, `zone-status [ZONE]`, `zone-read ZONE [OWNER [TYPE]]`,
-//! `zone-refresh ZONE`, `zone-retransfer ZONE`, `zone-notify ZONE`, `reload`, `stop`;
+//! `zone-refresh ZONE`, `zone-retransfer ZONE`, `zone-notify ZONE`, `cookie-rotate`,
+//! `reload`, `stop`;
 //! a trailing `--json` asks for JSON. The reply's first line is `ok` or
 //! `error: <reason>`; the rest is the output. The server side runs on its own thread:
 //! it reads the published zone set for `zone-read` ([`super::zone_read`]) and forwards
 //! the rest to the transfer thread (or signals the process for `stop`), so a slow
 //! client cannot stall anything else: each connection has a short I/O timeout.
 
+use crate::serve::Shared;
 use crate::transfer::Event;
-use crate::zones::{ZoneSet, ZoneStatus};
-use arc_swap::ArcSwap;
+use crate::zones::ZoneStatus;
 use crossbeam_channel::Sender;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -26,7 +27,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn start(
     path: &Path,
     events: Sender<Event>,
-    zones: Arc<ArcSwap<ZoneSet>>,
+    shared: Arc<Shared>,
     started: std::time::Instant,
 ) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
@@ -47,7 +48,7 @@ pub fn start(
     std::thread::Builder::new().name("shoal-control".into()).spawn(move || {
         for conn in listener.incoming() {
             match conn {
-                Ok(c) => serve(c, &events, &zones, started),
+                Ok(c) => serve(c, &events, &shared, started),
                 Err(e) => tracing::warn!("control socket {}: {e}", p.display()),
             }
         }
@@ -55,7 +56,7 @@ pub fn start(
     Ok(())
 }
 
-fn serve(conn: UnixStream, events: &Sender<Event>, zones: &ArcSwap<ZoneSet>, started: std::time::Instant) {
+fn serve(conn: UnixStream, events: &Sender<Event>, shared: &Shared, started: std::time::Instant) {
     let _ = conn.set_read_timeout(Some(IO_TIMEOUT));
     let _ = conn.set_write_timeout(Some(IO_TIMEOUT));
     let mut line = String::new();
@@ -63,7 +64,7 @@ fn serve(conn: UnixStream, events: &Sender<Event>, zones: &ArcSwap<ZoneSet>, sta
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    let reply = match handle(line.trim(), events, zones, started) {
+    let reply = match handle(line.trim(), events, shared, started) {
         Ok(out) => format!("ok\n{out}"),
         Err(e) => format!("error: {e}\n"),
     };
@@ -71,12 +72,8 @@ fn serve(conn: UnixStream, events: &Sender<Event>, zones: &ArcSwap<ZoneSet>, sta
     let _ = w.write_all(reply.as_bytes());
 }
 
-fn handle(
-    line: &str,
-    events: &Sender<Event>,
-    zones: &ArcSwap<ZoneSet>,
-    started: std::time::Instant,
-) -> Result<String, String> {
+fn handle(line: &str, events: &Sender<Event>, shared: &Shared, started: std::time::Instant) -> Result<String, String> {
+    let zones = &shared.zones;
     let mut words: Vec<&str> = line.split_whitespace().collect();
     let json = words.last() == Some(&"--json");
     if json {
@@ -127,8 +124,14 @@ fn handle(
             Ok(format!("NOTIFY for {zone} queued\n"))
         }
         Some("reload") => {
+            crate::serve::cookie::reread_secret(shared);
             send(Event::Reload)?;
             Ok("reload started\n".into())
+        }
+        Some("cookie-rotate") => {
+            let keeper = shared.cookies.as_ref().ok_or("DNS cookies are off ([cookies] enabled = false)")?;
+            keeper.rotate().map_err(|e| e.to_string())?;
+            Ok("new cookie secret in use; the previous one stays good for an hour\n".into())
         }
         Some("stop") => {
             // SAFETY: kill(2) on our own pid with a valid signal number.
@@ -136,7 +139,7 @@ fn handle(
             Ok("stopping\n".into())
         }
         Some(other) => Err(format!(
-            "unknown command {other:?} (status, zone-status, zone-read, zone-refresh, zone-retransfer, zone-notify, reload, stop)"
+            "unknown command {other:?} (status, zone-status, zone-read, zone-refresh, zone-retransfer, zone-notify, cookie-rotate, reload, stop)"
         )),
         None => Err("empty command".into()),
     }

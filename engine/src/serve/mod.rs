@@ -9,11 +9,13 @@
 //! never blocks, locks or allocates per query: its buffers are allocated once when it
 //! starts, TCP buffers once per connection. Messages that need keys, ACLs or the zone
 //! registry (NOTIFY, transfers, TSIG-signed queries) go to the transfer thread
-//! ([`for_transfer_side`]). UDP answers pass [`rrl`], response rate limiting, when it
-//! is on. A failing socket operation is counted and the worker moves
+//! ([`for_transfer_side`]). Answers to queries with a DNS cookie get a server cookie
+//! ([`cookie`]); UDP answers pass [`rrl`], response rate limiting, when it is on (a
+//! good server cookie exempts them). A failing socket operation is counted and the worker moves
 //! on. On shutdown a TCP thread stops accepting and drains: it writes the answers
 //! already owed, up to the drain timeout.
 
+pub mod cookie;
 pub mod rrl;
 mod tcp;
 pub mod udp;
@@ -47,6 +49,8 @@ pub struct Shared {
     pub events: Option<crossbeam_channel::Sender<crate::transfer::Event>>,
     /// Response rate limiting of UDP answers (each UDP thread keeps its own table).
     pub rrl: crate::config::RrlConfig,
+    /// The DNS cookie secrets (RFC 7873), when cookies are on; rotated in place.
+    pub cookies: Option<crate::access::cookies::CookieKeeper>,
 }
 
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.

@@ -8,7 +8,7 @@
 //! buffering without bound. A zero-length message or a broken stream closes that
 //! connection only.
 
-use super::{answer_counted, options, Shared};
+use super::{answer_counted, cookie, options, Shared};
 use crate::metrics::WorkerStats;
 use crate::zones::ZoneSet;
 use mio::event::Event;
@@ -32,6 +32,8 @@ struct Conn {
     last_active: Instant,
     peer_closed: bool,
     want_write: bool,
+    /// The client's address, for its DNS cookie.
+    peer: std::net::IpAddr,
 }
 
 pub struct TcpState {
@@ -68,7 +70,7 @@ impl TcpState {
         // Bounded: at most a few hundred accepts per readiness event; mio re-arms on
         // the next poll only for new connections, so drain to WouldBlock.
         loop {
-            let (mut stream, _peer) = match listener.accept() {
+            let (mut stream, peer) = match listener.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -102,6 +104,7 @@ impl TcpState {
                 last_active: Instant::now(),
                 peer_closed: false,
                 want_write: false,
+                peer: peer.ip(),
             });
             self.open += 1;
             stats.tcp_accepted.inc();
@@ -206,6 +209,8 @@ fn service(
     token: Token,
 ) -> Result<bool, (Vec<u8>, Vec<u8>)> {
     let opts = options(shared, true);
+    let secrets = shared.cookies.as_ref().map(|c| c.load());
+    let cookie_now = if secrets.is_some() { cookie::now() } else { 0 };
     loop {
         // Answer every complete message already buffered.
         let mut off = 0;
@@ -227,9 +232,13 @@ fn service(
                     conn.rbuf[off + 2 + mlen..conn.rlen].to_vec(),
                 ));
             };
-            if r.len > 0 {
-                conn.wbuf.extend_from_slice(&(r.len as u16).to_be_bytes());
-                conn.wbuf.extend_from_slice(&scratch[..r.len]);
+            let len = match (&secrets, query.request()) {
+                (Some(s), Some(req)) if r.len > 0 => cookie::answer(req, &r, scratch, conn.peer, s, cookie_now, true).0,
+                _ => r.len,
+            };
+            if len > 0 {
+                conn.wbuf.extend_from_slice(&(len as u16).to_be_bytes());
+                conn.wbuf.extend_from_slice(&scratch[..len]);
             }
             off += 2 + mlen;
         }

@@ -22,7 +22,7 @@
 //! thread's [`crate::metrics::BatchTimes`]: two vDSO clock reads per batch.
 
 use super::rrl::{self, Limiter, Verdict};
-use super::{answer_counted, options, Shared};
+use super::{answer_counted, cookie, options, Shared};
 use crate::metrics::WorkerStats;
 use crate::sys::{UdpBatch, BATCH};
 use crate::zones::ZoneSet;
@@ -40,8 +40,12 @@ const WAKE: Duration = Duration::from_millis(250);
 /// What becomes of one datagram of a batch once answered.
 #[derive(Clone, Copy)]
 enum Reply {
-    /// Send the response of this length from its slot.
-    Send(usize),
+    /// Send the response of this length from its slot; `exempt` from rate limiting
+    /// (the query brought a good server cookie).
+    Send {
+        len: usize,
+        exempt: bool,
+    },
     /// Pass it to the transfer thread.
     HandOver,
     /// A NOTIFY, answered here from the zone set's policy.
@@ -129,6 +133,8 @@ impl UdpState {
         stats: &WorkerStats,
     ) {
         let opts = options(shared, false);
+        let secrets = shared.cookies.as_ref().map(|c| c.load());
+        let cookie_now = if secrets.is_some() { cookie::now() } else { 0 };
         let mut replies = [Reply::Nothing; BATCH];
         {
             let (datagrams, mut slots) = self.batch.split();
@@ -149,7 +155,15 @@ impl UdpState {
                 replies[i] = match answer_counted(p, zones, shared, &opts, slots.get(i), stats) {
                     // Signed, or IXFR: the transfer thread holds keys and ACLs.
                     None => Reply::HandOver,
-                    Some(r) if r.len > 0 => Reply::Send(r.len),
+                    Some(r) if r.len > 0 => {
+                        let (len, exempt) = match (&secrets, p.request(), datagrams.peer(i)) {
+                            (Some(s), Some(req), Some(peer)) => {
+                                cookie::answer(req, &r, slots.get(i), peer.ip(), s, cookie_now, false)
+                            }
+                            _ => (r.len, false),
+                        };
+                        Reply::Send { len, exempt }
+                    }
                     Some(_) => Reply::Nothing,
                 };
             }
@@ -159,9 +173,9 @@ impl UdpState {
         let now = self.limiter.as_ref().map_or(0, Limiter::now);
         for (i, reply_to) in replies[..n].iter().enumerate() {
             match *reply_to {
-                Reply::Send(len) => {
+                Reply::Send { len, exempt } => {
                     let len = match (&mut self.limiter, self.batch.peer(i)) {
-                        (Some(limiter), Some(peer)) => match limiter.check(peer.ip(), now) {
+                        (Some(limiter), Some(peer)) if !exempt => match limiter.check(peer.ip(), now) {
                             Verdict::Send => len,
                             Verdict::Drop => {
                                 stats.rrl_dropped.inc();

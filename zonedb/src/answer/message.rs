@@ -14,7 +14,7 @@
 use crate::answer::prepare::{prepare, Found, Prepared};
 use crate::answer::resolve::{AnswerKind, Resolver};
 use crate::store::catalog::Catalog;
-use shoal_wire::edns::OptOut;
+use shoal_wire::edns::{OptOut, COOKIE_ANSWER_LEN};
 use shoal_wire::message::Header;
 use shoal_wire::request::{ParseError, Request};
 use shoal_wire::types::flags;
@@ -68,6 +68,9 @@ pub struct Response {
     pub qtype: Rtype,
     /// The catalog index of the zone that answered, if one did.
     pub zone: Option<usize>,
+    /// Where the OPT record starts (0: none). It is the last record, with room after it
+    /// for the COOKIE option the server adds when the query has one (RFC 7873).
+    pub opt_at: usize,
 }
 
 /// How a zone's answer is written.
@@ -101,7 +104,9 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
     let msg = query.msg;
     let req = match &query.parsed {
         Ok(r) => r,
-        Err(ParseError::Drop) => return Response { len: 0, outcome: Outcome::Dropped, qtype: Rtype(0), zone: None },
+        Err(ParseError::Drop) => {
+            return Response { len: 0, outcome: Outcome::Dropped, qtype: Rtype(0), zone: None, opt_at: 0 }
+        }
         Err(ParseError::FormErr { question_end }) => return formerr(msg, *question_end, out),
     };
     let limit = if opts.tcp {
@@ -126,7 +131,9 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
     let expire = expire_answer(req, query.zone);
     // OPT itself, NSID and EXPIRE. An Extended DNS Error (RFC 8914) goes only on
     // REFUSED answers without records, which always have room for it.
-    let opt_len = if req.edns.is_some() { 11 + OptOut { nsid, ede: None, expire }.len() } else { 0 };
+    // Room for the COOKIE option the server adds, when the query brought one.
+    let cookie = if req.edns.is_some_and(|e| e.cookie.is_some()) { COOKIE_ANSWER_LEN } else { 0 };
+    let opt_len = if req.edns.is_some() { 11 + OptOut { nsid, ede: None, expire }.len() + cookie } else { 0 };
     w.set_limit(limit.saturating_sub(opt_len));
 
     let mut zone = None;
@@ -139,15 +146,17 @@ fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &m
     };
     let truncated = w.flags() & flags::TC != 0;
     w.set_rcode(rcode.header_bits());
+    let mut opt_at = 0;
     if let Some(e) = req.edns {
         w.set_limit(limit);
+        opt_at = w.written().len();
         // Room was reserved above, so this cannot fail.
         let ede = (kind == AnswerKind::NotAuthoritative).then_some(EDE_NOT_AUTHORITATIVE);
         let expire = expire.filter(|_| rcode == Rcode::NOERROR);
         let _ = w.opt(opts.udp_payload, rcode.extended_bits(), e.dnssec_ok, OptOut { nsid, ede, expire });
     }
     let len = w.finish();
-    Response { len, outcome: Outcome::Answered { rcode, kind, truncated }, qtype: req.qtype, zone }
+    Response { len, outcome: Outcome::Answered { rcode, kind, truncated }, qtype: req.qtype, zone, opt_at }
 }
 
 /// The EDNS EXPIRE value (RFC 7314) for a query for the SOA of a zone served here that
@@ -171,7 +180,7 @@ fn expire_answer(req: &Request<'_>, zone: Option<Found<'_>>) -> Option<u32> {
 /// FORMERR: the header (ID, opcode, RD) and, when it parsed, the question.
 fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Response {
     let Some(h) = Header::of(query) else {
-        return Response { len: 0, outcome: Outcome::Dropped, qtype: Rtype(0), zone: None };
+        return Response { len: 0, outcome: Outcome::Dropped, qtype: Rtype(0), zone: None, opt_at: 0 };
     };
     let fl = flags::QR | (h.flags() & (flags::OPCODE | flags::RD)) | Rcode::FORMERR.0;
     let mut w = ResponseWriter::new(out, 512);
@@ -182,7 +191,7 @@ fn formerr(query: &[u8], question_end: Option<usize>, out: &mut [u8]) -> Respons
     }
     let len = w.finish();
     let outcome = Outcome::Answered { rcode: Rcode::FORMERR, kind: AnswerKind::Other, truncated: false };
-    Response { len, outcome, qtype: Rtype(0), zone: None }
+    Response { len, outcome, qtype: Rtype(0), zone: None, opt_at: 0 }
 }
 
 fn dispatch(
