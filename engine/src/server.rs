@@ -58,6 +58,8 @@ impl Server {
             udp_payload: config.udp_payload,
             tcp_idle_timeout: config.tcp_idle_timeout,
             tcp_max_connections: config.tcp_max_connections,
+            tcp_max_per_source: config.tcp_max_per_source,
+            tcp_max_queries: config.tcp_max_queries,
             workers: config.workers,
             stop: AtomicBool::new(false),
             drain_timeout: config.drain_timeout,

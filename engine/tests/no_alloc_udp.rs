@@ -81,6 +81,8 @@ fn drain_rounds(rrl: Option<RrlConfig>, cookies: bool) {
         udp_payload: 1232,
         tcp_idle_timeout: Duration::from_secs(10),
         tcp_max_connections: 10,
+        tcp_max_per_source: 0,
+        tcp_max_queries: 0,
         workers: 1,
         stop: AtomicBool::new(false),
         drain_timeout: Duration::from_secs(1),

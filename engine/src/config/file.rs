@@ -107,6 +107,9 @@ pub(super) struct RawServer {
     pub(super) tcp_idle_timeout: u64,
     #[serde(default = "default_tcp_max")]
     pub(super) tcp_max_connections: usize,
+    pub(super) tcp_max_per_source: Option<usize>,
+    #[serde(default)]
+    pub(super) tcp_max_queries: u32,
     #[serde(default = "default_drain")]
     pub(super) drain_timeout: u64,
     #[serde(default = "default_udp_rcvbuf")]
@@ -131,6 +134,8 @@ impl Default for RawServer {
             udp_payload: default_udp_payload(),
             tcp_idle_timeout: default_tcp_idle(),
             tcp_max_connections: default_tcp_max(),
+            tcp_max_per_source: None,
+            tcp_max_queries: 0,
             drain_timeout: default_drain(),
             udp_rcvbuf: default_udp_rcvbuf(),
             refresh_concurrency: default_refresh_concurrency(),

@@ -41,6 +41,12 @@ pub struct Config {
     pub tcp_idle_timeout: std::time::Duration,
     /// Across all workers.
     pub tcp_max_connections: usize,
+    /// TCP connections from one address at once (0: no limit); by default an eighth of
+    /// `tcp_max_connections`, so that one client cannot take them all.
+    pub tcp_max_per_source: usize,
+    /// Queries answered on one TCP connection before it is closed (0: no limit, the
+    /// default; NSD's `tcp-query-count`).
+    pub tcp_max_queries: u32,
     /// SO_RCVBUF of each UDP socket, bytes (0: the kernel's default). A deep queue
     /// absorbs bursts; a shallow one keeps latency low under overload (NSD's so-rcvbuf).
     pub udp_rcvbuf: usize,
@@ -367,6 +373,11 @@ impl Config {
             udp_payload: raw.server.udp_payload,
             tcp_idle_timeout: std::time::Duration::from_secs(raw.server.tcp_idle_timeout.max(1)),
             tcp_max_connections: raw.server.tcp_max_connections.max(1),
+            tcp_max_per_source: raw
+                .server
+                .tcp_max_per_source
+                .unwrap_or(raw.server.tcp_max_connections.max(1).div_ceil(8)),
+            tcp_max_queries: raw.server.tcp_max_queries,
             zones,
             keys,
             catalog_groups,

@@ -60,6 +60,8 @@ pub struct WorkerStats {
     pub tcp_closed: Counter,
     pub tcp_rejected: Counter,
     pub tcp_closed_idle: Counter,
+    /// TCP connections closed because their answers waited unread too long.
+    pub tcp_closed_slow: Counter,
     pub tcp_errors: Counter,
     pub qtypes: [Counter; QTYPES.len() + 1],
     /// How long each UDP batch took, from the receive returning to the send returning.

@@ -178,7 +178,7 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
     }
     batch_times(o, &groups);
     let tcp: Vec<_> = groups.iter().filter(|((_, t), _)| *t == "tcp").collect();
-    let conn: [TypedWorkerFamily; 4] = [
+    let conn: [TypedWorkerFamily; 5] = [
         ("shoal_tcp_connections_accepted_total", Kind::Counter, "TCP connections accepted.", |s| s.tcp_accepted.get()),
         ("shoal_tcp_connections_rejected_total", Kind::Counter, "TCP connections refused at the limit.", |s| {
             s.tcp_rejected.get()
@@ -186,6 +186,12 @@ fn workers(o: &mut Out, stats: &[Arc<WorkerStats>]) {
         ("shoal_tcp_connections_idle_closed_total", Kind::Counter, "TCP connections closed for idleness.", |s| {
             s.tcp_closed_idle.get()
         }),
+        (
+            "shoal_tcp_connections_slow_closed_total",
+            Kind::Counter,
+            "TCP connections closed: answers left unread.",
+            |s| s.tcp_closed_slow.get(),
+        ),
         ("shoal_tcp_connections_open", Kind::Gauge, "TCP connections open now.", |s| {
             s.tcp_accepted.get().saturating_sub(s.tcp_closed.get())
         }),

@@ -40,6 +40,10 @@ pub struct Shared {
     pub udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    /// Connections from one address (0: no limit), across all workers.
+    pub tcp_max_per_source: usize,
+    /// Queries answered on one TCP connection before it is closed (0: no limit).
+    pub tcp_max_queries: u32,
     /// Number of workers, to divide server-wide limits among them.
     pub workers: usize,
     pub stop: AtomicBool,
@@ -91,8 +95,13 @@ pub fn run_tcp(listeners: Vec<mio::net::TcpListener>, shared: Arc<Shared>, stats
     }
     let first_conn = listeners.len();
     let mut cache = Cache::new(Arc::clone(&shared.zones));
-    let per_worker = shared.tcp_max_connections.div_ceil(shared.workers.max(1)).max(1);
-    let mut tcp = tcp::TcpState::new(first_conn, per_worker, shared.tcp_idle_timeout);
+    let share = |n: usize| n.div_ceil(shared.workers.max(1)).max(1);
+    let limits = tcp::Limits {
+        max: share(shared.tcp_max_connections),
+        per_source: if shared.tcp_max_per_source == 0 { 0 } else { share(shared.tcp_max_per_source) },
+        idle: shared.tcp_idle_timeout,
+    };
+    let mut tcp = tcp::TcpState::new(first_conn, limits);
     let mut events = Events::with_capacity(256);
     let mut last_sweep = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {

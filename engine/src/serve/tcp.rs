@@ -1,6 +1,13 @@
 //! TCP per RFC 7766: length-prefixed messages, pipelined queries answered in order,
 //! idle timeout, and a cap on connections.
 //!
+//! Against clients that hold connections: at most [`Limits::per_source`] connections
+//! from one address (each worker its share), a client that leaves its answers unread
+//! is dropped once its output has waited the idle timeout, at most
+//! `tcp_max_queries` queries per connection (then it is closed once answered, as
+//! NSD's `tcp-query-count`), and when three quarters of the connections are taken,
+//! idle ones are closed after 500 ms (as Knot does when connections are scarce).
+//!
 //! Each connection has a read buffer for one maximum-size message and a write buffer
 //! capped at [`MAX_PENDING`]: everything buffered is answered in one pass and the
 //! responses go out in one `write`, so pipelined queries cost no syscall each. When the
@@ -22,6 +29,19 @@ use std::time::{Duration, Instant};
 const READ_BUF: usize = 2 + 65535 + 4096;
 /// Stop reading while this much output is waiting for the peer.
 const MAX_PENDING: usize = 256 * 1024;
+/// The idle timeout when connections are scarce.
+const SCARCE_IDLE: Duration = Duration::from_millis(500);
+
+/// A worker's share of the limits on TCP clients.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections open at once.
+    pub max: usize,
+    /// Connections from one address (0: no limit).
+    pub per_source: usize,
+    /// A connection with nothing to do, or whose answers wait unread, this long is closed.
+    pub idle: Duration,
+}
 
 struct Conn {
     stream: TcpStream,
@@ -32,17 +52,22 @@ struct Conn {
     last_active: Instant,
     peer_closed: bool,
     want_write: bool,
-    /// The client's address, for its DNS cookie.
+    /// The client's address (for its DNS cookie and the per-source limit).
     peer: std::net::IpAddr,
+    /// When the output was last all written.
+    drained: Instant,
+    /// Queries answered on this connection.
+    queries: u32,
 }
 
 pub struct TcpState {
     first_token: usize,
-    max: usize,
-    idle: Duration,
+    limits: Limits,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     open: usize,
+    /// Connections open per client address.
+    per_source: std::collections::HashMap<std::net::IpAddr, usize>,
     scratch: Box<[u8]>,
 }
 
@@ -54,14 +79,14 @@ impl Conn {
 }
 
 impl TcpState {
-    pub fn new(first_token: usize, max: usize, idle: Duration) -> Self {
+    pub fn new(first_token: usize, limits: Limits) -> Self {
         TcpState {
             first_token,
-            max,
-            idle,
+            limits,
             conns: Vec::new(),
             free: Vec::new(),
             open: 0,
+            per_source: std::collections::HashMap::new(),
             scratch: vec![0; 65535].into_boxed_slice(),
         }
     }
@@ -79,7 +104,9 @@ impl TcpState {
                     return;
                 }
             };
-            if self.open >= self.max {
+            let from_source = self.per_source.get(&peer.ip()).copied().unwrap_or(0);
+            let per_source = self.limits.per_source;
+            if self.open >= self.limits.max || (per_source > 0 && from_source >= per_source) {
                 stats.tcp_rejected.inc();
                 drop(stream);
                 continue;
@@ -105,7 +132,10 @@ impl TcpState {
                 peer_closed: false,
                 want_write: false,
                 peer: peer.ip(),
+                drained: Instant::now(),
+                queries: 0,
             });
+            *self.per_source.entry(peer.ip()).or_insert(0) += 1;
             self.open += 1;
             stats.tcp_accepted.inc();
         }
@@ -145,6 +175,7 @@ impl TcpState {
         let _ = registry.deregister(&mut c.stream);
         self.free.push(slot);
         self.open -= 1;
+        self.left(c.peer);
         stats.tcp_closed.inc();
         let Ok(peer) = c.stream.peer_addr() else { return };
         let pending = c.wbuf[c.wpos..].to_vec();
@@ -156,13 +187,31 @@ impl TcpState {
         }
     }
 
+    /// Close the connections idle too long (500 ms while three quarters of the
+    /// connections are taken), and those whose answers have waited unread as long.
     pub fn sweep_idle(&mut self, registry: &Registry, stats: &WorkerStats) {
         let now = Instant::now();
+        let scarce = self.open * 4 >= self.limits.max * 3;
+        let idle = if scarce { self.limits.idle.min(SCARCE_IDLE) } else { self.limits.idle };
         for slot in 0..self.conns.len() {
-            let idle = matches!(&self.conns[slot], Some(c) if now.duration_since(c.last_active) > self.idle);
-            if idle {
+            let Some(c) = &self.conns[slot] else { continue };
+            let unread = c.wpos < c.wbuf.len() && now.duration_since(c.drained) > self.limits.idle;
+            if unread {
+                self.close(slot, registry, stats);
+                stats.tcp_closed_slow.inc();
+            } else if now.duration_since(c.last_active) > idle {
                 self.close(slot, registry, stats);
                 stats.tcp_closed_idle.inc();
+            }
+        }
+    }
+
+    /// A connection from `ip` is gone.
+    fn left(&mut self, ip: std::net::IpAddr) {
+        if let Some(n) = self.per_source.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&ip);
             }
         }
     }
@@ -190,6 +239,7 @@ impl TcpState {
             let _ = registry.deregister(&mut c.stream);
             self.free.push(slot);
             self.open -= 1;
+            self.left(c.peer);
             stats.tcp_closed.inc();
         }
     }
@@ -208,13 +258,15 @@ fn service(
     registry: &Registry,
     token: Token,
 ) -> Result<bool, (Vec<u8>, Vec<u8>)> {
+    let max_queries = shared.tcp_max_queries;
     let opts = options(shared, true);
     let secrets = shared.cookies.as_ref().map(|c| c.load());
     let cookie_now = if secrets.is_some() { cookie::now() } else { 0 };
     loop {
         // Answer every complete message already buffered.
         let mut off = 0;
-        while conn.wbuf.len() - conn.wpos < MAX_PENDING && conn.rlen - off >= 2 {
+        let capped = |c: &Conn| max_queries > 0 && c.queries >= max_queries;
+        while conn.wbuf.len() - conn.wpos < MAX_PENDING && conn.rlen - off >= 2 && !capped(conn) {
             let mlen = u16::from_be_bytes([conn.rbuf[off], conn.rbuf[off + 1]]) as usize;
             if mlen == 0 {
                 stats.tcp_errors.inc();
@@ -240,6 +292,7 @@ fn service(
                 conn.wbuf.extend_from_slice(&(len as u16).to_be_bytes());
                 conn.wbuf.extend_from_slice(&scratch[..len]);
             }
+            conn.queries += 1;
             off += 2 + mlen;
         }
         if off > 0 {
@@ -259,6 +312,7 @@ fn service(
         if conn.wpos == conn.wbuf.len() {
             conn.wbuf.clear();
             conn.wpos = 0;
+            conn.drained = Instant::now();
         }
         let pending = conn.wbuf.len() - conn.wpos;
         if (pending > 0) != conn.want_write {
@@ -271,13 +325,14 @@ fn service(
         if pending >= MAX_PENDING {
             return Ok(true); // backpressure: resume on WRITABLE
         }
-        if conn.has_query() {
+        if conn.has_query() && !capped(conn) {
             // The answers went out and queries read earlier are still waiting: answer
             // them now (no event would come for them: the peer may be waiting).
             continue;
         }
-        if conn.peer_closed {
-            // Everything sent before the close is answered; hang up once flushed.
+        if conn.peer_closed || capped(conn) {
+            // Everything sent before the close (or up to the cap) is answered; hang up
+            // once flushed.
             return Ok(pending > 0);
         }
         // Read more.
