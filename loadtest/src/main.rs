@@ -116,6 +116,11 @@ struct RunArgs {
     /// Use TCP: -c connections, each pipelining its share of -q with 2-byte length prefixes.
     #[arg(long)]
     tcp: bool,
+    /// UDP: bind the sockets to addresses in this many /24 prefixes of 127.0.0.0/8
+    /// (127.200.P.1, socket i in prefix i mod N), as a flood with spoofed sources
+    /// looks to a server on loopback (for response rate limiting); 0: the default source.
+    #[arg(long, default_value_t = 0)]
+    source_prefixes: usize,
     /// Append one CSV row of results to this file (a header first if it is new).
     #[arg(long)]
     csv: Option<PathBuf>,
@@ -165,6 +170,10 @@ pub struct Plan {
     pub busy_poll: bool,
     /// Keep a timeline with windows this wide.
     pub window: Option<Duration>,
+    /// Sockets bound in this many /24s of 127.0.0.0/8 (0: not bound).
+    pub source_prefixes: usize,
+    /// The index of this thread's first socket, over all threads.
+    pub first_client: usize,
 }
 
 fn seconds(name: &str, value: f64, min: f64, max: f64) -> Result<Duration, String> {
@@ -193,6 +202,9 @@ fn plans(args: &RunArgs, queries: &QuerySet) -> Result<Vec<Plan>, String> {
     if args.window_ms == 0 || args.window_ms > 60_000 {
         return Err("--window-ms must be between 1 and 60000".into());
     }
+    if args.source_prefixes > 256 || (args.source_prefixes > 0 && !args.server.is_loopback()) {
+        return Err("--source-prefixes must be at most 256, against a server on loopback".into());
+    }
     if args.batch == 0 || args.batch > 1024 {
         return Err("--batch must be between 1 and 1024".into());
     }
@@ -217,6 +229,8 @@ fn plans(args: &RunArgs, queries: &QuerySet) -> Result<Vec<Plan>, String> {
                 first_query: t * queries.len() / args.threads,
                 busy_poll: args.busy_poll,
                 window: args.timeline.as_ref().map(|_| Duration::from_millis(args.window_ms)),
+                source_prefixes: args.source_prefixes,
+                first_client: (0..t).map(|u| udp::share(args.clients, args.threads, u)).sum(),
             }
         })
         .collect())

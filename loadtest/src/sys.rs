@@ -54,9 +54,11 @@ pub fn set_buffer_sizes(fd: RawFd, bytes: usize) {
     }
 }
 
-/// A non-blocking UDP socket on an ephemeral port, connected to `server`, with large buffers.
-pub fn udp_connected(server: SocketAddr) -> io::Result<UdpSocket> {
-    let local: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.expect("literal");
+/// A non-blocking UDP socket on an ephemeral port (of `source`, when given), connected
+/// to `server`, with large buffers.
+pub fn udp_connected(server: SocketAddr, source: Option<std::net::IpAddr>) -> io::Result<UdpSocket> {
+    let any: SocketAddr = if server.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.expect("literal");
+    let local = source.map_or(any, |ip| SocketAddr::new(ip, 0));
     let s = UdpSocket::bind(local)?;
     set_buffer_sizes(s.as_raw_fd(), SOCKET_BUFFER);
     s.connect(server)?;

@@ -110,7 +110,11 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
     let mut flows = Vec::with_capacity(plan.clients);
     for i in 0..plan.clients {
         let slots = SlotTable::new(share(plan.outstanding, plan.clients, i).max(1));
-        flows.push(Flow { socket: sys::udp_connected(plan.server)?, slots });
+        let source = (plan.source_prefixes > 0).then(|| {
+            let prefix = (plan.first_client + i) % plan.source_prefixes;
+            std::net::IpAddr::from([127, 200, prefix as u8, 1])
+        });
+        flows.push(Flow { socket: sys::udp_connected(plan.server, source)?, slots });
     }
     let fds: Vec<_> = flows.iter().map(|f| f.socket.as_raw_fd()).collect();
     let mut poll = PollSet::new(&fds);
