@@ -75,7 +75,17 @@ pub(super) struct RawMetrics {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLog {
     pub(super) format: Option<String>,
+    #[serde(default, deserialize_with = "directives")]
     pub(super) level: Option<String>,
+}
+
+/// `[log] level`, each comma-separated directive trimmed, as `tracing-subscriber` would
+/// read it: its parser (0.3.23) walks a trimmed directive but slices the untrimmed one
+/// at the same offsets, so blank space before a directive shifted them, and a character
+/// across a shifted offset made validating the configuration panic.
+fn directives<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let level: Option<String> = Option::deserialize(d)?;
+    Ok(level.map(|l| l.split(',').map(str::trim).collect::<Vec<_>>().join(",")))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -223,4 +233,22 @@ pub(super) fn default_zonemd_verify() -> bool {
 
 pub(super) fn default_journal() -> usize {
     100
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    /// Found by the `config` fuzz target: blank space before a `[log] level` directive
+    /// with a character after it panicked inside `tracing-subscriber`.
+    #[test]
+    fn regression_fuzz_log_level_with_blank_space_before_a_directive() {
+        for bad in ["\ti\u{e9}\u{e9}[", "info, \u{a0}x\u{e9}\u{e9}\u{e9}[", " \u{e9}\u{e9}=bogus"] {
+            let text = format!("[log]\nlevel = \"{bad}\"\n");
+            assert!(Config::parse(&text, Path::new("c.toml")).is_err(), "{bad:?}");
+        }
+        let c = Config::parse("[log]\nlevel = \" info , shoal_engine=debug\"\n", Path::new("c.toml")).unwrap();
+        assert_eq!(c.log.level.as_deref(), Some("info,shoal_engine=debug"));
+    }
 }
