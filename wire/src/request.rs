@@ -71,7 +71,10 @@ impl<'a> Request<'a> {
         }
         let mut qname = NameBuf::default();
         let mut pos = parse_name(msg, HEADER_LEN, &mut qname).map_err(|_| form(None))?;
-        if pos + 4 > msg.len() {
+        // Pointers go backwards, and nothing before the question is a name: a
+        // compressed QNAME points into the header, and echoing it would send a
+        // question that reads differently (the answer's header is not the query's).
+        if pos - HEADER_LEN != qname.as_wire().len() || pos + 4 > msg.len() {
             return Err(form(None));
         }
         let qtype = Rtype(be16(msg, pos));
@@ -209,6 +212,17 @@ mod tests {
         let mut m = query(b"\x00", 1, &[], 0);
         m[5] = 0;
         assert_eq!(Request::parse(&m).err(), Some(ParseError::FormErr { question_end: None }));
+    }
+
+    /// Found by the `query` fuzz target: a QNAME that is a pointer into the header was
+    /// read as the name there and echoed as sent, a pointer into the answer's header,
+    /// so the answer's question read as another name or none (label type 0x80).
+    #[test]
+    fn regression_fuzz_compressed_qname_is_formerr_without_the_question() {
+        for name in [&b"\xc0\x02"[..], b"\xc0\x0b", b"\x03www\xc0\x0b", b"\x01a\xc0\x0c"] {
+            let m = query(name, 1, &[], 0);
+            assert_eq!(Request::parse(&m).err(), Some(ParseError::FormErr { question_end: None }), "{name:?}");
+        }
     }
 
     #[test]
