@@ -73,6 +73,10 @@ impl Server {
         for _ in 0..config.workers {
             sockets.push(Sockets::bind(&config.listen, config.udp_rcvbuf)?);
         }
+        let xot = match &config.tls {
+            Some(t) => Some(crate::transfer::tls::Acceptor::bind(&t.listen)?),
+            None => None,
+        };
         let cores = crate::sys::allowed_cores();
         let mut stats = Vec::new();
         let mut threads = Vec::new();
@@ -122,6 +126,18 @@ impl Server {
             }
         }
         let transfer = std::thread::Builder::new().name("shoal-transfer".into()).spawn(move || transfers.run(rx))?;
+        if let (Some(acceptor), Some(t)) = (xot, &config.tls) {
+            let sh = Arc::clone(&shared);
+            threads.push(acceptor.spawn(events.clone(), move || sh.stop.load(std::sync::atomic::Ordering::Relaxed))?);
+            for a in &t.listen {
+                tracing::info!(
+                    certificate = %t.certificate.display(),
+                    pin = %t.identity.pin,
+                    client_certificates = t.identity.mutual,
+                    "zone transfers over TLS on {a}"
+                );
+            }
+        }
         let started = std::time::Instant::now();
         let (report_stats, report_shared) = (stats.clone(), Arc::clone(&shared));
         threads.push(std::thread::Builder::new().name("shoal-report".into()).spawn(move || {

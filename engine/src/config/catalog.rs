@@ -33,6 +33,9 @@ impl ZoneConfig {
             if let Some(k) = g.transfer_key {
                 z.transfer_key = k;
             }
+            if let Some(t) = g.transfer_tls {
+                z.transfer_tls = Some(t);
+            }
             if let Some(a) = &g.allow_transfer {
                 z.allow_transfer = a.clone();
             }

@@ -29,6 +29,34 @@ pub(super) struct RawConfig {
     pub(super) rrl: RawRrl,
     #[serde(default)]
     pub(super) cookies: RawCookies,
+    #[serde(default)]
+    pub(super) tls: RawTls,
+    #[serde(default)]
+    pub(super) tls_remote: Vec<RawTlsRemote>,
+}
+
+/// `[tls]`: zone transfers over TLS, as a primary.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    #[serde(default)]
+    pub(super) listen: Vec<String>,
+    pub(super) certificate: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
+    pub(super) client_ca: Option<PathBuf>,
+}
+
+/// `[[tls_remote]]`: how a secondary authenticates a primary over TLS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTlsRemote {
+    pub(super) name: String,
+    pub(super) ca_file: Option<PathBuf>,
+    pub(super) hostname: Option<String>,
+    #[serde(default)]
+    pub(super) pin: Vec<String>,
+    pub(super) certificate: Option<PathBuf>,
+    pub(super) key: Option<PathBuf>,
 }
 
 /// `[cookies]`: DNS cookies.
@@ -60,6 +88,7 @@ pub(super) struct RawCatalogGroup {
     pub(super) name: String,
     pub(super) primaries: Option<Vec<String>>,
     pub(super) transfer_key: Option<String>,
+    pub(super) transfer_tls: Option<String>,
     pub(super) allow_transfer: Option<Vec<String>>,
     pub(super) notify: Option<Vec<String>>,
     pub(super) zonemd_verify: Option<bool>,
@@ -209,6 +238,11 @@ pub(super) struct RawZone {
     #[serde(default)]
     pub(super) allow_transfer: Vec<String>,
     pub(super) transfer_key: Option<String>,
+    /// The `[[tls_remote]]` its primaries are reached through.
+    pub(super) transfer_tls: Option<String>,
+    /// Transfers of this zone only over TLS.
+    #[serde(default)]
+    pub(super) transfer_require_tls: bool,
     #[serde(default)]
     pub(super) notify: Vec<String>,
     #[serde(default = "default_journal")]

@@ -2,7 +2,7 @@
 //! [`Config`], in one place; each zone's part is a [`zone::ZoneConfig`], and
 //! [`catalog`] links the zones listed in producer catalogs and derives the
 //! configuration of consumed catalogs' members; [`rrl`] is `[rrl]`, [`cookies`]
-//! `[cookies]`.
+//! `[cookies]`, [`tls`] `[tls]` and `[[tls_remote]]`; [`addr`] reads addresses.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the
@@ -10,6 +10,7 @@
 
 use crate::access::acl::{Acl, Prefix};
 use crate::access::tsig::{Algorithm, Key};
+use addr::parse_addr;
 use shoal_wire::Name;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,15 +19,18 @@ use std::path::{Path, PathBuf};
 pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
 pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
 
+mod addr;
 mod catalog;
 mod cookies;
 mod file;
 mod rrl;
+mod tls;
 mod zone;
 pub use cookies::CookieConfig;
 use file::RawConfig;
 pub use file::DEFAULT_LISTEN;
 pub use rrl::RrlConfig;
+pub use tls::{TlsConfig, TlsRemote};
 pub use zone::{CatalogGroup, CatalogRole, Listed, Membership, TimerBounds, ZoneConfig, ZoneSource};
 
 /// The validated configuration.
@@ -72,6 +76,10 @@ pub struct Config {
     pub rrl: RrlConfig,
     /// DNS cookies (on unless turned off).
     pub cookies: CookieConfig,
+    /// Zone transfers over TLS as a primary (`[tls]`), if configured.
+    pub tls: Option<TlsConfig>,
+    /// How primaries are reached over TLS (`[[tls_remote]]`), by profile.
+    pub tls_remotes: Vec<TlsRemote>,
     /// Where secondary zones and their journals are kept.
     pub state_dir: PathBuf,
     /// The control socket `shoal ctl` talks to; `None` for the built-in default
@@ -206,6 +214,14 @@ impl Config {
             }
             keys.push(Key { name, algorithm, secret });
         }
+        let tls = TlsConfig::from_raw(&raw.tls, base).map_err(invalid)?;
+        let mut tls_remotes: Vec<TlsRemote> = Vec::with_capacity(raw.tls_remote.len());
+        for r in &raw.tls_remote {
+            if tls_remotes.iter().any(|o| o.name == r.name) {
+                return Err(invalid(format!("tls_remote {} is configured twice", r.name)));
+            }
+            tls_remotes.push(TlsRemote::from_raw(r, base).map_err(invalid)?);
+        }
         let mut zones: Vec<ZoneConfig> = Vec::with_capacity(raw.zone.len());
         // A set, not a scan of `zones`: a fleet configures 100,000 zones.
         let mut seen: std::collections::HashSet<Name> = std::collections::HashSet::with_capacity(raw.zone.len());
@@ -241,9 +257,10 @@ impl Config {
                 (Some(f), true) => ZoneSource::File(resolve(f)),
                 (None, false) => {
                     let mut ps = Vec::new();
+                    let port = if z.transfer_tls.is_some() { 853 } else { 53 };
                     for p in &z.primaries {
                         ps.push(
-                            parse_addr(p, 53)
+                            parse_addr(p, port)
                                 .map_err(|_| invalid(format!("zone {}: primaries: bad address {p:?}", z.name)))?,
                         );
                     }
@@ -281,6 +298,18 @@ impl Config {
                 Some(k) => Some(key_index(&keys, k).map_err(|e| invalid(format!("zone {}: {e}", z.name)))?),
             };
             let notify = parse_addrs(&z.notify).map_err(|e| invalid(format!("zone {}: notify: {e}", z.name)))?;
+            let transfer_tls = match &z.transfer_tls {
+                None => None,
+                Some(_) if !matches!(source, ZoneSource::Primaries(_)) => {
+                    return Err(invalid(format!("zone {}: transfer_tls is for a zone with primaries", z.name)))
+                }
+                Some(t) => {
+                    Some(tls::remote_index(&tls_remotes, t).map_err(|e| invalid(format!("zone {}: {e}", z.name)))?)
+                }
+            };
+            if z.transfer_require_tls && tls.is_none() {
+                return Err(invalid(format!("zone {}: transfer_require_tls needs [tls] with listen", z.name)));
+            }
             let listed_in = match &z.catalog {
                 None if z.catalog_group.is_some() => {
                     return Err(invalid(format!("zone {}: catalog_group needs catalog", z.name)))
@@ -300,6 +329,8 @@ impl Config {
                 source,
                 allow_transfer: acl,
                 transfer_key,
+                transfer_tls,
+                require_tls: z.transfer_require_tls,
                 notify,
                 ixfr_journal: z.ixfr_journal,
                 // A producer catalog's serial is Shoal's to move.
@@ -318,8 +349,17 @@ impl Config {
         for g in raw.catalog_group {
             let what = |e: String| invalid(format!("catalog_group {}: {e}", g.name));
             catalog::check_group_name(&g.name).map_err(invalid)?;
-            let primaries =
-                g.primaries.as_deref().map(parse_addrs).transpose().map_err(|e| what(format!("primaries: {e}")))?;
+            let transfer_tls =
+                g.transfer_tls.as_deref().map(|t| tls::remote_index(&tls_remotes, t)).transpose().map_err(what)?;
+            let port = if transfer_tls.is_some() { 853 } else { 53 };
+            let primaries = g
+                .primaries
+                .as_deref()
+                .map(|list| {
+                    list.iter().map(|a| parse_addr(a, port).map_err(|_| format!("bad address {a:?}"))).collect()
+                })
+                .transpose()
+                .map_err(|e: String| what(format!("primaries: {e}")))?;
             if primaries.as_ref().is_some_and(Vec::is_empty) {
                 return Err(what("primaries is empty".into()));
             }
@@ -331,6 +371,7 @@ impl Config {
                     .map(|k| key_index(&keys, k).map(Some))
                     .transpose()
                     .map_err(what)?,
+                transfer_tls,
                 allow_transfer: g
                     .allow_transfer
                     .as_deref()
@@ -383,6 +424,8 @@ impl Config {
             catalog_groups,
             rrl: RrlConfig::from_raw(&raw.rrl).map_err(invalid)?,
             cookies: CookieConfig::from_raw(&raw.cookies, base, &state_dir, path.is_some()),
+            tls,
+            tls_remotes,
             control_socket: path.as_ref().map(|_| match raw.control.socket {
                 Some(p) if p.is_relative() => base.join(p),
                 Some(p) => p,
@@ -408,13 +451,6 @@ fn parse_acl(list: &[String]) -> Result<Acl, String> {
 fn key_index(keys: &[Key], name: &str) -> Result<usize, String> {
     let n = shoal_wire::name::from_ascii(name).map_err(|_| format!("bad key name {name:?}"))?;
     keys.iter().position(|x| x.name == n).ok_or_else(|| format!("transfer_key {name:?} is not a configured [[key]]"))
-}
-
-/// `IP:PORT`, `[IPv6]:PORT`, or a bare IP with `default_port`.
-fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, ()> {
-    s.parse::<SocketAddr>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, default_port)))
-        .map_err(|_| ())
 }
 
 #[cfg(test)]

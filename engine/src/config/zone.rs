@@ -44,6 +44,11 @@ pub struct ZoneConfig {
     pub allow_transfer: Acl,
     /// When set, transfers must be signed with this key (index into `Config::keys`).
     pub transfer_key: Option<usize>,
+    /// When set, the primaries are reached over TLS with this profile (index into
+    /// `Config::tls_remotes`), and never in clear text.
+    pub transfer_tls: Option<usize>,
+    /// Transfers out only over TLS; requests over TCP are refused.
+    pub require_tls: bool,
     /// Secondaries to NOTIFY on every new serial.
     pub notify: Vec<SocketAddr>,
     /// Diffs kept for IXFR out.
@@ -78,6 +83,8 @@ impl ZoneConfig {
             source,
             allow_transfer: Acl::default(),
             transfer_key: None,
+            transfer_tls: None,
+            require_tls: false,
             notify: Vec::new(),
             ixfr_journal: 100,
             bump_serial: false,
@@ -162,6 +169,8 @@ pub struct CatalogGroup {
     pub primaries: Option<Vec<SocketAddr>>,
     /// `Some(None)`: transfers of these members are not signed.
     pub transfer_key: Option<Option<usize>>,
+    /// The `[[tls_remote]]` the members' primaries are reached through.
+    pub transfer_tls: Option<usize>,
     pub allow_transfer: Option<Acl>,
     pub notify: Option<Vec<SocketAddr>>,
     pub zonemd_verify: Option<bool>,

@@ -61,7 +61,8 @@ impl ZoneMeter {
 
 /// The secondary side's checks of its primaries, over every zone: cheap to scrape on an
 /// instance of 100,000 zones (no per-zone series), and the figures that show whether
-/// refreshes keep up (queued) and whether primaries answer (unanswered tries).
+/// refreshes keep up (queued) and whether primaries answer (unanswered tries); and, for
+/// the primary side, the XoT connections accepted and those whose handshake failed.
 #[derive(Default, Debug)]
 pub struct RefreshStats {
     /// Checks started (each begins with an SOA query).
@@ -73,4 +74,7 @@ pub struct RefreshStats {
     /// Checks running now, and waiting for a slot or for the rate (gauges).
     pub running: Total,
     pub queued: Total,
+    /// TLS connections from secondaries: handshakes done, and failed.
+    pub xot_accepted: Total,
+    pub xot_failed: Total,
 }

@@ -272,7 +272,7 @@ fn zone_counts(o: &mut Out, catalog: &Catalog) {
 
 /// The secondary side's checks of its primaries, over every zone.
 fn refresh(o: &mut Out, r: &RefreshStats) {
-    let families: [(&str, Kind, &str, &Total); 5] = [
+    let families: [(&str, Kind, &str, &Total); 7] = [
         ("shoal_refresh_checks_total", Kind::Counter, "Checks of a primary started (secondary zones).", &r.started),
         ("shoal_refresh_soa_queries_total", Kind::Counter, "SOA queries sent to primaries, every try.", &r.soa_sent),
         (
@@ -283,6 +283,18 @@ fn refresh(o: &mut Out, r: &RefreshStats) {
         ),
         ("shoal_refresh_running", Kind::Gauge, "Checks running now (at most refresh_concurrency).", &r.running),
         ("shoal_refresh_queued", Kind::Gauge, "Checks due and waiting for a slot or for refresh_rate.", &r.queued),
+        (
+            "shoal_xot_connections_total",
+            Kind::Counter,
+            "TLS connections from secondaries (XoT) accepted.",
+            &r.xot_accepted,
+        ),
+        (
+            "shoal_xot_handshake_failures_total",
+            Kind::Counter,
+            "TLS connections from secondaries whose handshake failed.",
+            &r.xot_failed,
+        ),
     ];
     for (name, kind, help, v) in families {
         o.family(name, kind, help);

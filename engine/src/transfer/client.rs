@@ -1,8 +1,10 @@
 //! The secondary's side of the wire: asking a primary for its SOA (UDP, then TCP on
 //! truncation) and pulling a zone by IXFR or AXFR over TCP, with TSIG on every request
-//! and every signed response checked. Blocking I/O with timeouts; runs on a refresh
-//! thread, never on a worker.
+//! and every signed response checked. A zone whose primaries are reached over TLS
+//! (RFC 9103, [`Via::tls`]) asks for the SOA and the transfer over TLS only, never in
+//! clear text. Blocking I/O with timeouts; runs on a refresh thread, never on a worker.
 
+use crate::access::tls::{ClientStream, TlsClient};
 use crate::access::tsig::{self, Key, Signer, Verifier};
 use crate::metrics::RefreshStats;
 use shoal_wire::message::{Header, MessageBuilder, Section};
@@ -19,6 +21,44 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// A whole transfer must finish within this.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How a secondary reaches a primary: the TSIG key its requests are signed with, and
+/// the TLS profile its connections use, if any.
+#[derive(Clone, Default)]
+pub struct Via {
+    pub key: Option<Key>,
+    pub tls: Option<TlsClient>,
+}
+
+/// A connection to a primary: TCP, or TLS over TCP.
+enum Conn {
+    Tcp(TcpStream),
+    Tls(Box<ClientStream>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// Why talking to a primary failed.
 #[derive(Debug)]
 pub enum ClientError {
@@ -32,6 +72,8 @@ pub enum ClientError {
     Xfr(XfrError),
     /// The transfer passed `max_transfer_bytes` (the limit) and was cut off.
     TooLarge(u64),
+    /// The TLS handshake failed (the primary not authenticated, no ALPN `dot`, …).
+    Tls(std::io::Error),
 }
 
 impl std::fmt::Display for ClientError {
@@ -46,6 +88,7 @@ impl std::fmt::Display for ClientError {
             ClientError::TooLarge(limit) => {
                 write!(f, "the transfer passed max_transfer_bytes ({limit} bytes) and was cut off")
             }
+            ClientError::Tls(e) => write!(f, "TLS: {e}"),
         }
     }
 }
@@ -54,6 +97,11 @@ impl std::error::Error for ClientError {}
 
 impl From<std::io::Error> for ClientError {
     fn from(e: std::io::Error) -> Self {
+        // rustls reports through I/O errors what happens after the handshake, such as
+        // the alert of a primary that wanted a client certificate.
+        if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+            return ClientError::Tls(e);
+        }
         match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => ClientError::Timeout,
             _ => ClientError::Io(e),
@@ -129,15 +177,36 @@ fn sign(m: &mut Vec<u8>, key: Option<&Key>) -> Vec<u8> {
 
 /// The serial of the primary's SOA for `zone`, and its EDNS EXPIRE; each datagram
 /// sent, and each try left unanswered, is counted in `stats`.
-pub fn query_soa(
-    primary: SocketAddr,
-    zone: &Name,
-    key: Option<&Key>,
-    stats: &RefreshStats,
-) -> Result<SoaAnswer, ClientError> {
+pub fn query_soa(primary: SocketAddr, zone: &Name, via: &Via, stats: &RefreshStats) -> Result<SoaAnswer, ClientError> {
     let id = new_id();
+    let key = via.key.as_ref();
     let mut q = request(id, zone, Rtype::SOA, None);
     let mac = sign(&mut q, key);
+    let resp = if via.tls.is_some() {
+        // Over TLS only: a primary reached over TLS is never asked in clear text.
+        stats.soa_sent.inc();
+        let mut s = connect(primary, via)?;
+        write_msg(&mut s, &q)?;
+        read_msg(&mut s)?
+    } else {
+        soa_over_udp(primary, id, &q, via, stats)?
+    };
+    if let Some(k) = key {
+        tsig::verify_response(&resp, k, &mac, tsig::now()).map_err(|e| ClientError::Tsig(e.code))?;
+    }
+    let serial = soa_serial_from(&resp, zone)?;
+    Ok(SoaAnswer { serial, expire: shoal_wire::edns::expire_value(&resp) })
+}
+
+/// The answer to SOA query `q` (ID `id`) over UDP, asked again over TCP when it is
+/// truncated or refused.
+fn soa_over_udp(
+    primary: SocketAddr,
+    id: u16,
+    q: &[u8],
+    via: &Via,
+    stats: &RefreshStats,
+) -> Result<Vec<u8>, ClientError> {
     let bind: SocketAddr =
         if primary.is_ipv4() { "0.0.0.0:0".parse().expect("valid") } else { "[::]:0".parse().expect("valid") };
     let sock = UdpSocket::bind(bind)?;
@@ -146,7 +215,7 @@ pub fn query_soa(
     let mut buf = vec![0u8; 65535];
     let mut resp = None;
     'tries: for _ in 0..3 {
-        sock.send(&q)?;
+        sock.send(q)?;
         stats.soa_sent.inc();
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
@@ -166,15 +235,11 @@ pub fn query_soa(
     // Truncated, or refused over UDP: ask again over TCP. Knot answers its catalog
     // zones over TCP only.
     if Header::of(&resp).is_some_and(|h| h.is_truncated() || h.rcode() == Rcode::REFUSED) {
-        let mut s = connect(primary)?;
-        write_msg(&mut s, &q)?;
+        let mut s = connect(primary, via)?;
+        write_msg(&mut s, q)?;
         resp = read_msg(&mut s)?;
     }
-    if let Some(k) = key {
-        tsig::verify_response(&resp, k, &mac, tsig::now()).map_err(|e| ClientError::Tsig(e.code))?;
-    }
-    let serial = soa_serial_from(&resp, zone)?;
-    Ok(SoaAnswer { serial, expire: shoal_wire::edns::expire_value(&resp) })
+    Ok(resp)
 }
 
 fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
@@ -190,15 +255,19 @@ fn soa_serial_from(resp: &[u8], zone: &Name) -> Result<u32, ClientError> {
     }
 }
 
-fn connect(primary: SocketAddr) -> Result<TcpStream, ClientError> {
+/// A connection to `primary`: over TLS when `via` says so, with the handshake done.
+fn connect(primary: SocketAddr, via: &Via) -> Result<Conn, ClientError> {
     let s = TcpStream::connect_timeout(&primary, IO_TIMEOUT)?;
     s.set_read_timeout(Some(IO_TIMEOUT))?;
     s.set_write_timeout(Some(IO_TIMEOUT))?;
     s.set_nodelay(true)?;
-    Ok(s)
+    match &via.tls {
+        None => Ok(Conn::Tcp(s)),
+        Some(tls) => tls.connect(s, primary).map(|t| Conn::Tls(Box::new(t))).map_err(ClientError::Tls),
+    }
 }
 
-fn write_msg(s: &mut TcpStream, m: &[u8]) -> Result<(), ClientError> {
+fn write_msg(s: &mut Conn, m: &[u8]) -> Result<(), ClientError> {
     let mut b = Vec::with_capacity(m.len() + 2);
     b.extend_from_slice(&(m.len() as u16).to_be_bytes());
     b.extend_from_slice(m);
@@ -206,7 +275,7 @@ fn write_msg(s: &mut TcpStream, m: &[u8]) -> Result<(), ClientError> {
     Ok(())
 }
 
-fn read_msg(s: &mut TcpStream) -> Result<Vec<u8>, ClientError> {
+fn read_msg(s: &mut Conn) -> Result<Vec<u8>, ClientError> {
     let mut len = [0u8; 2];
     s.read_exact(&mut len)?;
     let mut m = vec![0u8; u16::from_be_bytes(len) as usize];
@@ -254,16 +323,17 @@ pub fn transfer(
     primary: SocketAddr,
     zone: &Name,
     held: Option<&Rr>,
-    key: Option<&Key>,
+    via: &Via,
     full: &mut dyn Sink,
     max_bytes: u64,
 ) -> Result<Transfer, ClientError> {
     let started = Instant::now();
+    let key = via.key.as_ref();
     let id = new_id();
     let (qtype, kind) = if held.is_some() { (Rtype::IXFR, XfrKind::Ixfr) } else { (Rtype::AXFR, XfrKind::Axfr) };
     let mut q = request(id, zone, qtype, held);
     let mac = sign(&mut q, key);
-    let mut s = connect(primary)?;
+    let mut s = connect(primary, via)?;
     write_msg(&mut s, &q)?;
     let client_serial = held.map(|h| shoal_zonedb::change::diff::soa_serial(&h.rdata));
     let mut parser = XfrParser::new(zone.clone(), client_serial);

@@ -1,5 +1,7 @@
 //! TCP connections handed over by a worker: the slow path for what the workers do not
-//! do themselves — zone transfers, NOTIFY over TCP, and TSIG-signed queries.
+//! do themselves — zone transfers, NOTIFY over TCP, and TSIG-signed queries; and TLS
+//! connections from secondaries (XoT, RFC 9103, accepted by [`super::tls`]), which get
+//! every answer here, their SOA queries included.
 //!
 //! Each connection gets its own thread (at most `max_transfer_connections` at once), which
 //! keeps reading messages until the peer closes or stays idle, because peers reuse the
@@ -8,7 +10,8 @@
 //! are asked of the transfer thread over the event channel; the streaming itself
 //! happens here, so a large AXFR never holds up the transfer thread or a worker.
 
-use super::{signed, xfr_out, Event};
+use super::xfr_out::{self, Transport};
+use super::{signed, Event};
 use crate::access::tsig::Key;
 use crate::zones::ZoneSet;
 use crossbeam_channel::Sender;
@@ -36,27 +39,51 @@ pub struct Context {
     pub version: Option<Vec<u8>>,
 }
 
-/// Serve the connection: write `pending`, answer `first`, then every further message,
-/// starting with those already read (`rest`).
-pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>, ctx: Context) {
+/// Set a handed-over socket blocking, with the write and idle timeouts.
+pub fn blocking(stream: &TcpStream) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+}
+
+/// Serve a TCP connection a worker handed over: write `pending`, answer `first`, then
+/// every further message, starting with those already read (`rest`).
+pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>, ctx: Context) {
+    blocking(&stream);
     if !pending.is_empty() && stream.write_all(&pending).is_err() {
         return;
     }
-    let mut msg = first;
+    serve_messages(&mut stream, peer, Some(first), rest, Transport::Tcp, &ctx);
+}
+
+/// Answer `first` if given, then each message read from `rest` and then `stream`,
+/// until the peer closes, stays idle, or a message ends the connection.
+pub fn serve_messages<S: Read + Write>(
+    stream: &mut S,
+    peer: SocketAddr,
+    first: Option<Vec<u8>>,
+    rest: Vec<u8>,
+    transport: Transport,
+    ctx: &Context,
+) {
     let mut buffered = std::io::Cursor::new(rest);
+    let mut msg = match first {
+        Some(m) => m,
+        None => match read_message(stream) {
+            Some(m) => m,
+            None => return,
+        },
+    };
     loop {
-        if !handle(&mut stream, peer, &msg, &ctx) {
+        if !handle(stream, peer, &msg, transport, ctx) {
             return;
         }
         let next = if (buffered.position() as usize) < buffered.get_ref().len() {
             // Pipelined behind the first: finish what was read, then the socket.
-            let mut chain = Read::chain(&mut buffered, &mut stream);
+            let mut chain = Read::chain(&mut buffered, &mut *stream);
             read_message(&mut chain)
         } else {
-            read_message(&mut stream)
+            read_message(stream)
         };
         match next {
             Some(m) => msg = m,
@@ -67,8 +94,7 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr, first: Vec<u8>, pending: V
 
 /// Refuse a connection when too many are being served.
 pub fn refuse(mut stream: TcpStream, query: &[u8], mut pending: Vec<u8>) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    blocking(&stream);
     xfr_out::frame(&mut pending, &xfr_out::error_message(query, shoal_wire::Rcode::REFUSED, None));
     let _ = stream.write_all(&pending);
 }
@@ -85,14 +111,14 @@ fn read_message(s: &mut impl Read) -> Option<Vec<u8>> {
     Some(m)
 }
 
-fn write_message(s: &mut TcpStream, m: &[u8]) -> bool {
+fn write_message(s: &mut impl Write, m: &[u8]) -> bool {
     let mut b = Vec::with_capacity(m.len() + 2);
     xfr_out::frame(&mut b, m);
     s.write_all(&b).is_ok()
 }
 
 /// Answer one message; false when the connection must be closed.
-fn handle(stream: &mut TcpStream, peer: SocketAddr, msg: &[u8], ctx: &Context) -> bool {
+fn handle(stream: &mut impl Write, peer: SocketAddr, msg: &[u8], transport: Transport, ctx: &Context) -> bool {
     let req = Request::parse(msg).ok();
     let is = |f: &dyn Fn(&Request<'_>) -> bool| req.as_ref().is_some_and(f);
     if is(&|r| r.opcode == Opcode::NOTIFY) {
@@ -107,7 +133,7 @@ fn handle(stream: &mut TcpStream, peer: SocketAddr, msg: &[u8], ctx: &Context) -
     }
     if is(&|r| r.opcode == Opcode::QUERY && matches!(r.qtype, Rtype::AXFR | Rtype::IXFR)) {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        if ctx.events.send(Event::Plan { query: msg.to_vec(), peer, reply: tx }).is_err() {
+        if ctx.events.send(Event::Plan { query: msg.to_vec(), peer, transport, reply: tx }).is_err() {
             return false;
         }
         return match rx.recv_timeout(DECISION_TIMEOUT) {

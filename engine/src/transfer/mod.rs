@@ -10,6 +10,8 @@
 //!   bounds checks at once and per second; each check runs on its own thread
 //!   ([`refresh`], through [`client`]) and reports its outcome back; new versions are
 //!   made durable together ([`flush`]) before they are published;
+//! - XoT (RFC 9103): connections accepted on the `[tls]` addresses ([`tls`]) are
+//!   served by a connection thread after their handshake, as those from the workers;
 //! - NOTIFY in and out ([`notify`]), and TSIG-signed queries over UDP ([`signed`]);
 //! - reload and status, through the registry.
 //!
@@ -25,6 +27,7 @@ pub mod schedule;
 pub mod secondary;
 pub mod signed;
 pub mod thread;
+pub mod tls;
 pub mod xfr_out;
 
 use crate::metrics::RefreshStats;
@@ -82,10 +85,16 @@ pub enum Event {
         zone: Name,
         force_axfr: bool,
     },
+    /// A connection accepted on a `[tls]` listen address, before its handshake.
+    Tls {
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+    },
     /// A connection thread asks what an AXFR/IXFR request gets.
     Plan {
         query: Vec<u8>,
         peer: SocketAddr,
+        transport: xfr_out::Transport,
         reply: crossbeam_channel::Sender<xfr_out::Plan>,
     },
     /// A connection thread received a NOTIFY over TCP; the reply to send comes back.

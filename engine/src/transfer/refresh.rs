@@ -13,8 +13,7 @@
 //! the background: [`crate::transfer::secondary`]). Nothing is published until
 //! everything has been validated.
 
-use super::client::{self, ClientError, XfrKind};
-use crate::access::tsig::Key;
+use super::client::{self, ClientError, Via, XfrKind};
 use crate::config::ZoneConfig;
 use crate::metrics::{RefreshStats, ZoneMeter};
 use crate::zones::entry::CopyState;
@@ -91,7 +90,7 @@ pub enum Outcome {
 #[allow(clippy::too_many_arguments)]
 pub fn refresh(
     cfg: &ZoneConfig,
-    key: Option<&Key>,
+    via: &Via,
     held: Option<Arc<Snapshot>>,
     force_axfr: bool,
     announced: Option<u32>,
@@ -108,7 +107,7 @@ pub fn refresh(
         let mut expire = None;
         let serial = match announced.take() {
             Some(a) => a,
-            None => match client::query_soa(primary, zone, key, stats) {
+            None => match client::query_soa(primary, zone, via, stats) {
                 Ok(answer) => {
                     expire = answer.expire;
                     answer.serial
@@ -130,7 +129,7 @@ pub fn refresh(
                 return Outcome::Current { primary, serial, expire };
             }
         }
-        match pull(cfg, primary, key, held.as_deref(), force_axfr, meter, &mut expire) {
+        match pull(cfg, primary, via, held.as_deref(), force_axfr, meter, &mut expire) {
             Ok(Pulled { snapshot, diffs, built_in }) => {
                 // A whole zone is saved now; an IXFR result is made durable by its diffs
                 // in the journal, and the copy is only marked as confirmed.
@@ -174,7 +173,7 @@ struct Pulled {
 fn pull(
     cfg: &ZoneConfig,
     primary: SocketAddr,
-    key: Option<&Key>,
+    via: &Via,
     held: Option<&Snapshot>,
     force_axfr: bool,
     meter: &ZoneMeter,
@@ -183,7 +182,7 @@ fn pull(
     let mut ask = if force_axfr || held.is_none() { XfrKind::Axfr } else { XfrKind::Ixfr };
     let mut same_serial_ok = force_axfr;
     loop {
-        let ended = attempt(cfg, primary, key, held, ask, same_serial_ok, meter, expire);
+        let ended = attempt(cfg, primary, via, held, ask, same_serial_ok, meter, expire);
         match (next_attempt(ask, &ended), ended) {
             (Some((next, retransfer)), Attempt::FallBack { why, .. }) => {
                 tracing::warn!(zone = %cfg.name, %primary, "{why}; trying {}", next.as_str());
@@ -229,7 +228,7 @@ enum Attempt {
 fn attempt(
     cfg: &ZoneConfig,
     primary: SocketAddr,
-    key: Option<&Key>,
+    via: &Via,
     held: Option<&Snapshot>,
     ask: XfrKind,
     same_serial_ok: bool,
@@ -242,7 +241,7 @@ fn attempt(
     let origin = format!("transfer from {primary}");
     // A whole zone is compared with the held version as it streams in.
     let mut incoming = Incoming::new(zone, held, &origin);
-    let t = match client::transfer(primary, zone, held_soa.as_ref(), key, &mut incoming, max_bytes) {
+    let t = match client::transfer(primary, zone, held_soa.as_ref(), via, &mut incoming, max_bytes) {
         Ok(t) => t,
         Err(e) if held_soa.is_some() && ixfr_fallback(&e) => {
             return Attempt::FallBack { why: format!("IXFR not usable ({e})"), retransfer: false };

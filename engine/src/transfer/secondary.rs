@@ -5,6 +5,7 @@
 //! machine (refresh after success, retry after failure), expiry when no primary
 //! answered in time.
 
+use super::client;
 use super::refresh::{self, Outcome};
 use super::schedule::{Due, Start};
 use super::{Event, Transfers};
@@ -93,14 +94,17 @@ impl Transfers {
             };
             let (force_axfr, announced) = sec.begin();
             let cfg = e.config.clone();
-            let key = cfg.transfer_key.map(|i| self.registry.config.keys[i].clone());
+            let via = client::Via {
+                key: cfg.transfer_key.map(|i| self.registry.config.keys[i].clone()),
+                tls: cfg.transfer_tls.map(|i| self.registry.config.tls_remotes[i].client.clone()),
+            };
             let held = e.newest().cloned();
             let meter = Arc::clone(&e.meter);
             let copy = Arc::clone(&e.copy);
             let stats = Arc::clone(&self.refresh_stats);
             let zone = name.clone();
             let spawned = std::thread::Builder::new().name("shoal-refresh".into()).spawn(move || {
-                let outcome = refresh::refresh(&cfg, key.as_ref(), held, force_axfr, announced, &copy, &meter, &stats);
+                let outcome = refresh::refresh(&cfg, &via, held, force_axfr, announced, &copy, &meter, &stats);
                 let whole = matches!(&outcome, Outcome::Updated { diffs, .. } if diffs.is_empty());
                 let _ = events.send(Event::Refreshed { zone, outcome });
                 if whole {

@@ -110,6 +110,7 @@ impl Transfers {
             Event::Stop => return false,
             Event::Reload => self.reload(),
             Event::Xfr { stream, peer, query, pending, rest } => self.xfr(stream, peer, query, pending, rest),
+            Event::Tls { stream, peer } => self.tls(stream, peer),
             Event::Udp { msg, peer, reply } => self.udp(&msg, peer, &reply),
             Event::Refreshed { zone, outcome } => self.refreshed(&zone, outcome),
             Event::Saved { zone } => self.saved(&zone),
@@ -117,8 +118,8 @@ impl Transfers {
             Event::Notified { zone, accepted, serial, peer } => self.notified(&zone, accepted, serial, peer),
             Event::Refresh { zone, force_axfr } => self.start_refresh(&zone, force_axfr, Start::Urgent, None),
             Event::SendNotify { zone } => self.send_notifies(&zone),
-            Event::Plan { query, peer, reply } => {
-                let _ = reply.send(self.plan(&query, peer));
+            Event::Plan { query, peer, transport, reply } => {
+                let _ = reply.send(self.plan(&query, peer, transport));
             }
             Event::NotifyTcp { msg, peer, reply } => {
                 let _ = reply.send(self.notify_check(&msg, peer));
@@ -171,7 +172,7 @@ impl Transfers {
     fn udp(&mut self, msg: &[u8], peer: SocketAddr, reply: &std::net::UdpSocket) {
         let req = Request::parse(msg).ok();
         if req.as_ref().is_some_and(|r| r.qtype == Rtype::IXFR) {
-            let plan = self.plan(msg, peer);
+            let plan = self.plan(msg, peer, xfr_out::Transport::Udp);
             let resp = xfr_out::udp_reply(msg, peer, plan);
             if !resp.is_empty() {
                 let _ = reply.send_to(&resp, peer);
@@ -230,9 +231,9 @@ impl Transfers {
     }
 
     /// Decide what an AXFR/IXFR request gets.
-    fn plan(&self, query: &[u8], peer: SocketAddr) -> xfr_out::Plan {
+    fn plan(&self, query: &[u8], peer: SocketAddr, transport: xfr_out::Transport) -> xfr_out::Plan {
         let registry = &self.registry;
-        xfr_out::plan(query, peer, &registry.config.keys, |apex| {
+        xfr_out::plan(query, peer, transport, &registry.config.keys, |apex| {
             registry.zones.get(apex).map(|e| xfr_out::ZoneView {
                 name: &e.config.name,
                 meter: &e.meter,
@@ -240,6 +241,7 @@ impl Transfers {
                 journal: &e.journal,
                 acl: &e.config.allow_transfer,
                 key: registry.key(e.config.transfer_key),
+                require_tls: e.config.require_tls,
                 expires_in: e
                     .secondary
                     .as_ref()
@@ -252,13 +254,32 @@ impl Transfers {
     /// A connection handed over by a TCP worker (transfer, NOTIFY, signed query):
     /// served on its own thread (see [`conn`]).
     fn xfr(&mut self, stream: std::net::TcpStream, peer: SocketAddr, query: Vec<u8>, pending: Vec<u8>, rest: Vec<u8>) {
-        let active = Arc::clone(&self.active_xfrs);
         let limit = self.registry.config.max_transfer_connections;
-        if active.load(Ordering::Relaxed) >= limit {
+        if self.active_xfrs.load(Ordering::Relaxed) >= limit {
             tracing::warn!(%peer, "connection refused: {limit} transfer connections already open (max_transfer_connections)");
             conn::refuse(stream, &query, pending);
             return;
         }
+        self.spawn_conn(peer, move |ctx| conn::serve(stream, peer, query, pending, rest, ctx));
+    }
+
+    /// A connection accepted on a `[tls]` address: its handshake and messages on its
+    /// own thread; closed at once when the connections are all taken.
+    fn tls(&mut self, stream: std::net::TcpStream, peer: SocketAddr) {
+        let limit = self.registry.config.max_transfer_connections;
+        let Some(tls) = self.registry.config.tls.as_ref() else { return };
+        if self.active_xfrs.load(Ordering::Relaxed) >= limit {
+            tracing::warn!(%peer, "TLS connection closed: {limit} transfer connections already open (max_transfer_connections)");
+            return;
+        }
+        let config = Arc::clone(&tls.identity.config);
+        let stats = Arc::clone(&self.refresh_stats);
+        self.spawn_conn(peer, move |ctx| super::tls::serve(stream, peer, &config, &stats, ctx));
+    }
+
+    /// Run `serve` on a connection thread of its own, counted in the transfer
+    /// connections open.
+    fn spawn_conn(&mut self, peer: SocketAddr, serve: impl FnOnce(conn::Context) + Send + 'static) {
         let Some(events) = self.events.clone() else { return };
         let config = &self.registry.config;
         let ctx = conn::Context {
@@ -269,9 +290,10 @@ impl Transfers {
             identity: config.identity.as_ref().map(|s| s.as_bytes().to_vec()),
             version: config.version.as_ref().map(|s| s.as_bytes().to_vec()),
         };
+        let active = Arc::clone(&self.active_xfrs);
         active.fetch_add(1, Ordering::Relaxed);
         let spawned = std::thread::Builder::new().name("shoal-xfr-conn".into()).spawn(move || {
-            conn::serve(stream, peer, query, pending, rest, ctx);
+            serve(ctx);
             active.fetch_sub(1, Ordering::Relaxed);
         });
         if spawned.is_err() {

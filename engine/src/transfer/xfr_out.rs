@@ -26,12 +26,20 @@ use shoal_zonedb::change::journal::Journal;
 use shoal_zonedb::change::xfr_out::{axfr_records, condense, ixfr_records, Packer, RrRef};
 use shoal_zonedb::Snapshot;
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// Room left in each message for the TSIG record.
 const TSIG_ROOM: usize = 512;
+
+/// The transport a request came over, as transfer policy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
 
 /// What the transfer thread knows of a zone, for planning.
 pub struct ZoneView<'a> {
@@ -42,6 +50,8 @@ pub struct ZoneView<'a> {
     pub journal: &'a Journal,
     pub acl: &'a Acl,
     pub key: Option<&'a Key>,
+    /// Transfers only over TLS (`transfer_require_tls`).
+    pub require_tls: bool,
     /// Seconds until a secondary zone expires (`None` for a primary zone).
     pub expires_in: Option<u32>,
 }
@@ -72,7 +82,13 @@ fn plan_error(rcode: Rcode, zone: String, reason: &str) -> Plan {
 }
 
 /// Decide what to do with a transfer request. `zone` finds a zone by apex.
-pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8]) -> Option<ZoneView<'a>>) -> Plan {
+pub fn plan<'a>(
+    query: &[u8],
+    peer: SocketAddr,
+    transport: Transport,
+    keys: &[Key],
+    zone: impl Fn(&[u8]) -> Option<ZoneView<'a>>,
+) -> Plan {
     let err = plan_error;
     let Ok(req) = Request::parse(query) else {
         return err(Rcode::FORMERR, "?".into(), "malformed request");
@@ -81,7 +97,11 @@ pub fn plan<'a>(query: &[u8], peer: SocketAddr, keys: &[Key], zone: impl Fn(&[u8
     let Some(z) = zone(req.qname.as_wire()) else {
         return err(Rcode::REFUSED, zname, "not a zone of this server");
     };
-    let plan = plan_zone(query, &req, peer, keys, &z, zname);
+    let plan = if z.require_tls && transport != Transport::Tls {
+        err(Rcode::REFUSED, zname, "transfer_require_tls, and the request did not come over TLS")
+    } else {
+        plan_zone(query, &req, peer, keys, &z, zname)
+    };
     if matches!(plan, Plan::Error { .. }) {
         z.meter.xfr_out_refused.inc();
     }
@@ -257,7 +277,7 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
 
 /// Stream the planned response to `stream` (blocking, with the stream's write
 /// timeout). Returns false if the connection failed and must be closed.
-pub fn send(stream: &mut TcpStream, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
+pub fn send(stream: &mut impl Write, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
     let started = Instant::now();
     let mut out = Vec::new();
     let (zone, body, signing, meter, mut expire) = match plan {
