@@ -46,8 +46,12 @@ impl Registry {
                 return None;
             }
         };
-        if config.listen != self.config.listen || config.workers != self.config.workers {
-            tracing::warn!("reload: listen addresses and workers change only on restart");
+        let tls_listen = |c: &Config| c.tls.as_ref().map(|t| t.listen.clone()).unwrap_or_default();
+        if config.listen != self.config.listen
+            || config.workers != self.config.workers
+            || tls_listen(&config) != tls_listen(&self.config)
+        {
+            tracing::warn!("reload: listen addresses (tls.listen too) and workers change only on restart");
         }
         let mut done = Reloaded::default();
         let mut zones = HashMap::new();
