@@ -7,8 +7,11 @@
 //! - Every record is written whole or not at all; [`ResponseWriter::mark`] and
 //!   [`ResponseWriter::rollback`] let a caller drop a partly written RRset, which is how
 //!   truncation happens at an RRset boundary (RFC 2181 §9).
-//! - The compression table is a fixed array; names past its capacity are still written,
-//!   only less compressed. Nothing allocates.
+//! - The compression table is a fixed array of positions, each with a hash of the name
+//!   from there to its end, so that a lookup compares hashes and reads the buffer only
+//!   on a match: a transfer message of thousands of names costs each name a scan of
+//!   the hashes, not a comparison with every name remembered. Names past its capacity
+//!   are still written, only less compressed. Nothing allocates.
 
 use crate::name::{uncompressed_len, MAX_LABELS};
 use crate::rdata::table::compressed_names;
@@ -54,14 +57,62 @@ pub struct ResponseWriter<'a> {
     limit: usize,
     counts: [u16; 3],
     slots: [u16; COMPRESSION_SLOTS],
+    /// For each slot, [`Labels`]' hash of the name from that position on, or
+    /// [`UNHASHED`] (the question's: read on every lookup, so that echoing the question
+    /// hashes nothing).
+    tags: [u32; COMPRESSION_SLOTS],
     nslots: usize,
+}
+
+/// The tag of a slot whose name is compared by reading it; no hash is even.
+const UNHASHED: u32 = 0;
+
+/// A name's label starts and, for each, the hash of the name from that label on
+/// (ASCII case folded): what the compression table is searched with.
+struct Labels {
+    starts: [u8; MAX_LABELS],
+    hashes: [u32; MAX_LABELS],
+    n: usize,
+}
+
+impl Labels {
+    /// The labels of `name` (uncompressed wire form), up to its root label.
+    fn of(name: &[u8]) -> Labels {
+        let mut l = Labels { starts: [0; MAX_LABELS], hashes: [0; MAX_LABELS], n: 0 };
+        let mut i = 0;
+        while i < name.len() && name[i] != 0 && l.n < MAX_LABELS {
+            l.starts[l.n] = i as u8;
+            l.n += 1;
+            i += 1 + name[i] as usize;
+        }
+        // FNV-1a over each label, from the root up, so that a suffix's hash does not
+        // depend on the labels before it.
+        let mut h: u32 = 0x811c_9dc5;
+        for k in (0..l.n).rev() {
+            let s = l.starts[k] as usize;
+            let end = (s + 1 + name[s] as usize).min(name.len());
+            for &b in &name[s..end] {
+                h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+            }
+            l.hashes[k] = h | 1;
+        }
+        l
+    }
 }
 
 impl<'a> ResponseWriter<'a> {
     /// A writer that will never write past `limit` bytes (nor past `buf`).
     pub fn new(buf: &'a mut [u8], limit: usize) -> Self {
         let limit = limit.min(buf.len());
-        ResponseWriter { buf, len: 0, limit, counts: [0; 3], slots: [0; COMPRESSION_SLOTS], nslots: 0 }
+        ResponseWriter {
+            buf,
+            len: 0,
+            limit,
+            counts: [0; 3],
+            slots: [0; COMPRESSION_SLOTS],
+            tags: [0; COMPRESSION_SLOTS],
+            nslots: 0,
+        }
     }
 
     /// Bytes written so far.
@@ -116,7 +167,7 @@ impl<'a> ResponseWriter<'a> {
         self.buf[self.len..self.len + question.len()].copy_from_slice(question);
         let start = self.len;
         self.len += question.len();
-        self.remember_labels(start);
+        self.remember_labels(start, &[UNHASHED; MAX_LABELS]);
         Ok(())
     }
 
@@ -301,49 +352,52 @@ impl<'a> ResponseWriter<'a> {
 
     /// Write a name (lowercase wire form), compressed against what is already written.
     pub fn name(&mut self, name: &[u8]) -> Result<(), WriteError> {
-        // Label starts of `name`, longest suffix first.
-        let mut starts = [0u8; MAX_LABELS];
-        let mut n = 0;
-        let mut i = 0;
-        while i < name.len() && name[i] != 0 && n < MAX_LABELS {
-            starts[n] = i as u8;
-            n += 1;
-            i += 1 + name[i] as usize;
-        }
-        for (k, &s) in starts[..n].iter().enumerate() {
-            let suffix = &name[s as usize..];
-            if let Some(target) = self.find(suffix) {
+        let labels = Labels::of(name);
+        // Longest suffix first.
+        for k in 0..labels.n {
+            let s = labels.starts[k] as usize;
+            if let Some(target) = self.find(&name[s..], labels.hashes[k]) {
                 let start = self.len;
-                self.put(&name[..s as usize])?;
+                self.put(&name[..s])?;
                 self.put(&[0xc0 | (target >> 8) as u8, target as u8])?;
                 if k > 0 {
-                    self.remember_labels(start);
+                    self.remember_labels(start, &labels.hashes);
                 }
                 return Ok(());
             }
         }
         let start = self.len;
         self.put(name)?;
-        self.remember_labels(start);
+        self.remember_labels(start, &labels.hashes);
         Ok(())
     }
 
     /// Record every label start of the name written at `pos` (up to its end or its
-    /// first pointer) as a compression target.
-    fn remember_labels(&mut self, mut pos: usize) {
-        while pos < self.len && pos < 0x3fff && self.nslots < COMPRESSION_SLOTS {
+    /// first pointer) as a compression target; `hashes` are those of its labels in
+    /// order ([`Labels`]).
+    fn remember_labels(&mut self, mut pos: usize, hashes: &[u32]) {
+        let mut k = 0;
+        while pos < self.len && pos < 0x3fff && self.nslots < COMPRESSION_SLOTS && k < hashes.len() {
             let l = self.buf[pos];
             if l == 0 || l & 0xc0 != 0 {
                 return;
             }
             self.slots[self.nslots] = pos as u16;
+            self.tags[self.nslots] = hashes[k];
             self.nslots += 1;
             pos += 1 + l as usize;
+            k += 1;
         }
     }
 
-    fn find(&self, suffix: &[u8]) -> Option<u16> {
-        self.slots[..self.nslots].iter().copied().find(|&p| self.equals_at(p as usize, suffix))
+    /// A remembered position of `suffix`, whose hash is `hash`.
+    fn find(&self, suffix: &[u8], hash: u32) -> Option<u16> {
+        let n = self.nslots;
+        (0..n)
+            .find(|&j| {
+                (self.tags[j] == hash || self.tags[j] == UNHASHED) && self.equals_at(self.slots[j] as usize, suffix)
+            })
+            .map(|j| self.slots[j])
     }
 
     /// Whether the (possibly compressed) name at `pos` in the buffer equals `name`,
@@ -383,6 +437,56 @@ impl<'a> ResponseWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl ResponseWriter<'_> {
+        /// [`ResponseWriter::name`] with the compression target found by reading every
+        /// remembered name, as if there were no hashes.
+        fn name_by_reading_all(&mut self, name: &[u8]) {
+            let labels = Labels::of(name);
+            for k in 0..labels.n {
+                let s = labels.starts[k] as usize;
+                let found = (0..self.nslots).find(|&j| self.equals_at(self.slots[j] as usize, &name[s..]));
+                if let Some(j) = found {
+                    let (start, target) = (self.len, self.slots[j]);
+                    self.put(&name[..s]).unwrap();
+                    self.put(&[0xc0 | (target >> 8) as u8, target as u8]).unwrap();
+                    if k > 0 {
+                        self.remember_labels(start, &labels.hashes);
+                    }
+                    return;
+                }
+            }
+            let start = self.len;
+            self.put(name).unwrap();
+            self.remember_labels(start, &labels.hashes);
+        }
+    }
+
+    #[test]
+    fn hashes_find_the_same_targets_as_reading_every_name() {
+        let mut rng = crate::rdata::testing::XorShift(0x5eed_1234_abcd);
+        let labels: [&[u8]; 6] = [b"\x01a", b"\x01B", b"\x02ab", b"\x02AB", b"\x03www", b"\x04test"];
+        for _ in 0..200 {
+            let (mut a, mut b) = ([0u8; 16384], [0u8; 16384]);
+            let mut fast = ResponseWriter::new(&mut a, 16384);
+            let mut slow = ResponseWriter::new(&mut b, 16384);
+            fast.header(1, 0, 1);
+            slow.header(1, 0, 1);
+            let q = b"\x03www\x04TEST\x00\x00\x01\x00\x01";
+            fast.question(q).unwrap();
+            slow.question(q).unwrap();
+            for _ in 0..150 {
+                let mut name = Vec::new();
+                for _ in 0..rng.below(5) {
+                    name.extend_from_slice(labels[rng.below(labels.len())]);
+                }
+                name.push(0);
+                fast.name(&name).unwrap();
+                slow.name_by_reading_all(&name);
+                assert_eq!(fast.written(), slow.written(), "after {name:?}");
+            }
+        }
+    }
 
     #[test]
     fn owner_equal_to_question_is_a_pointer_and_suffixes_compress() {

@@ -24,7 +24,7 @@ pub mod parse;
 pub mod svcb;
 pub mod table;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 pub mod text;
 
 pub use canonical::canonical;
