@@ -390,14 +390,24 @@ impl<'a> ResponseWriter<'a> {
         }
     }
 
-    /// A remembered position of `suffix`, whose hash is `hash`.
+    /// The first remembered position of `suffix`, whose hash is `hash`: the tags are
+    /// compared sixteen at a time into a mask (which the compiler turns into vector
+    /// compares), and only the positions whose tag matches are read.
     fn find(&self, suffix: &[u8], hash: u32) -> Option<u16> {
-        let n = self.nslots;
-        (0..n)
-            .find(|&j| {
-                (self.tags[j] == hash || self.tags[j] == UNHASHED) && self.equals_at(self.slots[j] as usize, suffix)
-            })
-            .map(|j| self.slots[j])
+        for (c, chunk) in self.tags[..self.nslots].chunks(16).enumerate() {
+            let mut mask = 0u32;
+            for (i, &t) in chunk.iter().enumerate() {
+                mask |= u32::from((t == hash) | (t == UNHASHED)) << i;
+            }
+            while mask != 0 {
+                let j = c * 16 + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                if self.equals_at(self.slots[j] as usize, suffix) {
+                    return Some(self.slots[j]);
+                }
+            }
+        }
+        None
     }
 
     /// Whether the (possibly compressed) name at `pos` in the buffer equals `name`,
