@@ -8,6 +8,8 @@
 //! - What must fail does: a secondary that trusts another CA, one whose pin does not
 //!   match, one without a client certificate, and one pointed at a primary's clear
 //!   port (no fallback to clear text) never get the zone; a pin alone is enough.
+//! - A reload whose key does not match its certificate is refused whole, and the
+//!   running certificate keeps serving.
 //! - BIND 9.18 as primary over TLS for a Shoal secondary, and as a secondary over
 //!   mutual TLS of a Shoal primary.
 
@@ -313,4 +315,31 @@ fn shoal_primary_over_mutual_tls_to_a_bind_secondary() {
     primary.wait_log(&["IXFR", "transfer out done", "1 -> 2"]);
     std::thread::sleep(Duration::from_millis(100));
     assert!(primary.log_has(&["transfer refused"]).is_empty(), "BIND never asked over TCP\n{}", primary.tail());
+}
+
+#[test]
+fn a_bad_certificate_at_reload_keeps_the_running_one() {
+    let _guard = serial_guard();
+    let tls_port = free_port();
+    let secondary_port = free_port();
+    let mut primary = primary("xot-reload-primary", tls_port, false, Some(([127, 0, 0, 1], secondary_port).into()));
+    let tls_addr: SocketAddr = ([127, 0, 0, 1], tls_port).into();
+    let second =
+        secondary("xot-reload-secondary", secondary_port, tls_addr, &[format!("pin = [\"{}\"]", server_pin())]);
+    second.wait_serial(ZONE, 1);
+    // The key no longer matches the certificate: the reload is refused as a whole.
+    let config = std::fs::read_to_string(primary.config()).expect("read shoal.toml");
+    let broken = config.replace(&tls_file("server.key"), &tls_file("client.key"));
+    assert_ne!(config, broken);
+    std::fs::write(primary.config(), broken).expect("write shoal.toml");
+    primary.write_zone(ZONE, &zone_text(2));
+    primary.reload();
+    primary.wait_log(&["reload rejected", "certificate and key"]);
+    assert_eq!(harness::dns::soa_serial(primary.addr, ZONE), Some(1), "nothing of the rejected reload applies");
+    // Put right, the reload goes through and the secondary takes serial 2 over TLS with
+    // the certificate it pinned.
+    std::fs::write(primary.config(), config).expect("write shoal.toml");
+    primary.reload();
+    second.wait_serial(ZONE, 2);
+    second.wait_log(&["transfer in done", "IXFR", "1 -> 2"]);
 }
