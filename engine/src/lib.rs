@@ -4,8 +4,9 @@
 //! before them:
 //!
 //! - [`access`]: address lists and TSIG keys; [`config`]: the TOML configuration,
-//!   validated into one value; [`metrics`]: the counters every room writes; [`sys`]: the
-//!   raw syscalls (batched UDP, pinning, signals) and every `unsafe` block;
+//!   validated into one value; [`metrics`]: the counters every room writes (the
+//!   system calls, batched UDP, pinning and signals, are `shoal_io`'s, and this crate
+//!   has no `unsafe`);
 //! - [`zones`]: the zone registry: each configured zone's versions, journal, counters
 //!   and timers, reload, status, and the publishing of the zone set workers answer from;
 //! - [`transfer`]: the transfer thread: refresh and transfers in, AXFR/IXFR out,
@@ -26,12 +27,13 @@
 //! - A new version of a secondary zone is saved whole to the state directory, and
 //!   every publish rebuilds the set of all zones.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod config;
 pub mod metrics;
 pub mod ops;
 pub mod serve;
 pub mod server;
-pub mod sys;
 pub mod transfer;
 pub mod zones;

@@ -1,8 +1,11 @@
 //! `shoal`: the command line. `serve` runs the server, `check` validates a
 //! configuration and its zone files without serving.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 use shoal_engine::config::{Config, LogConfig, LogFormat, ZoneSource};
+use shoal_io::signal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,7 +98,7 @@ printed to stderr and the exit status is 1.")]
 }
 
 fn main() -> ExitCode {
-    shoal_engine::sys::return_freed_memory_at_once();
+    shoal_io::memory::return_freed_memory_at_once();
     match Cli::parse().command {
         Command::Serve { config } => serve(config),
         Command::Check { config } => {
@@ -136,8 +139,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     init_logging(&config.log);
     // Signals are taken synchronously by this thread; block them before any other
     // thread starts so they inherit the mask.
-    let signals = [libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
-    if let Err(e) = shoal_engine::sys::block_signals(&signals) {
+    let signals = [signal::SIGHUP, signal::SIGTERM, signal::SIGINT];
+    if let Err(e) = signal::block(&signals) {
         eprintln!("error: cannot set up signals: {e}");
         return ExitCode::FAILURE;
     }
@@ -154,8 +157,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         tracing::info!("serving the bundled example zone: try  dig @{} -p {} www.example.com A", a.ip(), a.port());
     }
     loop {
-        match shoal_engine::sys::wait_signal(&signals) {
-            Ok(libc::SIGHUP) => {
+        match signal::wait(&signals) {
+            Ok(signal::SIGHUP) => {
                 tracing::info!("SIGHUP: reloading");
                 server.reload();
             }

@@ -77,7 +77,7 @@ impl Server {
             Some(t) => Some(crate::transfer::tls::Acceptor::bind(&t.listen)?),
             None => None,
         };
-        let cores = crate::sys::allowed_cores();
+        let cores = shoal_io::cpu::allowed_cores();
         let mut stats = Vec::new();
         let mut threads = Vec::new();
         for (i, s) in sockets.into_iter().enumerate() {
@@ -85,7 +85,7 @@ impl Server {
             let pin = config.workers <= cores.len();
             let pin_here = move |what: &str| {
                 if pin {
-                    if let Err(e) = crate::sys::pin_to_core(core) {
+                    if let Err(e) = shoal_io::cpu::pin_to_core(core) {
                         tracing::warn!(worker = i, core, "cannot pin {what} thread: {e}");
                     }
                 }
@@ -120,7 +120,7 @@ impl Server {
         // the affinity of the thread that starts them, so this one is set first.
         let spare: Vec<usize> = cores.iter().skip(config.workers).copied().collect();
         if config.workers <= cores.len() && !spare.is_empty() {
-            match crate::sys::pin_to_cores(&spare) {
+            match shoal_io::cpu::pin_to_cores(&spare) {
                 Ok(()) => tracing::info!(cores = ?spare, "transfer and control threads kept off the workers' cores"),
                 Err(e) => tracing::warn!("cannot keep the transfer thread off the workers' cores: {e}"),
             }

@@ -10,8 +10,8 @@
 //! tools alike. `reflect` answers every datagram with itself.
 //!
 //! This file turns the command line into a validated [`Plan`] per thread, starts the
-//! threads, merges their statistics and prints the report. Modules: `sys` (every syscall
-//! and `unsafe`), `query` (query file, encoding, response checks), `slots` (outstanding
+//! threads, merges their statistics and prints the report. The system calls are
+//! `shoal_io`'s and this crate has no `unsafe`. Modules: `query` (query file, encoding, response checks), `slots` (outstanding
 //! queries by ID), `clock` (phases, pacing), `stats` (counters, histogram, report), `udp`
 //! and `tcp` (the send/receive loops), `reflect` (the reflector).
 //!
@@ -20,12 +20,13 @@
 //! - Queries go to one server address; no DoT, DoH or XFR load.
 //! - TCP connections are opened at the start and kept: connection churn is not measured.
 
+#![forbid(unsafe_code)]
+
 mod clock;
 mod query;
 mod reflect;
 mod slots;
 mod stats;
-mod sys;
 mod tcp;
 mod timeline;
 mod udp;

@@ -16,14 +16,19 @@ use crate::clock::{Clock, Pacer};
 use crate::query::QuerySet;
 use crate::slots::{Outstanding, SlotTable};
 use crate::stats::Stats;
-use crate::sys::{self, PollSet, RecvBatch, SendBatch};
 use crate::Plan;
+use shoal_io::{socket, PollSet, RecvBatch, SendBatch, Transmit};
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 const EXPIRE_EVERY_NS: u64 = 1_000_000;
+/// The largest response a receive batch keeps (longer ones are cut).
+const MAX_DATAGRAM: usize = 4096;
+/// Socket buffer size asked for: large, so a burst of a thousand outstanding queries or
+/// answers is not dropped by a full receive queue.
+pub const SOCKET_BUFFER: usize = 8 << 20;
 /// Most `recvmmsg` calls on one socket per pass, so one busy socket cannot starve the rest.
 const RECV_ROUNDS: usize = 4;
 
@@ -61,7 +66,10 @@ pub fn share(total: usize, parts: usize, i: usize) -> usize {
 
 /// What sending needs besides the socket: the queries, where the file is, the clock.
 struct Sender<'q> {
-    batch: SendBatch<'q>,
+    batch: SendBatch,
+    /// The batch being sent: each query's fresh ID, and the rest of it, encoded once.
+    ids: Vec<[u8; 2]>,
+    bodies: Vec<&'q [u8]>,
     queries: &'q QuerySet,
     cursor: Cursor,
     clock: Clock,
@@ -74,17 +82,19 @@ impl<'q> Sender<'q> {
     fn send(&mut self, flow: &mut Flow, n: usize, stats: &mut Stats) -> usize {
         let now = self.clock.now_ns();
         let measured = now >= self.measure_ns;
-        self.batch.clear();
-        for _ in 0..n {
+        self.ids.clear();
+        self.bodies.clear();
+        for _ in 0..n.min(self.batch.capacity()) {
             let q = self.cursor.take();
             let Some(id) = flow.slots.acquire(Outstanding { query: q as u32, sent_ns: now, measured }) else {
                 break;
             };
-            self.batch.push(id, &self.queries.query(q)[2..]);
+            self.ids.push(id.to_be_bytes());
+            self.bodies.push(&self.queries.query(q)[2..]);
         }
-        let sent = match self.batch.send(flow.socket.as_raw_fd()) {
+        let messages = self.ids.iter().zip(&self.bodies).map(|(id, body)| Transmit::connected(id, body));
+        let sent = match self.batch.send_once(&flow.socket, messages) {
             Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {
                 stats.socket_errors += 1;
                 0
@@ -94,14 +104,13 @@ impl<'q> Sender<'q> {
             stats.send_calls += 1;
             stats.send_messages += sent as u64;
         }
-        for i in 0..self.batch.len() {
+        for (i, (id, body)) in self.ids.iter().zip(&self.bodies).enumerate() {
             if i < sent {
-                stats.query_sent(measured, 2 + self.batch.body_len(i));
+                stats.query_sent(measured, 2 + body.len());
             } else {
-                flow.slots.cancel(self.batch.id(i));
+                flow.slots.cancel(u16::from_be_bytes(*id));
             }
         }
-        self.batch.clear();
         sent
     }
 }
@@ -114,18 +123,20 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
             let prefix = (plan.first_client + i) % plan.source_prefixes;
             std::net::IpAddr::from([127, 200, prefix as u8, 1])
         });
-        flows.push(Flow { socket: sys::udp_connected(plan.server, source)?, slots });
+        flows.push(Flow { socket: socket::udp_connected(plan.server, source, SOCKET_BUFFER)?, slots });
     }
     let fds: Vec<_> = flows.iter().map(|f| f.socket.as_raw_fd()).collect();
     let mut poll = PollSet::new(&fds);
     let mut sender = Sender {
         batch: SendBatch::new(plan.batch),
+        ids: Vec::with_capacity(plan.batch),
+        bodies: Vec::with_capacity(plan.batch),
         queries,
         cursor: Cursor::new(plan.first_query, queries.len()),
         clock,
         measure_ns: plan.phases.measure_ns,
     };
-    let mut recv = RecvBatch::new(plan.batch, false);
+    let mut recv = RecvBatch::new(plan.batch, MAX_DATAGRAM);
     let mut stats = Stats::with_timeline(plan.window, plan.phases.measure_ns);
     let mut pacer = plan.rate.map(Pacer::new);
     let phases = plan.phases;
@@ -144,9 +155,8 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
 
         for flow in flows.iter_mut() {
             for _ in 0..RECV_ROUNDS {
-                let n = match recv.recv(flow.socket.as_raw_fd(), false) {
+                let n = match recv.recv(&flow.socket, false) {
                     Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
                     Err(_) => {
                         stats.socket_errors += 1;
                         0
@@ -161,7 +171,7 @@ pub fn run(plan: &Plan, queries: &QuerySet, clock: Clock) -> io::Result<Stats> {
                 let t = clock.now_ns();
                 let measuring = t >= phases.measure_ns;
                 for i in 0..n {
-                    stats.response(recv.msg(i), &mut flow.slots, queries, t, measuring);
+                    stats.response(recv.datagram(i), &mut flow.slots, queries, t, measuring);
                 }
                 if n < recv.capacity() {
                     break;

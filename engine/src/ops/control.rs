@@ -134,8 +134,7 @@ fn handle(line: &str, events: &Sender<Event>, shared: &Shared, started: std::tim
             Ok("new cookie secret in use; the previous one stays good for an hour\n".into())
         }
         Some("stop") => {
-            // SAFETY: kill(2) on our own pid with a valid signal number.
-            unsafe { libc::kill(libc::getpid(), libc::SIGTERM) };
+            shoal_io::signal::terminate_self().map_err(|e| e.to_string())?;
             Ok("stopping\n".into())
         }
         Some(other) => Err(format!(

@@ -57,6 +57,11 @@ pub struct Shared {
     pub cookies: Option<crate::access::cookies::CookieKeeper>,
 }
 
+/// Send buffer of UDP sockets (answers to many clients may go out in one burst).
+const UDP_SEND_BUFFER: usize = 4 << 20;
+/// Connections the kernel queues for each TCP listener before the worker accepts them.
+const TCP_BACKLOG: i32 = 1024;
+
 /// Sockets of one worker: for each listen address, a UDP socket and a TCP listener.
 pub struct Sockets {
     pub udp: Vec<std::net::UdpSocket>,
@@ -71,11 +76,12 @@ impl Sockets {
     pub fn bind(listen: &[SocketAddr], udp_rcvbuf: usize) -> io::Result<Sockets> {
         let mut s = Sockets { udp: Vec::new(), udp_replies: Vec::new(), tcp: Vec::new() };
         for &a in listen {
-            let u =
-                crate::sys::udp_socket(a, udp_rcvbuf).map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
+            let u = shoal_io::socket::udp_reuseport(a, udp_rcvbuf, UDP_SEND_BUFFER)
+                .map_err(|e| io::Error::new(e.kind(), format!("UDP {a}: {e}")))?;
             s.udp_replies.push(Arc::new(u.try_clone()?));
             s.udp.push(u);
-            let t = crate::sys::tcp_listener(a).map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
+            let t = shoal_io::socket::tcp_listener(a, TCP_BACKLOG)
+                .map_err(|e| io::Error::new(e.kind(), format!("TCP {a}: {e}")))?;
             s.tcp.push(mio::net::TcpListener::from_std(t));
         }
         Ok(s)

@@ -179,7 +179,8 @@ impl TcpState {
         stats.tcp_closed.inc();
         let Ok(peer) = c.stream.peer_addr() else { return };
         let pending = c.wbuf[c.wpos..].to_vec();
-        let stream = crate::sys::into_std_tcp(c.stream);
+        let stream = std::net::TcpStream::from(c.stream);
+        let _ = stream.set_nonblocking(false);
         if let Some(tx) = &shared.events {
             if tx.try_send(crate::transfer::Event::Xfr { stream, peer, query, pending, rest }).is_err() {
                 stats.tcp_errors.inc();

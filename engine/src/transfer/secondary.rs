@@ -112,7 +112,7 @@ impl Transfers {
                     // freed on this thread, which is about to end. (An IXFR's leftovers
                     // are small: collecting a large heap for them would only compete
                     // with publishing the version for the CPU.)
-                    crate::sys::release_freed_memory();
+                    shoal_io::memory::release_freed_memory();
                 }
             });
             if let Err(err) = spawned {

@@ -67,7 +67,7 @@ impl Transfers {
     pub fn run(mut self, rx: Receiver<Event>) {
         // Compiling the zones at start needed several times the memory they keep (on
         // loader threads, now gone): give it back, once the workers are serving.
-        crate::sys::release_freed_memory();
+        shoal_io::memory::release_freed_memory();
         loop {
             let mut wait = self.next_timer().saturating_duration_since(Instant::now()).min(Duration::from_millis(500));
             if let Some(w) = self.registry.publish_wait() {

@@ -63,7 +63,7 @@ impl Acceptor {
                 loop {
                     match l.accept() {
                         Ok((stream, peer)) => {
-                            let stream = crate::sys::into_std_tcp(stream);
+                            let stream = std::net::TcpStream::from(stream);
                             if events.try_send(Event::Tls { stream, peer }).is_err() {
                                 tracing::warn!(%peer, "TLS connection closed: the transfer thread is busy");
                             }

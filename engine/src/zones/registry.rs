@@ -233,7 +233,7 @@ impl Registry {
     /// memory back to the OS when a version went (not for every catalog handle).
     pub fn reclaim(&mut self) {
         if self.publisher.reclaim().versions > 0 {
-            crate::sys::release_freed_memory();
+            shoal_io::memory::release_freed_memory();
         }
     }
 
