@@ -63,9 +63,9 @@ fn publish(c: &mut Criterion) {
         let catalog = small_zones_catalog(zones);
         let apex = shoal_wire::name::from_ascii("z0.many.test.").expect("valid");
         let versions: Vec<Arc<shoal_zonedb::Snapshot>> =
-            (0..2).map(|_| catalog.get(apex.as_wire()).and_then(|e| e.snapshot_arc()).expect("z0 is served")).collect();
+            (0..2).map(|_| catalog.get(apex.as_wire()).and_then(|e| e.snapshot()).expect("z0 is served")).collect();
         let states: Vec<(shoal_wire::Name, Arc<shoal_zonedb::Snapshot>)> =
-            catalog.iter().filter_map(|(n, e)| Some((n.clone(), e.snapshot_arc()?))).collect();
+            catalog.iter().filter_map(|(n, e)| Some((n.clone(), e.snapshot()?))).collect();
         let mut publisher = Publisher::new(catalog);
         let mut i = 0;
         g.bench_function(BenchmarkId::new("replace", format!("{zones}_zones")), |b| {

@@ -28,6 +28,8 @@
 //! - Names are compressed against the question and earlier names of a response only
 //!   for the types whose RDATA RFC 3597 §4 allows to be compressed.
 
+#![deny(unsafe_code)]
+
 pub mod edns;
 pub mod message;
 pub mod name;

@@ -31,6 +31,8 @@
 //! - CNAME chains are followed within the query's zone only.
 //! - No DNS UPDATE (RFC 2136).
 
+#![deny(unsafe_code)]
+
 pub mod answer;
 pub mod audit;
 pub mod change;
@@ -41,6 +43,7 @@ pub mod text;
 pub use answer::{answer, answer_prepared, prepare, AnswerKind, Options, Outcome, Prepared, Response};
 pub use error::{LoadError, LoadErrorKind};
 pub use store::catalog::{Catalog, CatalogEntry, ZoneState};
+pub use store::held::Held;
 pub use store::publisher::{Publisher, Reclaimed};
 pub use store::snapshot::Snapshot;
 

@@ -21,7 +21,7 @@ use crate::zones::ZoneSet;
 use mio::event::Event;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
-use shoal_zonedb::prepare;
+use shoal_zonedb::{prepare, Held};
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -276,7 +276,8 @@ fn service(
             if conn.rlen - off < 2 + mlen {
                 break;
             }
-            let query = prepare(&conn.rbuf[off + 2..off + 2 + mlen], &zones.catalog);
+            let held = Held::<1>::new();
+            let query = prepare(&conn.rbuf[off + 2..off + 2 + mlen], &zones.catalog, &held);
             let Some(r) = answer_counted(&query, zones, shared, &opts, scratch, stats) else {
                 // A transfer, NOTIFY or signed query: the transfer side takes the
                 // connection, with what was read behind this message.

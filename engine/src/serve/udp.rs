@@ -30,6 +30,7 @@ use arc_swap::Cache;
 use shoal_io::{RecvBatch, SendBatch, Transmit};
 use shoal_wire::Opcode;
 use shoal_zonedb::answer::{prepare, Prepared};
+use shoal_zonedb::Held;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -154,11 +155,13 @@ impl UdpState {
         let mut replies = [Reply::Nothing; BATCH];
         {
             let datagrams = &self.recv;
+            // Each zone's version, read once for the batch (every query may have its own).
+            let held = Held::<BATCH>::new();
             let (tx, size) = (&mut self.tx[..], self.tx_slot);
             // Prepare every query before answering any, so their cache misses overlap.
             let mut prepared: [Option<Prepared<'_, '_>>; BATCH] = [const { None }; BATCH];
             for (i, p) in prepared.iter_mut().enumerate().take(n) {
-                *p = Some(prepare(datagrams.datagram(i), &zones.catalog));
+                *p = Some(prepare(datagrams.datagram(i), &zones.catalog, &held));
             }
             for p in prepared[..n].iter().flatten() {
                 p.warm_node();

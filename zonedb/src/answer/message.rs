@@ -14,6 +14,7 @@
 use crate::answer::prepare::{prepare, Found, Prepared};
 use crate::answer::resolve::{AnswerKind, Resolver};
 use crate::store::catalog::Catalog;
+use crate::store::held::Held;
 use shoal_wire::edns::{OptOut, COOKIE_ANSWER_LEN};
 use shoal_wire::message::Header;
 use shoal_wire::request::{ParseError, Request};
@@ -84,7 +85,7 @@ enum Path {
 
 /// Answer `query` from `catalog` into `out` (at least 512 bytes; 65535 for TCP).
 pub fn answer(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8]) -> Response {
-    answer_prepared(&prepare(query, catalog), opts, out)
+    answer_prepared(&prepare(query, catalog, &Held::<1>::new()), opts, out)
 }
 
 /// Answer a query [`prepare`]d before (a worker prepares a batch, then answers it).
@@ -97,7 +98,7 @@ pub fn answer_prepared(query: &Prepared<'_, '_>, opts: &Options<'_>, out: &mut [
 /// copied from precompiled blocks: the reference the tests and benches compare the
 /// precompiled path with.
 pub fn answer_record_by_record(query: &[u8], catalog: &Catalog, opts: &Options<'_>, out: &mut [u8]) -> Response {
-    write_answer(&prepare(query, catalog), opts, Path::RecordByRecord, out)
+    write_answer(&prepare(query, catalog, &Held::<1>::new()), opts, Path::RecordByRecord, out)
 }
 
 fn write_answer(query: &Prepared<'_, '_>, opts: &Options<'_>, how: Path, out: &mut [u8]) -> Response {

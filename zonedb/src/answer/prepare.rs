@@ -8,8 +8,12 @@
 //! and only then answers them from what was prepared: the misses of the whole batch
 //! overlap, and no query is parsed or placed in a zone twice. The prefetches are hints;
 //! a query that does not parse or falls in no zone is answered all the same.
+//!
+//! Each zone's version is read once per batch, into the batch's [`Held`]: every query
+//! of a batch is answered from the version its zone had when the batch first asked.
 
 use crate::store::catalog::{Catalog, CatalogEntry};
+use crate::store::held::Held;
 use crate::store::snapshot::Snapshot;
 use shoal_wire::request::{ParseError, Request};
 
@@ -35,14 +39,15 @@ pub(crate) struct Found<'c> {
     pub(crate) entry: &'c CatalogEntry,
 }
 
-/// Parse `msg`, find its zone in `catalog` and ask for the QNAME's index slot.
+/// Parse `msg`, find its zone in `catalog`, take the zone's version from `held` (read
+/// from its slot if the batch has not yet) and ask for the QNAME's index slot.
 #[inline]
-pub fn prepare<'q, 'c>(msg: &'q [u8], catalog: &'c Catalog) -> Prepared<'q, 'c> {
+pub fn prepare<'q, 'c, const N: usize>(msg: &'q [u8], catalog: &'c Catalog, held: &'c Held<N>) -> Prepared<'q, 'c> {
     let parsed = Request::parse(msg);
     let mut hash = 0;
     let zone = parsed.as_ref().ok().and_then(|req| {
         let entry = catalog.find(req.qname.as_wire())?;
-        let snapshot = entry.snapshot();
+        let snapshot = held.version(entry);
         if let Some(snap) = snapshot {
             hash = snap.base.prefetch(req.qname.as_wire());
         }
@@ -93,18 +98,19 @@ mod tests {
             q.extend_from_slice(&[0, 0, 1, 0, 1]);
             q
         };
+        let held = Held::<1>::new();
         let q = query("WWW.example.");
-        let p = prepare(&q, &catalog);
+        let p = prepare(&q, &catalog, &held);
         p.warm_node();
         assert_eq!(p.request().unwrap().qname.as_wire(), b"\x03www\x07example\x00");
         assert_eq!(p.zone.map(|z| z.index), Some(0));
         // The hash is the lowercase name's: the first slot with its tag is www's node.
         assert_eq!(snap.base.node_at(snap.base.index_first(p.hash).unwrap()).name(), b"\x03www\x07example\x00");
         let other = query("www.example.org.");
-        assert!(prepare(&other, &catalog).zone.is_none(), "no zone");
+        assert!(prepare(&other, &catalog, &held).zone.is_none(), "no zone");
         let short = [0x12, 0x34, 0, 0];
-        assert_eq!(prepare(&short, &catalog).parsed.err(), Some(ParseError::Drop), "shorter than a header");
+        assert_eq!(prepare(&short, &catalog, &held).parsed.err(), Some(ParseError::Drop), "shorter than a header");
         let nx = query("nx.example.");
-        assert!(prepare(&nx, &catalog).zone.is_some(), "in the zone, though nothing is there");
+        assert!(prepare(&nx, &catalog, &held).zone.is_some(), "in the zone, though nothing is there");
     }
 }

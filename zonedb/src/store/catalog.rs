@@ -34,14 +34,9 @@ pub struct CatalogEntry {
 }
 
 impl CatalogEntry {
-    /// The version served now; `None` for a zone without one (SERVFAIL).
-    #[inline]
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.slot.get()
-    }
-
-    /// [`CatalogEntry::snapshot`], owned (for work that outlasts the catalog's loan).
-    pub fn snapshot_arc(&self) -> Option<Arc<Snapshot>> {
+    /// The version served now; `None` for a zone without one (SERVFAIL). A batch of
+    /// queries reads it through a [`Held`](super::held::Held) instead.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
         self.slot.get_arc()
     }
 

@@ -7,7 +7,8 @@
 //! ([`encode`]); a signed zone's NSEC or NSEC3 owners are kept in order in its
 //! [`chain`], and [`denial`] says how the zone proves what is not there; [`catalog`] maps
 //! apexes to zones, each version in its own [`slot`], replaced one zone at a time by the
-//! [`publisher`].
+//! [`publisher`]; a batch of queries reads each zone's slot once into its [`held`].
+//! [`prefetch`] holds the crate's one `unsafe` block, a cache hint for lookups.
 
 pub mod block;
 pub mod build;
@@ -16,10 +17,12 @@ pub mod chain;
 pub mod denial;
 pub mod encode;
 pub mod flags;
+pub mod held;
 pub mod namehash;
 pub mod nameindex;
 pub mod node;
 pub mod nodemap;
+pub mod prefetch;
 pub mod publisher;
 pub mod slot;
 pub mod snapshot;

@@ -12,6 +12,8 @@
 //! both for a whole batch of queries before answering any, so their misses overlap
 //! instead of coming one after another.
 
+use crate::store::prefetch::prefetch_line;
+
 /// A slot no offset uses.
 const EMPTY: u64 = u64::MAX;
 const OFFSET_BITS: u32 = 40;
@@ -46,19 +48,6 @@ fn mix(mut x: u64) -> u64 {
 
 fn tag(h: u64) -> u64 {
     h & !OFFSET_MASK
-}
-
-/// Ask the CPU to start loading the cache line at `p` (a hint: it never faults).
-#[inline]
-pub(crate) fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint that does not fault, whatever the address; SSE is
-    // part of every x86_64 target.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 impl NameIndex {

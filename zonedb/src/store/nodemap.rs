@@ -12,8 +12,9 @@
 
 use crate::store::flags;
 use crate::store::namehash::hash;
-use crate::store::nameindex::{prefetch_line, NameIndex};
+use crate::store::nameindex::NameIndex;
 use crate::store::node::{check, NodeRef};
+use crate::store::prefetch::prefetch_line;
 
 /// Packed nodes by lowercase wire name.
 #[derive(Default)]

@@ -100,7 +100,7 @@ mod tests {
     }
 
     fn serial(c: &Catalog) -> Option<u32> {
-        c.get(from_ascii("a.test.").unwrap().as_wire()).unwrap().snapshot().map(Snapshot::serial)
+        c.get(from_ascii("a.test.").unwrap().as_wire()).unwrap().snapshot().map(|s| s.serial())
     }
 
     #[test]
