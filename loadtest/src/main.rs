@@ -11,9 +11,10 @@
 //!
 //! This file turns the command line into a validated [`Plan`] per thread, starts the
 //! threads, merges their statistics and prints the report. The system calls are
-//! `shoal_io`'s and this crate has no `unsafe`. Modules: `query` (query file, encoding, response checks), `slots` (outstanding
-//! queries by ID), `clock` (phases, pacing), `stats` (counters, histogram, report), `udp`
-//! and `tcp` (the send/receive loops), `reflect` (the reflector).
+//! `shoal_io`'s, and this crate has no `unsafe`. Modules: `query` (query file, encoding,
+//! response checks), `slots` (outstanding queries by ID), `clock` (phases, pacing),
+//! `stats` (counters, histogram, report), `udp` and `tcp` (the send/receive loops),
+//! `reflect` (the reflector).
 //!
 //! ## Limitations
 //!
