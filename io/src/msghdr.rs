@@ -27,20 +27,32 @@ impl Headers {
         self.hdrs.len()
     }
 
-    /// Point header `i` at its I/O vectors (the first `used` of its pieces) and at the
-    /// address `name` of `namelen` bytes (null: none, a connected socket).
-    pub(crate) fn point(&mut self, i: usize, used: usize, name: *mut libc::sockaddr_storage, namelen: usize) {
+    /// Header `i` uses the first `used` of its pieces and an address of `namelen` bytes
+    /// (0: none, a connected socket). Its pointers are set by [`Headers::link`].
+    pub(crate) fn set(&mut self, i: usize, used: usize, namelen: usize) {
         debug_assert!(used <= self.pieces);
-        let iov: *mut libc::iovec = &mut self.iovs[i * self.pieces];
         let h = &mut self.hdrs[i];
         h.msg_len = 0;
         let m = &mut h.msg_hdr;
-        m.msg_name = name.cast();
         m.msg_namelen = namelen as libc::socklen_t;
-        m.msg_iov = iov;
         m.msg_iovlen = used as _;
         m.msg_control = std::ptr::null_mut();
         m.msg_controllen = 0;
         m.msg_flags = 0;
+    }
+
+    /// Point the first `count` headers at their I/O vectors and at their slots of
+    /// `addrs` (those with an address). Call after the last write to the I/O vectors
+    /// and to `addrs`, just before the system call: the pointers come from one
+    /// `as_mut_ptr` of each, which nothing retakes before the kernel reads them.
+    pub(crate) fn link(&mut self, count: usize, addrs: &mut [libc::sockaddr_storage]) {
+        debug_assert!(count <= self.hdrs.len() && count <= addrs.len());
+        let iovs = self.iovs.as_mut_ptr();
+        let names = addrs.as_mut_ptr();
+        for (i, h) in self.hdrs[..count].iter_mut().enumerate() {
+            let m = &mut h.msg_hdr;
+            m.msg_iov = iovs.wrapping_add(i * self.pieces);
+            m.msg_name = if m.msg_namelen == 0 { std::ptr::null_mut() } else { names.wrapping_add(i).cast() };
+        }
     }
 }

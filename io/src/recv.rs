@@ -48,9 +48,9 @@ impl RecvBatch {
             // The slot of datagram i: `i * slot + slot <= bufs.len()` by construction.
             let buf = base.wrapping_add(i * self.slot);
             self.headers.iovs[i] = libc::iovec { iov_base: buf.cast(), iov_len: self.slot };
-            let name: *mut libc::sockaddr_storage = &mut self.addrs[i];
-            self.headers.point(i, 1, name, sockaddr::STORAGE_LEN);
+            self.headers.set(i, 1, sockaddr::STORAGE_LEN);
         }
+        self.headers.link(self.capacity(), &mut self.addrs);
         let flags = if wait { libc::MSG_WAITFORONE } else { libc::MSG_DONTWAIT };
         // SAFETY: each of the `capacity` headers points at its own iovec, which points at
         // its own `slot` bytes of `self.bufs`, and at its own sockaddr_storage in

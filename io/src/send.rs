@@ -67,16 +67,11 @@ impl SendBatch {
             pieces[0] = libc::iovec { iov_base: m.head.as_ptr().cast_mut().cast(), iov_len: m.head.len() };
             pieces[1] = libc::iovec { iov_base: m.body.as_ptr().cast_mut().cast(), iov_len: m.body.len() };
             let used = if m.body.is_empty() { 1 } else { 2 };
-            match m.to {
-                Some(to) => {
-                    let len = sockaddr::write(&to, &mut self.addrs[i]);
-                    let name: *mut libc::sockaddr_storage = &mut self.addrs[i];
-                    self.headers.point(i, used, name, len);
-                }
-                None => self.headers.point(i, used, std::ptr::null_mut(), 0),
-            }
+            let namelen = m.to.map_or(0, |to| sockaddr::write(&to, &mut self.addrs[i]));
+            self.headers.set(i, used, namelen);
             n = i + 1;
         }
+        self.headers.link(n, &mut self.addrs);
         n
     }
 
