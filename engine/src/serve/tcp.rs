@@ -263,6 +263,8 @@ fn service(
     let opts = options(shared, true);
     let secrets = shared.cookies.as_ref().map(|c| c.load());
     let cookie_now = if secrets.is_some() { cookie::now() } else { 0 };
+    // The versions of the zones this connection's queries fall in, loaded once each.
+    let mut held = Held::<4>::new();
     loop {
         // Answer every complete message already buffered.
         let mut off = 0;
@@ -276,7 +278,7 @@ fn service(
             if conn.rlen - off < 2 + mlen {
                 break;
             }
-            let held = Held::<1>::new();
+            held.make_room();
             let query = prepare(&conn.rbuf[off + 2..off + 2 + mlen], &zones.catalog, &held);
             let Some(r) = answer_counted(&query, zones, shared, &opts, scratch, stats) else {
                 // A transfer, NOTIFY or signed query: the transfer side takes the

@@ -6,7 +6,8 @@
 //! arc-swap load per zone per batch (no lock, and no reference count while the thread
 //! holds fewer than arc-swap's eight fast guards), then a probe of a small table per
 //! query. The table is fixed (`N` entries, on the stack, nothing allocated): a batch of
-//! `N` queries has a `Held<N>`, a single query a `Held<1>`.
+//! `N` queries has a `Held<N>`, a single query a `Held<1>`, and a stream of queries
+//! a few entries it empties when full ([`Held::make_room`]).
 //! A `Held` serves one catalog: entries are keyed by the zone's catalog index.
 
 use super::catalog::CatalogEntry;
@@ -51,6 +52,16 @@ impl<const N: usize> Held<N> {
         }
         panic!("a batch asked for more than {N} zones");
     }
+
+    /// Forget every version once all `N` entries are taken, so that there is room for
+    /// one more zone. A stream of queries (a TCP connection's) reuses one `Held` this
+    /// way, calling this before each: a zone's version is loaded again only when the
+    /// table has filled.
+    pub fn make_room(&mut self) {
+        if self.zones.iter().all(|c| c.get().is_some()) {
+            self.zones.iter_mut().for_each(|c| drop(c.take()));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -83,6 +94,10 @@ mod tests {
         assert_eq!(held.version(entry("a.test.")).map(Snapshot::serial), Some(1), "read once per batch");
         assert_eq!(held.version(entry("b.test.")).map(Snapshot::serial), Some(2));
         assert_eq!(Held::<1>::new().version(entry("a.test.")).map(Snapshot::serial), Some(9), "a new batch");
+        let mut stream = Held::<1>::new();
+        assert_eq!(stream.version(entry("b.test.")).map(Snapshot::serial), Some(2));
+        stream.make_room();
+        assert_eq!(stream.version(entry("a.test.")).map(Snapshot::serial), Some(9), "loaded again once full");
     }
 
     #[test]
