@@ -5,12 +5,12 @@
 //! system calls per batch, as a bare UDP reflector makes.
 //!
 //! Buffers are allocated once per thread (`shoal_io::RecvBatch` and `SendBatch`, and
-//! a response slot per datagram). The catalog is read
-//! through an `arc_swap::Cache`, checked once per batch. A datagram that `answer`
-//! drops (shorter than a header, or a response) gets no reply. A NOTIFY is answered
-//! here, from the zone set's NOTIFY policy, and the transfer thread is told; signed
-//! queries and IXFR over UDP go to the transfer thread, which answers them through a
-//! second handle on the same socket.
+//! a response slot per datagram). The catalog is read through an `arc_swap::Cache`,
+//! checked once per batch, and each zone's version once per batch (a
+//! `shoal_zonedb::Held`). A datagram that `answer` drops (shorter than a header, or a
+//! response) gets no reply. A NOTIFY is answered here, from the zone set's NOTIFY
+//! policy, and the transfer thread is told; signed queries and IXFR over UDP go to the
+//! transfer thread, which answers them through a second handle on the same socket.
 //!
 //! Before answering a batch, the thread starts every query's lookup
 //! ([`shoal_zonedb::answer::prepare()`]) so that the cache misses of a large zone overlap.
