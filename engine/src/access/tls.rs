@@ -68,10 +68,26 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A PEM file is read whole, up to this size (a certificate chain or a CA bundle is
+/// kilobytes; a path to a device or a huge file is refused, not read forever).
+const MAX_PEM: u64 = 4 << 20;
+
+fn read_pem(path: &Path, what: &'static str) -> Result<Vec<u8>, TlsError> {
+    use std::io::Read;
+    let file_error = |error: String| TlsError::File { path: path.to_path_buf(), what, error };
+    let file = std::fs::File::open(path).map_err(|e| file_error(e.to_string()))?;
+    let mut pem = Vec::new();
+    file.take(MAX_PEM + 1).read_to_end(&mut pem).map_err(|e| file_error(e.to_string()))?;
+    if pem.len() as u64 > MAX_PEM {
+        return Err(file_error(format!("larger than {} MiB", MAX_PEM >> 20)));
+    }
+    Ok(pem)
+}
+
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let file_error = |error: String| TlsError::File { path: path.to_path_buf(), what, error };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(e.to_string()))?
+    let certs = CertificateDer::pem_slice_iter(&read_pem(path, what)?)
+        .map(|c| c.map(CertificateDer::into_owned))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(e.to_string()))?;
     if certs.is_empty() {
@@ -81,7 +97,7 @@ fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'s
 }
 
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::File {
+    PrivateKeyDer::from_pem_slice(&read_pem(path, "private key")?).map_err(|e| TlsError::File {
         path: path.to_path_buf(),
         what: "private key",
         error: e.to_string(),
@@ -302,6 +318,12 @@ mod tests {
         let good = data_encoding::BASE64.encode(&[7u8; 32]);
         let spec = ClientSpec { pins: vec![good], ..Default::default() };
         assert!(TlsClient::new(&spec).is_ok());
+    }
+
+    #[test]
+    fn a_device_is_not_read_forever() {
+        let e = ServerIdentity::load(Path::new("/dev/zero"), Path::new("/dev/zero"), None).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero") && e.contains("larger than"), "{e}");
     }
 
     #[test]
