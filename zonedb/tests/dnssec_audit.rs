@@ -99,6 +99,21 @@ fn broken_nsec_chain_is_reported() {
     assert!(matches!(&warnings[0], DnssecWarning::NsecChain { expected, .. } if *expected == name("audit.test.")));
 }
 
+/// Found by the `zone_text` fuzz target: a zone whose apex had no NSEC (its chain of
+/// the other owners intact, the last pointing to the apex) passed the audit, yet a DO
+/// referral from it carried the cut's NSEC when answered from precompiled blocks and
+/// none when answered record by record, which proves only from a chain the apex starts.
+#[test]
+fn regression_fuzz_an_owner_left_out_of_the_nsec_chain_is_reported() {
+    let apex_nsec = |l: &&str| l.starts_with("audit.test.\t") && l.contains("NSEC");
+    let text: String =
+        fixture("audit.test.signed-nsec.zone").lines().filter(|l| !apex_nsec(l)).map(|l| format!("{l}\n")).collect();
+    let warnings = dnssec_audit(&load(&text), NOW);
+    assert_eq!(warnings, [DnssecWarning::NsecMissing { owner: name("audit.test.") }]);
+    assert_eq!(warnings[0].rtype(), Rtype::NSEC);
+    assert!(warnings[0].to_string().starts_with("audit.test. NSEC: none here"), "{}", warnings[0]);
+}
+
 #[test]
 fn broken_nsec3_chain_is_reported() {
     let text = fixture("audit.test.signed-nsec3.zone");

@@ -2,7 +2,8 @@
 //!
 //! NSEC (RFC 4034 §4.1.1): the owners with an NSEC, outside delegated data, in
 //! canonical order; each NSEC's next owner name must be the next of them (compared
-//! without case), and the last one's the apex. NSEC3 (RFC 5155 §3.1.7): the NSEC3
+//! without case), and the last one's the apex; every owner with data outside delegated
+//! and DNAME-occluded data must have one (RFC 4035 §2.3). NSEC3 (RFC 5155 §3.1.7): the NSEC3
 //! records of one chain (same hash algorithm, iterations and salt), ordered by the hash
 //! their owner label carries; each next hashed owner field must be the next hash, and
 //! the last one's the first. A chain is checked only when the zone has one.
@@ -21,11 +22,19 @@ fn owner(node: NodeRef<'_>) -> Name {
     Name::from_wire(node.name()).expect("a stored name")
 }
 
-/// Links of the NSEC chain that do not point to the next owner; `nodes` are the zone's
-/// nodes in canonical order.
+/// Links of the NSEC chain that do not point to the next owner, and, once the zone has
+/// a chain, the owners with data left out of it (RFC 4035 §2.3: every authoritative
+/// owner and delegation point has an NSEC, the apex too); `nodes` are the zone's nodes
+/// in canonical order.
 pub fn nsec(snapshot: &Snapshot, nodes: &[NodeRef<'_>], out: &mut Vec<DnssecWarning>) {
     let chain: Vec<NodeRef<'_>> =
         nodes.iter().copied().filter(|n| !n.has(flags::BELOW_CUT) && n.rrset(Rtype::NSEC).is_some()).collect();
+    if !chain.is_empty() {
+        let occluded = flags::BELOW_CUT | flags::BELOW_DNAME;
+        for node in nodes.iter().filter(|n| !n.has(occluded) && !n.is_empty() && n.rrset(Rtype::NSEC).is_none()) {
+            out.push(DnssecWarning::NsecMissing { owner: owner(*node) });
+        }
+    }
     for (i, node) in chain.iter().enumerate() {
         let expected = chain.get(i + 1).map_or(snapshot.apex().as_wire(), |n| n.name());
         let set = node.rrset(Rtype::NSEC).expect("filtered on NSEC");

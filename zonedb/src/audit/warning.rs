@@ -21,6 +21,9 @@ pub enum DnssecWarning {
     /// An NSEC whose next owner name is not the next owner with an NSEC in canonical
     /// order (the apex, after the last).
     NsecChain { owner: Name, next: Name, expected: Name },
+    /// In a zone with an NSEC chain, an authoritative owner (or delegation point) without
+    /// an NSEC: the chain does not reach it.
+    NsecMissing { owner: Name },
     /// An NSEC3 whose next hashed owner is not the next hash of its chain (the first,
     /// after the last); hashes in base32hex.
     Nsec3Chain { owner: Name, next: String, expected: String },
@@ -39,6 +42,7 @@ impl DnssecWarning {
             | DnssecWarning::Expiring { owner, .. }
             | DnssecWarning::Expired { owner, .. }
             | DnssecWarning::NsecChain { owner, .. }
+            | DnssecWarning::NsecMissing { owner }
             | DnssecWarning::Nsec3Chain { owner, .. }
             | DnssecWarning::Nsec3Owner { owner }
             | DnssecWarning::Nsec3Iterations { owner, .. } => owner,
@@ -50,7 +54,7 @@ impl DnssecWarning {
         match self {
             DnssecWarning::Unsigned { rtype, .. } => *rtype,
             DnssecWarning::Expiring { .. } | DnssecWarning::Expired { .. } => Rtype::RRSIG,
-            DnssecWarning::NsecChain { .. } => Rtype::NSEC,
+            DnssecWarning::NsecChain { .. } | DnssecWarning::NsecMissing { .. } => Rtype::NSEC,
             DnssecWarning::Nsec3Chain { .. } | DnssecWarning::Nsec3Owner { .. } => Rtype::NSEC3,
             DnssecWarning::Nsec3Iterations { .. } => Rtype::NSEC3PARAM,
         }
@@ -80,6 +84,9 @@ impl fmt::Display for DnssecWarning {
             }
             DnssecWarning::NsecChain { owner, next, expected } => {
                 write!(f, "{owner} NSEC: next owner is {next}, the chain needs {expected}")
+            }
+            DnssecWarning::NsecMissing { owner } => {
+                write!(f, "{owner} NSEC: none here; the NSEC chain leaves out this owner")
             }
             DnssecWarning::Nsec3Chain { owner, next, expected } => {
                 write!(f, "{owner} NSEC3: next hashed owner is {next}, the chain needs {expected}")
