@@ -17,7 +17,7 @@ import re
 import sys
 
 MAX_LINES = 650
-CRATES = ["wire", "zonedb", "io", "engine", "benches", "loadtest"]
+CRATES = ["wire", "zonedb", "io", "engine", "benches", "loadtest", "fuzz"]
 
 USE_RE = re.compile(r"\buse\s+((?:crate|super|self)(?:::\s*)[^;]*);", re.S)
 # `use child::item;`: a path relative to the current module (Rust 2018), through one of
