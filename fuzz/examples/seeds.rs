@@ -13,10 +13,11 @@
 //! - `tsig`: queries, transfer requests, NOTIFYs and response streams signed with each
 //!   key at the target's fixed time, and unsigned messages for the target to sign;
 //! - `config`: `dist/shoal.toml`, the configurations the integration tests write and
-//!   those of the configuration's unit tests, `[rrl]` and `[cookies]` as the README sets them.
+//!   those of the configuration's unit tests, and `[rrl]` and `[cookies]` as the README
+//!   sets them.
 //!
-//! After a fuzzing run the corpus is minimized (`cargo fuzz cmin`), which renames
-//! files by content; running this again adds the seeds back.
+//! Minimising a corpus (`MINIMIZE=1 scripts/fuzz.sh`) keeps the inputs that reach
+//! something no other does, named by content; running this again adds the seeds back.
 
 use shoal_engine::access::cookies::Secrets;
 use shoal_engine::access::tsig::Signer;
