@@ -20,8 +20,8 @@
 #                inputs found, that reaches every code edge they reach together (edges,
 #                not libFuzzer's finer features, which keep several times more files);
 #                with SECONDS=0 only the committed corpus is minimised; files named
-#                `crash-*` are kept whatever they reach, as the regression inputs of bugs
-#                fuzzing found
+#                `crash-*` or `timeout-*` are kept whatever they reach, as the regression
+#                inputs of what fuzzing found
 #   COVERAGE=1   then measure line coverage of the corpus left in fuzz/corpus/TARGET
 #                (`cargo fuzz coverage`, llvm-cov of the nightly toolchain: `rustup
 #                component add llvm-tools-preview --toolchain nightly`): each of Shoal's
@@ -78,7 +78,7 @@ minimize() {
     mkdir -p "$out"
     fuzz run "$t" "$out" "corpus/$t" "$@" -- -merge=1 -use_counters=0 -timeout="$timeout" >"$work/$t/min.log" 2>&1 ||
         { tail -n 20 "$work/$t/min.log"; return 1; }
-    find "corpus/$t" -maxdepth 1 -type f -name 'crash-*' -exec cp {} "$out/" \;
+    find "corpus/$t" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'timeout-*' \) -exec cp {} "$out/" \;
     rm -rf "corpus/$t"
     mv "$out" "corpus/$t"
 }
