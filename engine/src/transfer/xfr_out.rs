@@ -33,6 +33,11 @@ use std::time::Instant;
 /// Room left in each message for the TSIG record.
 const TSIG_ROOM: usize = 512;
 
+/// The size of a transfer's messages: 16 KiB, as NSD and BIND send, so that every name
+/// in a message can be the target of a compression pointer (which reaches 16 KiB); in
+/// 64 KiB messages, the names past the first 16 KiB compressed nothing after them.
+const MESSAGE_LIMIT: usize = 16384 - TSIG_ROOM;
+
 /// The transport a request came over, as transfer policy sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -308,7 +313,7 @@ pub fn send(stream: &mut impl Write, peer: SocketAddr, query: &[u8], plan: Plan)
         }
     };
     let mut records = records.peekable();
-    let mut packer = Packer::new(req.id, req.question_bytes(), 65535 - TSIG_ROOM);
+    let mut packer = Packer::new(req.id, req.question_bytes(), MESSAGE_LIMIT);
     let mut signer = signing.as_ref().map(|(k, mac)| Signer::new(k, mac));
     let mut msg = vec![0u8; 65535];
     let (mut nrec, mut bytes, mut messages) = (0usize, 0usize, 0usize);
