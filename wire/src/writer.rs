@@ -7,11 +7,11 @@
 //! - Every record is written whole or not at all; [`ResponseWriter::mark`] and
 //!   [`ResponseWriter::rollback`] let a caller drop a partly written RRset, which is how
 //!   truncation happens at an RRset boundary (RFC 2181 §9).
-//! - The compression table is a fixed array of positions, each with a hash of the name
-//!   from there to its end, so that a lookup compares hashes and reads the buffer only
-//!   on a match: a transfer message of thousands of names costs each name a scan of
-//!   the hashes, not a comparison with every name remembered. Names past its capacity
-//!   are still written, only less compressed. Nothing allocates.
+//! - The compression table is a fixed array of positions; a lookup reads the names at
+//!   them. A writer of transfer messages ([`ResponseWriter::hashed`], a thousand names
+//!   a message) also keeps a hash of each remembered name, so that a lookup compares
+//!   hashes and reads the buffer only on a match. Names past the table's capacity are
+//!   still written, only less compressed. Nothing allocates but the hashed table.
 
 use crate::name::{uncompressed_len, MAX_LABELS};
 use crate::rdata::table::compressed_names;
@@ -57,46 +57,55 @@ pub struct ResponseWriter<'a> {
     limit: usize,
     counts: [u16; 3],
     slots: [u16; COMPRESSION_SLOTS],
-    /// For each slot, [`Labels`]' hash of the name from that position on, or
-    /// [`UNHASHED`] (the question's: read on every lookup, so that echoing the question
-    /// hashes nothing).
-    tags: [u32; COMPRESSION_SLOTS],
+    /// With [`ResponseWriter::hashed`]: for each slot, [`Labels`]' hash of the name
+    /// from that position on, or [`UNHASHED`] (the question's, read on every lookup).
+    tags: Option<Box<[u32; COMPRESSION_SLOTS]>>,
     nslots: usize,
 }
 
 /// The tag of a slot whose name is compared by reading it; no hash is even.
 const UNHASHED: u32 = 0;
 
-/// A name's label starts and, for each, the hash of the name from that label on
-/// (ASCII case folded): what the compression table is searched with.
+/// A name's label starts and, when hashed, for each the hash of the name from that
+/// label on (ASCII case folded): what the compression table is searched with.
 struct Labels {
     starts: [u8; MAX_LABELS],
-    hashes: [u32; MAX_LABELS],
     n: usize,
+    hashes: Option<[u32; MAX_LABELS]>,
 }
 
 impl Labels {
-    /// The labels of `name` (uncompressed wire form), up to its root label.
-    fn of(name: &[u8]) -> Labels {
-        let mut l = Labels { starts: [0; MAX_LABELS], hashes: [0; MAX_LABELS], n: 0 };
+    /// The labels of `name` (uncompressed wire form), up to its root label; their
+    /// hashes too when `hashed`.
+    fn of(name: &[u8], hashed: bool) -> Labels {
+        let mut l = Labels { starts: [0; MAX_LABELS], n: 0, hashes: None };
         let mut i = 0;
         while i < name.len() && name[i] != 0 && l.n < MAX_LABELS {
             l.starts[l.n] = i as u8;
             l.n += 1;
             i += 1 + name[i] as usize;
         }
-        // FNV-1a over each label, from the root up, so that a suffix's hash does not
-        // depend on the labels before it.
-        let mut h: u32 = 0x811c_9dc5;
-        for k in (0..l.n).rev() {
-            let s = l.starts[k] as usize;
-            let end = (s + 1 + name[s] as usize).min(name.len());
-            for &b in &name[s..end] {
-                h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+        if hashed {
+            // FNV-1a over each label, from the root up, so that a suffix's hash does
+            // not depend on the labels before it.
+            let mut hashes = [UNHASHED; MAX_LABELS];
+            let mut h: u32 = 0x811c_9dc5;
+            for k in (0..l.n).rev() {
+                let s = l.starts[k] as usize;
+                let end = (s + 1 + name[s] as usize).min(name.len());
+                for &b in &name[s..end] {
+                    h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+                }
+                hashes[k] = h | 1;
             }
-            l.hashes[k] = h | 1;
+            l.hashes = Some(hashes);
         }
         l
+    }
+
+    /// The hash of the suffix from label `k`, [`UNHASHED`] when not hashed.
+    fn hash(&self, k: usize) -> u32 {
+        self.hashes.as_ref().map_or(UNHASHED, |h| h[k])
     }
 }
 
@@ -104,15 +113,15 @@ impl<'a> ResponseWriter<'a> {
     /// A writer that will never write past `limit` bytes (nor past `buf`).
     pub fn new(buf: &'a mut [u8], limit: usize) -> Self {
         let limit = limit.min(buf.len());
-        ResponseWriter {
-            buf,
-            len: 0,
-            limit,
-            counts: [0; 3],
-            slots: [0; COMPRESSION_SLOTS],
-            tags: [0; COMPRESSION_SLOTS],
-            nslots: 0,
-        }
+        ResponseWriter { buf, len: 0, limit, counts: [0; 3], slots: [0; COMPRESSION_SLOTS], tags: None, nslots: 0 }
+    }
+
+    /// The same writer, keeping a hash of each name it remembers for compression (one
+    /// small allocation): for messages of many names, such as a zone transfer's, where
+    /// reading every remembered name for each new one would cost the most.
+    pub fn hashed(mut self) -> Self {
+        self.tags = Some(Box::new([UNHASHED; COMPRESSION_SLOTS]));
+        self
     }
 
     /// Bytes written so far.
@@ -167,7 +176,7 @@ impl<'a> ResponseWriter<'a> {
         self.buf[self.len..self.len + question.len()].copy_from_slice(question);
         let start = self.len;
         self.len += question.len();
-        self.remember_labels(start, &[UNHASHED; MAX_LABELS]);
+        self.remember_labels(start, None);
         Ok(())
     }
 
@@ -352,49 +361,54 @@ impl<'a> ResponseWriter<'a> {
 
     /// Write a name (lowercase wire form), compressed against what is already written.
     pub fn name(&mut self, name: &[u8]) -> Result<(), WriteError> {
-        let labels = Labels::of(name);
+        let labels = Labels::of(name, self.tags.is_some());
         // Longest suffix first.
         for k in 0..labels.n {
             let s = labels.starts[k] as usize;
-            if let Some(target) = self.find(&name[s..], labels.hashes[k]) {
+            if let Some(target) = self.find(&name[s..], labels.hash(k)) {
                 let start = self.len;
                 self.put(&name[..s])?;
                 self.put(&[0xc0 | (target >> 8) as u8, target as u8])?;
                 if k > 0 {
-                    self.remember_labels(start, &labels.hashes);
+                    self.remember_labels(start, labels.hashes.as_ref());
                 }
                 return Ok(());
             }
         }
         let start = self.len;
         self.put(name)?;
-        self.remember_labels(start, &labels.hashes);
+        self.remember_labels(start, labels.hashes.as_ref());
         Ok(())
     }
 
     /// Record every label start of the name written at `pos` (up to its end or its
     /// first pointer) as a compression target; `hashes` are those of its labels in
-    /// order ([`Labels`]).
-    fn remember_labels(&mut self, mut pos: usize, hashes: &[u32]) {
+    /// order ([`Labels`]), if it was hashed.
+    fn remember_labels(&mut self, mut pos: usize, hashes: Option<&[u32; MAX_LABELS]>) {
         let mut k = 0;
-        while pos < self.len && pos < 0x3fff && self.nslots < COMPRESSION_SLOTS && k < hashes.len() {
+        while pos < self.len && pos < 0x3fff && self.nslots < COMPRESSION_SLOTS && k < MAX_LABELS {
             let l = self.buf[pos];
             if l == 0 || l & 0xc0 != 0 {
                 return;
             }
+            if let Some(tags) = self.tags.as_mut() {
+                tags[self.nslots] = hashes.map_or(UNHASHED, |h| h[k]);
+            }
             self.slots[self.nslots] = pos as u16;
-            self.tags[self.nslots] = hashes[k];
             self.nslots += 1;
             pos += 1 + l as usize;
             k += 1;
         }
     }
 
-    /// The first remembered position of `suffix`, whose hash is `hash`: the tags are
-    /// compared sixteen at a time into a mask (which the compiler turns into vector
-    /// compares), and only the positions whose tag matches are read.
+    /// The first remembered position of `suffix`. With hashes, whose hash is `hash`:
+    /// the tags are compared sixteen at a time into a mask (which the compiler turns
+    /// into vector compares), and only the positions whose tag matches are read.
     fn find(&self, suffix: &[u8], hash: u32) -> Option<u16> {
-        for (c, chunk) in self.tags[..self.nslots].chunks(16).enumerate() {
+        let Some(tags) = self.tags.as_ref() else {
+            return self.slots[..self.nslots].iter().copied().find(|&p| self.equals_at(p as usize, suffix));
+        };
+        for (c, chunk) in tags[..self.nslots].chunks(16).enumerate() {
             let mut mask = 0u32;
             for (i, &t) in chunk.iter().enumerate() {
                 mask |= u32::from((t == hash) | (t == UNHASHED)) << i;
@@ -452,7 +466,7 @@ mod tests {
         /// [`ResponseWriter::name`] with the compression target found by reading every
         /// remembered name, as if there were no hashes.
         fn name_by_reading_all(&mut self, name: &[u8]) {
-            let labels = Labels::of(name);
+            let labels = Labels::of(name, true);
             for k in 0..labels.n {
                 let s = labels.starts[k] as usize;
                 let found = (0..self.nslots).find(|&j| self.equals_at(self.slots[j] as usize, &name[s..]));
@@ -461,14 +475,14 @@ mod tests {
                     self.put(&name[..s]).unwrap();
                     self.put(&[0xc0 | (target >> 8) as u8, target as u8]).unwrap();
                     if k > 0 {
-                        self.remember_labels(start, &labels.hashes);
+                        self.remember_labels(start, labels.hashes.as_ref());
                     }
                     return;
                 }
             }
             let start = self.len;
             self.put(name).unwrap();
-            self.remember_labels(start, &labels.hashes);
+            self.remember_labels(start, labels.hashes.as_ref());
         }
     }
 
@@ -478,8 +492,8 @@ mod tests {
         let labels: [&[u8]; 6] = [b"\x01a", b"\x01B", b"\x02ab", b"\x02AB", b"\x03www", b"\x04test"];
         for _ in 0..200 {
             let (mut a, mut b) = ([0u8; 16384], [0u8; 16384]);
-            let mut fast = ResponseWriter::new(&mut a, 16384);
-            let mut slow = ResponseWriter::new(&mut b, 16384);
+            let mut fast = ResponseWriter::new(&mut a, 16384).hashed();
+            let mut slow = ResponseWriter::new(&mut b, 16384).hashed();
             fast.header(1, 0, 1);
             slow.header(1, 0, 1);
             let q = b"\x03www\x04TEST\x00\x00\x01\x00\x01";

@@ -106,7 +106,7 @@ impl<'q> Packer<'q> {
         if records.peek().is_none() && !self.first {
             return 0;
         }
-        let mut w = ResponseWriter::new(out, self.limit);
+        let mut w = ResponseWriter::new(out, self.limit).hashed();
         let qd = u16::from(self.first);
         w.header(self.id, flags::QR | flags::AA, qd);
         if self.first {
