@@ -114,7 +114,8 @@ fn read_message(s: &mut impl Read) -> Option<Vec<u8>> {
 fn write_message(s: &mut impl Write, m: &[u8]) -> bool {
     let mut b = Vec::with_capacity(m.len() + 2);
     xfr_out::frame(&mut b, m);
-    s.write_all(&b).is_ok()
+    // Flushed: over TLS, what rustls still holds goes out now (a no-op over TCP).
+    s.write_all(&b).and_then(|()| s.flush()).is_ok()
 }
 
 /// Answer one message; false when the connection must be closed.

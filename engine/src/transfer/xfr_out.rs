@@ -281,7 +281,8 @@ pub fn udp_reply(query: &[u8], peer: SocketAddr, plan: Plan) -> Vec<u8> {
 }
 
 /// Stream the planned response to `stream` (blocking, with the stream's write
-/// timeout). Returns false if the connection failed and must be closed.
+/// timeout), flushed at the end (over TLS, rustls may hold the last records).
+/// Returns false if the connection failed and must be closed.
 pub fn send(stream: &mut impl Write, peer: SocketAddr, query: &[u8], plan: Plan) -> bool {
     let started = Instant::now();
     let mut out = Vec::new();
@@ -289,7 +290,7 @@ pub fn send(stream: &mut impl Write, peer: SocketAddr, query: &[u8], plan: Plan)
         Plan::Error { rcode, tsig_error, zone, reason } => {
             tracing::warn!(%zone, %peer, rcode = rcode.0, "transfer refused: {reason}");
             frame(&mut out, &error_message(query, rcode, tsig_error.as_ref()));
-            return stream.write_all(&out).is_ok();
+            return stream.write_all(&out).and_then(|()| stream.flush()).is_ok();
         }
         Plan::Transfer { zone, body, signing, meter, expire } => (zone, body, signing, meter, expire),
     };
@@ -343,7 +344,7 @@ pub fn send(stream: &mut impl Write, peer: SocketAddr, query: &[u8], plan: Plan)
             out.clear();
         }
     }
-    if let Err(e) = stream.write_all(&out) {
+    if let Err(e) = stream.write_all(&out).and_then(|()| stream.flush()) {
         tracing::warn!(%zone, %peer, kind, "transfer out failed after {nrec} records: {e}");
         meter.xfr_out.failed.inc();
         return false;
