@@ -10,6 +10,8 @@
 //!   port (no fallback to clear text) never get the zone; a pin alone is enough.
 //! - A reload whose key does not match its certificate is refused whole, and the
 //!   running certificate keeps serving.
+//! - A consumed catalog over TLS: its members inherit `transfer_tls` and come over TLS
+//!   from a producer that refuses them over TCP.
 //! - BIND 9.18 as primary over TLS for a Shoal secondary, and as a secondary over
 //!   mutual TLS of a Shoal primary.
 
@@ -342,4 +344,44 @@ fn a_bad_certificate_at_reload_keeps_the_running_one() {
     primary.reload();
     second.wait_serial(ZONE, 2);
     second.wait_log(&["transfer in done", "IXFR", "1 -> 2"]);
+}
+
+#[test]
+fn a_consumed_catalog_and_its_members_come_over_tls_only() {
+    let _guard = serial_guard();
+    let tls_port = free_port();
+    let consumer_port = free_port();
+    let only_tls = format!(
+        "allow_transfer = [\"127.0.0.1\"]\ntransfer_require_tls = true\nnotify = [\"127.0.0.1:{consumer_port}\"]\n"
+    );
+    let member =
+        |z: &str| format!("\n[[zone]]\nname = \"{z}\"\nfile = \"zones/{z}zone\"\ncatalog = \"cat.\"\n{only_tls}");
+    let producer = Shoal::builder("xot-producer")
+        .zone(ShoalZone::bare("cat.").with("catalog_role = \"producer\"").with(&only_tls))
+        .file("m1.test.zone", &harness::zone::small_text("m1.test.", 1, 1))
+        .file("m2.test.zone", &harness::zone::small_text("m2.test.", 1, 1))
+        .table(&member("m1.test."))
+        .table(&member("m2.test."))
+        .table(&tls_table(tls_port, false))
+        .ready_zones(&["cat.", "m1.test.", "m2.test."])
+        .start();
+    // The catalog's primary is the TLS port; its members inherit transfer_tls.
+    let consumer = Shoal::builder("xot-consumer")
+        .port(consumer_port)
+        .zone(
+            ShoalZone::secondary("cat.", ([127, 0, 0, 1], tls_port).into())
+                .with("catalog_role = \"consumer\"")
+                .with("transfer_tls = \"primary\"")
+                .with("allow_notify = [\"127.0.0.1\"]")
+                .fast_timers(30, 60),
+        )
+        .table(&remote("primary", &[format!("pin = [\"{}\"]", server_pin())]))
+        .ready_zones(&[])
+        .start();
+    for z in ["m1.test.", "m2.test."] {
+        consumer.wait_serial(z, 1);
+        consumer.wait_log(&["transfer in done", z]);
+    }
+    // Every transfer went over TLS: over TCP the producer would have refused them.
+    assert!(producer.log_has(&["transfer refused"]).is_empty(), "{}", producer.tail());
 }
