@@ -2,6 +2,7 @@
 //! `access::cookies` and `serve::cookie` for what they do).
 
 use super::file::RawCookies;
+use super::resolve;
 use std::path::{Path, PathBuf};
 
 /// The `[cookies]` settings.
@@ -26,8 +27,7 @@ impl CookieConfig {
     /// `cookie.secret` in the state directory.
     pub(super) fn from_raw(raw: &RawCookies, base: &Path, state_dir: &Path, from_file: bool) -> CookieConfig {
         let secret_file = match &raw.secret_file {
-            Some(p) if p.is_relative() => Some(base.join(p)),
-            Some(p) => Some(p.clone()),
+            Some(p) => Some(resolve::path(base, p)),
             None => from_file.then(|| state_dir.join("cookie.secret")),
         };
         CookieConfig { enabled: raw.enabled.unwrap_or(true), secret_file }

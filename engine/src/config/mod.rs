@@ -2,7 +2,7 @@
 //! [`Config`], in one place; each zone's part is a [`zone::ZoneConfig`], and
 //! [`catalog`] links the zones listed in producer catalogs and derives the
 //! configuration of consumed catalogs' members; [`rrl`] is `[rrl]`, [`cookies`]
-//! `[cookies]`, [`tls`] `[tls]` and `[[tls_remote]]`; [`addr`] reads addresses.
+//! `[cookies]`, [`tls`] `[tls]` and `[[tls_remote]]`; [`resolve`] reads addresses and relative paths.
 //!
 //! Unknown keys are errors that name the key (serde's `deny_unknown_fields`). Relative
 //! paths resolve against the folder of the configuration file. Without a file, the
@@ -10,7 +10,7 @@
 
 use crate::access::acl::{Acl, Prefix};
 use crate::access::tsig::{Algorithm, Key};
-use addr::parse_addr;
+use resolve::parse_addr;
 use shoal_wire::Name;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
 pub const EXAMPLE_ZONE_NAME: &str = "example.com.";
 
-mod addr;
 mod catalog;
 mod cookies;
 mod file;
+mod resolve;
 mod rrl;
 mod tls;
 mod zone;
@@ -192,8 +192,7 @@ impl Config {
             raw.server.workers
         };
         let state_dir = match raw.server.state_dir {
-            Some(d) if d.is_relative() => base.join(d),
-            Some(d) => d,
+            Some(d) => resolve::path(base, &d),
             None => base.join("state"),
         };
         let mut keys: Vec<Key> = Vec::new();
@@ -231,7 +230,6 @@ impl Config {
             if !seen.insert(name.clone()) {
                 return Err(invalid(format!("zone {} is configured twice", z.name)));
             }
-            let resolve = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
             let role = match z.catalog_role.as_deref() {
                 None => CatalogRole::None,
                 Some("consumer") => CatalogRole::Consumer,
@@ -254,7 +252,7 @@ impl Config {
                 (Some(_), true) if role == CatalogRole::Consumer => {
                     return Err(invalid(format!("zone {}: a consumer catalog needs primaries, not a file", z.name)))
                 }
-                (Some(f), true) => ZoneSource::File(resolve(f)),
+                (Some(f), true) => ZoneSource::File(resolve::path(base, &f)),
                 (None, false) => {
                     let mut ps = Vec::new();
                     let port = if z.transfer_tls.is_some() { 853 } else { 53 };
@@ -426,9 +424,8 @@ impl Config {
             cookies: CookieConfig::from_raw(&raw.cookies, base, &state_dir, path.is_some()),
             tls,
             tls_remotes,
-            control_socket: path.as_ref().map(|_| match raw.control.socket {
-                Some(p) if p.is_relative() => base.join(p),
-                Some(p) => p,
+            control_socket: path.as_ref().map(|_| match &raw.control.socket {
+                Some(p) => resolve::path(base, p),
                 None => state_dir.join("control.sock"),
             }),
             state_dir,

@@ -5,8 +5,8 @@
 //! are read here, so a configuration (and a reload) with a bad one is refused with the
 //! file named (see `access::tls` for what is built from them).
 
-use super::addr::parse_addr;
 use super::file::{RawTls, RawTlsRemote};
+use super::resolve::{self, parse_addr};
 use crate::access::tls::{ClientSpec, ServerIdentity, TlsClient};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,14 +27,6 @@ pub struct TlsRemote {
     pub client: TlsClient,
 }
 
-fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_relative() {
-        base.join(p)
-    } else {
-        p.to_path_buf()
-    }
-}
-
 impl TlsConfig {
     /// `[tls]`, if it has a listen address; the error names the key or the file.
     pub(super) fn from_raw(raw: &RawTls, base: &Path) -> Result<Option<TlsConfig>, String> {
@@ -51,9 +43,9 @@ impl TlsConfig {
         let (Some(cert), Some(key)) = (&raw.certificate, &raw.key) else {
             return Err("tls: listen needs certificate and key".into());
         };
-        let certificate = resolve(base, cert);
-        let client_ca = raw.client_ca.as_deref().map(|p| resolve(base, p));
-        let identity = ServerIdentity::load(&certificate, &resolve(base, key), client_ca.as_deref())
+        let certificate = resolve::path(base, cert);
+        let client_ca = raw.client_ca.as_deref().map(|p| resolve::path(base, p));
+        let identity = ServerIdentity::load(&certificate, &resolve::path(base, key), client_ca.as_deref())
             .map_err(|e| format!("tls: {e}"))?;
         Ok(Some(TlsConfig { listen, certificate, identity }))
     }
@@ -64,7 +56,7 @@ impl TlsRemote {
     pub(super) fn from_raw(raw: &RawTlsRemote, base: &Path) -> Result<TlsRemote, String> {
         let what = |e: String| format!("tls_remote {}: {e}", raw.name);
         let identity = match (&raw.certificate, &raw.key) {
-            (Some(c), Some(k)) => Some((resolve(base, c), resolve(base, k))),
+            (Some(c), Some(k)) => Some((resolve::path(base, c), resolve::path(base, k))),
             (None, None) => None,
             _ => return Err(what("certificate and key go together".into())),
         };
@@ -72,7 +64,7 @@ impl TlsRemote {
             return Err(what("hostname is checked against ca_file, which is not set".into()));
         }
         let spec = ClientSpec {
-            ca_file: raw.ca_file.as_deref().map(|p| resolve(base, p)),
+            ca_file: raw.ca_file.as_deref().map(|p| resolve::path(base, p)),
             hostname: raw.hostname.clone(),
             pins: raw.pin.clone(),
             identity,
