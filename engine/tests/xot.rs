@@ -17,7 +17,7 @@
 
 mod harness;
 
-use harness::peers::{Peer, PeerKind};
+use harness::peers::{self, Peer, PeerKind};
 use harness::shoal::{Shoal, ShoalZone};
 use harness::{find_program, free_port, serial_guard, wait_until, WAIT};
 use std::net::SocketAddr;
@@ -92,20 +92,6 @@ fn secondary(name: &str, port: u16, primary: SocketAddr, lines: &[String]) -> Sh
         )
         .table(&remote("primary", lines))
         .start()
-}
-
-fn peers_or_skip(test: &str, programs: &[&str]) -> bool {
-    let missing: Vec<&str> = programs.iter().copied().filter(|p| find_program(p).is_none()).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert_eq!(
-        std::env::var("SHOAL_ALLOW_NO_PEERS").as_deref(),
-        Ok("1"),
-        "{missing:?} not installed; run scripts/test.sh (it installs knot-dnsutils and bind9)"
-    );
-    eprintln!("SKIPPED {test}: {missing:?} missing and SHOAL_ALLOW_NO_PEERS=1");
-    false
 }
 
 /// The value of an unlabelled counter on the metrics page.
@@ -253,7 +239,7 @@ fn bind_options(d: &Path, addr: SocketAddr, extra: &str) -> String {
 #[test]
 fn bind_primary_over_tls_to_a_shoal_secondary() {
     let _guard = serial_guard();
-    if !peers_or_skip("bind_primary_over_tls_to_a_shoal_secondary", &["named"]) {
+    if !peers::available("bind_primary_over_tls_to_a_shoal_secondary", &[PeerKind::Bind]) {
         return;
     }
     let tls_port = free_port();
@@ -286,7 +272,7 @@ fn bind_primary_over_tls_to_a_shoal_secondary() {
 #[test]
 fn shoal_primary_over_mutual_tls_to_a_bind_secondary() {
     let _guard = serial_guard();
-    if !peers_or_skip("shoal_primary_over_mutual_tls_to_a_bind_secondary", &["named"]) {
+    if !peers::available("shoal_primary_over_mutual_tls_to_a_bind_secondary", &[PeerKind::Bind]) {
         return;
     }
     let tls_port = free_port();
