@@ -340,17 +340,7 @@ fn messages<'a>(records: impl Iterator<Item = RrRef<'a>>, qtype: u16, limit: usi
     let mut question = wire_name(fixtures::TRANSFER_APEX);
     question.extend_from_slice(&qtype.to_be_bytes());
     question.extend_from_slice(&[0, 1]);
-    let mut p = Packer::new(0x4242, &question, limit);
-    let mut it = records.peekable();
-    let mut buf = vec![0u8; 65535];
-    let mut out = Vec::new();
-    loop {
-        let n = p.next_message(&mut it, &mut buf);
-        if n == 0 {
-            return out;
-        }
-        out.push(buf[..n].to_vec());
-    }
+    Packer::new(0x4242, &question, limit).all_messages(records)
 }
 
 fn xfr_in_seeds() -> Vec<Vec<u8>> {

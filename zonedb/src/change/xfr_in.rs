@@ -315,18 +315,7 @@ mod tests {
     }
 
     fn messages<'a>(recs: impl Iterator<Item = crate::change::xfr_out::RrRef<'a>>, limit: usize) -> Vec<Vec<u8>> {
-        let q = b"\x07example\x03com\x00\x00\xfc\x00\x01";
-        let mut p = Packer::new(1, q, limit);
-        let mut it = recs.peekable();
-        let mut buf = vec![0u8; 65535];
-        let mut out = Vec::new();
-        loop {
-            let n = p.next_message(&mut it, &mut buf);
-            if n == 0 {
-                return out;
-            }
-            out.push(buf[..n].to_vec());
-        }
+        Packer::new(1, b"\x07example\x03com\x00\x00\xfc\x00\x01", limit).all_messages(recs)
     }
 
     const V1: &str = "@ 60 SOA ns hm 1 2 3 4 5\n@ 60 NS ns\n@ 60 MX 10 mail\nns 60 A 192.0.2.1\nmail 60 A 192.0.2.2\n_s._tcp 60 SRV 0 0 1 mail\n";

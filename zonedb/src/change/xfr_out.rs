@@ -127,6 +127,19 @@ impl<'q> Packer<'q> {
         }
         w.finish()
     }
+
+    /// Every message `records` fill, each in a buffer of its own, for a caller that
+    /// wants the whole stream at once (tests, tools); a server streams them one by one
+    /// with [`Packer::next_message`].
+    pub fn all_messages<'a>(mut self, records: impl Iterator<Item = RrRef<'a>>) -> Vec<Vec<u8>> {
+        let mut records = records.peekable();
+        let mut buf = vec![0u8; 65535];
+        std::iter::from_fn(|| {
+            let n = self.next_message(&mut records, &mut buf);
+            (n > 0).then(|| buf[..n].to_vec())
+        })
+        .collect()
+    }
 }
 
 #[cfg(test)]
@@ -143,20 +156,13 @@ mod tests {
         }
         let s = crate::load_zone_str(&from_ascii("example.com.").unwrap(), &z, Path::new("t")).unwrap();
         let q = b"\x07example\x03com\x00\x00\xfc\x00\x01";
-        let mut p = Packer::new(9, q, 16384);
-        let mut recs = axfr_records(&s).peekable();
-        let mut buf = vec![0u8; 65535];
         let mut total = 0;
         let mut msgs = 0;
         let mut first_type = None;
         let mut last_type = None;
-        loop {
-            let n = p.next_message(&mut recs, &mut buf);
-            if n == 0 {
-                break;
-            }
-            assert!(n <= 16384);
-            let m = hickory_proto::op::Message::from_vec(&buf[..n]).unwrap();
+        for buf in Packer::new(9, q, 16384).all_messages(axfr_records(&s)) {
+            assert!(buf.len() <= 16384);
+            let m = hickory_proto::op::Message::from_vec(&buf).unwrap();
             assert_eq!(m.queries.len(), usize::from(msgs == 0));
             first_type.get_or_insert(m.answers[0].record_type());
             last_type = Some(m.answers.last().unwrap().record_type());
