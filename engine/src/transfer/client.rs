@@ -185,9 +185,7 @@ pub fn query_soa(primary: SocketAddr, zone: &Name, via: &Via, stats: &RefreshSta
     let resp = if via.tls.is_some() {
         // Over TLS only: a primary reached over TLS is never asked in clear text.
         stats.soa_sent.inc();
-        let mut s = connect(primary, via)?;
-        write_msg(&mut s, &q)?;
-        read_msg(&mut s)?
+        exchange(primary, via, &q)?
     } else {
         soa_over_udp(primary, id, &q, via, stats)?
     };
@@ -235,9 +233,7 @@ fn soa_over_udp(
     // Truncated, or refused over UDP: ask again over TCP. Knot answers its catalog
     // zones over TCP only.
     if Header::of(&resp).is_some_and(|h| h.is_truncated() || h.rcode() == Rcode::REFUSED) {
-        let mut s = connect(primary, via)?;
-        write_msg(&mut s, q)?;
-        resp = read_msg(&mut s)?;
+        resp = exchange(primary, via, q)?;
     }
     Ok(resp)
 }
@@ -265,6 +261,13 @@ fn connect(primary: SocketAddr, via: &Via) -> Result<Conn, ClientError> {
         None => Ok(Conn::Tcp(s)),
         Some(tls) => tls.connect(s, primary).map(|t| Conn::Tls(Box::new(t))).map_err(ClientError::Tls),
     }
+}
+
+/// One query `q` and its answer over a connection of its own.
+fn exchange(primary: SocketAddr, via: &Via, q: &[u8]) -> Result<Vec<u8>, ClientError> {
+    let mut s = connect(primary, via)?;
+    write_msg(&mut s, q)?;
+    read_msg(&mut s)
 }
 
 fn write_msg(s: &mut Conn, m: &[u8]) -> Result<(), ClientError> {
